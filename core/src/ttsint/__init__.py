@@ -1,0 +1,58 @@
+"""ttsint: integrate text-to-speech models as SequenceBlocks and StreamableBlocks, found by name through plugins."""
+
+from .addon import Addon, Network, apply_overrides, load_addon, parse_override
+from .blocks import (
+    Block,
+    Chunk,
+    SequenceBlock,
+    SequenceBlockContainer,
+    StreamableBlock,
+    StreamablePipeline,
+    StreamableStack,
+    Utterance,
+)
+from .chunking import Window, concat_chunks, context_windows, length_mask, next_bucket, pad_to
+from .errors import AddonError, ConfigError, FrontendError, PluginError, StreamError, TTSIntError
+from .frontends import CharacterFrontend, Frontend, normalize_text
+from .hookspecs import hookimpl
+from .registry import Registry, get_registry, reset_registry
+from .stack import BuildContext, build_stack, format_tree
+from .voice import Voice
+
+__all__ = [
+    "Addon",
+    "AddonError",
+    "Block",
+    "BuildContext",
+    "CharacterFrontend",
+    "Chunk",
+    "ConfigError",
+    "Frontend",
+    "FrontendError",
+    "Network",
+    "PluginError",
+    "Registry",
+    "SequenceBlock",
+    "SequenceBlockContainer",
+    "StreamError",
+    "StreamableBlock",
+    "StreamablePipeline",
+    "StreamableStack",
+    "TTSIntError",
+    "Utterance",
+    "Voice",
+    "Window",
+    "apply_overrides",
+    "build_stack",
+    "concat_chunks",
+    "context_windows",
+    "format_tree",
+    "get_registry",
+    "hookimpl",
+    "length_mask",
+    "load_addon",
+    "next_bucket",
+    "pad_to",
+    "parse_override",
+    "reset_registry",
+]

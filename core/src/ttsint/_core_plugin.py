@@ -1,0 +1,19 @@
+"""Core is a plugin of itself: its structural blocks and character front end register like any other."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .hookspecs import hookimpl
+
+
+@hookimpl
+def ttsint_register_blocks(register: Callable[[str, Any], None]) -> None:
+    for name in ("SequenceBlockContainer", "StreamableStack", "StreamablePipeline"):
+        register(name, f"ttsint.blocks:{name}")
+
+
+@hookimpl
+def ttsint_register_frontends(register: Callable[[str, Any], None]) -> None:
+    register("characters", "ttsint.frontends:CharacterFrontend")

@@ -1,0 +1,169 @@
+"""The article's two abstractions, SequenceBlock and StreamableBlock, and the three containers built from them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+
+if TYPE_CHECKING:
+    from .stack import BuildContext
+
+__all__ = [
+    "Utterance",
+    "Chunk",
+    "Block",
+    "SequenceBlock",
+    "StreamableBlock",
+    "SequenceBlockContainer",
+    "StreamableStack",
+    "StreamablePipeline",
+]
+
+Utterance = dict[str, torch.Tensor]
+"""Named tensors of one utterance, without a batch dimension (``symbols`` int64 [N], ...)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Chunk:
+    """A run of consecutive frames, time first ([T, C]; a waveform is [samples, 1])."""
+
+    frames: torch.Tensor
+    start: int
+
+    def __post_init__(self) -> None:
+        if self.frames.dim() != 2:
+            raise ValueError(f"Chunk.frames must be 2-D [T, C], got shape {tuple(self.frames.shape)}")
+        if self.start < 0:
+            raise ValueError(f"Chunk.start must be >= 0, got {self.start}")
+
+    @property
+    def end(self) -> int:
+        """Index one past the chunk's last frame in the utterance."""
+        return self.start + int(self.frames.shape[0])
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+
+class Block:
+    """Common base: a built block holds parameters and weights, never per-utterance state.
+
+    Per-utterance state lives in the ``stream`` generator or the ``forward`` call, so one built
+    stack can serve several streams at once.
+    """
+
+    type_name: ClassVar[str] = "Block"
+    kind: ClassVar[str] = "block"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "type_name" not in cls.__dict__:
+            cls.type_name = cls.__name__
+
+    @classmethod
+    def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> Block:
+        """Build from a spec's keys other than ``type``; override when the addon or nested specs are needed."""
+        return cls(**params)
+
+    def children(self) -> list[tuple[str, Block]]:
+        """Nested blocks as (label, block) pairs, for printing the block tree."""
+        return []
+
+    def describe(self) -> str:
+        """One line for the block tree; subclasses may add their key parameters."""
+        return self.type_name
+
+
+class SequenceBlock(Block):
+    """Tensors in, tensors out for a whole utterance: encoders, duration predictors."""
+
+    kind: ClassVar[str] = "sequence"
+
+    def forward(self, utt: Utterance) -> Utterance:
+        """Return a new utterance dict with this block's outputs added; never mutate ``utt``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(utt)")
+
+    def __call__(self, utt: Utterance) -> Utterance:
+        return self.forward(utt)
+
+
+class StreamableBlock(Block):
+    """Produces frames on demand from an upstream streamable block and/or the utterance."""
+
+    kind: ClassVar[str] = "streamable"
+
+    def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        """Yield chunks lazily; ``upstream`` is the previous block's chunks, or None for the first block."""
+        raise NotImplementedError(f"{type(self).__name__} must implement stream(utt, upstream)")
+
+
+class SequenceBlockContainer(SequenceBlock):
+    """Runs nested sequence blocks in order, each one adding keys to the utterance."""
+
+    def __init__(self, blocks: list[SequenceBlock]) -> None:
+        self.blocks = list(blocks)
+
+    @classmethod
+    def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> Block:
+        specs = params.get("blocks")
+        if not isinstance(specs, list) or not specs:
+            raise ValueError("'blocks' must be a non-empty list of sequence block specs")
+        return cls([ctx.build(s, f"blocks[{i}]", SequenceBlock) for i, s in enumerate(specs)])
+
+    def forward(self, utt: Utterance) -> Utterance:
+        out = dict(utt)
+        for block in self.blocks:
+            out = {**out, **block.forward(out)}
+        return out
+
+    def children(self) -> list[tuple[str, Block]]:
+        return [(f"blocks[{i}]", b) for i, b in enumerate(self.blocks)]
+
+
+class StreamableStack(StreamableBlock):
+    """Chains streamable blocks: each one consumes the chunks of the one before it."""
+
+    def __init__(self, stack: list[StreamableBlock]) -> None:
+        self.stack = list(stack)
+
+    @classmethod
+    def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> Block:
+        specs = params.get("stack")
+        if not isinstance(specs, list) or not specs:
+            raise ValueError("'stack' must be a non-empty list of streamable block specs")
+        return cls([ctx.build(s, f"stack[{i}]", StreamableBlock) for i, s in enumerate(specs)])
+
+    def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        chunks = upstream
+        for block in self.stack:
+            chunks = block.stream(utt, chunks)
+        if chunks is not None:
+            yield from chunks
+
+    def children(self) -> list[tuple[str, Block]]:
+        return [(f"stack[{i}]", b) for i, b in enumerate(self.stack)]
+
+
+class StreamablePipeline(StreamableBlock):
+    """Exactly one sequence block feeding one streamable block; itself a streamable block."""
+
+    def __init__(self, sequence_block: SequenceBlock, streamable_block: StreamableBlock) -> None:
+        self.sequence_block = sequence_block
+        self.streamable_block = streamable_block
+
+    @classmethod
+    def from_config(cls, params: Mapping[str, Any], ctx: BuildContext) -> Block:
+        return cls(
+            sequence_block=ctx.build(params["sequence_block"], "sequence_block", SequenceBlock),
+            streamable_block=ctx.build(params["streamable_block"], "streamable_block", StreamableBlock),
+        )
+
+    def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        encoded = self.sequence_block.forward(utt)
+        yield from self.streamable_block.stream(encoded, upstream)
+
+    def children(self) -> list[tuple[str, Block]]:
+        return [("sequence_block", self.sequence_block), ("streamable_block", self.streamable_block)]

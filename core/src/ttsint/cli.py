@@ -1,0 +1,141 @@
+"""The ``ttsint`` command: inspect plugins and blocks, check addons, synthesize."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from .addon import parse_override
+from .errors import TTSIntError
+from .registry import get_registry
+from .stack import format_tree
+
+__all__ = ["cli", "main", "run"]
+
+
+def _overrides(values: Sequence[str]) -> dict[str, Any]:
+    return dict(parse_override(v) for v in values)
+
+
+set_option = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                          help="Override a config value by dotted path, e.g. stack.0.sequence_block.type=X.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(package_name="ttsint", prog_name="ttsint")
+def cli(debug: bool) -> None:
+    """Integrate and stream text-to-speech models built from SequenceBlocks and StreamableBlocks."""
+
+
+def _block_rows() -> list[dict[str, Any]]:
+    rows = []
+    for reg in get_registry().iter_blocks():
+        row: dict[str, Any] = {"name": reg.name, "kind": "?", "plugin": reg.plugin,
+                               "distribution": reg.distribution, "version": reg.version, "doc": ""}
+        try:
+            cls = reg.load()
+            row["kind"] = getattr(cls, "kind", "?")
+            row["doc"] = ((cls.__doc__ or "").strip().splitlines() or [""])[0]
+        except TTSIntError as exc:
+            row["error"] = str(exc)
+            row["doc"] = "cannot be imported (see --json)"
+        rows.append(row)
+    return rows
+
+
+def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    widths = {c: max([len(c)] + [len(str(r.get(c) or "")) for r in rows]) for c in columns[:-1]}
+    lines = ["  ".join(c.upper().ljust(widths.get(c, 0)) for c in columns).rstrip()]
+    for r in rows:
+        lines.append("  ".join(str(r.get(c) or "").ljust(widths.get(c, 0)) for c in columns).rstrip())
+    return "\n".join(lines)
+
+
+@cli.command()
+@json_option
+def blocks(as_json: bool) -> None:
+    """List every block type that configs can name."""
+    rows = _block_rows()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        click.echo(_table(rows, ["name", "kind", "distribution", "version", "doc"]))
+    _warn_failures()
+
+
+@cli.command()
+@json_option
+def plugins(as_json: bool) -> None:
+    """List loaded plugins with their versions, and plugins that failed to load."""
+    reg = get_registry()
+    rows = [{"name": p.name, "distribution": p.distribution, "version": p.version,
+             "status": "ok" if p.ok else "failed", "error": p.error,
+             **({"traceback": p.traceback} if p.traceback else {})} for p in reg.plugins]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        click.echo(_table(rows, ["name", "distribution", "version", "status", "error"]))
+
+
+@cli.command()
+@json_option
+def addons(as_json: bool) -> None:
+    """List addons that installed plugins register by name."""
+    rows = [{"name": r.name, "plugin": r.plugin, "distribution": r.distribution, "version": r.version,
+             "path": str(r.target)} for regs in get_registry().addons.values() for r in regs]
+    click.echo(json.dumps(rows, indent=2) if as_json else _table(rows, ["name", "distribution", "version", "path"]))
+
+
+@cli.command()
+@click.argument("addon")
+@set_option
+def check(addon: str, sets: Sequence[str]) -> None:
+    """Load ADDON (a directory or registered name), build its stack and print the block tree."""
+    from .voice import Voice
+
+    voice = Voice.load(addon, _overrides(sets))
+    a = voice.addon
+    click.echo(f"addon {a.name} {a.version}  ({a.path})")
+    click.echo(f"  sample_rate={a.sample_rate} n_mels={a.n_mels} hop_length={a.hop_length} "
+               f"frontend={a.frontend.type_name} ({len(a.frontend.symbols)} symbols)")
+    for net in a.networks.values():
+        rf = f" receptive_field={net.receptive_field}" if net.receptive_field is not None else ""
+        click.echo(f"  network {net.name}: {net.role} {net.inputs} -> {net.outputs}{rf}")
+    click.echo(format_tree(voice.block))
+
+
+def _warn_failures() -> None:
+    for p in get_registry().failures:
+        click.echo(f"warning: plugin {p.name!r} ({p.distribution}) failed to load: {p.error}", err=True)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code: 0 ok, 1 user error, 2 wrong usage."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = cli.main(args=args, prog_name="ttsint", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except TTSIntError as exc:
+        if "--debug" in args:
+            traceback.print_exc()
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,48 @@
+"""One error hierarchy, so callers (and the CLI) can tell user mistakes from bugs."""
+
+from __future__ import annotations
+
+__all__ = [
+    "TTSIntError",
+    "ConfigError",
+    "PluginError",
+    "AddonError",
+    "FrontendError",
+    "StreamError",
+]
+
+
+class TTSIntError(Exception):
+    """Base of every error ttsint raises for bad input; the CLI prints these without a traceback."""
+
+
+class ConfigError(TTSIntError):
+    """A stack or addon config is wrong at `path` (e.g. ``stack[0].streamable_block.type``)."""
+
+    def __init__(self, path: str, message: str, hint: str | None = None, source: str | None = None) -> None:
+        self.path = path
+        self.message = message
+        self.hint = hint
+        self.source = source
+        text = f"{path}: {message}" if path else message
+        if source:
+            text = f"{source}: {text}"
+        if hint:
+            text += f"\n  {hint}"
+        super().__init__(text)
+
+
+class PluginError(TTSIntError):
+    """A plugin could not be loaded, or two plugins claim the same name."""
+
+
+class AddonError(TTSIntError):
+    """An addon directory, its config or one of its networks cannot be used."""
+
+
+class FrontendError(TTSIntError):
+    """The text front end cannot turn this text into symbols."""
+
+
+class StreamError(TTSIntError):
+    """A block failed while streaming; names the block's config path and the frames involved."""

@@ -1,0 +1,231 @@
+"""Finds block types, addons and front ends by name through pluggy hooks and ``ttsint`` entry points."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import threading
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import ConfigError, PluginError
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "FIRST_PARTY",
+    "Registration",
+    "PluginInfo",
+    "Registry",
+    "get_registry",
+    "reset_registry",
+]
+
+ENTRY_POINT_GROUP = "ttsint"
+
+FIRST_PARTY: dict[str, str] = {
+    **dict.fromkeys(["Encoders", "CustomizedEncoders", "Upsampler", "Decoder"], "ttsint-encoders"),
+    **dict.fromkeys(["NeuronEncoders", "NeuronDecoder"], "ttsint-inferentia"),
+    **dict.fromkeys(
+        ["GriffinLim", "Pace", "Gain", "Tilt", "Smooth", "MelShift", "Normalize",
+         "ChunkStats", "Tap", "NaNGuard"],
+        "ttsint-dsp",
+    ),
+}
+"""Block names shipped by first-party plugins, so an unknown name can say what to install."""
+
+
+@dataclass
+class Registration:
+    """One name registered by one plugin; a lazy "module:attr" target is imported on first use."""
+
+    name: str
+    target: Any
+    plugin: str
+    distribution: str | None
+    version: str | None
+    _loaded: Any = field(default=None, repr=False)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.distribution or self.plugin}:{self.name}"
+
+    def load(self) -> Any:
+        """Return the registered object, importing a lazy target now."""
+        if self._loaded is None:
+            target = self.target
+            if isinstance(target, str):
+                module_name, _, attr = target.partition(":")
+                try:
+                    obj: Any = importlib.import_module(module_name)
+                    for part in attr.split(".") if attr else []:
+                        obj = getattr(obj, part)
+                except Exception as exc:
+                    raise PluginError(
+                        f"{self.name!r} from plugin {self.plugin!r} ({self.distribution}) points at "
+                        f"{target!r}, which cannot be imported: {type(exc).__name__}: {exc}"
+                    ) from exc
+                target = obj
+            self._loaded = target
+        return self._loaded
+
+
+@dataclass
+class PluginInfo:
+    """A plugin found through an entry point (or built in), with its failure if it did not load."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    error: str | None = None
+    traceback: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Registry:
+    """Everything plugins registered: block types, addons and front ends, each by name."""
+
+    def __init__(self, *, load_entry_points: bool = True) -> None:
+        self.plugins: list[PluginInfo] = []
+        self.blocks: dict[str, list[Registration]] = {}
+        self.addons: dict[str, list[Registration]] = {}
+        self.frontends: dict[str, list[Registration]] = {}
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self._pm.add_hookspecs(hookspecs)
+        self._add_core()
+        if load_entry_points:
+            self._add_entry_points()
+        self._collect()
+
+    # -- loading -------------------------------------------------------------------------
+    def _add_core(self) -> None:
+        from . import _core_plugin
+
+        version = _version("ttsint")
+        self._pm.register(_core_plugin, name="ttsint")
+        self.plugins.append(PluginInfo("ttsint", "ttsint", version))
+
+    def _add_entry_points(self) -> None:
+        strict = os.environ.get("TTSINT_STRICT_PLUGINS", "") not in ("", "0")
+        disabled = {p.strip() for p in os.environ.get("TTSINT_DISABLE_PLUGINS", "").split(",") if p.strip()}
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            if ep.name in disabled or ep.name == "ttsint" or self._pm.has_plugin(ep.name):
+                continue
+            dist = ep.dist.name if ep.dist is not None else None
+            version = ep.dist.version if ep.dist is not None else None
+            info = PluginInfo(ep.name, dist, version)
+            try:
+                self._pm.register(ep.load(), name=ep.name)
+            except Exception as exc:
+                if strict:
+                    raise PluginError(f"plugin {ep.name!r} ({dist}) failed to load: {exc}") from exc
+                info.error = f"{type(exc).__name__}: {exc}"
+                info.traceback = traceback.format_exc()
+            self.plugins.append(info)
+
+    def _collect(self) -> None:
+        by_name = {p.name: p for p in self.plugins}
+        for hook_name, table in (
+            ("ttsint_register_blocks", self.blocks),
+            ("ttsint_register_addons", self.addons),
+            ("ttsint_register_frontends", self.frontends),
+        ):
+            for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
+                info = by_name[impl.plugin_name]
+
+                def register(name: str, target: Any, _info: PluginInfo = info, _t: dict = table) -> None:
+                    if isinstance(target, Path):
+                        target = str(target)
+                    _t.setdefault(name, []).append(
+                        Registration(name, target, _info.name, _info.distribution, _info.version)
+                    )
+
+                try:
+                    impl.function(register=register)
+                except Exception as exc:
+                    if os.environ.get("TTSINT_STRICT_PLUGINS", "") not in ("", "0"):
+                        raise PluginError(f"plugin {info.name!r} failed in {hook_name}: {exc}") from exc
+                    info.error = f"{hook_name} raised {type(exc).__name__}: {exc}"
+                    info.traceback = traceback.format_exc()
+
+    # -- lookup --------------------------------------------------------------------------
+    @property
+    def failures(self) -> list[PluginInfo]:
+        return [p for p in self.plugins if not p.ok]
+
+    def find(self, table: dict[str, list[Registration]], name: str, *, what: str, path: str) -> Registration:
+        """Return the single registration for ``name`` (or "dist:name"), else a ConfigError at ``path``."""
+        dist, sep, bare = name.rpartition(":")
+        candidates = table.get(bare if sep else name, [])
+        if sep:
+            candidates = [r for r in candidates if dist in (r.distribution, r.plugin)]
+        if len(candidates) == 1:
+            return candidates[0]
+        if len(candidates) > 1:
+            owners = ", ".join(f"{r.distribution} (plugin {r.plugin!r})" for r in candidates)
+            choices = " or ".join(repr(r.qualified_name) for r in candidates)
+            raise ConfigError(path, f"{what} {name!r} is registered by more than one distribution: {owners}",
+                              f"write {choices} to pick one")
+        raise ConfigError(path, f"unknown {what} {name!r}", self._unknown_hint(table, bare or name))
+
+    def _unknown_hint(self, table: dict[str, list[Registration]], name: str) -> str:
+        hints = []
+        close = _close_matches(name, table)
+        if close:
+            hints.append("did you mean " + " or ".join(repr(c) for c in close) + "?")
+        if name in FIRST_PARTY and table is self.blocks:
+            hints.append(f"{name!r} is provided by {FIRST_PARTY[name]}: pip install {FIRST_PARTY[name]}")
+        known = sorted(table)
+        if known and not close:
+            hints.append("known: " + ", ".join(known))
+        for failed in self.failures:
+            hints.append(f"plugin {failed.name!r} ({failed.distribution}) failed to load: {failed.error}")
+        return "\n  ".join(hints)
+
+    def iter_blocks(self) -> Iterable[Registration]:
+        for name in sorted(self.blocks):
+            yield from self.blocks[name]
+
+
+def _close_matches(name: str, options: Iterable[str]) -> list[str]:
+    lowered = {o.lower(): o for o in options}
+    found = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)
+    return [lowered[f] for f in found]
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+_registry: Registry | None = None
+_lock = threading.Lock()
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, created on first use (the only global state in ttsint)."""
+    global _registry
+    with _lock:
+        if _registry is None:
+            _registry = Registry()
+        return _registry
+
+
+def reset_registry(factory: Callable[[], Registry] | None = None) -> Registry | None:
+    """Forget the loaded plugins (tests use this after installing or disabling one)."""
+    global _registry
+    with _lock:
+        _registry = factory() if factory else None
+        return _registry

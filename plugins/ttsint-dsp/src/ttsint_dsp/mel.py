@@ -1,0 +1,73 @@
+"""Mel analysis shared by training scripts and vocoders, so both invert the same filterbank."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["MelSpec", "mel_filterbank", "log_mel"]
+
+_F_SP = 200.0 / 3.0  # Slaney: linear spacing below 1 kHz
+_MIN_LOG_HZ = 1000.0
+_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
+_LOGSTEP = math.log(6.4) / 27.0
+
+
+def _hz_to_mel(hz: torch.Tensor) -> torch.Tensor:
+    linear = hz / _F_SP
+    log = _MIN_LOG_MEL + torch.log(torch.clamp(hz, min=_MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOGSTEP
+    return torch.where(hz >= _MIN_LOG_HZ, log, linear)
+
+
+def _mel_to_hz(mel: torch.Tensor) -> torch.Tensor:
+    linear = mel * _F_SP
+    log = _MIN_LOG_HZ * torch.exp(_LOGSTEP * (mel - _MIN_LOG_MEL))
+    return torch.where(mel >= _MIN_LOG_MEL, log, linear)
+
+
+@dataclass(frozen=True)
+class MelSpec:
+    """The analysis parameters an addon declares; training and vocoding must agree on all of them."""
+
+    sample_rate: int = 16000
+    n_fft: int = 1024
+    hop_length: int = 256
+    win_length: int = 1024
+    n_mels: int = 80
+    fmin: float = 0.0
+    fmax: float | None = None
+    log_floor: float = 1e-5
+
+    @classmethod
+    def from_config(cls, config: dict) -> "MelSpec":
+        """Read the fields from an addon config's top level, ignoring anything else there."""
+        names = cls.__dataclass_fields__
+        return cls(**{k: config[k] for k in names if k in config})
+
+
+def mel_filterbank(spec: MelSpec) -> torch.Tensor:
+    """Slaney-style triangular filters, area-normalised: a float32 tensor [n_mels, n_fft // 2 + 1]."""
+    fmax = spec.fmax if spec.fmax is not None else spec.sample_rate / 2
+    n_freqs = spec.n_fft // 2 + 1
+    fft_hz = torch.linspace(0, spec.sample_rate / 2, n_freqs, dtype=torch.float64)
+    lo, hi = _hz_to_mel(torch.tensor([spec.fmin, fmax], dtype=torch.float64))
+    edges = _mel_to_hz(torch.linspace(float(lo), float(hi), spec.n_mels + 2, dtype=torch.float64))
+    left, centre, right = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (fft_hz[None, :] - left) / (centre - left)
+    falling = (right - fft_hz[None, :]) / (right - centre)
+    weights = torch.clamp(torch.minimum(rising, falling), min=0.0)
+    weights *= (2.0 / (right - left))
+    return weights.to(torch.float32)
+
+
+def log_mel(wave: torch.Tensor, spec: MelSpec) -> torch.Tensor:
+    """Natural-log mel magnitudes of a mono waveform [samples]: [1 + samples // hop, n_mels]."""
+    window = torch.hann_window(spec.win_length, dtype=wave.dtype)
+    stft = torch.stft(
+        wave, spec.n_fft, spec.hop_length, spec.win_length, window,
+        center=True, pad_mode="reflect", return_complex=True,
+    )
+    mel = mel_filterbank(spec).to(wave.dtype) @ stft.abs()
+    return torch.log(torch.clamp(mel, min=spec.log_floor)).T.contiguous()
