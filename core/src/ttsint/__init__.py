@@ -1,6 +1,7 @@
 """ttsint: integrate text-to-speech models as SequenceBlocks and StreamableBlocks, found by name through plugins."""
 
-from .addon import Addon, Network, apply_overrides, load_addon, parse_override
+from .addon import Addon, Network, apply_overrides, default_addon, load_addon, parse_override
+from .audio import read_wav, write_wav
 from .blocks import (
     Block,
     Chunk,
@@ -45,6 +46,7 @@ __all__ = [
     "apply_overrides",
     "build_stack",
     "concat_chunks",
+    "default_addon",
     "context_windows",
     "format_tree",
     "get_registry",
@@ -53,6 +55,8 @@ __all__ = [
     "load_addon",
     "next_bucket",
     "pad_to",
+    "read_wav",
     "parse_override",
     "reset_registry",
+    "write_wav",
 ]

@@ -21,15 +21,26 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Addon", "Network", "load_addon", "apply_overrides", "parse_override", "CONFIG_NAMES"]
+__all__ = ["Addon", "Network", "load_addon", "default_addon", "apply_overrides", "parse_override", "CONFIG_NAMES"]
 
 CONFIG_NAMES = ("addon.toml", "addon.json")
 _REQUIRED_META = {"name": str, "version": str, "sample_rate": int, "n_mels": int, "hop_length": int}
 
 
+def _ones_mask(net: Network, tensors: Mapping[str, torch.Tensor], batched: bool) -> torch.Tensor:
+    first = next((tensors[n] for n in net.inputs if n != "mask" and n in tensors), None)
+    if first is None:
+        raise AddonError(f"network {net.name!r} needs a 'mask' but has no other input to size it from")
+    return torch.ones(first.shape[:2] if batched else first.shape[:1], dtype=torch.float32, device=first.device)
+
+
 @dataclass
 class Network:
-    """One exported network with named inputs and outputs, loaded from .pt2 (torch.export) or .pt (TorchScript)."""
+    """One exported network with named inputs and outputs, loaded from .pt2 (torch.export) or .pt (TorchScript).
+
+    The input name ``mask`` is reserved: a float mask over positions (1 real, 0 padding). When the
+    caller gives none, ``run`` passes all ones, which is what unpadded input means.
+    """
 
     name: str
     role: str
@@ -42,6 +53,8 @@ class Network:
 
     def run(self, tensors: Mapping[str, torch.Tensor], *, batched: bool = False) -> dict[str, torch.Tensor]:
         """Call the network with tensors picked by input name; unbatched tensors get a batch of one."""
+        if "mask" in self.inputs and "mask" not in tensors:
+            tensors = {**tensors, "mask": _ones_mask(self, tensors, batched)}
         missing = [n for n in self.inputs if n not in tensors]
         if missing:
             raise AddonError(f"network {self.name!r} needs input(s) {missing}; available: {sorted(tensors)}")
@@ -171,6 +184,29 @@ def load_addon(path_or_name: str | Path, overrides: Mapping[str, Any] | None = N
     networks = {name: _load_network(name, spec, directory, source)
                 for name, spec in config.get("networks", {}).items()}
     return Addon(config["name"], directory, config, networks, registry)
+
+
+def default_addon(registry: Registry | None = None) -> str:
+    """The registered addon with the highest ``priority`` in its config: the best voice installed."""
+    registry = registry or get_registry()
+    best: tuple[float, str] | None = None
+    for name, regs in sorted(registry.addons.items()):
+        for reg in regs:
+            qualified = name if len(regs) == 1 else reg.qualified_name
+            try:
+                directory = Path(reg.load())
+                config_file = next(directory / n for n in CONFIG_NAMES if (directory / n).is_file())
+                text = config_file.read_text(encoding="utf-8")
+                raw = tomllib.loads(text) if config_file.suffix == ".toml" else json.loads(text)
+                priority = float(raw.get("priority", 0))
+            except Exception:
+                continue
+            if best is None or priority > best[0]:
+                best = (priority, qualified)
+    if best is None:
+        raise AddonError("no addon is installed; pass --addon PATH, or pip install ttsint-encoders "
+                         "for the demo voice")
+    return best[1]
 
 
 def _locate(path_or_name: str | Path, registry: Registry) -> Path:

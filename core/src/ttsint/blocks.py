@@ -57,6 +57,8 @@ class Block:
 
     type_name: ClassVar[str] = "Block"
     kind: ClassVar[str] = "block"
+    context_params: ClassVar[tuple[str, ...]] = ()
+    """Constructor parameters that ``from_config`` fills from the addon, so a config need not give them."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -94,6 +96,12 @@ class StreamableBlock(Block):
     """Produces frames on demand from an upstream streamable block and/or the utterance."""
 
     kind: ClassVar[str] = "streamable"
+    produces: ClassVar[str | None] = None
+    """What the frames are ("mel", "waveform", ...); None means the same as upstream (an effect)."""
+
+    def output_kind(self, upstream_kind: str | None = None) -> str | None:
+        """What this block's chunks hold, given what its upstream's hold."""
+        return self.produces or upstream_kind
 
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         """Yield chunks lazily; ``upstream`` is the previous block's chunks, or None for the first block."""
@@ -143,6 +151,11 @@ class StreamableStack(StreamableBlock):
         if chunks is not None:
             yield from chunks
 
+    def output_kind(self, upstream_kind: str | None = None) -> str | None:
+        for block in self.stack:
+            upstream_kind = block.output_kind(upstream_kind)
+        return upstream_kind
+
     def children(self) -> list[tuple[str, Block]]:
         return [(f"stack[{i}]", b) for i, b in enumerate(self.stack)]
 
@@ -164,6 +177,9 @@ class StreamablePipeline(StreamableBlock):
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         encoded = self.sequence_block.forward(utt)
         yield from self.streamable_block.stream(encoded, upstream)
+
+    def output_kind(self, upstream_kind: str | None = None) -> str | None:
+        return self.streamable_block.output_kind(upstream_kind)
 
     def children(self) -> list[tuple[str, Block]]:
         return [("sequence_block", self.sequence_block), ("streamable_block", self.streamable_block)]

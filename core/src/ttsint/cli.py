@@ -111,15 +111,54 @@ def check(addon: str, sets: Sequence[str]) -> None:
     click.echo(format_tree(voice.block))
 
 
+@cli.command()
+@click.argument("text")
+@click.option("--addon", "addon_name", metavar="NAME|PATH", help="Addon to speak with (default: the best installed).")
+@set_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write .npy (frames [T, C]) or .wav.")
+@click.option("--stats", is_flag=True, help="Print time to first chunk, total time, frames, chunks, RTF.")
+@json_option
+def synth(text: str, addon_name: str | None, sets: Sequence[str], output: str | None, stats: bool,
+          as_json: bool) -> None:
+    """Stream TEXT (or - for stdin) through an addon's stack."""
+    from .synth import synthesize_to
+
+    if text == "-":
+        text = click.get_text_stream("stdin").read()
+    report = synthesize_to(text, addon_name, _overrides(sets), output)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    elif stats:
+        click.echo(
+            f"addon {report['addon']}: {report['frames']} frames of {report['output_kind'] or 'frames'} "
+            f"in {report['chunks']} chunks, {report['audio_seconds']:.2f} s of audio\n"
+            f"first chunk {report['first_chunk_ms']:.1f} ms, total {report['total_ms']:.1f} ms, "
+            f"real-time factor {report['rtf']:.3f}"
+        )
+    if output and not as_json:
+        click.echo(f"wrote {output}", err=True)
+
+
 def _warn_failures() -> None:
     for p in get_registry().failures:
         click.echo(f"warning: plugin {p.name!r} ({p.distribution}) failed to load: {p.error}", err=True)
+
+
+_plugin_commands_added = False
+
+
+def _add_plugin_commands() -> None:
+    global _plugin_commands_added
+    if not _plugin_commands_added:
+        _plugin_commands_added = True
+        get_registry().add_commands(cli)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code: 0 ok, 1 user error, 2 wrong usage."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
+        _add_plugin_commands()
         result = cli.main(args=args, prog_name="ttsint", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code

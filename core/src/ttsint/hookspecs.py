@@ -27,3 +27,8 @@ def ttsint_register_addons(register: Callable[[str, Any], None]) -> None:
 @hookspec
 def ttsint_register_frontends(register: Callable[[str, Any], None]) -> None:
     """Call ``register(name, target)`` for each text front end; target is a class or "module:attr"."""
+
+
+@hookspec
+def ttsint_register_commands(cli: Any) -> None:
+    """Add subcommands to the ``ttsint`` click group (e.g. ``@cli.command() def plot(...)``)."""

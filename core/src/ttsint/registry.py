@@ -144,8 +144,8 @@ class Registry:
                 info = by_name[impl.plugin_name]
 
                 def register(name: str, target: Any, _info: PluginInfo = info, _t: dict = table) -> None:
-                    if isinstance(target, Path):
-                        target = str(target)
+                    if _t is self.addons:
+                        target = Path(target)  # addons are directories, never imported
                     _t.setdefault(name, []).append(
                         Registration(name, target, _info.name, _info.distribution, _info.version)
                     )
@@ -191,6 +191,17 @@ class Registry:
         for failed in self.failures:
             hints.append(f"plugin {failed.name!r} ({failed.distribution}) failed to load: {failed.error}")
         return "\n  ".join(hints)
+
+    def add_commands(self, cli: Any) -> None:
+        """Let plugins add subcommands to the CLI; a plugin that fails here is reported, not fatal."""
+        by_name = {p.name: p for p in self.plugins}
+        for impl in self._pm.hook.ttsint_register_commands.get_hookimpls():
+            try:
+                impl.function(cli=cli)
+            except Exception as exc:
+                info = by_name[impl.plugin_name]
+                info.error = f"ttsint_register_commands raised {type(exc).__name__}: {exc}"
+                info.traceback = traceback.format_exc()
 
     def iter_blocks(self) -> Iterable[Registration]:
         for name in sorted(self.blocks):

@@ -84,7 +84,8 @@ def check_parameters(cls: type, params: Mapping[str, Any], path: str, name: str)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise ConfigError(f"{path}.{key}", f"{name} has no parameter {key!r}",
                               hint + f"accepted: {', '.join(accepted) or 'none'}")
-    missing = [r for r in required if r not in params]
+    from_context = getattr(cls, "context_params", ())
+    missing = [r for r in required if r not in params and r not in from_context]
     if missing:
         raise ConfigError(f"{path}.{missing[0]}", f"{name} requires {missing[0]!r}",
                           f"required: {', '.join(required)}")

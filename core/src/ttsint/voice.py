@@ -41,6 +41,11 @@ class Voice:
         """Load an addon by path or registered name and build its stack."""
         return cls(load_addon(name_or_path, overrides, registry=kwargs.pop("registry", None)), **kwargs)
 
+    @property
+    def output_kind(self) -> str | None:
+        """What the stack's chunks hold: "mel", "waveform", or None when no block says."""
+        return self.block.output_kind(None)
+
     def encode(self, text: str) -> Utterance:
         """Apply the addon's text front end."""
         return self.addon.frontend(text)

@@ -1,0 +1,1 @@
+"""The demo addon: a seeded FastSpeech-style model exported with torch.export (real networks, untrained weights)."""

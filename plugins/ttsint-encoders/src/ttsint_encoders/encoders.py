@@ -1,0 +1,121 @@
+"""Encoders run every encoder network of an addon, in dependency order; CustomizedEncoders runs independent ones in parallel."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import torch
+
+import ttsint
+from ttsint import BuildContext, Network, SequenceBlock, SequenceBlockContainer, Utterance
+
+
+class EncoderNetwork(SequenceBlock):
+    """One encoder network as a sequence block: reads its inputs from the utterance, adds its outputs."""
+
+    def __init__(self, network: Network, device: str = "cpu") -> None:
+        self.network = network
+        self.device = torch.device(device)
+
+    def forward(self, utt: Utterance) -> Utterance:
+        inputs = {n: utt[n].to(self.device) for n in self.network.inputs if n in utt}
+        return {**utt, **self.network.run(inputs)}
+
+    def describe(self) -> str:
+        return f"{self.network.name}: {self.network.inputs} -> {self.network.outputs}"
+
+
+def dependency_levels(networks: Sequence[Network], path: str) -> list[list[Network]]:
+    """Group networks so each level needs only tensors made by earlier levels (or given by the front end)."""
+    producers = {out: net.name for net in networks for out in net.outputs}
+    needs = {net.name: {producers[i] for i in net.inputs if i in producers and producers[i] != net.name}
+             for net in networks}
+    by_name = {net.name: net for net in networks}
+    levels: list[list[Network]] = []
+    done: set[str] = set()
+    while len(done) < len(networks):
+        ready = [n for n in by_name if n not in done and needs[n] <= done]
+        if not ready:
+            cycle = sorted(set(by_name) - done)
+            raise ttsint.ConfigError(path, f"encoder networks {cycle} depend on each other in a cycle",
+                                     "check their inputs and outputs in the addon's networks table")
+        levels.append([by_name[n] for n in ready])
+        done.update(ready)
+    return levels
+
+
+def _encoder_networks(ctx: BuildContext, type_name: str) -> list[Network]:
+    if ctx.addon is None:
+        raise ctx.error(f"{type_name} builds one block per encoder network of the addon, and there is no addon",
+                        "build the stack with an addon: ttsint.Voice.load(...) or build_stack(spec, addon)")
+    networks = ctx.addon.networks_with_role("encoder")
+    if not networks:
+        raise ctx.error(f"the addon {ctx.addon.name!r} has no network with role 'encoder'",
+                        "declare one in its networks table with role = \"encoder\"")
+    return networks
+
+
+class Encoders(SequenceBlockContainer):
+    """Runs all of the addon's encoder networks one after another, in the order their tensor names require."""
+
+    context_params = ("blocks",)
+
+    def __init__(self, blocks: list[SequenceBlock], device: str = "cpu") -> None:
+        super().__init__(blocks)
+        self.device = torch.device(device)
+
+    @classmethod
+    def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> Encoders:
+        device = params.get("device", "cpu")
+        levels = dependency_levels(_encoder_networks(ctx, cls.type_name), ctx.path)
+        return cls([EncoderNetwork(net, device) for level in levels for net in level], device=device)
+
+    def children(self) -> list[tuple[str, ttsint.Block]]:
+        return [(f"encoder[{i}]", b) for i, b in enumerate(self.blocks)]
+
+
+class CustomizedEncoders(SequenceBlock):
+    """Same contract and outputs as Encoders, but encoders that do not depend on each other run in parallel.
+
+    torch releases the GIL inside its kernels, so a thread pool overlaps the networks' work.
+    """
+
+    context_params = ("levels",)
+
+    def __init__(self, levels: list[list[SequenceBlock]], threads: int | None = None, device: str = "cpu") -> None:
+        widest = max(len(level) for level in levels)
+        self.levels = levels
+        self.threads = threads or max(1, min(widest, os.cpu_count() or 1))
+        if self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        self.device = torch.device(device)
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="ttsint-encoders") if widest > 1 else None
+
+    @classmethod
+    def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> CustomizedEncoders:
+        device = params.get("device", "cpu")
+        levels = dependency_levels(_encoder_networks(ctx, cls.type_name), ctx.path)
+        blocks = [[EncoderNetwork(net, device) for net in level] for level in levels]
+        return cls(blocks, threads=params.get("threads"), device=device)
+
+    def forward(self, utt: Utterance) -> Utterance:
+        out = dict(utt)
+        for level in self.levels:
+            if len(level) == 1 or self._pool is None:
+                results = [b.forward(out) for b in level]
+            else:
+                futures = [self._pool.submit(b.forward, out) for b in level]
+                results = [f.result() for f in futures]
+            for result in results:
+                out.update(result)
+        return out
+
+    def describe(self) -> str:
+        return f"{self.type_name} (threads={self.threads}, levels={[len(lv) for lv in self.levels]})"
+
+    def children(self) -> list[tuple[str, ttsint.Block]]:
+        flat = [b for level in self.levels for b in level]
+        return [(f"encoder[{i}]", b) for i, b in enumerate(flat)]

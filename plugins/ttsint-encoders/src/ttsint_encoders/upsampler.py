@@ -1,0 +1,59 @@
+"""Upsampler: repeats each symbol's encoding for its duration, making speech-length frames on demand."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from ttsint import Chunk, StreamableBlock, StreamError, Utterance
+
+
+class Upsampler(StreamableBlock):
+    """Repeats each ``text_encoding`` vector by its ``durations`` (divided by ``pace``), chunk by chunk.
+
+    Only the frames of the chunk being made exist at any time; the whole upsampled sequence never does.
+    """
+
+    produces = "upsampled"
+
+    def __init__(self, pace: float = 1.0, chunk_frames: int = 32, encoding: str = "text_encoding",
+                 durations: str = "durations") -> None:
+        if not pace > 0:
+            raise ValueError(f"pace must be > 0, got {pace}")
+        if chunk_frames < 1:
+            raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
+        self.pace = float(pace)
+        self.chunk_frames = int(chunk_frames)
+        self.encoding = encoding
+        self.durations = durations
+
+    def frame_counts(self, utt: Utterance) -> torch.Tensor:
+        """Integer frames per symbol: durations / pace, rounded, never negative."""
+        return torch.clamp(torch.round(utt[self.durations].float() / self.pace), min=0).long()
+
+    def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        if upstream is not None:
+            raise StreamError(f"{self.type_name} makes frames from the utterance's {self.encoding!r} and "
+                              f"{self.durations!r}; it must be the first streamable block of its stack")
+        for key in (self.encoding, self.durations):
+            if key not in utt:
+                raise StreamError(f"{self.type_name} needs {key!r} in the utterance; it has {sorted(utt)}")
+        encoding = utt[self.encoding]
+        counts = self.frame_counts(utt)
+        if counts.shape[0] != encoding.shape[0]:
+            raise StreamError(f"{self.type_name}: {counts.shape[0]} durations for {encoding.shape[0]} encodings")
+        ends = torch.cumsum(counts, 0)
+        total = int(ends[-1]) if len(ends) else 0
+        starts = ends - counts
+        for start in range(0, total, self.chunk_frames):
+            stop = min(start + self.chunk_frames, total)
+            first = int(torch.searchsorted(ends, start, right=True))
+            last = int(torch.searchsorted(ends, stop - 1, right=True))
+            lo = torch.clamp(starts[first:last + 1], min=start)
+            hi = torch.clamp(ends[first:last + 1], max=stop)
+            frames = torch.repeat_interleave(encoding[first:last + 1], hi - lo, dim=0)
+            yield Chunk(frames=frames, start=start)
+
+    def describe(self) -> str:
+        return f"{self.type_name} (pace={self.pace}, chunk_frames={self.chunk_frames})"
