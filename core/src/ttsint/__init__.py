@@ -12,7 +12,17 @@ from .blocks import (
     StreamableStack,
     Utterance,
 )
-from .chunking import Window, concat_chunks, context_windows, length_mask, next_bucket, pad_to
+from .chunking import (
+    Window,
+    concat_chunks,
+    context_windows,
+    crossfade,
+    length_mask,
+    next_bucket,
+    pad_context,
+    pad_to,
+)
+from .chunking import Span, pad_to_bucket, split_spans, stitch_spans
 from .errors import AddonError, ConfigError, FrontendError, PluginError, StreamError, TTSIntError
 from .frontends import CharacterFrontend, Frontend, normalize_text
 from .hookspecs import hookimpl
@@ -48,15 +58,21 @@ __all__ = [
     "concat_chunks",
     "default_addon",
     "context_windows",
+    "crossfade",
     "format_tree",
     "get_registry",
     "hookimpl",
     "length_mask",
     "load_addon",
     "next_bucket",
+    "pad_context",
     "pad_to",
     "read_wav",
     "parse_override",
     "reset_registry",
     "write_wav",
+    "Span",
+    "pad_to_bucket",
+    "split_spans",
+    "stitch_spans",
 ]

@@ -78,6 +78,14 @@ class Block:
         """One line for the block tree; subclasses may add their key parameters."""
         return self.type_name
 
+    def report(self) -> dict[str, Any]:
+        """Figures this block gathered while running (compiles, cache hits, ...); empty when it keeps none.
+
+        ``ttsint synth --stats`` prints every non-empty report in the tree. Blocks keep per-stream
+        counts in their generators and add them to a thread-safe total that this returns.
+        """
+        return {}
+
 
 class SequenceBlock(Block):
     """Tensors in, tensors out for a whole utterance: encoders, duration predictors."""

@@ -10,7 +10,8 @@ import torch
 from .blocks import Chunk
 from .errors import StreamError
 
-__all__ = ["Window", "context_windows", "pad_to", "length_mask", "next_bucket", "concat_chunks"]
+__all__ = ["Window", "context_windows", "pad_to", "length_mask", "next_bucket", "concat_chunks",
+           "Span", "split_spans", "stitch_spans", "pad_to_bucket", "pad_context", "crossfade"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,3 +121,125 @@ def concat_chunks(chunks: Iterable[Chunk]) -> torch.Tensor:
     if not frames:
         raise StreamError("the stream produced no chunks")
     return torch.cat(frames)
+
+
+@dataclass(frozen=True)
+class Span:
+    """One piece of a split sequence: input positions ``[start, end)``, outputs kept for ``[keep_start, keep_end)``.
+
+    The positions between ``start`` and ``keep_start`` (and ``keep_end`` and ``end``) are context: they
+    are computed so the kept outputs see the same neighbours as in the whole sequence, then dropped.
+    """
+
+    start: int
+    end: int
+    keep_start: int
+    keep_end: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+    def trim(self, output: torch.Tensor, dim: int = 0) -> torch.Tensor:
+        """The kept part of an output aligned position for position with this span's input."""
+        return output.narrow(dim, self.keep_start - self.start, self.keep_end - self.keep_start)
+
+
+def split_spans(n: int, max_length: int, context: int, boundaries: Iterable[int] | None = None) -> list[Span]:
+    """Split ``n`` positions into spans of at most ``max_length`` whose kept parts tile ``[0, n)``.
+
+    Each kept part has ``context`` real positions on both sides (fewer only at the sequence's ends),
+    so a network whose one-sided receptive field is at most ``context`` gives identical kept outputs.
+    Cuts fall on ``boundaries`` (e.g. word starts) when one lies in the latter half of the allowed
+    range, otherwise as late as the length allows.
+    """
+    if context < 0:
+        raise ValueError(f"context must be >= 0, got {context}")
+    if n <= max_length:
+        return [Span(0, n, 0, n)]
+    if max_length <= 2 * context:
+        raise ValueError(f"max_length {max_length} leaves no room between two contexts of {context}; "
+                         f"it must exceed {2 * context}")
+    cuts = sorted({b for b in (boundaries or ()) if 0 < b < n})
+    spans = []
+    keep = 0
+    while keep < n:
+        lo = max(0, keep - context)
+        if n - lo <= max_length:
+            spans.append(Span(lo, n, keep, n))
+            break
+        latest = lo + max_length - context  # the cut's right context must still fit
+        earliest = keep + max(1, (latest - keep) // 2)
+        fitting = [c for c in cuts if earliest <= c <= latest]
+        cut = fitting[-1] if fitting else latest
+        spans.append(Span(lo, cut + context, keep, cut))
+        keep = cut
+    return spans
+
+
+def stitch_spans(pieces: Iterable[tuple[Span, torch.Tensor]], dim: int = 0) -> torch.Tensor:
+    """Join the kept parts of each span's output along ``dim``, checking that they tile the sequence."""
+    parts = []
+    expected = 0
+    for span, output in pieces:
+        if span.keep_start != expected:
+            raise StreamError(f"span keeps positions from {span.keep_start}, expected {expected}")
+        if output.shape[dim] < span.length:
+            raise StreamError(f"output has {output.shape[dim]} positions for a span of {span.length}")
+        parts.append(span.trim(output, dim))
+        expected = span.keep_end
+    if not parts:
+        raise StreamError("no spans to stitch")
+    return torch.cat(parts, dim=dim)
+
+
+def pad_to_bucket(x: torch.Tensor, buckets: Sequence[int], dim: int = 0,
+                  value: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad ``x`` along ``dim`` to the next bucket; returns it with its float mask over that dimension."""
+    n = int(x.shape[dim])
+    bucket = next_bucket(n, buckets)
+    if bucket is None:
+        raise ValueError(f"{n} positions exceed the largest bucket {max(buckets)}; split the sequence first")
+    return pad_to(x, bucket, dim, value), length_mask(n, bucket)
+
+
+def pad_context(window: Window, context: int | tuple[int, int], mode: str = "replicate") -> torch.Tensor:
+    """``window.frames`` with exactly ``context`` frames each side, padding where the utterance ends.
+
+    A filter over a fixed neighbourhood then sees the same frames at the utterance's edges whether the
+    utterance came in one window or many, so chunked and one-shot output agree. ``mode`` is
+    "replicate" (repeat the edge frame) or "zeros".
+    """
+    left_ctx, right_ctx = (context, context) if isinstance(context, int) else context
+    if window.left > left_ctx or window.right > right_ctx:
+        raise ValueError(f"window has {window.left}/{window.right} context frames, more than {context}")
+    if mode not in ("replicate", "zeros"):
+        raise ValueError(f"mode must be 'replicate' or 'zeros', got {mode!r}")
+    frames = window.frames
+    before, after = left_ctx - window.left, right_ctx - window.right
+    if before == 0 and after == 0:
+        return frames
+    if mode == "replicate":
+        head = frames[:1].expand(before, *frames.shape[1:])
+        tail = frames[-1:].expand(after, *frames.shape[1:])
+    else:
+        head = frames.new_zeros(before, *frames.shape[1:])
+        tail = frames.new_zeros(after, *frames.shape[1:])
+    return torch.cat([head, frames, tail])
+
+
+def crossfade(outgoing: torch.Tensor, incoming: torch.Tensor) -> torch.Tensor:
+    """Blend two renderings of the same span (time first) with raised-cosine weights that sum to one.
+
+    Overlapping windows of a vocoder meet this way, so a boundary between them has no step.
+    """
+    if outgoing.shape != incoming.shape:
+        raise ValueError(f"crossfade needs equal shapes, got {tuple(outgoing.shape)} "
+                         f"and {tuple(incoming.shape)}")
+    n = outgoing.shape[0]
+    if n == 0:
+        return outgoing
+    t = (torch.arange(n, dtype=torch.float64) + 0.5) / n
+    fade_in = (0.5 - 0.5 * torch.cos(torch.pi * t)).to(outgoing.dtype)
+    fade_in = fade_in.reshape(n, *([1] * (outgoing.dim() - 1)))
+    return outgoing * (1 - fade_in) + incoming * fade_in

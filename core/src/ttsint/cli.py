@@ -116,16 +116,27 @@ def check(addon: str, sets: Sequence[str]) -> None:
 @click.option("--addon", "addon_name", metavar="NAME|PATH", help="Addon to speak with (default: the best installed).")
 @set_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write .npy (frames [T, C]) or .wav.")
-@click.option("--stats", is_flag=True, help="Print time to first chunk, total time, frames, chunks, RTF.")
+@click.option("--stats", is_flag=True,
+              help="Print time to first chunk, total time, frames, chunks, RTF, and the blocks' own reports.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), metavar="PATH",
+              help="Also draw the mel (the vocoder's input, if there is one) to PATH (.png; needs ttsint-dsp).")
 @json_option
 def synth(text: str, addon_name: str | None, sets: Sequence[str], output: str | None, stats: bool,
-          as_json: bool) -> None:
+          plot_path: str | None, as_json: bool) -> None:
     """Stream TEXT (or - for stdin) through an addon's stack."""
     from .synth import synthesize_to
 
     if text == "-":
         text = click.get_text_stream("stdin").read()
+    # A plugin adds the `plot` command; check before synthesizing so a missing one fails fast.
+    plot_command = cli.commands.get("plot") if plot_path else None
+    if plot_path and plot_command is None:
+        raise TTSIntError("--plot draws with the `plot` command of ttsint-dsp, which is not installed: "
+                          "pip install ttsint-dsp")
     report = synthesize_to(text, addon_name, _overrides(sets), output)
+    if plot_command is not None:
+        click.get_current_context().invoke(plot_command, source=text, output=plot_path, addon_name=addon_name,
+                                           sets=sets)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     elif stats:
@@ -135,6 +146,10 @@ def synth(text: str, addon_name: str | None, sets: Sequence[str], output: str | 
             f"first chunk {report['first_chunk_ms']:.1f} ms, total {report['total_ms']:.1f} ms, "
             f"real-time factor {report['rtf']:.3f}"
         )
+        for path, figures in report.get("blocks", {}).items():
+            shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                              for k, v in figures.items() if k != "type")
+            click.echo(f"{path} ({figures['type']}): {shown}")
     if output and not as_json:
         click.echo(f"wrote {output}", err=True)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import re
 import threading
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -95,7 +96,8 @@ class PluginInfo:
 class Registry:
     """Everything plugins registered: block types, addons and front ends, each by name."""
 
-    def __init__(self, *, load_entry_points: bool = True) -> None:
+    def __init__(self, *, load_entry_points: bool = True, plugins: Mapping[str, object] | None = None) -> None:
+        """``plugins`` adds hook-implementing objects by name, as if found through entry points (tests use it)."""
         self.plugins: list[PluginInfo] = []
         self.blocks: dict[str, list[Registration]] = {}
         self.addons: dict[str, list[Registration]] = {}
@@ -103,6 +105,9 @@ class Registry:
         self._pm = pluggy.PluginManager(hookspecs.PROJECT)
         self._pm.add_hookspecs(hookspecs)
         self._add_core()
+        for name, plugin in (plugins or {}).items():
+            self._pm.register(plugin, name=name)
+            self.plugins.append(PluginInfo(name, None, None))
         if load_entry_points:
             self._add_entry_points()
         self._collect()
@@ -119,11 +124,20 @@ class Registry:
         strict = os.environ.get("TTSINT_STRICT_PLUGINS", "") not in ("", "0")
         disabled = {p.strip() for p in os.environ.get("TTSINT_DISABLE_PLUGINS", "").split(",") if p.strip()}
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            if ep.name in disabled or ep.name == "ttsint" or self._pm.has_plugin(ep.name):
+            if ep.name in disabled or ep.name == "ttsint":
                 continue
             dist = ep.dist.name if ep.dist is not None else None
             version = ep.dist.version if ep.dist is not None else None
             info = PluginInfo(ep.name, dist, version)
+            if self._pm.has_plugin(ep.name):
+                # Two distributions using one entry-point name must not shadow each other silently.
+                first = next((p.distribution for p in self.plugins if p.name == ep.name), None)
+                if first != dist:
+                    info.error = f"entry point name {ep.name!r} is already used by {first}; skipped"
+                    if strict:
+                        raise PluginError(f"plugin {ep.name!r} ({dist}): {info.error}")
+                    self.plugins.append(info)
+                continue
             try:
                 self._pm.register(ep.load(), name=ep.name)
             except Exception as exc:
@@ -134,7 +148,7 @@ class Registry:
             self.plugins.append(info)
 
     def _collect(self) -> None:
-        by_name = {p.name: p for p in self.plugins}
+        by_name = {p.name: p for p in reversed(self.plugins)}  # the first of a duplicated name wins
         for hook_name, table in (
             ("ttsint_register_blocks", self.blocks),
             ("ttsint_register_addons", self.addons),
@@ -168,11 +182,12 @@ class Registry:
         dist, sep, bare = name.rpartition(":")
         candidates = table.get(bare if sep else name, [])
         if sep:
-            candidates = [r for r in candidates if dist in (r.distribution, r.plugin)]
+            wanted = _normalize(dist)
+            candidates = [r for r in candidates if wanted in (_normalize(r.distribution), r.plugin)]
         if len(candidates) == 1:
             return candidates[0]
         if len(candidates) > 1:
-            owners = ", ".join(f"{r.distribution} (plugin {r.plugin!r})" for r in candidates)
+            owners = ", ".join(f"{r.distribution or r.plugin} (plugin {r.plugin!r})" for r in candidates)
             choices = " or ".join(repr(r.qualified_name) for r in candidates)
             raise ConfigError(path, f"{what} {name!r} is registered by more than one distribution: {owners}",
                               f"write {choices} to pick one")
@@ -194,7 +209,7 @@ class Registry:
 
     def add_commands(self, cli: Any) -> None:
         """Let plugins add subcommands to the CLI; a plugin that fails here is reported, not fatal."""
-        by_name = {p.name: p for p in self.plugins}
+        by_name = {p.name: p for p in reversed(self.plugins)}  # the first of a duplicated name wins
         for impl in self._pm.hook.ttsint_register_commands.get_hookimpls():
             try:
                 impl.function(cli=cli)
@@ -206,6 +221,11 @@ class Registry:
     def iter_blocks(self) -> Iterable[Registration]:
         for name in sorted(self.blocks):
             yield from self.blocks[name]
+
+
+def _normalize(dist: str | None) -> str:
+    """Distribution names compare like pip compares them: case-, '-', '_' and '.'-insensitive."""
+    return re.sub(r"[-_.]+", "-", dist or "").lower()
 
 
 def _close_matches(name: str, options: Iterable[str]) -> list[str]:

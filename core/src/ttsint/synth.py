@@ -12,11 +12,11 @@ import torch
 
 from .addon import default_addon
 from .audio import write_wav
-from .blocks import Chunk
+from .blocks import Block, Chunk
 from .errors import ConfigError, TTSIntError
 from .voice import Voice
 
-__all__ = ["synthesize_to", "timed_stream"]
+__all__ = ["synthesize_to", "timed_stream", "block_reports"]
 
 
 def timed_stream(voice: Voice, text: str) -> tuple[torch.Tensor, dict[str, Any]]:
@@ -35,7 +35,7 @@ def timed_stream(voice: Voice, text: str) -> tuple[torch.Tensor, dict[str, Any]]
     kind = voice.output_kind
     a = voice.addon
     seconds = frames.shape[0] / a.sample_rate if kind == "waveform" else frames.shape[0] * a.hop_length / a.sample_rate
-    return frames, {
+    report: dict[str, Any] = {
         "addon": a.name,
         "output_kind": kind,
         "frames": int(frames.shape[0]),
@@ -46,6 +46,21 @@ def timed_stream(voice: Voice, text: str) -> tuple[torch.Tensor, dict[str, Any]]
         "audio_seconds": seconds,
         "rtf": total / seconds if seconds > 0 else float("inf"),
     }
+    blocks = block_reports(voice.block)
+    if blocks:
+        report["blocks"] = blocks
+    return frames, report
+
+
+def block_reports(block: Block, label: str = "stack") -> dict[str, dict[str, Any]]:
+    """Every non-empty ``Block.report()`` in the tree, keyed by the block's config path."""
+    found: dict[str, dict[str, Any]] = {}
+    report = block.report()
+    if report:
+        found[getattr(block, "config_path", label)] = {"type": block.type_name, **report}
+    for child_label, child in block.children():
+        found.update(block_reports(child, f"{label}.{child_label}"))
+    return found
 
 
 def synthesize_to(text: str, addon: str | None = None, overrides: Mapping[str, Any] | None = None,

@@ -1,0 +1,220 @@
+"""Vocoders turn mel frames into a waveform [samples, 1], checked against the addon's analysis.
+
+``NetworkVocoder`` shows the room left for neural vocoders: it runs an addon network of role
+"vocoder" over context windows and keeps the samples of each window's central frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import torch
+
+from ttsint import (
+    BuildContext,
+    Chunk,
+    Network,
+    StreamableBlock,
+    StreamableStack,
+    StreamError,
+    StreamablePipeline,
+    Utterance,
+    concat_chunks,
+    context_windows,
+)
+
+__all__ = ["Vocoder", "NetworkVocoder", "mel_input"]
+
+
+class Vocoder(StreamableBlock):
+    """Base of the mel-to-waveform blocks: ``hop_length`` samples per mel frame of ``n_mels`` bins.
+
+    ``addon_keys`` are parameters an addon declares at its top level; ``from_config`` fills them from
+    the addon and rejects a config value that disagrees with it, naming both.
+    """
+
+    produces = "waveform"
+    addon_keys: ClassVar[tuple[str, ...]] = ("sample_rate", "hop_length", "n_mels")
+    context_params = ("sample_rate", "hop_length", "n_mels")
+
+    def __init__(self, sample_rate: int, hop_length: int, n_mels: int) -> None:
+        for name, value in (("sample_rate", sample_rate), ("hop_length", hop_length), ("n_mels", n_mels)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self.sample_rate = sample_rate
+        self.hop_length = hop_length
+        self.n_mels = n_mels
+
+    @property
+    def hop(self) -> int:
+        """Samples per mel frame."""
+        return self.hop_length
+
+    @classmethod
+    def addon_params(cls, params: dict[str, Any], ctx: BuildContext) -> dict[str, Any]:
+        """``params`` completed from the addon's top-level keys; a ConfigError where they disagree."""
+        params = dict(params)
+        config = ctx.addon.config if ctx.addon is not None else {}
+        for key in cls.addon_keys:
+            if key not in config:
+                continue
+            if key in params and params[key] != config[key]:
+                raise ctx.error(
+                    f"{cls.type_name} has {key}={params[key]!r}, but the addon "
+                    f"{ctx.addon.name!r} declares {key}={config[key]!r}",
+                    f"a vocoder must use the addon's analysis: remove {key!r} from this block "
+                    "or make the two agree",
+                    key=key,
+                )
+            params[key] = config[key]
+        missing = [k for k in cls.context_params if k not in params]
+        if missing:
+            raise ctx.error(
+                f"{cls.type_name} needs {', '.join(missing)}, which come from the addon, and there is none"
+                if ctx.addon is None
+                else f"{cls.type_name} needs {', '.join(missing)}, which the addon does not declare",
+                "give them in the block's config",
+                key=missing[0],
+            )
+        return params
+
+    @classmethod
+    def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> Vocoder:
+        return cls(**cls.addon_params(params, ctx))
+
+    def _upstream(self, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        """Upstream chunks, checked to be mel frames of this vocoder's width."""
+        where = getattr(self, "config_path", self.type_name)
+        if upstream is None:
+            raise StreamError(
+                f"{where}: {self.type_name} turns mel frames into audio; put it after a block "
+                "that makes them (e.g. Decoder)"
+            )
+        for chunk in upstream:
+            if chunk.frames.shape[1] != self.n_mels:
+                raise StreamError(
+                    f"{where}: {self.type_name} expects {self.n_mels} mel bins per frame, got "
+                    f"{chunk.frames.shape[1]} in frames {chunk.start}-{chunk.end - 1}"
+                )
+            yield chunk
+
+    def vocode(self, mel: torch.Tensor) -> torch.Tensor:
+        """A whole utterance's mel [T, n_mels] to samples [T * hop_length, 1]."""
+        return concat_chunks(self.stream({}, iter([Chunk(frames=mel, start=0)])))
+
+    def describe(self) -> str:
+        return (f"{self.type_name} (sample_rate={self.sample_rate}, hop_length={self.hop_length}, "
+                f"n_mels={self.n_mels})")
+
+
+class NetworkVocoder(Vocoder):
+    """Runs the addon's network of role "vocoder" (mel [T, n_mels] in, [T * hop] samples out) in windows.
+
+    With ``context_frames`` at least the network's receptive field, the streamed waveform equals the
+    whole-utterance one.
+    """
+
+    context_params = ("network", "sample_rate", "hop_length", "n_mels")
+
+    def __init__(
+        self,
+        network: Network,
+        sample_rate: int,
+        hop_length: int,
+        n_mels: int,
+        chunk_frames: int = 32,
+        first_chunk_frames: int | None = 8,
+        context_frames: int | None = None,
+    ) -> None:
+        super().__init__(sample_rate, hop_length, n_mels)
+        if chunk_frames < 1 or (first_chunk_frames is not None and first_chunk_frames < 1):
+            raise ValueError(
+                f"chunk_frames and first_chunk_frames must be >= 1, got {chunk_frames}, {first_chunk_frames}"
+            )
+        self.network = network
+        self.chunk_frames = chunk_frames
+        self.first_chunk_frames = first_chunk_frames
+        self.context_frames = (network.receptive_field or 0) if context_frames is None else context_frames
+        if self.context_frames < 0:
+            raise ValueError(f"context_frames must be >= 0, got {context_frames}")
+        inputs = [n for n in network.inputs if n != "mask"]
+        if len(inputs) != 1:
+            raise ValueError(
+                f"network {network.name!r} must take one mel input (plus an optional mask), "
+                f"it takes {network.inputs}"
+            )
+        self.input_name = inputs[0]
+
+    @classmethod
+    def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> NetworkVocoder:
+        params = cls.addon_params({**params, "network": None}, ctx)
+        name = params.pop("network")
+        assert ctx.addon is not None  # addon_params fails without one: sample_rate is missing
+        if name is not None:
+            if name not in ctx.addon.networks:
+                raise ctx.error(
+                    f"the addon has no network {name!r}",
+                    f"networks: {', '.join(ctx.addon.networks) or 'none'}",
+                    key="network",
+                )
+            network = ctx.addon.networks[name]
+        else:
+            found = ctx.addon.networks_with_role("vocoder")
+            if len(found) != 1:
+                raise ctx.error(
+                    f"expected exactly one network with role 'vocoder' in the addon, found "
+                    f"{', '.join(n.name for n in found) or 'none'}",
+                    "name one with 'network'",
+                )
+            network = found[0]
+        rf = network.receptive_field
+        given = params.get("context_frames")
+        if given is not None and rf is not None and given < rf:
+            raise ctx.error(
+                f"{given} is less than network {network.name!r}'s receptive field of {rf}; "
+                "streamed audio would differ from the whole utterance's",
+                f"use at least {rf}",
+                key="context_frames",
+            )
+        return cls(network=network, **params)
+
+    def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        hop = self.hop_length
+        windows = context_windows(
+            self._upstream(upstream), self.chunk_frames, self.context_frames, self.first_chunk_frames
+        )
+        for window in windows:
+            out = self.network.run({self.input_name: window.frames})[self.network.outputs[0]].reshape(-1)
+            samples = out[window.left * hop : (window.left + window.length) * hop]
+            yield Chunk(frames=samples.reshape(-1, 1), start=window.start * hop)
+
+    def describe(self) -> str:
+        return f"{self.type_name} ({self.network.name}, context_frames={self.context_frames})"
+
+
+class _Passthrough(StreamableBlock):
+    def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        if upstream is None:
+            raise StreamError("nothing feeds the vocoder")
+        yield from upstream
+
+
+def mel_input(block: StreamableBlock) -> StreamableBlock | None:
+    """A block that streams what the last Vocoder inside ``block`` consumes, or None if there is no vocoder.
+
+    Built blocks keep no per-utterance state, so the returned tree reuses them as they are.
+    """
+    if isinstance(block, Vocoder):
+        return _Passthrough()
+    if isinstance(block, StreamableStack):
+        for i in range(len(block.stack) - 1, -1, -1):
+            inner = mel_input(block.stack[i])
+            if inner is not None:
+                head = block.stack[:i] + ([] if isinstance(inner, _Passthrough) else [inner])
+                return StreamableStack(head) if head else _Passthrough()
+        return None
+    if isinstance(block, StreamablePipeline):
+        inner = mel_input(block.streamable_block)
+        return None if inner is None else StreamablePipeline(block.sequence_block, inner)
+    return None
