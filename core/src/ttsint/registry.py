@@ -96,8 +96,9 @@ class PluginInfo:
 class Registry:
     """Everything plugins registered: block types, addons and front ends, each by name."""
 
-    def __init__(self, *, load_entry_points: bool = True, plugins: Mapping[str, object] | None = None) -> None:
-        """``plugins`` adds hook-implementing objects by name, as if found through entry points (tests use it)."""
+    def __init__(self, *, load_entry_points: bool = True,
+                 plugins: Mapping[str, object] | None = None) -> None:
+        """``plugins`` adds hook-implementing objects by name, as if found through entry points."""
         self.plugins: list[PluginInfo] = []
         self.blocks: dict[str, list[Registration]] = {}
         self.addons: dict[str, list[Registration]] = {}

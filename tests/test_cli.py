@@ -1,0 +1,218 @@
+"""The ``ttsint`` command, run through ``ttsint.cli.run`` (what the console script calls) and as a process."""
+
+from __future__ import annotations
+
+import copy
+import json
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import TINY_CONFIG, PluginVenv, write_addon
+from ttsint import Registry
+from ttsint.cli import run
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = run(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_check_prints_the_addon_networks_and_block_tree(
+    capsys: pytest.CaptureFixture[str], tiny_addon: Path, global_registry: Registry
+) -> None:
+    code, out, err = _run(capsys, "check", str(tiny_addon))
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == f"addon tiny 0.0.1  ({tiny_addon.resolve()})"
+    assert lines[1] == "  sample_rate=8000 n_mels=4 hop_length=2 frontend=characters (34 symbols)"
+    assert "  network decoder: decoder ['frames'] -> ['mel'] receptive_field=5" in lines
+    assert "  network postnet: postnet ['mel'] -> ['mel']" in lines
+    assert lines[-5:] == [
+        "StreamableStack [streamable, ttsint]",
+        f"├─ stack[0]: StreamablePipeline [streamable, ttsint {metadata.version('ttsint')}]",
+        "│  ├─ sequence_block: ToyEncoder [sequence]",
+        "│  └─ streamable_block: ToyUpsample [streamable]",
+        "└─ stack[1]: ToyDecoder [streamable]",
+    ]
+
+
+def test_check_set_overrides_and_appends(
+    capsys: pytest.CaptureFixture[str], tiny_addon: Path, global_registry: Registry
+) -> None:
+    code, out, err = _run(
+        capsys,
+        "check",
+        str(tiny_addon),
+        "--set",
+        "stack.2.type=ToyGain",
+        "--set",
+        "stack.0.sequence_block.type=ToyEmbed",
+        "--set",
+        "stack.0.sequence_block.dim=8",
+    )
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-4:] == [
+        "│  ├─ sequence_block: ToyEmbed [sequence]",
+        "│  └─ streamable_block: ToyUpsample [streamable]",
+        "├─ stack[1]: ToyDecoder [streamable]",
+        "└─ stack[2]: ToyGain [streamable]",
+    ]
+
+
+def test_blocks_json_lists_core_types_with_distribution_ttsint(
+    capsys: pytest.CaptureFixture[str], global_registry: Registry
+) -> None:
+    code, out, _ = _run(capsys, "blocks", "--json")
+    assert code == 0
+    rows = {r["name"]: r for r in json.loads(out)}
+    version = metadata.version("ttsint")
+    assert rows["StreamableStack"] | {"doc": ""} == {
+        "name": "StreamableStack",
+        "kind": "streamable",
+        "plugin": "ttsint",
+        "distribution": "ttsint",
+        "version": version,
+        "doc": "",
+    }
+    assert rows["SequenceBlockContainer"]["kind"] == "sequence"
+    assert rows["StreamablePipeline"]["doc"].startswith(
+        "Exactly one sequence block feeding one streamable block"
+    )
+    assert rows["ToyGain"]["plugin"] == "toy" and rows["ToyGain"]["kind"] == "streamable"
+    code, out, _ = _run(capsys, "blocks")
+    assert code == 0
+    assert out.splitlines()[0].split() == ["NAME", "KIND", "DISTRIBUTION", "VERSION", "DOC"]
+
+
+def test_plugins_json(capsys: pytest.CaptureFixture[str], global_registry: Registry) -> None:
+    code, out, _ = _run(capsys, "plugins", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert [(r["name"], r["status"]) for r in rows] == [("ttsint", "ok"), ("toy", "ok")]
+
+
+def _bad_addon(tmp_path: Path, tiny_addon: Path, dotted: str, value: Any) -> Path:
+    config = copy.deepcopy(TINY_CONFIG)
+    node: Any = config
+    *parents, last = dotted.split(".")
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    if value is None:
+        del node[last]
+    else:
+        node[last] = value
+    return write_addon(tmp_path / "bad", config, networks_from=tiny_addon)
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value", "expected"),
+    [
+        (
+            "stack.0.streamable_block",
+            {"type": "StreamableStack", "stack": [{"type": "ToyUpsample"}, {"type": "Gain"}]},
+            "stack[0].streamable_block.stack[1].type: unknown streamable block type 'Gain'",
+        ),
+        ("stack.1.type", "NeuronDecoder", "pip install ttsint-inferentia"),
+        (
+            "stack.0.sequence_block",
+            {"type": "ToyUpsample"},
+            "stack[0].sequence_block.type: 'ToyUpsample' is a streamable block, "
+            "but this slot expects a sequence block",
+        ),
+        ("stack.1.chunk", 4, "stack[1].chunk: ToyDecoder has no parameter 'chunk'"),
+        ("hop_length", None, "hop_length: missing"),
+        (
+            "networks.decoder.receptive_field",
+            True,
+            "networks.decoder.receptive_field: expected a non-negative integer",
+        ),
+        ("frontend.type", "phonemes", "frontend.type: unknown front end 'phonemes'"),
+    ],
+)
+def test_user_errors_print_one_message_and_exit_1(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    tiny_addon: Path,
+    global_registry: Registry,
+    dotted: str,
+    value: Any,
+    expected: str,
+) -> None:
+    directory = _bad_addon(tmp_path, tiny_addon, dotted, value)
+    code, out, err = _run(capsys, "check", str(directory))
+    assert code == 1
+    assert out == "" or out.startswith("addon tiny")  # a front-end error comes after the header
+    assert err.startswith("error: ") and expected in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["check", "{addon}", "--set", "stack.1.type"],
+            "error: --set: expected KEY=VALUE, got 'stack.1.type'",
+        ),
+        (
+            ["check", "{addon}", "--set", "stack.9.type=ToyGain"],
+            "error: stack.9: index 9 is out of range for a list of 2\n  use 2 to append",
+        ),
+        (["check", "no-such-addon-anywhere"], "error: no addon directory or registered addon named"),
+    ],
+)
+def test_bad_arguments_that_are_user_errors_exit_1(
+    capsys: pytest.CaptureFixture[str],
+    tiny_addon: Path,
+    global_registry: Registry,
+    args: list[str],
+    expected: str,
+) -> None:
+    code, _, err = _run(capsys, *(a.format(addon=tiny_addon) for a in args))
+    assert code == 1
+    assert err.startswith(expected)
+
+
+def test_debug_shows_the_traceback(
+    capsys: pytest.CaptureFixture[str], tiny_addon: Path, global_registry: Registry
+) -> None:
+    code, _, err = _run(capsys, "--debug", "check", str(tiny_addon), "--set", "stack.1.type=ToyDecodr")
+    assert code == 1
+    assert err.startswith("Traceback (most recent call last):")
+    assert "ttsint.errors.ConfigError" in err
+    assert "error: " in err and "stack[1].type: unknown streamable block type 'ToyDecodr'" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["nosuchcommand"], ["check"], ["check", "x", "--set"], ["blocks", "--jsn"], ["--debgu", "blocks"]],
+)
+def test_wrong_usage_exits_2(
+    capsys: pytest.CaptureFixture[str], global_registry: Registry, args: list[str]
+) -> None:
+    code, _, err = _run(capsys, *args)
+    assert code == 2
+    assert "Usage: ttsint" in err or "Error:" in err
+
+
+def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str], global_registry: Registry) -> None:
+    code, out, _ = _run(capsys, "--help")
+    assert code == 0 and "check" in out and "blocks" in out
+    code, out, _ = _run(capsys, "--version")
+    assert (code, out.strip()) == (0, f"ttsint, version {metadata.version('ttsint')}")
+
+
+def test_real_process_prints_user_errors_without_traceback(
+    plugin_venv: PluginVenv, tmp_path: Path, tiny_addon: Path
+) -> None:
+    directory = _bad_addon(tmp_path, tiny_addon, "stack.0.sequence_block.type", "ToyEncodr")
+    done = plugin_venv.cli("check", str(directory), TTSINT_DISABLE_PLUGINS="broken")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith(
+        f"error: {directory.resolve()}: stack[0].sequence_block.type: "
+        "unknown sequence block type 'ToyEncodr'\n  did you mean 'ToyEncoder'"
+    )
+    assert "Traceback" not in done.stderr

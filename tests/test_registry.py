@@ -1,0 +1,343 @@
+"""The registry: pluggy hooks, entry points, lazy targets, failed plugins and name collisions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+import toyblocks
+import ttsint
+from conftest import BROKEN, OTHERGAIN, THROWAWAY, PluginVenv
+from ttsint import ConfigError, PluginError, Registry, build_stack
+
+
+class _Plugin:
+    """A hook-implementing object, registered with pluggy like a plugin module."""
+
+    def __init__(self, blocks: dict[str, Any] | None = None, fail: str | None = None) -> None:
+        self._blocks = blocks or {}
+        self._fail = fail
+
+    @ttsint.hookimpl
+    def ttsint_register_blocks(self, register: Callable[[str, Any], None]) -> None:
+        for name, target in self._blocks.items():
+            register(name, target)
+        if self._fail:
+            raise RuntimeError(self._fail)
+
+
+# -- in process ----------------------------------------------------------------------------------
+
+
+def test_core_registers_its_structural_blocks_as_a_plugin_of_itself() -> None:
+    registry = Registry(load_entry_points=False)
+    assert [p.name for p in registry.plugins] == ["ttsint"]
+    for name, cls in [
+        ("SequenceBlockContainer", ttsint.SequenceBlockContainer),
+        ("StreamableStack", ttsint.StreamableStack),
+        ("StreamablePipeline", ttsint.StreamablePipeline),
+    ]:
+        (reg,) = registry.blocks[name]
+        assert (reg.plugin, reg.distribution, reg.version) == ("ttsint", "ttsint", metadata.version("ttsint"))
+        assert reg.load() is cls
+    assert registry.frontends["characters"][0].load() is ttsint.CharacterFrontend
+
+
+def test_plugin_module_blocks_resolve_by_name(toy_registry: Registry) -> None:
+    reg = toy_registry.find(toy_registry.blocks, "ToyGain", what="block type", path="stack[0].type")
+    assert reg.load() is toyblocks.ToyGain
+    assert reg.plugin == "toy"
+    block = build_stack({"type": "ToyGain", "gain": 0.5}, registry=toy_registry)
+    assert isinstance(block, toyblocks.ToyGain) and block.gain == 0.5
+
+
+def test_lazy_target_is_imported_only_when_a_config_uses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = "ttsint_test_lazy_target"
+    (tmp_path / f"{module}.py").write_text(
+        "import ttsint\n\nclass Lazy(ttsint.StreamableBlock):\n    'Imported on first use.'\n",
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    registry = Registry(load_entry_points=False, plugins={"lazy": _Plugin({"Lazy": f"{module}:Lazy"})})
+    assert module not in sys.modules
+    block = build_stack([{"type": "Lazy"}], registry=registry)
+    assert module in sys.modules
+    assert type(block).__name__ == "Lazy" and type(block).__module__ == module
+
+
+def test_lazy_target_that_cannot_be_imported_is_a_config_error_at_the_type() -> None:
+    registry = Registry(
+        load_entry_points=False, plugins={"ghosts": _Plugin({"Ghost": "no_such_module_x:Ghost"})}
+    )
+    with pytest.raises(ConfigError) as info:
+        build_stack([{"type": "Ghost"}], registry=registry)
+    assert info.value.path == "stack[0].type"
+    assert "'Ghost' from plugin 'ghosts'" in str(info.value)
+    assert "ModuleNotFoundError" in str(info.value)
+
+
+def test_target_that_is_not_a_block_is_rejected() -> None:
+    registry = Registry(load_entry_points=False, plugins={"odd": _Plugin({"Odd": "collections:OrderedDict"})})
+    with pytest.raises(ConfigError, match=r"'Odd' from .* is not a ttsint Block") as info:
+        build_stack([{"type": "Odd"}], registry=registry)
+    assert info.value.path == "stack[0].type"
+
+
+def test_a_hook_that_raises_is_reported_and_the_rest_still_resolves(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TTSINT_STRICT_PLUGINS", raising=False)
+    registry = Registry(
+        load_entry_points=False,
+        plugins={
+            "good": _Plugin({"ToyGain": toyblocks.ToyGain}),
+            "bad": _Plugin({"Half": toyblocks.ToyGain}, fail="hook exploded"),
+        },
+    )
+    (failed,) = registry.failures
+    assert failed.name == "bad"
+    assert failed.error == "ttsint_register_blocks raised RuntimeError: hook exploded"
+    assert "Traceback" in (failed.traceback or "")
+    assert isinstance(build_stack({"type": "ToyGain"}, registry=registry), toyblocks.ToyGain)
+    with pytest.raises(ConfigError) as info:
+        build_stack([{"type": "ToyGian"}], registry=registry)
+    text = str(info.value)
+    assert "did you mean 'ToyGain'?" in text
+    assert (
+        "plugin 'bad' (None) failed to load: ttsint_register_blocks raised RuntimeError: hook exploded"
+        in text
+    )
+
+
+def test_strict_plugins_makes_a_failing_hook_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TTSINT_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="plugin 'bad' failed in ttsint_register_blocks: hook exploded"):
+        Registry(load_entry_points=False, plugins={"bad": _Plugin(fail="hook exploded")})
+
+
+def test_two_plugins_registering_one_name_neither_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Other(toyblocks.ToyGain):
+        pass
+
+    registry = Registry(
+        load_entry_points=False,
+        plugins={
+            "plugin-a": _Plugin({"ToyGain": toyblocks.ToyGain}),
+            "plugin-b": _Plugin({"ToyGain": Other}),
+        },
+    )
+    with pytest.raises(ConfigError) as info:
+        build_stack([{"type": "ToyGain"}], registry=registry)
+    assert info.value.path == "stack[0].type"
+    assert "registered by more than one distribution" in info.value.message
+    assert "plugin-a" in info.value.message and "plugin-b" in info.value.message
+    assert info.value.hint == "write 'plugin-a:ToyGain' or 'plugin-b:ToyGain' to pick one"
+    assert type(build_stack([{"type": "plugin-b:ToyGain"}], registry=registry)) is Other
+    assert type(build_stack([{"type": "plugin-a:ToyGain"}], registry=registry)) is toyblocks.ToyGain
+
+
+def _install_by_hand(site: Path, dist: str, version: str, entry: str, module: str, source: str) -> None:
+    """A real (if minimal) installation: a module plus its .dist-info with METADATA and entry_points.txt."""
+    (site / f"{module}.py").write_text(source, encoding="utf-8")
+    info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n", encoding="utf-8"
+    )
+    (info / "entry_points.txt").write_text(f"[ttsint]\n{entry} = {module}\n", encoding="utf-8")
+
+
+def test_two_distributions_with_one_entry_point_name_are_not_shadowed_silently(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plugin = (
+        "import ttsint\n\n@ttsint.hookimpl\n"
+        "def ttsint_register_blocks(register):\n    register({!r}, 'x:y')\n"
+    )
+    _install_by_hand(tmp_path, "dist-one", "1.0", "same", "dup_one_plugin", plugin.format("FromOne"))
+    _install_by_hand(tmp_path, "dist-two", "2.0", "same", "dup_two_plugin", plugin.format("FromTwo"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    foreign = {ep.name for ep in metadata.entry_points(group="ttsint")} - {"same"}
+    monkeypatch.setenv("TTSINT_DISABLE_PLUGINS", ",".join(foreign))
+    monkeypatch.delenv("TTSINT_STRICT_PLUGINS", raising=False)
+    registry = Registry()
+    same = [p for p in registry.plugins if p.name == "same"]
+    assert len(same) == 2
+    loaded, skipped = same
+    assert (
+        loaded.ok
+        and skipped.error == f"entry point name 'same' is already used by {loaded.distribution}; skipped"
+    )
+    assert {loaded.distribution, skipped.distribution} == {"dist-one", "dist-two"}
+    (reg,) = [r for name in ("FromOne", "FromTwo") for r in registry.blocks.get(name, [])]
+    assert reg.distribution == loaded.distribution
+    monkeypatch.setenv("TTSINT_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="entry point name 'same' is already used by"):
+        Registry()
+
+
+def test_get_registry_is_created_once_and_reset_replaces_it() -> None:
+    try:
+        custom = Registry(load_entry_points=False)
+        assert ttsint.reset_registry(lambda: custom) is custom
+        assert ttsint.get_registry() is custom
+        assert ttsint.get_registry() is custom
+        assert ttsint.reset_registry() is None
+        fresh = ttsint.get_registry()
+        assert fresh is not custom and fresh is ttsint.get_registry()
+    finally:
+        ttsint.reset_registry()
+
+
+# -- real distributions installed in a temporary venv ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def resolved_in_venv(plugin_venv: PluginVenv) -> dict[str, Any]:
+    """One Python process in the venv: what the registry imported, and how names resolve there."""
+    return plugin_venv.python_json("""
+        import json, sys
+        import ttsint
+        registry = ttsint.get_registry()
+        (reg,) = registry.blocks["ToyDecoder"]
+        loaded_registry = {
+            "plugin": "throwaway_blocks.plugin" in sys.modules,
+            "blocks": "throwaway_blocks.blocks" in sys.modules,
+        }
+        voice = ttsint.Voice.load("toy-voice")
+        plain = voice.synthesize("hi there")
+        picked = {}
+        for name in ("ttsint-othergain:ToyGain", "ttsint_othergain:ToyGain", "othergain:ToyGain",
+                     "ttsint-throwaway:ToyGain"):
+            v = ttsint.Voice.load("toy-voice", {"stack.2.type": name})
+            picked[name] = [type(v.block.stack[2]).__module__, v.block.stack[2].provided_by]
+        doubled = ttsint.Voice.load("toy-voice", {"stack.2.type": "othergain:ToyGain"}).synthesize("hi there")
+        errors = {}
+        for name in ("ToyGain", "ToyDecodr"):
+            try:
+                ttsint.Voice.load("toy-voice", {"stack.2.type": name})
+            except ttsint.ConfigError as exc:
+                errors[name] = [exc.path, exc.message, exc.hint]
+        print(json.dumps({
+            "after_registry": loaded_registry,
+            "after_config": "throwaway_blocks.blocks" in sys.modules,
+            "registration": [reg.plugin, reg.distribution, reg.version, reg.target],
+            "block_module": type(voice.block.stack[1]).__module__,
+            "shape": list(plain.shape),
+            "picked": picked,
+            "doubled": bool((doubled == plain * 2).all()),
+            "errors": errors,
+        }))
+    """)
+
+
+def test_installed_plugin_is_lazy_until_a_config_uses_it(resolved_in_venv: dict[str, Any]) -> None:
+    assert resolved_in_venv["after_registry"] == {"plugin": True, "blocks": False}
+    assert resolved_in_venv["after_config"] is True
+    assert resolved_in_venv["registration"] == [
+        "throwaway",
+        *THROWAWAY[:2],
+        "throwaway_blocks.blocks:ToyDecoder",
+    ]
+    assert resolved_in_venv["block_module"] == "throwaway_blocks.blocks"
+    assert resolved_in_venv["shape"] == [len("hi there") * 3, 4]
+
+
+def test_collision_between_two_distributions_names_both(resolved_in_venv: dict[str, Any]) -> None:
+    path, message, hint = resolved_in_venv["errors"]["ToyGain"]
+    assert path == "stack[2].type"
+    assert message == (
+        "streamable block type 'ToyGain' is registered by more than one distribution: "
+        "ttsint-othergain (plugin 'othergain'), ttsint-throwaway (plugin 'throwaway')"
+    )
+    assert hint == "write 'ttsint-othergain:ToyGain' or 'ttsint-throwaway:ToyGain' to pick one"
+
+
+def test_dist_name_prefix_picks_one_of_the_colliding_blocks(resolved_in_venv: dict[str, Any]) -> None:
+    assert resolved_in_venv["picked"] == {
+        "ttsint-othergain:ToyGain": ["othergain.plugin", "ttsint-othergain 2.0.0"],
+        "ttsint_othergain:ToyGain": ["othergain.plugin", "ttsint-othergain 2.0.0"],
+        "othergain:ToyGain": ["othergain.plugin", "ttsint-othergain 2.0.0"],
+        "ttsint-throwaway:ToyGain": ["throwaway_blocks.blocks", "ttsint-throwaway 0.3.1"],
+    }
+    assert resolved_in_venv["doubled"] is True
+
+
+def test_unknown_type_names_the_plugin_that_failed_to_load(resolved_in_venv: dict[str, Any]) -> None:
+    path, message, hint = resolved_in_venv["errors"]["ToyDecodr"]
+    assert (path, message) == ("stack[2].type", "unknown streamable block type 'ToyDecodr'")
+    assert "did you mean 'ToyDecoder'" in hint
+    assert "plugin 'broken' (ttsint-broken) failed to load: RuntimeError: broken on purpose" in hint
+
+
+def test_blocks_json_lists_installed_plugin_blocks_with_their_distribution(plugin_venv: PluginVenv) -> None:
+    done = plugin_venv.cli("blocks", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    by_key = {(r["name"], r["distribution"]): r for r in rows}
+    encoder = by_key[("ToyEncoder", THROWAWAY[0])]
+    assert encoder | {"doc": ""} == {
+        "name": "ToyEncoder",
+        "kind": "sequence",
+        "plugin": "throwaway",
+        "distribution": THROWAWAY[0],
+        "version": THROWAWAY[1],
+        "doc": "",
+    }
+    assert encoder["doc"] == "Runs the addon's encoder networks on the utterance's symbols."
+    assert by_key[("ToyDecoder", THROWAWAY[0])]["kind"] == "streamable"
+    for name in ("SequenceBlockContainer", "StreamableStack", "StreamablePipeline"):
+        assert by_key[(name, "ttsint")]["plugin"] == "ttsint"
+    assert by_key[("ToyGain", OTHERGAIN[0])]["version"] == OTHERGAIN[1]
+    assert (
+        "warning: plugin 'broken' (ttsint-broken) failed to load: RuntimeError: broken on purpose"
+        in done.stderr
+    )
+
+
+def test_plugins_json_reports_the_failed_plugin_and_the_others_still_work(plugin_venv: PluginVenv) -> None:
+    done = plugin_venv.cli("plugins", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = {r["name"]: r for r in json.loads(done.stdout)}
+    assert rows["broken"]["status"] == "failed"
+    assert rows["broken"]["distribution"] == BROKEN[0]
+    assert rows["broken"]["error"] == "RuntimeError: broken on purpose"
+    assert 'raise RuntimeError("broken on purpose")' in rows["broken"]["traceback"]
+    for name, (dist, version, _) in [("throwaway", THROWAWAY), ("othergain", OTHERGAIN)]:
+        assert rows[name] | {"error": None} == {
+            "name": name,
+            "distribution": dist,
+            "version": version,
+            "status": "ok",
+            "error": None,
+        }
+    assert rows["ttsint"]["status"] == "ok"
+
+
+def test_check_uses_an_installed_plugin_and_its_registered_addon(plugin_venv: PluginVenv) -> None:
+    done = plugin_venv.cli("check", "toy-voice")
+    assert done.returncode == 0, done.stderr
+    assert f"addon tiny 0.0.1  ({plugin_venv.addon.resolve()})" in done.stdout
+    assert f"ToyEncoder [sequence, {THROWAWAY[0]} {THROWAWAY[1]}]" in done.stdout
+    assert f"ToyDecoder [streamable, {THROWAWAY[0]} {THROWAWAY[1]}]" in done.stdout
+
+
+def test_strict_plugins_makes_an_import_failure_fatal(plugin_venv: PluginVenv) -> None:
+    done = plugin_venv.cli("blocks", TTSINT_STRICT_PLUGINS="1")
+    assert done.returncode == 1
+    assert done.stderr.strip() == "error: plugin 'broken' (ttsint-broken) failed to load: broken on purpose"
+    assert "Traceback" not in done.stderr
+
+
+def test_disable_plugins_skips_a_plugin_by_entry_point_name(plugin_venv: PluginVenv) -> None:
+    done = plugin_venv.cli("plugins", "--json", TTSINT_STRICT_PLUGINS="1", TTSINT_DISABLE_PLUGINS="broken")
+    assert done.returncode == 0, done.stderr
+    names = [r["name"] for r in json.loads(done.stdout)]
+    assert "broken" not in names
+    assert {"ttsint", "throwaway", "othergain"} <= set(names)
