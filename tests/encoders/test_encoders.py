@@ -30,23 +30,24 @@ def test_forward_does_not_mutate_its_input(demo, symbols_of):
     assert set(utt) == {"symbols"} and "durations" in out
 
 
-def test_customized_encoders_runs_independent_encoders_on_several_threads(demo, symbols_of):
+def test_customized_encoders_runs_independent_encoders_on_several_threads(symbols_of):
+    """Both encoders must be inside forward at the same moment: a barrier of two proves it."""
+    import threading
+
     custom = ttsint.Voice.load("demo", {"stack.0.sequence_block.type": "CustomizedEncoders"})
     enc = custom.block.sequence_block
     assert [len(level) for level in enc.levels] == [2]  # text encoder and duration predictor together
-    seen: set[str] = set()
-    import threading
-
+    barrier = threading.Barrier(2, timeout=30)
     for block in enc.levels[0]:
         original = block.forward
 
-        def spy(utt, _orig=original):
-            seen.add(threading.current_thread().name)
+        def meet_then_run(utt, _orig=original):
+            barrier.wait()  # raises BrokenBarrierError if the other encoder is not running concurrently
             return _orig(utt)
 
-        block.forward = spy
-    enc.forward(symbols_of(50))
-    assert len(seen) == 2 and all(name.startswith("ttsint-encoders") for name in seen)
+        block.forward = meet_then_run
+    out = enc.forward(symbols_of(50))
+    assert {"text_encoding", "durations"} <= set(out)
 
 
 class _Embed(nn.Module):

@@ -109,6 +109,7 @@ def check(addon: str, sets: Sequence[str]) -> None:
         rf = f" receptive_field={net.receptive_field}" if net.receptive_field is not None else ""
         click.echo(f"  network {net.name}: {net.role} {net.inputs} -> {net.outputs}{rf}")
     click.echo(format_tree(voice.block))
+    _warn_failures()
 
 
 @cli.command()
@@ -184,11 +185,21 @@ def run(argv: Sequence[str] | None = None) -> int:
         click.echo("aborted", err=True)
         return 1
     except TTSIntError as exc:
-        if "--debug" in args:
+        if "--debug" in _global_options(args):
             traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
         return 1
     return result if isinstance(result, int) else 0
+
+
+def _global_options(args: list[str]) -> list[str]:
+    """The options given before the subcommand (where --debug belongs)."""
+    head = []
+    for arg in args:
+        if not arg.startswith("-"):
+            break
+        head.append(arg)
+    return head
 
 
 def main() -> None:
