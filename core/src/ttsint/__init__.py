@@ -13,6 +13,7 @@ from .blocks import (
     Utterance,
 )
 from .chunking import (
+    Span,
     Window,
     concat_chunks,
     context_windows,
@@ -21,8 +22,10 @@ from .chunking import (
     next_bucket,
     pad_context,
     pad_to,
+    pad_to_bucket,
+    split_spans,
+    stitch_spans,
 )
-from .chunking import Span, pad_to_bucket, split_spans, stitch_spans
 from .errors import AddonError, ConfigError, FrontendError, PluginError, StreamError, TTSIntError
 from .frontends import CharacterFrontend, Frontend, normalize_text
 from .hookspecs import hookimpl

@@ -125,7 +125,7 @@ def concat_chunks(chunks: Iterable[Chunk]) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Span:
-    """One piece of a split sequence: input positions ``[start, end)``, outputs kept for ``[keep_start, keep_end)``.
+    """A piece of a sequence: input positions ``[start, end)``, outputs kept for ``[keep_start, keep_end)``.
 
     The positions between ``start`` and ``keep_start`` (and ``keep_end`` and ``end``) are context: they
     are computed so the kept outputs see the same neighbours as in the whole sequence, then dropped.

@@ -1,0 +1,166 @@
+"""NeuronEncoders: the addon's encoders on fixed-shape buckets, splitting long utterances at word starts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from ttsint import (
+    BuildContext,
+    Network,
+    SequenceBlock,
+    Span,
+    StreamError,
+    Utterance,
+    length_mask,
+    next_bucket,
+    pad_to,
+    split_spans,
+    stitch_spans,
+)
+
+from .backends import Backend, get_backend
+from .compiler import Compiler, RunStats
+
+__all__ = ["NeuronEncoders", "encoder_order", "chain_receptive_field"]
+
+
+def encoder_order(networks: Sequence[Network]) -> list[Network]:
+    """Networks ordered so each one runs after the networks whose outputs it reads."""
+    producers = {out: net.name for net in networks for out in net.outputs}
+    ordered: list[Network] = []
+    done: set[str] = set()
+    pending = list(networks)
+    while pending:
+        ready = [n for n in pending if all(producers.get(i, n.name) in done | {n.name} for i in n.inputs)]
+        if not ready:
+            raise ValueError(f"encoder networks {[n.name for n in pending]} depend on each other in a cycle")
+        ordered.extend(ready)
+        done.update(n.name for n in ready)
+        pending = [n for n in pending if n not in ready]
+    return ordered
+
+
+def chain_receptive_field(ordered: Sequence[Network]) -> tuple[int, list[str]]:
+    """The one-sided receptive field of the whole chain (fields add up along dependencies), and the
+    networks that declare none (treated as 0, so splitting only approximates their outputs)."""
+    producers = {out: net.name for net in ordered for out in net.outputs}
+    total: dict[str, int] = {}
+    undeclared = []
+    for net in ordered:
+        if net.receptive_field is None:
+            undeclared.append(net.name)
+        upstream = [total[producers[i]] for i in net.inputs if i in producers and producers[i] != net.name]
+        total[net.name] = (net.receptive_field or 0) + max(upstream, default=0)
+    return max(total.values(), default=0), undeclared
+
+
+class NeuronEncoders(SequenceBlock):
+    """Same outputs as Encoders, run on fixed-shape compiled networks: inputs are padded to the next bucket
+    and masked; utterances longer than the largest bucket are split into overlapping pieces and stitched.
+
+    Pieces overlap by the encoders' receptive field on each side, so outputs are exact for networks that
+    declare one; for networks that declare none (global attention) splitting only approximates.
+    """
+
+    context_params = ("networks",)
+
+    def __init__(self, networks: Sequence[Network], buckets: Sequence[int] = (32, 64, 128, 256),
+                 backend: str | Backend = "cpu-static", cache_dir: str | Path | None = None,
+                 context_symbols: int | None = None, space_id: int | None = None) -> None:
+        self.networks = encoder_order(networks)
+        if not self.networks:
+            raise ValueError("NeuronEncoders needs at least one encoder network")
+        unmasked = [n.name for n in self.networks if "mask" not in n.inputs]
+        if unmasked:
+            raise ValueError(f"network(s) {unmasked} take no 'mask' input, so padding them to a bucket "
+                             "would change their outputs; fixed-shape blocks need masked networks")
+        self.buckets = sorted({int(b) for b in buckets})
+        if not self.buckets or self.buckets[0] < 1:
+            raise ValueError(f"buckets must be a non-empty list of positive lengths, got {list(buckets)}")
+        rf, self.undeclared = chain_receptive_field(self.networks)
+        if context_symbols is None:
+            # Without a declared field there is no exact answer; a quarter of the largest bucket is a guess.
+            context_symbols = max(rf, self.buckets[-1] // 4) if self.undeclared else rf
+        if context_symbols < rf:
+            raise ValueError(f"context_symbols {context_symbols} is less than the encoders' receptive field "
+                             f"of {rf}; split outputs would differ from whole-utterance outputs")
+        if self.buckets[-1] <= 2 * context_symbols:
+            raise ValueError(f"the largest bucket {self.buckets[-1]} must exceed twice the context "
+                             f"({context_symbols}) so a split piece keeps some positions")
+        self.context = context_symbols
+        self.space_id = space_id
+        self.backend = get_backend(backend)
+        self.stats = RunStats()
+        self.compiler = Compiler(self.backend, cache_dir, self.stats)
+        produced = {o for n in self.networks for o in n.outputs}
+        self.input_names = [i for i in dict.fromkeys(i for n in self.networks for i in n.inputs)
+                            if i != "mask" and i not in produced]
+
+    @classmethod
+    def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> NeuronEncoders:
+        if ctx.addon is None:
+            raise ctx.error(f"{cls.type_name} runs the addon's encoder networks, and there is no addon")
+        networks = ctx.addon.networks_with_role("encoder")
+        if not networks:
+            raise ctx.error(f"the addon {ctx.addon.name!r} has no network with role 'encoder'")
+        params = dict(params)
+        if "space_id" not in params:
+            symbols = list(ctx.addon.frontend.symbols)
+            params["space_id"] = symbols.index(" ") if " " in symbols else None
+        try:
+            get_backend(params.get("backend", "cpu-static"))
+        except ValueError as exc:
+            raise ctx.error(str(exc), key="backend") from exc
+        return cls(networks, **params)
+
+    def word_starts(self, symbols: torch.Tensor) -> list[int] | None:
+        """Positions just after each space: where a split keeps words whole."""
+        if self.space_id is None or symbols.dim() != 1:
+            return None
+        return (torch.nonzero(symbols == self.space_id).flatten() + 1).tolist()
+
+    def forward(self, utt: Utterance) -> Utterance:
+        missing = [n for n in self.input_names if n not in utt]
+        if missing:
+            raise StreamError(f"{self.type_name} needs {missing} in the utterance; it has {sorted(utt)}")
+        n = int(utt[self.input_names[0]].shape[0])
+        for name in self.input_names:
+            if utt[name].shape[0] != n:
+                raise StreamError(f"{self.type_name} splits inputs position by position, but {name!r} has "
+                                  f"{utt[name].shape[0]} positions and {self.input_names[0]!r} has {n}")
+        words = self.word_starts(utt["symbols"]) if "symbols" in self.input_names else None
+        spans = split_spans(n, self.buckets[-1], self.context, words)
+        pieces: dict[str, list[tuple[Span, torch.Tensor]]] = {}
+        computed = padded = 0
+        for span in spans:
+            bucket = next_bucket(span.length, self.buckets)
+            assert bucket is not None  # split_spans keeps every span within the largest bucket
+            tensors = {k: pad_to(utt[k][span.start:span.end], bucket).unsqueeze(0) for k in self.input_names}
+            tensors["mask"] = length_mask(span.length, bucket).unsqueeze(0)
+            for net in self.networks:
+                compiled = self.compiler.network(net, tensors)
+                tensors.update(compiled.run({k: tensors[k] for k in net.inputs}, batched=True))
+                for out in net.outputs:
+                    pieces.setdefault(out, []).append((span, tensors[out][0]))
+                computed += bucket
+                padded += bucket - span.length
+        self.stats.add(utterances=1, pieces=len(spans), split_utterances=int(len(spans) > 1),
+                       computed=computed, padded=padded)
+        return {**utt, **{name: stitch_spans(outs) for name, outs in pieces.items()}}
+
+    def report(self) -> dict[str, Any]:
+        counts = self.stats.snapshot()
+        keys = ("compiles", "cache_hits", "utterances", "pieces", "split_utterances", "computed", "padded")
+        report: dict[str, Any] = {"backend": self.backend.name, **{k: counts.get(k, 0) for k in keys}}
+        report["padding_waste"] = report["padded"] / max(1, report["computed"])
+        if self.undeclared and counts.get("split_utterances"):
+            report["approximate"] = (f"split utterances, but {', '.join(self.undeclared)} declare no "
+                                     "receptive_field: outputs near the cuts may differ from unsplit ones")
+        return report
+
+    def describe(self) -> str:
+        return (f"{self.type_name} ({', '.join(n.name for n in self.networks)}; backend={self.backend.name}, "
+                f"buckets={self.buckets}, context_symbols={self.context})")

@@ -1,0 +1,106 @@
+"""NeuronEncoders against Encoders on the demo addon: bucket padding, splitting at word starts, stitching."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import pytest
+import torch
+import ttsint
+from ttsint_inferentia import NeuronEncoders
+
+from .conftest import mel, neuron_overrides
+
+TOL = 1e-4
+OUTPUTS = ("text_encoding", "durations")
+
+
+def max_diff(a: ttsint.Utterance, b: ttsint.Utterance) -> float:
+    assert a["text_encoding"].shape == b["text_encoding"].shape
+    assert a["durations"].shape == b["durations"].shape
+    return max(float((a[k] - b[k]).abs().max()) for k in OUTPUTS)
+
+
+def test_every_length_up_to_320_with_small_buckets(ref_voice: ttsint.Voice, small_voice: ttsint.Voice,
+                                                   symbols: Callable[[int], torch.Tensor]) -> None:
+    ref, fixed = ref_voice.block.sequence_block, small_voice.block.sequence_block
+    worst = max(max_diff(ref.forward({"symbols": symbols(n)}), fixed.forward({"symbols": symbols(n)}))
+                for n in range(1, 321))
+    assert worst <= TOL
+
+
+@pytest.mark.parametrize("n", [1, 2, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 511, 512, 513,
+                               1000, 1999, 2000])
+def test_bucket_boundaries_and_long_inputs(n: int, ref_voice: ttsint.Voice, neuron_voice: ttsint.Voice,
+                                           symbols: Callable[[int], torch.Tensor]) -> None:
+    utt = {"symbols": symbols(n)}
+    assert max_diff(ref_voice.block.sequence_block.forward(utt),
+                    neuron_voice.block.sequence_block.forward(utt)) <= TOL
+
+
+@pytest.mark.parametrize("n", [1, 31, 32, 33, 64, 256, 257, 2000])
+def test_mel_equals_the_dynamic_stack(n: int, ref_voice: ttsint.Voice, neuron_voice: ttsint.Voice,
+                                      symbols: Callable[[int], torch.Tensor]) -> None:
+    a, b = mel(ref_voice, symbols(n)), mel(neuron_voice, symbols(n))
+    assert a.shape == b.shape
+    assert float((a - b).abs().max()) <= TOL
+
+
+def test_text_from_the_front_end(ref_voice: ttsint.Voice, small_voice: ttsint.Voice) -> None:
+    text = "Hello world, this is a longer sentence to split. " * 3
+    a, b = ref_voice.synthesize(text), small_voice.synthesize(text)
+    assert float((a - b).abs().max()) <= TOL
+
+
+def test_long_utterances_split_at_word_starts(small_voice: ttsint.Voice,
+                                              symbols: Callable[[int], torch.Tensor]) -> None:
+    block = small_voice.block.sequence_block
+    assert isinstance(block, NeuronEncoders)
+    assert block.context == 6  # text_encoder's field; duration_predictor's (2) runs beside it
+    seq = symbols(700)
+    starts = block.word_starts(seq)
+    assert starts and all(int(seq[s - 1]) == block.space_id for s in starts)
+    spans = ttsint.split_spans(700, 64, block.context, starts)
+    assert len(spans) > 10
+    assert all(s.keep_start in starts for s in spans[1:])
+
+
+def test_report_counts_pieces_and_padding(ref_voice: ttsint.Voice, cache_dir, symbols) -> None:
+    voice = ttsint.Voice.load("demo", overrides=neuron_overrides(
+        cache_dir, **{"stack.0.sequence_block.buckets": [32, 64]}))
+    block = voice.block.sequence_block
+    block.forward({"symbols": symbols(20)})
+    report = block.report()
+    assert report["pieces"] == 1 and report["split_utterances"] == 0
+    assert report["computed"] == 2 * 32 and report["padded"] == 2 * 12
+    assert report["padding_waste"] == pytest.approx(12 / 32)
+    assert report["compiles"] + report["cache_hits"] == 2  # two networks, one bucket
+    block.forward({"symbols": symbols(300)})
+    after = block.stats.snapshot()
+    assert after["utterances"] == 2 and after["split_utterances"] == 1 and after["pieces"] > 5
+    assert "approximate" not in block.report()
+
+
+def test_networks_without_receptive_field_are_reported_approximate(ref_voice: ttsint.Voice, cache_dir,
+                                                                   symbols) -> None:
+    encoders = ref_voice.addon.networks_with_role("encoder")
+    networks = [dataclasses.replace(n, receptive_field=None) for n in encoders]
+    block = NeuronEncoders(networks, buckets=[64, 128], cache_dir=cache_dir)
+    assert block.context == 32  # a quarter of the largest bucket, for want of a declared field
+    block.forward({"symbols": symbols(100)})
+    assert "approximate" not in block.report()  # unsplit: exact
+    block.forward({"symbols": symbols(300)})
+    assert "text_encoder" in block.report()["approximate"]
+
+
+def test_context_below_receptive_field_is_a_config_error(cache_dir) -> None:
+    with pytest.raises(ttsint.ConfigError, match=r"stack\[0\]\.sequence_block: .*receptive field"):
+        ttsint.Voice.load("demo", overrides=neuron_overrides(
+            cache_dir, **{"stack.0.sequence_block.context_symbols": 3}))
+
+
+def test_bucket_too_small_for_context_is_a_config_error(cache_dir) -> None:
+    with pytest.raises(ttsint.ConfigError, match="largest bucket 12"):
+        ttsint.Voice.load("demo", overrides=neuron_overrides(
+            cache_dir, **{"stack.0.sequence_block.buckets": [12]}))
