@@ -69,6 +69,20 @@ class Network:
                              f"{len(self.outputs)} outputs {self.outputs}")
         return {n: (t if batched else t.squeeze(0)) for n, t in zip(self.outputs, out)}
 
+    def input_specs(self) -> dict[str, tuple[tuple[int | None, ...], torch.dtype]] | None:
+        """Each input's shape (None for a dynamic dimension) and dtype, read from a torch.export graph.
+
+        Fixed-shape backends use it to compile ahead of the first utterance; None when the format
+        does not record shapes (TorchScript).
+        """
+        graph = getattr(self.module, "graph", None)
+        placeholders = [n for n in getattr(graph, "nodes", []) if n.op == "placeholder"]
+        vals = [n.meta.get("val") for n in placeholders]
+        if len(vals) != len(self.inputs) or any(v is None or not hasattr(v, "shape") for v in vals):
+            return None
+        return {name: (tuple(d if isinstance(d, int) else None for d in v.shape), v.dtype)
+                for name, v in zip(self.inputs, vals)}
+
     def __repr__(self) -> str:
         rf = f", receptive_field={self.receptive_field}" if self.receptive_field is not None else ""
         return f"Network({self.name!r}, role={self.role!r}, {self.inputs} -> {self.outputs}{rf})"

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ttsint import (
     BuildContext,
     Chunk,
@@ -37,7 +39,7 @@ class NeuronDecoder(StreamableBlock):
 
     def __init__(self, network: Network, chunk_frames: int = 64, first_chunk_frames: int | None = None,
                  context_frames: int | None = None, backend: str | Backend = "cpu-static",
-                 cache_dir: str | Path | None = None) -> None:
+                 cache_dir: str | Path | None = None, precompile: bool = False) -> None:
         rf = network.receptive_field
         if context_frames is None:
             if rf is None:
@@ -72,6 +74,20 @@ class NeuronDecoder(StreamableBlock):
         self.backend = get_backend(backend)
         self.stats = RunStats()
         self.compiler = Compiler(self.backend, cache_dir, self.stats)
+        self.precompile = precompile
+        if precompile:
+            self._compile_window()
+
+    def _compile_window(self) -> None:
+        """Compile (or load) the one window shape now, so the first utterance does not wait for it."""
+        spec = (self.network.input_specs() or {}).get(self.input_name)
+        if spec is None or any(d is None for d in spec[0][2:]):
+            raise ValueError(f"precompile needs the feature size of {self.network.name!r}'s input, which its "
+                             "file does not record (export with torch.export), or set precompile = false")
+        shape, dtype = spec
+        frames = torch.zeros((1, self.window_frames, *shape[2:]), dtype=dtype)
+        self.compiler.network(self.network, {self.input_name: frames,
+                                             "mask": torch.zeros(1, self.window_frames)})
 
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> NeuronDecoder:

@@ -69,7 +69,8 @@ class NeuronEncoders(SequenceBlock):
 
     def __init__(self, networks: Sequence[Network], buckets: Sequence[int] = (32, 64, 128, 256),
                  backend: str | Backend = "cpu-static", cache_dir: str | Path | None = None,
-                 context_symbols: int | None = None, space_id: int | None = None) -> None:
+                 context_symbols: int | None = None, space_id: int | None = None,
+                 precompile: bool = False) -> None:
         self.networks = encoder_order(networks)
         if not self.networks:
             raise ValueError("NeuronEncoders needs at least one encoder network")
@@ -98,6 +99,29 @@ class NeuronEncoders(SequenceBlock):
         produced = {o for n in self.networks for o in n.outputs}
         self.input_names = [i for i in dict.fromkeys(i for n in self.networks for i in n.inputs)
                             if i != "mask" and i not in produced]
+        self.precompile = precompile
+        if precompile:
+            self._compile_all_buckets()
+
+    def _compile_all_buckets(self) -> None:
+        """Compile (or load from the cache) every bucket now, so no utterance waits for a compile."""
+        specs = {}
+        for net in self.networks:
+            for name, spec in (net.input_specs() or {}).items():
+                specs.setdefault(name, spec)
+        missing = [n for n in self.input_names if n not in specs]
+        if missing:
+            raise ValueError(f"precompile needs the input shapes of {missing}, which the network files do "
+                             "not record (export with torch.export), or set precompile = false")
+        for bucket in self.buckets:
+            dummy = {}
+            for name in self.input_names:
+                shape, dtype = specs[name]
+                dims = [bucket if d is None else d for d in shape[1:]]
+                dummy[name] = torch.zeros(dims, dtype=dtype)
+            self.forward(dummy)
+        counts = self.stats.reset()  # warm-up utterances are not runs; its compiles and cache hits are
+        self.stats.add(compiles=counts.get("compiles", 0), cache_hits=counts.get("cache_hits", 0))
 
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> NeuronEncoders:
