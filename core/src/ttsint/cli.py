@@ -160,14 +160,11 @@ def _warn_failures() -> None:
         click.echo(f"warning: plugin {p.name!r} ({p.distribution}) failed to load: {p.error}", err=True)
 
 
-_plugin_commands_added = False
-
-
 def _add_plugin_commands() -> None:
-    global _plugin_commands_added
-    if not _plugin_commands_added:
-        _plugin_commands_added = True
-        get_registry().add_commands(cli)
+    registry = get_registry()
+    if not getattr(registry, "commands_added", False):
+        registry.commands_added = True  # type: ignore[attr-defined]
+        registry.add_commands(cli)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
