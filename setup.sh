@@ -5,10 +5,20 @@ cd "$(dirname "$0")"
 PY="${PYTHON:-python3}"
 pip_install() { "$PY" -m pip install --disable-pip-version-check -q "$@"; }
 
+# flite turns text into phones for the en-rms voice's front end (a Debian package, BSD-style licence).
+if ! command -v flite >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && apt-get install -y -qq flite >/dev/null
+    else
+        echo "setup.sh: please install flite (e.g. sudo apt-get install flite); the en-rms voice needs it" >&2
+        exit 1
+    fi
+fi
+
 # torch first, pinned to the CPU build: a bare "torch" requirement could pull a multi-GB CUDA build.
 "$PY" -c "import torch" 2>/dev/null || pip_install "torch==2.13.0"
 pip_install hatchling pytest
 pip_install -e core -e plugins/ttsint-encoders
-for plugin in plugins/ttsint-dsp plugins/ttsint-inferentia; do
+for plugin in plugins/ttsint-dsp plugins/ttsint-inferentia plugins/ttsint-voice-en; do
     if [ -f "$plugin/pyproject.toml" ]; then pip_install -e "$plugin"; fi
 done
