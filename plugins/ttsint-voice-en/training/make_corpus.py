@@ -1,6 +1,6 @@
 """Build the synthetic English training corpus with Flite (voice rms, 16 kHz).
 
-Sentences come from docstrings/string literals of the installed Python (stdlib + site-packages);
+Sentences come from docstrings/string literals of the installed Python standard library;
 phone identities and exact durations come from `flite -psdur`, the log-mel from ttsint_dsp.
 
     python plugins/ttsint-voice-en/training/make_corpus.py            # -> build/corpus/
@@ -40,7 +40,7 @@ from ttsint_dsp.mel import MelSpec, log_mel  # noqa: E402
 # ---- settings -------------------------------------------------------------------------------
 SEED = 20240601
 N_HELDOUT = 100
-N_TRAIN = 3600
+N_TRAIN = 3200
 MIN_WORDS, MAX_WORDS = 3, 20
 MEL_SPEC = MelSpec(sample_rate=16000, n_fft=1024, hop_length=256, win_length=1024,
                    n_mels=80, fmin=0.0, fmax=8000.0)
@@ -77,20 +77,12 @@ _CODE_WORDS = {"self", "cls", "args", "kwargs", "str", "int", "dict", "param", "
 
 
 def source_files() -> list[Path]:
-    roots = []
-    for key in ("stdlib", "purelib", "platlib"):
-        p = Path(sysconfig.get_paths()[key]).resolve()
-        if p not in roots:
-            roots.append(p)
-    files = set()
-    for root in roots:
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if d not in ("__pycache__",))
-            if root.name != "site-packages" and "site-packages" in Path(dirpath).parts:
-                continue  # stdlib walk: site-packages is handled as its own root
-            for f in filenames:
-                if f.endswith(".py"):
-                    files.add(Path(dirpath) / f)
+    """The standard library's .py files (site-packages excluded: it varies between machines)."""
+    root = Path(sysconfig.get_paths()["stdlib"]).resolve()
+    files = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in ("__pycache__", "site-packages"))
+        files.extend(Path(dirpath) / f for f in filenames if f.endswith(".py"))
     return sorted(files)
 
 
@@ -139,12 +131,8 @@ def harvest_sentences() -> list[str]:
 
 
 # ---- per-utterance synthesis -------------------------------------------------------------------
-_PHONE_ID: dict[str, int] = {}
-
-
-def _init_worker(phone_id: dict[str, int]) -> None:
+def _init_worker() -> None:
     torch.set_num_threads(1)
-    _PHONE_ID.update(phone_id)
 
 
 def read_wav(path: str) -> torch.Tensor:
@@ -175,7 +163,6 @@ def synth(job: tuple[int, str, bool]) -> dict:
     phones = [p for p, _ in pairs]
     rec = {
         "index": idx, "text": text, "phones": phones,
-        "phone_ids": torch.tensor([_PHONE_ID[p] for p in phones], dtype=torch.int64),
         "durations": torch.tensor(durs, dtype=torch.int64),
         "mel": mel.to(torch.float32),
         "samples": wave_t.numel(),
@@ -190,7 +177,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n-train", type=int, default=N_TRAIN)
     ap.add_argument("--n-heldout", type=int, default=N_HELDOUT)
-    ap.add_argument("--check", type=int, default=300, help="compare -ps and -psdur phones on this many")
+    ap.add_argument("--check", type=int, default=100, help="compare text_to_phones (-ps) with -psdur phones on all held-out + this many train")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     ensure_flite()
@@ -203,25 +190,28 @@ def main() -> None:
     assert not set(s.lower() for s in heldout) & set(s.lower() for s in train)
     HELDOUT_TXT.write_text("\n".join(heldout) + "\n")
 
-    # Discover every phone flite emits for these texts (cheap -ps pass) to fix the inventory first.
-    with mp.Pool(args.workers) as pool:
-        all_ps = pool.map(text_to_phones, heldout + train, chunksize=16)
-    extra = sorted({p for ps in all_ps for p in ps} - set(BASE_PHONES))
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    jobs_h = [(i, s, True) for i, s in enumerate(heldout)]
+    jobs_t = [(i, s, i < args.check) for i, s in enumerate(train)]
+    with mp.Pool(args.workers, initializer=_init_worker) as pool:
+        recs_h = pool.map(synth, jobs_h, chunksize=4)
+        print(f"heldout synthesized ({time.time() - t0:.0f}s)", flush=True)
+        recs_t = []
+        for k, r in enumerate(pool.imap(synth, jobs_t, chunksize=8)):
+            recs_t.append(r)
+            if (k + 1) % 500 == 0:
+                print(f"{k + 1}/{len(jobs_t)} train utterances ({time.time() - t0:.0f}s)", flush=True)
+    # Phone inventory: flite's cmulex set plus anything else it emitted (sorted); id 0 = padding.
+    extra = sorted({p for r in recs_h + recs_t for p in r["phones"]} - set(BASE_PHONES))
     inventory = [PAD] + BASE_PHONES + extra
     PHONES_JSON.parent.mkdir(parents=True, exist_ok=True)
     PHONES_JSON.write_text(json.dumps(inventory) + "\n")
     print(f"phone inventory {len(inventory)} (extra beyond cmulex set: {extra})", flush=True)
     phone_id = {p: i for i, p in enumerate(inventory)}
-
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    jobs_h = [(i, s, True) for i, s in enumerate(heldout)]
-    jobs_t = [(i, s, i < args.check) for i, s in enumerate(train)]
-    with mp.Pool(args.workers, initializer=_init_worker, initargs=(phone_id,)) as pool:
-        recs_h = pool.map(synth, jobs_h, chunksize=8)
-        recs_t = pool.map(synth, jobs_t, chunksize=16)
-    # The -ps pass above already gave the phones for every sentence: compare with -psdur.
-    mism = [s for s, ps, r in zip(heldout + train, all_ps, recs_h + recs_t) if ps != r["phones"]]
+    for r in recs_h + recs_t:
+        r["phone_ids"] = torch.tensor([phone_id[p] for p in r["phones"]], dtype=torch.int64)
     checked = [r for r in recs_h + recs_t if "ps_match" in r]
+    mism = [r["text"] for r in checked if not r["ps_match"]]
     torch.save(recs_h, OUT_DIR / "heldout.pt")
     torch.save(recs_t, OUT_DIR / "train.pt")
     (OUT_DIR / "sentences_train.txt").write_text("\n".join(train) + "\n")
@@ -232,8 +222,7 @@ def main() -> None:
     stats = {
         "n_train": len(recs_t), "n_heldout": len(recs_h), "train_hours": secs / 3600,
         "train_frames": frames, "train_phones": nph, "zero_duration_phones": zero,
-        "ps_vs_psdur_mismatches": len(mism), "ps_checked_via_text_to_phones": len(checked),
-        "ps_check_failures": sum(not r["ps_match"] for r in checked),
+        "ps_checked_via_text_to_phones": len(checked), "ps_vs_psdur_mismatches": len(mism),
         "max_abs_end_time_minus_wave_len_s": max(abs(r["flite_end"] - r["samples"] / 16000) for r in recs_t),
         "seconds": time.time() - t0, "inventory_size": len(inventory),
     }

@@ -1,0 +1,85 @@
+"""The shipped en-rms voice: its Flite front end, its exported networks, and synthesis to WAV."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import ttsint
+from ttsint_voice_en import frontend as flite_frontend
+
+
+@pytest.fixture(scope="module")
+def voice() -> ttsint.Voice:
+    return ttsint.Voice.load("en-rms")
+
+
+@pytest.fixture(scope="module")
+def mel_voice(voice) -> ttsint.Voice:
+    """The same addon with its stack cut before the vocoder: mel out."""
+    return ttsint.Voice(voice.addon, stack=voice.addon.stack[:1])
+
+
+def test_en_rms_is_the_default_voice():
+    assert ttsint.default_addon() == "en-rms"
+
+
+def test_front_end_gives_flite_phones(voice):
+    phones = flite_frontend.text_to_phones("Hello world.")
+    assert phones == ["pau", "hh", "ax", "l", "ow", "w", "er", "l", "d", "pau"]
+    ids = voice.encode("Hello world.")["symbols"]
+    assert [voice.addon.frontend.symbols[i] for i in ids.tolist()] == phones
+
+
+def test_front_end_normalises_typography_and_spells_numbers(voice):
+    assert voice.encode("It\u2019s 42.").keys() == {"symbols"}
+    phones = flite_frontend.text_to_phones("42")
+    assert "f" in phones and "t" in phones  # "forty two"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "?!...", "\u2014"])
+def test_text_without_words_is_a_clear_error(voice, text):
+    with pytest.raises(ttsint.FrontendError, match="nothing to say"):
+        voice.encode(text)
+
+
+def test_missing_flite_says_what_to_install(voice, monkeypatch):
+    monkeypatch.setattr(flite_frontend.shutil, "which", lambda name: None)
+    with pytest.raises(ttsint.FrontendError, match="apt-get install flite"):
+        voice.encode("hello")
+
+
+def test_stack_ends_in_griffin_lim_and_speaks(voice, mel_voice):
+    text = "The birch canoe slid on the smooth planks."
+    assert voice.output_kind == "waveform" and mel_voice.output_kind == "mel"
+    mel = mel_voice.synthesize(text)
+    audio = voice.synthesize(text)
+    assert mel.shape[1] == 80
+    assert audio.shape == (mel.shape[0] * voice.addon.hop_length, 1)
+    n = voice.encode(text)["symbols"].shape[0]
+    assert 3 <= mel.shape[0] / n <= 15  # a trained duration model: a few frames per phone
+    assert -12.5 <= mel.min().item() and mel.max().item() <= 3.0
+    assert 0.01 < audio.abs().max().item() <= 1.0
+
+
+def test_trained_decoder_streams_exactly(mel_voice):
+    text = "Streaming must not change a single frame of the spectrogram, however it is cut."
+    utt = mel_voice.block.sequence_block.forward(mel_voice.encode(text))
+    upsampler, decoder = mel_voice.block.streamable_block.stack
+    frames = torch.cat([c.frames for c in upsampler.stream(utt, None)])
+    full = decoder.decode_all(frames)
+    streamed = ttsint.concat_chunks(mel_voice.block.stream(mel_voice.encode(text), None))
+    assert (streamed - full).abs().max().item() <= 1e-4
+
+
+def test_synth_writes_wav_with_the_default_voice(tmp_path):
+    out = tmp_path / "hello.wav"
+    result = subprocess.run([sys.executable, "-m", "ttsint", "synth", "Hello world.", "-o", str(out), "--json"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    samples, rate = ttsint.read_wav(out)
+    assert rate == 16000 and samples.shape[1] == 1
+    assert 0.5 < samples.shape[0] / rate < 3.0
