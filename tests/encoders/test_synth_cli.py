@@ -16,7 +16,7 @@ def ttsint(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[
 
 def test_synth_writes_npy_and_prints_stats(tmp_path):
     out = tmp_path / "hello.npy"
-    result = ttsint("synth", "Hello world.", "-o", str(out), "--stats")
+    result = ttsint("synth", "Hello world.", "--addon", "demo", "-o", str(out), "--stats")
     assert result.returncode == 0, result.stderr
     assert "first chunk" in result.stdout and "real-time factor" in result.stdout
     mel = np.load(out)
