@@ -1,6 +1,6 @@
 """Intelligibility: word error rate of a ttsint voice next to its source Flite voice, on held-out sentences.
 
-    python benchmarks/wer.py [--addon en-rms] [--limit N] [--sentences FILE]
+    python benchmarks/wer.py [--addon en-rms] [--limit N] [--sentences FILE] [--set KEY=VALUE ...]
 
 Both are transcribed offline by pocketsphinx's bundled US English model (pip install pocketsphinx);
 the sentences are not in the voice's training text. Prints per-sentence errors and the totals.
@@ -70,11 +70,13 @@ def main() -> None:
     parser.add_argument("--addon", default="en-rms")
     parser.add_argument("--sentences", type=Path, default=HELDOUT)
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="override the addon's config, as with ttsint synth --set")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
 
     sentences = [s.strip() for s in args.sentences.read_text().splitlines() if s.strip()][: args.limit]
-    voice = ttsint.Voice.load(args.addon)
+    voice = ttsint.Voice.load(args.addon, dict(ttsint.parse_override(s) for s in args.sets))
     if voice.addon.sample_rate != 16000 or voice.output_kind != "waveform":
         raise SystemExit(f"{args.addon} must end in a vocoder at 16 kHz for pocketsphinx")
     asr = Transcriber()
