@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +43,9 @@ def plot_mel(
     )
     ax.set_xlabel("Time (s)")
     ax.set_ylabel("Mel bin")
-    ax.set_title(
-        title or f"Mel spectrogram: {frames} frames x {bins} bins, hop {hop_length} @ {sample_rate} Hz"
-    )
+    heading = title or f"Mel spectrogram: {frames} frames x {bins} bins, hop {hop_length} @ {sample_rate} Hz"
+    # Wrap long titles (quoted text) so they stay inside the figure.
+    ax.set_title(textwrap.fill(heading, width=max(40, int(fig.get_figwidth() * 9))), fontsize=10)
     fig.colorbar(image, ax=ax, label="log magnitude")
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
