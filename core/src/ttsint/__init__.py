@@ -1,6 +1,14 @@
 """ttsint: integrate text-to-speech models as SequenceBlocks and StreamableBlocks, found by name through plugins."""
 
-from .addon import Addon, Network, apply_overrides, default_addon, load_addon, parse_override
+from .addon import (
+    Addon,
+    Network,
+    apply_overrides,
+    default_addon,
+    load_addon,
+    network_levels,
+    parse_override,
+)
 from .audio import read_wav, write_wav
 from .blocks import (
     Block,
@@ -67,6 +75,7 @@ __all__ = [
     "hookimpl",
     "length_mask",
     "load_addon",
+    "network_levels",
     "next_bucket",
     "pad_context",
     "pad_to",

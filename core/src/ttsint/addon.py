@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Addon", "Network", "load_addon", "default_addon", "apply_overrides", "parse_override", "CONFIG_NAMES"]
+__all__ = ["Addon", "Network", "network_levels", "load_addon", "default_addon", "apply_overrides", "parse_override", "CONFIG_NAMES"]
 
 CONFIG_NAMES = ("addon.toml", "addon.json")
 _REQUIRED_META = {"name": str, "version": str, "sample_rate": int, "n_mels": int, "hop_length": int}
@@ -86,6 +86,25 @@ class Network:
     def __repr__(self) -> str:
         rf = f", receptive_field={self.receptive_field}" if self.receptive_field is not None else ""
         return f"Network({self.name!r}, role={self.role!r}, {self.inputs} -> {self.outputs}{rf})"
+
+
+def network_levels(networks: Sequence[Network]) -> list[list[Network]]:
+    """Group networks so each level reads only tensors made by earlier levels (or given from outside).
+
+    Networks within a level are independent of each other and may run in parallel; ValueError on a cycle.
+    """
+    producers = {out: net.name for net in networks for out in net.outputs}
+    levels: list[list[Network]] = []
+    done: set[str] = set()
+    pending = list(networks)
+    while pending:
+        ready = [n for n in pending if all(producers.get(i, n.name) in done | {n.name} for i in n.inputs)]
+        if not ready:
+            raise ValueError(f"encoder networks {[n.name for n in pending]} depend on each other in a cycle")
+        levels.append(ready)
+        done.update(n.name for n in ready)
+        pending = [n for n in pending if n not in ready]
+    return levels
 
 
 @dataclass

@@ -15,7 +15,7 @@ from .errors import ConfigError, PluginError, TTSIntError
 from .registry import Registry, get_registry
 
 if TYPE_CHECKING:
-    from .addon import Addon
+    from .addon import Addon, Network
 
 __all__ = ["BuildContext", "build_stack", "block_parameters", "check_parameters", "format_tree"]
 
@@ -35,6 +35,22 @@ class BuildContext:
         """Build a nested spec found under ``key`` (e.g. "sequence_block" or "stack[1]")."""
         child = f"{self.path}{key}" if key.startswith("[") else f"{self.path}.{key}" if self.path else key
         return _build_block(spec, kind, BuildContext(self.addon, self.device, child, self.registry))
+
+    def network(self, role: str, name: str | None = None) -> Network:
+        """The addon's network called ``name`` (a ``network`` parameter), else its only one of ``role``."""
+        if self.addon is None:
+            raise self.error(f"this block runs the addon's {role} network, and there is no addon")
+        if name is not None:
+            if name not in self.addon.networks:
+                raise self.error(f"the addon has no network {name!r}",
+                                 f"networks: {', '.join(self.addon.networks) or 'none'}", key="network")
+            return self.addon.networks[name]
+        found = self.addon.networks_with_role(role)
+        if len(found) != 1:
+            names = ", ".join(n.name for n in found) or "none"
+            raise self.error(f"expected exactly one network with role {role!r} in the addon, found {names}",
+                             "name one with the 'network' parameter")
+        return found[0]
 
     def error(self, message: str, hint: str | None = None, key: str | None = None) -> ConfigError:
         """A ConfigError at this block's path (or at one of its keys)."""

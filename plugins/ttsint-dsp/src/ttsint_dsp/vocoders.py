@@ -149,25 +149,7 @@ class NetworkVocoder(Vocoder):
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> NetworkVocoder:
         params = cls.addon_params({**params, "network": None}, ctx)
-        name = params.pop("network")
-        assert ctx.addon is not None  # addon_params fails without one: sample_rate is missing
-        if name is not None:
-            if name not in ctx.addon.networks:
-                raise ctx.error(
-                    f"the addon has no network {name!r}",
-                    f"networks: {', '.join(ctx.addon.networks) or 'none'}",
-                    key="network",
-                )
-            network = ctx.addon.networks[name]
-        else:
-            found = ctx.addon.networks_with_role("vocoder")
-            if len(found) != 1:
-                raise ctx.error(
-                    f"expected exactly one network with role 'vocoder' in the addon, found "
-                    f"{', '.join(n.name for n in found) or 'none'}",
-                    "name one with 'network'",
-                )
-            network = found[0]
+        network = ctx.network("vocoder", params.pop("network"))
         rf = network.receptive_field
         given = params.get("context_frames")
         if given is not None and rf is not None and given < rf:

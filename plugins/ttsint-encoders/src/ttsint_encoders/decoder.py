@@ -10,23 +10,6 @@ import torch
 from ttsint import BuildContext, Chunk, Network, StreamableBlock, StreamError, Utterance, context_windows
 
 
-def find_network(ctx: BuildContext, role: str, name: str | None, type_name: str) -> Network:
-    """The addon's network called ``name``, or its only network of ``role``; a ConfigError otherwise."""
-    if ctx.addon is None:
-        raise ctx.error(f"{type_name} runs the addon's {role} network, and there is no addon")
-    if name is not None:
-        if name not in ctx.addon.networks:
-            raise ctx.error(f"the addon has no network {name!r}",
-                            f"networks: {', '.join(ctx.addon.networks) or 'none'}", key="network")
-        return ctx.addon.networks[name]
-    found = ctx.addon.networks_with_role(role)
-    if len(found) != 1:
-        names = ", ".join(n.name for n in found) or "none"
-        raise ctx.error(f"expected exactly one network with role {role!r} in the addon, found {names}",
-                        "name one with the 'network' parameter")
-    return found[0]
-
-
 def check_context(network: Network, context_frames: int | None, ctx_path: str) -> int:
     """The context to use: the declared receptive field by default, never less than it."""
     from ttsint import ConfigError
@@ -75,7 +58,7 @@ class Decoder(StreamableBlock):
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> Decoder:
         params = dict(params)
-        network = find_network(ctx, "decoder", params.pop("network", None), cls.type_name)
+        network = ctx.network("decoder", params.pop("network", None))
         params["context_frames"] = check_context(network, params.get("context_frames"), ctx.path)
         return cls(network=network, **params)
 

@@ -29,22 +29,12 @@ class EncoderNetwork(SequenceBlock):
 
 
 def dependency_levels(networks: Sequence[Network], path: str) -> list[list[Network]]:
-    """Group networks so each level needs only tensors made by earlier levels (or given by the front end)."""
-    producers = {out: net.name for net in networks for out in net.outputs}
-    needs = {net.name: {producers[i] for i in net.inputs if i in producers and producers[i] != net.name}
-             for net in networks}
-    by_name = {net.name: net for net in networks}
-    levels: list[list[Network]] = []
-    done: set[str] = set()
-    while len(done) < len(networks):
-        ready = [n for n in by_name if n not in done and needs[n] <= done]
-        if not ready:
-            cycle = sorted(set(by_name) - done)
-            raise ttsint.ConfigError(path, f"encoder networks {cycle} depend on each other in a cycle",
-                                     "check their inputs and outputs in the addon's networks table")
-        levels.append([by_name[n] for n in ready])
-        done.update(ready)
-    return levels
+    """``ttsint.network_levels``, with a cycle reported as a ConfigError at ``path``."""
+    try:
+        return ttsint.network_levels(networks)
+    except ValueError as exc:
+        raise ttsint.ConfigError(path, str(exc),
+                                 "check their inputs and outputs in the addon's networks table") from exc
 
 
 def _encoder_networks(ctx: BuildContext, type_name: str) -> list[Network]:

@@ -91,21 +91,8 @@ class NeuronDecoder(StreamableBlock):
 
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> NeuronDecoder:
-        if ctx.addon is None:
-            raise ctx.error(f"{cls.type_name} runs the addon's decoder network, and there is no addon")
         params = dict(params)
-        name = params.pop("network", None)
-        if name is not None:
-            if name not in ctx.addon.networks:
-                raise ctx.error(f"the addon has no network {name!r}",
-                                f"networks: {', '.join(ctx.addon.networks) or 'none'}", key="network")
-            network = ctx.addon.networks[name]
-        else:
-            found = ctx.addon.networks_with_role("decoder")
-            if len(found) != 1:
-                raise ctx.error(f"expected exactly one network with role 'decoder', found "
-                                f"{', '.join(n.name for n in found) or 'none'}", "name one with 'network'")
-            network = found[0]
+        network = ctx.network("decoder", params.pop("network", None))
         try:
             get_backend(params.get("backend", "cpu-static"))
         except ValueError as exc:

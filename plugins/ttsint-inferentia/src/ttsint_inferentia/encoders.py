@@ -15,6 +15,7 @@ from ttsint import (
     StreamError,
     Utterance,
     length_mask,
+    network_levels,
     next_bucket,
     pad_to,
     split_spans,
@@ -29,18 +30,7 @@ __all__ = ["NeuronEncoders", "encoder_order", "chain_receptive_field"]
 
 def encoder_order(networks: Sequence[Network]) -> list[Network]:
     """Networks ordered so each one runs after the networks whose outputs it reads."""
-    producers = {out: net.name for net in networks for out in net.outputs}
-    ordered: list[Network] = []
-    done: set[str] = set()
-    pending = list(networks)
-    while pending:
-        ready = [n for n in pending if all(producers.get(i, n.name) in done | {n.name} for i in n.inputs)]
-        if not ready:
-            raise ValueError(f"encoder networks {[n.name for n in pending]} depend on each other in a cycle")
-        ordered.extend(ready)
-        done.update(n.name for n in ready)
-        pending = [n for n in pending if n not in ready]
-    return ordered
+    return [net for level in network_levels(networks) for net in level]
 
 
 def chain_receptive_field(ordered: Sequence[Network]) -> tuple[int, list[str]]:
