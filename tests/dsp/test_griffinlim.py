@@ -125,3 +125,19 @@ def test_network_vocoder_streams_exactly(size, run, random_mel):
     out = run(vocoder, random_mel, size)
     assert out.shape == (random_mel.shape[0] * 256, 1)
     assert torch.allclose(out, whole, atol=1e-6)
+
+
+def test_network_vocoder_from_config_uses_the_named_network():
+    import copy
+
+    import ttsint
+
+    addon = copy.copy(ttsint.load_addon("demo"))
+    base = addon.networks["decoder"]
+    addon.networks = {**addon.networks,
+                      "voc_a": ttsint.Network("voc_a", "vocoder", ["frames", "mask"], ["audio"], base.path, base.module),
+                      "voc_b": ttsint.Network("voc_b", "vocoder", ["frames", "mask"], ["audio"], base.path, base.module)}
+    block = ttsint.build_stack({"type": "NetworkVocoder", "network": "voc_b"}, addon)
+    assert block.network.name == "voc_b"
+    with pytest.raises(ttsint.ConfigError, match="exactly one network with role 'vocoder'"):
+        ttsint.build_stack({"type": "NetworkVocoder"}, addon)

@@ -148,7 +148,7 @@ class NetworkVocoder(Vocoder):
 
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> NetworkVocoder:
-        params = cls.addon_params({**params, "network": None}, ctx)
+        params = cls.addon_params({"network": None, **params}, ctx)
         network = ctx.network("vocoder", params.pop("network"))
         rf = network.receptive_field
         given = params.get("context_frames")
