@@ -201,22 +201,25 @@ def load_addon(path_or_name: str | Path, overrides: Mapping[str, Any] | None = N
     """Load an addon directory (or one registered by a plugin under this name) and its networks."""
     registry = registry or get_registry()
     directory = _locate(path_or_name, registry)
-    config_file = next((directory / n for n in CONFIG_NAMES if (directory / n).is_file()), None)
-    if config_file is None:
-        raise AddonError(f"{directory} has no {' or '.join(CONFIG_NAMES)}")
-    try:
-        if config_file.suffix == ".toml":
-            raw = tomllib.loads(config_file.read_text(encoding="utf-8"))
-        else:
-            raw = json.loads(config_file.read_text(encoding="utf-8"))
-    except (ValueError, tomllib.TOMLDecodeError) as exc:
-        raise AddonError(f"{config_file} is not valid {config_file.suffix[1:].upper()}: {exc}") from exc
+    config_file, raw = _read_config(directory)
     config = apply_overrides(raw, overrides)
     source = str(config_file)
     _validate(config, source)
     networks = {name: _load_network(name, spec, directory, source)
                 for name, spec in config.get("networks", {}).items()}
     return Addon(config["name"], directory, config, networks, registry)
+
+
+def _read_config(directory: Path) -> tuple[Path, Any]:
+    """The addon's config file and its parsed content (TOML or JSON), or an AddonError saying why not."""
+    config_file = next((directory / n for n in CONFIG_NAMES if (directory / n).is_file()), None)
+    if config_file is None:
+        raise AddonError(f"{directory} has no {' or '.join(CONFIG_NAMES)}")
+    try:
+        text = config_file.read_text(encoding="utf-8")
+        return config_file, tomllib.loads(text) if config_file.suffix == ".toml" else json.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise AddonError(f"{config_file} is not valid {config_file.suffix[1:].upper()}: {exc}") from exc
 
 
 def default_addon(registry: Registry | None = None) -> str:
@@ -227,13 +230,9 @@ def default_addon(registry: Registry | None = None) -> str:
         for reg in regs:
             qualified = name if len(regs) == 1 else reg.qualified_name
             try:
-                directory = Path(reg.load())
-                config_file = next(directory / n for n in CONFIG_NAMES if (directory / n).is_file())
-                text = config_file.read_text(encoding="utf-8")
-                raw = tomllib.loads(text) if config_file.suffix == ".toml" else json.loads(text)
-                priority = float(raw.get("priority", 0))
+                priority = float(_read_config(Path(reg.load()))[1].get("priority", 0))
             except Exception:
-                continue
+                continue  # a broken addon cannot be the default; loading it by name reports why
             if best is None or priority > best[0]:
                 best = (priority, qualified)
     if best is None:
