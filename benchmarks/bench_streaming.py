@@ -13,7 +13,6 @@ import statistics
 import time
 
 import torch
-
 import ttsint
 
 
@@ -67,11 +66,14 @@ def main() -> None:
     t_par = _median_seconds(lambda: parallel.forward(utt), args.repeats)
     frames = baseline().shape[0]
     audio = frames * voice.addon.hop_length / voice.addon.sample_rate
-    print(f"addon {args.addon}: {utt['symbols'].shape[0]} symbols -> {frames} frames ({audio:.1f} s of audio), "
+    print(f"addon {args.addon}: {utt['symbols'].shape[0]} symbols -> {frames} frames "
+          f"({audio:.1f} s of audio), "
           f"torch threads {torch.get_num_threads()}")
     print(f"baseline (whole utterance at once)   {1000 * t_base:8.1f} ms   1.00")
-    print(f"streamed, time to first chunk        {1000 * t_first:8.1f} ms   {t_first / t_base:.3f} x baseline")
-    print(f"streamed, all chunks                 {1000 * t_stream:8.1f} ms   {t_stream / t_base:.3f} x baseline")
+    print(f"streamed, time to first chunk        {1000 * t_first:8.1f} ms   "
+          f"{t_first / t_base:.3f} x baseline")
+    print(f"streamed, all chunks                 {1000 * t_stream:8.1f} ms   "
+          f"{t_stream / t_base:.3f} x baseline")
     print(f"Encoders (sequential)                {1000 * t_enc:8.1f} ms   1.00")
     print(f"CustomizedEncoders (parallel)        {1000 * t_par:8.1f} ms   {t_par / t_enc:.3f} x Encoders")
 

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 import ttsint
 
 HELDOUT = Path(__file__).resolve().parents[1] / "plugins/ttsint-voice-en/training/heldout.txt"
@@ -59,7 +58,8 @@ def _pcm16(samples: np.ndarray) -> bytes:
 def flite_pcm(text: str, voice: str = "rms") -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "x.wav"
-        subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(path)], check=True, capture_output=True)
+        subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(path)], check=True,
+                       capture_output=True)
         samples, rate = ttsint.read_wav(path)
     assert rate == 16000, rate
     return _pcm16(samples)

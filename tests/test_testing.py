@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 import torch
-
 import ttsint
 from ttsint import Chunk, SequenceBlock, StreamableBlock
 from ttsint.testing import ArrayStream, check_sequence_block, check_streamable_block

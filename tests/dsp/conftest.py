@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import torch
-
 import ttsint
 from ttsint_dsp import MelSpec, log_mel
 

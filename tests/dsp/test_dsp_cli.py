@@ -9,9 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
-
 import ttsint
+from click.testing import CliRunner
 from ttsint.cli import run
 from ttsint_dsp.commands import plot
 

@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-
 import ttsint
 from ttsint_dsp import Gain, MelShift, Normalize, Pace, Smooth, Tilt
 from ttsint_dsp.effects import db_to_log

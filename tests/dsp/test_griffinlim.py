@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 import ttsint
 from ttsint_dsp import GriffinLim, NetworkVocoder, Vocoder, log_mel
 
@@ -134,9 +133,10 @@ def test_network_vocoder_from_config_uses_the_named_network():
 
     addon = copy.copy(ttsint.load_addon("demo"))
     base = addon.networks["decoder"]
-    addon.networks = {**addon.networks,
-                      "voc_a": ttsint.Network("voc_a", "vocoder", ["frames", "mask"], ["audio"], base.path, base.module),
-                      "voc_b": ttsint.Network("voc_b", "vocoder", ["frames", "mask"], ["audio"], base.path, base.module)}
+    def vocoder(name):
+        return ttsint.Network(name, "vocoder", ["frames", "mask"], ["audio"], base.path, base.module)
+
+    addon.networks = {**addon.networks, "voc_a": vocoder("voc_a"), "voc_b": vocoder("voc_b")}
     block = ttsint.build_stack({"type": "NetworkVocoder", "network": "voc_b"}, addon)
     assert block.network.name == "voc_b"
     with pytest.raises(ttsint.ConfigError, match="exactly one network with role 'vocoder'"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from ttsint_dsp import plot_mel
 from ttsint_dsp.commands import text_mel
 

@@ -4,7 +4,6 @@ import random
 
 import pytest
 import torch
-
 import ttsint
 
 

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
-
 import ttsint
+from torch import nn
 from ttsint_encoders import CustomizedEncoders, Encoders
 from ttsint_encoders.encoders import dependency_levels
 
@@ -112,7 +111,9 @@ receptive_field = 0
 [[stack]]
 type = "StreamablePipeline"
 sequence_block = { type = "Encoders" }
-streamable_block = { type = "StreamableStack", stack = [{ type = "Upsampler", encoding = "hidden" }, { type = "Decoder" }] }
+[stack.streamable_block]
+type = "StreamableStack"
+stack = [{ type = "Upsampler", encoding = "hidden" }, { type = "Decoder" }]
 ''')
     return root
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-
 import ttsint
 
 from .conftest import neuron_overrides

@@ -7,7 +7,6 @@ import sys
 
 import pytest
 import torch
-
 import ttsint
 from ttsint_voice_en import frontend as flite_frontend
 
@@ -77,8 +76,8 @@ def test_trained_decoder_streams_exactly(mel_voice):
 
 def test_synth_writes_wav_with_the_default_voice(tmp_path):
     out = tmp_path / "hello.wav"
-    result = subprocess.run([sys.executable, "-m", "ttsint", "synth", "Hello world.", "-o", str(out), "--json"],
-                            capture_output=True, text=True, timeout=300)
+    cmd = [sys.executable, "-m", "ttsint", "synth", "Hello world.", "-o", str(out), "--json"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     samples, rate = ttsint.read_wav(out)
     assert rate == 16000 and samples.shape[1] == 1

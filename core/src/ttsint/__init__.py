@@ -1,4 +1,4 @@
-"""ttsint: integrate text-to-speech models as SequenceBlocks and StreamableBlocks, found by name through plugins."""
+"""ttsint: text-to-speech models as SequenceBlocks and StreamableBlocks, found by name through plugins."""
 
 from .addon import (
     Addon,
@@ -76,6 +76,7 @@ __all__ = [
     "length_mask",
     "load_addon",
     "network_levels",
+    "normalize_text",
     "next_bucket",
     "pad_context",
     "pad_to",

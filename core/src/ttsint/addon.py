@@ -21,7 +21,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Addon", "Network", "network_levels", "load_addon", "default_addon", "apply_overrides", "parse_override", "CONFIG_NAMES"]
+__all__ = [
+    "Addon", "Network", "network_levels", "load_addon", "default_addon", "apply_overrides", "parse_override",
+    "CONFIG_NAMES",
+]
 
 CONFIG_NAMES = ("addon.toml", "addon.json")
 _REQUIRED_META = {"name": str, "version": str, "sample_rate": int, "n_mels": int, "hop_length": int}
@@ -31,12 +34,13 @@ def _ones_mask(net: Network, tensors: Mapping[str, torch.Tensor], batched: bool)
     first = next((tensors[n] for n in net.inputs if n != "mask" and n in tensors), None)
     if first is None:
         raise AddonError(f"network {net.name!r} needs a 'mask' but has no other input to size it from")
-    return torch.ones(first.shape[:2] if batched else first.shape[:1], dtype=torch.float32, device=first.device)
+    shape = first.shape[:2] if batched else first.shape[:1]
+    return torch.ones(shape, dtype=torch.float32, device=first.device)
 
 
 @dataclass
 class Network:
-    """One exported network with named inputs and outputs, loaded from .pt2 (torch.export) or .pt (TorchScript).
+    """One exported network with named inputs and outputs, from .pt2 (torch.export) or .pt (TorchScript).
 
     The input name ``mask`` is reserved: a float mask over positions (1 real, 0 padding). When the
     caller gives none, ``run`` passes all ones, which is what unpadded input means.
@@ -67,7 +71,7 @@ class Network:
         if len(out) != len(self.outputs):
             raise AddonError(f"network {self.name!r} returned {len(out)} tensors, config declares "
                              f"{len(self.outputs)} outputs {self.outputs}")
-        return {n: (t if batched else t.squeeze(0)) for n, t in zip(self.outputs, out)}
+        return {n: (t if batched else t.squeeze(0)) for n, t in zip(self.outputs, out, strict=True)}
 
     def input_specs(self) -> dict[str, tuple[tuple[int | None, ...], torch.dtype]] | None:
         """Each input's shape (None for a dynamic dimension) and dtype, read from a torch.export graph.
@@ -81,7 +85,7 @@ class Network:
         if len(vals) != len(self.inputs) or any(v is None or not hasattr(v, "shape") for v in vals):
             return None
         return {name: (tuple(d if isinstance(d, int) else None for d in v.shape), v.dtype)
-                for name, v in zip(self.inputs, vals)}
+                for name, v in zip(self.inputs, vals, strict=True)}
 
     def __repr__(self) -> str:
         rf = f", receptive_field={self.receptive_field}" if self.receptive_field is not None else ""
@@ -151,7 +155,7 @@ class Addon:
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """Split "a.b.0.c=VALUE"; VALUE is read as JSON when it parses (numbers, true, lists), else as a string."""
+    """Split "a.b.0.c=VALUE"; VALUE is read as JSON when it parses (numbers, true, lists), else as text."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError("--set", f"expected KEY=VALUE, got {text!r}",
@@ -265,7 +269,8 @@ def _locate(path_or_name: str | Path, registry: Registry) -> Path:
 
 def _validate(config: Any, source: str) -> None:
     if not isinstance(config, dict):
-        raise ConfigError("", f"expected a table at the top level, got {type(config).__name__}", source=source)
+        raise ConfigError("", f"expected a table at the top level, got {type(config).__name__}",
+                          source=source)
     for key, typ in _REQUIRED_META.items():
         if key not in config:
             raise ConfigError(key, "missing", f"an addon declares {', '.join(_REQUIRED_META)}", source=source)

@@ -12,7 +12,7 @@ __all__ = ["write_wav", "read_wav"]
 
 
 def write_wav(path: str | Path, samples: torch.Tensor | np.ndarray, sample_rate: int) -> int:
-    """Write float samples in [-1, 1] ([samples] or [samples, 1]) as 16-bit mono PCM; returns the sample count."""
+    """Write float samples in [-1, 1] ([samples] or [samples, 1]) as 16-bit mono PCM; returns the count."""
     data = samples.detach().cpu().numpy() if isinstance(samples, torch.Tensor) else np.asarray(samples)
     data = data.reshape(-1).astype(np.float64)
     pcm = (np.clip(np.nan_to_num(data), -1.0, 1.0) * 32767.0).round().astype("<i2")

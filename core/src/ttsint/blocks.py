@@ -1,4 +1,4 @@
-"""The article's two abstractions, SequenceBlock and StreamableBlock, and the three containers built from them."""
+"""The article's two abstractions, SequenceBlock and StreamableBlock, and the three containers of them."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ class Block:
 
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> Block:
-        """Build from a spec's keys other than ``type``; override when the addon or nested specs are needed."""
+        """Build from a spec's keys other than ``type``; override when the addon or nested specs matter."""
         return cls(**params)
 
     def children(self) -> list[tuple[str, Block]]:

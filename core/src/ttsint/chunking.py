@@ -16,7 +16,7 @@ __all__ = ["Window", "context_windows", "pad_to", "length_mask", "next_bucket", 
 
 @dataclass(frozen=True, eq=False)
 class Window:
-    """Input frames for ``length`` output frames starting at ``start``, with ``left``/``right`` context around them."""
+    """Input frames for ``length`` output frames from ``start``, with ``left``/``right`` context."""
 
     frames: torch.Tensor
     start: int

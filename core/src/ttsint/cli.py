@@ -90,7 +90,8 @@ def addons(as_json: bool) -> None:
     """List addons that installed plugins register by name."""
     rows = [{"name": r.name, "plugin": r.plugin, "distribution": r.distribution, "version": r.version,
              "path": str(r.target)} for regs in get_registry().addons.values() for r in regs]
-    click.echo(json.dumps(rows, indent=2) if as_json else _table(rows, ["name", "distribution", "version", "path"]))
+    columns = ["name", "distribution", "version", "path"]
+    click.echo(json.dumps(rows, indent=2) if as_json else _table(rows, columns))
 
 
 @cli.command()
@@ -114,13 +115,14 @@ def check(addon: str, sets: Sequence[str]) -> None:
 
 @cli.command()
 @click.argument("text")
-@click.option("--addon", "addon_name", metavar="NAME|PATH", help="Addon to speak with (default: the best installed).")
+@click.option("--addon", "addon_name", metavar="NAME|PATH",
+              help="Addon to speak with (default: the best installed).")
 @set_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write .npy (frames [T, C]) or .wav.")
 @click.option("--stats", is_flag=True,
               help="Print time to first chunk, total time, frames, chunks, RTF, and the blocks' own reports.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), metavar="PATH",
-              help="Also draw the mel (the vocoder's input, if there is one) to PATH (.png; needs ttsint-dsp).")
+              help="Also draw the mel (the vocoder's input, if any) to PATH (.png; needs ttsint-dsp).")
 @json_option
 def synth(text: str, addon_name: str | None, sets: Sequence[str], output: str | None, stats: bool,
           plot_path: str | None, as_json: bool) -> None:

@@ -118,8 +118,8 @@ def _build_block(spec: Any, kind: type[Block], ctx: BuildContext) -> Any:
     name = spec["type"]
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{path}.type", f"expected the name of a {want}, got {_describe(name)}")
-    reg = ctx.registry.find(ctx.registry.blocks, name, what=f"{want} type" if kind is not Block else "block type",
-                            path=f"{path}.type")
+    what = f"{want} type" if kind is not Block else "block type"
+    reg = ctx.registry.find(ctx.registry.blocks, name, what=what, path=f"{path}.type")
     try:
         cls = reg.load()
     except PluginError as exc:

@@ -34,7 +34,8 @@ def timed_stream(voice: Voice, text: str) -> tuple[torch.Tensor, dict[str, Any]]
     frames = torch.cat([c.frames for c in chunks])
     kind = voice.output_kind
     a = voice.addon
-    seconds = frames.shape[0] / a.sample_rate if kind == "waveform" else frames.shape[0] * a.hop_length / a.sample_rate
+    samples = frames.shape[0] if kind == "waveform" else frames.shape[0] * a.hop_length
+    seconds = samples / a.sample_rate
     report: dict[str, Any] = {
         "addon": a.name,
         "output_kind": kind,

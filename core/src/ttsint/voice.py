@@ -37,7 +37,8 @@ class Voice:
         self.block: StreamableBlock = block
 
     @classmethod
-    def load(cls, name_or_path: str | Path, overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> Voice:
+    def load(cls, name_or_path: str | Path, overrides: Mapping[str, Any] | None = None,
+             **kwargs: Any) -> Voice:
         """Load an addon by path or registered name and build its stack."""
         return cls(load_addon(name_or_path, overrides, registry=kwargs.pop("registry", None)), **kwargs)
 

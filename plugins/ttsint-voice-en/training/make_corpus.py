@@ -33,7 +33,6 @@ sys.path.insert(0, str(REPO / "plugins" / "ttsint-dsp" / "src"))
 sys.path.insert(0, str(HERE))
 
 import torch  # noqa: E402
-
 from phonemize import text_to_phones, text_to_phones_and_wave  # noqa: E402
 from ttsint_dsp.mel import MelSpec, log_mel  # noqa: E402
 
@@ -159,7 +158,7 @@ def synth(job: tuple[int, str, bool]) -> dict:
         bounds.append(b)
         prev = b
     bounds[-1] = n_frames
-    durs = [b - a for a, b in zip([0] + bounds[:-1], bounds)]
+    durs = [b - a for a, b in zip([0] + bounds[:-1], bounds, strict=True)]
     phones = [p for p, _ in pairs]
     rec = {
         "index": idx, "text": text, "phones": phones,
@@ -177,7 +176,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n-train", type=int, default=N_TRAIN)
     ap.add_argument("--n-heldout", type=int, default=N_HELDOUT)
-    ap.add_argument("--check", type=int, default=100, help="compare text_to_phones (-ps) with -psdur phones on all held-out + this many train")
+    ap.add_argument("--check", type=int, default=100,
+                    help="compare text_to_phones (-ps) with -psdur phones on all held-out "
+                    "sentences plus this many training ones")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     ensure_flite()

@@ -206,8 +206,8 @@ def main() -> None:
                    f"{acc_d / acc_n:.4f}", hm, hd]
             w.writerow(row)
             fcsv.flush()
-            print(" ".join(f"{k}={v}" for k, v in zip(
-                ["step", "ep", "min", "lr", "mel_l1", "dur_mse", "ho_mel_l1", "ho_dur_mse"], row)), flush=True)
+            names = ["step", "ep", "min", "lr", "mel_l1", "dur_mse", "ho_mel_l1", "ho_dur_mse"]
+            print(" ".join(f"{k}={v}" for k, v in zip(names, row, strict=True)), flush=True)
             acc_m = acc_d = 0.0
             acc_n = 0
             if step % cfg["eval_every"] == 0 or done:

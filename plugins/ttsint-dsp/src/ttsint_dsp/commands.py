@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 import numpy as np
-
 import ttsint
 
 from .mel import MelSpec

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from ttsint import Chunk, StreamError, Utterance
 
 from .effects import MelEffect

@@ -9,7 +9,6 @@ import math
 from collections.abc import Iterator, Sequence
 
 import torch
-
 from ttsint import Chunk, StreamableBlock, StreamError, Utterance, context_windows, pad_context
 
 __all__ = ["MelEffect", "FrameEffect", "Gain", "Tilt", "Smooth", "MelShift", "Normalize", "db_to_log"]

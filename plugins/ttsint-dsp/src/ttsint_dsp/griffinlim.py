@@ -12,7 +12,6 @@ import math
 from collections.abc import Iterator
 
 import torch
-
 from ttsint import Chunk, Utterance, context_windows, crossfade
 
 from .mel import MelSpec, mel_filterbank

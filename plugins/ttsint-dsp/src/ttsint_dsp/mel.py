@@ -41,7 +41,7 @@ class MelSpec:
     log_floor: float = 1e-5
 
     @classmethod
-    def from_config(cls, config: dict) -> "MelSpec":
+    def from_config(cls, config: dict) -> MelSpec:
         """Read the fields from an addon config's top level, ignoring anything else there."""
         names = cls.__dataclass_fields__
         return cls(**{k: config[k] for k in names if k in config})

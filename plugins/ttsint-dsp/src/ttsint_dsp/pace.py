@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-
 from ttsint import SequenceBlock, StreamError, Utterance
 
 __all__ = ["Pace"]

@@ -10,15 +10,14 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import torch
-
 from ttsint import (
     BuildContext,
     Chunk,
     Network,
     StreamableBlock,
+    StreamablePipeline,
     StreamableStack,
     StreamError,
-    StreamablePipeline,
     Utterance,
     concat_chunks,
     context_windows,

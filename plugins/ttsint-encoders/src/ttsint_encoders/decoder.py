@@ -1,4 +1,4 @@
-"""Decoder: runs the addon's decoder network on windows of upsampled frames, with context, streaming exactly."""
+"""Decoder: runs the addon's decoder network on windows of frames with context, streaming exactly."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-
 from ttsint import BuildContext, Chunk, Network, StreamableBlock, StreamError, Utterance, context_windows
 
 
@@ -64,7 +63,8 @@ class Decoder(StreamableBlock):
 
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         if upstream is None:
-            raise StreamError(f"{self.type_name} decodes upstream frames; put a block such as Upsampler before it")
+            raise StreamError(f"{self.type_name} decodes upstream frames; "
+                              "put a block such as Upsampler before it")
         windows = context_windows(upstream, self.chunk_frames, self.context_frames, self.first_chunk_frames)
         for window in windows:
             out = self.network.run({self.input_name: window.frames})[self.network.outputs[0]]

@@ -1,4 +1,4 @@
-"""Encoders run every encoder network of an addon, in dependency order; CustomizedEncoders runs independent ones in parallel."""
+"""Encoders run an addon's encoder networks in dependency order; CustomizedEncoders, in parallel."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import torch
-
 import ttsint
 from ttsint import BuildContext, Network, SequenceBlock, SequenceBlockContainer, Utterance
 
@@ -39,7 +38,8 @@ def dependency_levels(networks: Sequence[Network], path: str) -> list[list[Netwo
 
 def _encoder_networks(ctx: BuildContext, type_name: str) -> list[Network]:
     if ctx.addon is None:
-        raise ctx.error(f"{type_name} builds one block per encoder network of the addon, and there is no addon",
+        raise ctx.error(f"{type_name} builds one block per encoder network of the addon, "
+                        "and there is no addon",
                         "build the stack with an addon: ttsint.Voice.load(...) or build_stack(spec, addon)")
     networks = ctx.addon.networks_with_role("encoder")
     if not networks:
@@ -75,14 +75,16 @@ class CustomizedEncoders(SequenceBlock):
 
     context_params = ("levels",)
 
-    def __init__(self, levels: list[list[SequenceBlock]], threads: int | None = None, device: str = "cpu") -> None:
+    def __init__(self, levels: list[list[SequenceBlock]], threads: int | None = None,
+                 device: str = "cpu") -> None:
         widest = max(len(level) for level in levels)
         self.levels = levels
         self.threads = threads or max(1, min(widest, os.cpu_count() or 1))
         if self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
         self.device = torch.device(device)
-        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="ttsint-encoders") if widest > 1 else None
+        self._pool = (ThreadPoolExecutor(self.threads, thread_name_prefix="ttsint-encoders")
+                      if widest > 1 else None)
 
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> CustomizedEncoders:

@@ -1,4 +1,4 @@
-"""Registers this package's block types (lazily, so loading the registry imports no torch code) and the demo addon."""
+"""Registers this package's block types (lazily: loading the registry imports no torch) and the demo addon."""
 
 from __future__ import annotations
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
-
 from ttsint import Chunk, StreamableBlock, StreamError, Utterance
 
 
@@ -42,7 +41,8 @@ class Upsampler(StreamableBlock):
         encoding = utt[self.encoding]
         counts = self.frame_counts(utt)
         if counts.shape[0] != encoding.shape[0]:
-            raise StreamError(f"{self.type_name}: {counts.shape[0]} durations for {encoding.shape[0]} encodings")
+            raise StreamError(f"{self.type_name}: {counts.shape[0]} durations for "
+                              f"{encoding.shape[0]} encodings")
         ends = torch.cumsum(counts, 0)
         total = int(ends[-1]) if len(ends) else 0
         starts = ends - counts

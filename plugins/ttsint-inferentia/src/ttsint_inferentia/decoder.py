@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from ttsint import (
     BuildContext,
     Chunk,

@@ -1,4 +1,4 @@
-"""Text to CMU phones with Flite's lexicon and letter-to-sound rules: the same phones the voice was trained on."""
+"""Text to CMU phones with Flite's lexicon and letter-to-sound rules: the phones the voice was trained on."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 import ttsint
 from ttsint import FrontendError, Utterance, normalize_text
 
@@ -47,7 +46,7 @@ def text_to_phones(text: str, voice: str = FLITE_VOICE) -> list[str]:
 
 
 class FlitePhones(ttsint.Frontend):
-    """Phonemizes with flite and maps the phones onto the addon's inventory (``symbols`` or ``symbols_file``)."""
+    """Phonemizes with flite and maps phones onto the addon's inventory (``symbols`` or ``symbols_file``)."""
 
     type_name = "flite-phones"
 

@@ -1,1 +1,1 @@
-"""The demo addon: a seeded FastSpeech-style model exported with torch.export (real networks, untrained weights)."""
+"""The demo addon: a seeded FastSpeech-style model, exported with torch.export (real, untrained networks)."""

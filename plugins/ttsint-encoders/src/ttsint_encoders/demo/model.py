@@ -17,7 +17,8 @@ class MaskedConvStack(nn.Module):
     def __init__(self, channels: int, kernel: int, dilations: list[int]) -> None:
         super().__init__()
         self.convs = nn.ModuleList(
-            nn.Conv1d(channels, channels, kernel, padding=(kernel - 1) // 2 * d, dilation=d) for d in dilations
+            nn.Conv1d(channels, channels, kernel, padding=(kernel - 1) // 2 * d, dilation=d)
+            for d in dilations
         )
         self.receptive_field = sum((kernel - 1) // 2 * d for d in dilations)
 
