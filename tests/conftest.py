@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
 import textwrap
@@ -238,6 +239,25 @@ def _write_distribution(root: Path, spec: tuple[str, str, str], package: str, fi
     return project
 
 
+def _see_host_environment(python: Path) -> None:
+    """Make a fresh venv see this interpreter's packages (torch, ttsint, hatchling) after its own.
+
+    ``--system-site-packages`` would expose the *base* interpreter's packages, which lack them when the
+    tests run inside a virtualenv; a ``.pth`` line that adds the host's site directories works both ways.
+    """
+    host = [*site.getsitepackages()]
+    if site.ENABLE_USER_SITE and os.path.isdir(site.getusersitepackages()):
+        host.append(site.getusersitepackages())
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    line = f"import site; list(map(site.addsitedir, {host!r}))\n"
+    (Path(purelib) / "_ttsint_host_env.pth").write_text(line, encoding="utf-8")
+
+
 @dataclass
 class PluginVenv:
     """A venv (seeing the system's torch and ttsint) with three throwaway plugin distributions installed."""
@@ -295,10 +315,9 @@ def plugin_venv(tmp_path_factory: pytest.TempPathFactory, tiny_addon: Path) -> P
         _write_distribution(root, BROKEN, "broken_plugin", {"plugin.py": _BROKEN_PLUGIN}),
     ]
     venv = root / "venv"
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True
-    )
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
+    _see_host_environment(python)
     # The venv has no pip of its own; the host's pip installs into it. No network: no index, no deps,
     # and hatchling comes from the system site-packages instead of an isolated build environment.
     install = subprocess.run(
