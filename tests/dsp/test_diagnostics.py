@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
+import re
 
 import numpy as np
 import pytest
 import torch
 import ttsint
+import ttsint.testing
 from ttsint_dsp import ChunkStats, NaNGuard, Tap
 
 
@@ -42,11 +45,24 @@ def test_tap_writes_every_chunk_and_the_whole(tmp_path, run, random_mel):
     out = run(Tap(str(tmp_path / "tap"), prefix="mel"), random_mel, 40)
     assert torch.equal(out, random_mel)
     names = sorted(p.name for p in (tmp_path / "tap").iterdir())
-    assert names == ["mel-000000-000040.npy", "mel-000040-000080.npy", "mel-000080-000097.npy", "mel.npy"]
-    np.testing.assert_array_equal(
-        np.load(tmp_path / "tap" / "mel-000040-000080.npy"), random_mel[40:80].numpy()
-    )
-    np.testing.assert_array_equal(np.load(tmp_path / "tap" / "mel.npy"), random_mel.numpy())
+    stream = names[0][: len("mel-0000-xxxxxx")]
+    assert re.fullmatch(r"mel-\d{4}-[0-9a-f]{6}", stream)
+    assert names == [f"{stream}-000000-000040.npy", f"{stream}-000040-000080.npy",
+                     f"{stream}-000080-000097.npy", f"{stream}.npy"]
+    np.testing.assert_array_equal(np.load(tmp_path / "tap" / f"{stream}-000040-000080.npy"), random_mel[40:80].numpy())
+    np.testing.assert_array_equal(np.load(tmp_path / "tap" / f"{stream}.npy"), random_mel.numpy())
+
+
+def test_tap_keeps_concurrent_streams_apart(tmp_path, random_mel):
+    tap = Tap(str(tmp_path), prefix="mel")
+    first = tap.stream({}, ttsint.testing.ArrayStream(random_mel, 40).stream({}, None))
+    second = tap.stream({}, ttsint.testing.ArrayStream(-random_mel, 40).stream({}, None))
+    for _ in itertools.zip_longest(first, second):
+        pass
+    wholes = sorted(p for p in tmp_path.iterdir() if p.name.count("-") == 2)
+    assert len(wholes) == 2 and len(list(tmp_path.iterdir())) == 8
+    np.testing.assert_array_equal(np.load(wholes[0]), random_mel.numpy())
+    np.testing.assert_array_equal(np.load(wholes[1]), -random_mel.numpy())
 
 
 def test_nanguard_passes_clean_frames(run, random_mel):

@@ -37,7 +37,7 @@ from .chunking import (
 from .errors import AddonError, ConfigError, FrontendError, PluginError, StreamError, TTSIntError
 from .frontends import CharacterFrontend, Frontend, normalize_text
 from .hookspecs import hookimpl
-from .registry import Registry, get_registry, reset_registry
+from .registry import Registry, get_registry, lazy_exports, reset_registry
 from .stack import BuildContext, build_stack, format_tree
 from .voice import Voice
 
@@ -73,6 +73,7 @@ __all__ = [
     "format_tree",
     "get_registry",
     "hookimpl",
+    "lazy_exports",
     "length_mask",
     "load_addon",
     "network_levels",

@@ -26,6 +26,7 @@ __all__ = [
     "PluginInfo",
     "Registry",
     "get_registry",
+    "lazy_exports",
     "reset_registry",
 ]
 
@@ -222,6 +223,22 @@ class Registry:
     def iter_blocks(self) -> Iterable[Registration]:
         for name in sorted(self.blocks):
             yield from self.blocks[name]
+
+
+def lazy_exports(package: str, modules: Mapping[str, Iterable[str]]) -> tuple[Callable[[str], Any], list[str]]:
+    """A module ``__getattr__`` and ``__all__`` that import each name's submodule on first use.
+
+    A plugin package's ``__init__`` uses it so that loading its entry module (which imports the
+    package first) does not import the blocks that the plugin registers as lazy "module:attr" targets.
+    """
+    where = {name: module for module, names in modules.items() for name in names}
+
+    def __getattr__(name: str) -> Any:
+        if name not in where:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"{package}.{where[name]}"), name)
+
+    return __getattr__, sorted(where)
 
 
 def _normalize(dist: str | None) -> str:

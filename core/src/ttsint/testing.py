@@ -1,23 +1,59 @@
 """Test doubles and a conformance suite that plugin authors run on their own blocks.
 
 ``ArrayStream`` is an upstream made from a tensor, so a block can be tested without an addon.
-``check_sequence_block`` and ``check_streamable_block`` assert the contracts every block must keep:
-fresh outputs, contiguous chunks, no per-utterance state on the block, and (where declared)
-output that does not depend on how the upstream was chunked.
+``parametrize_with_checks`` turns (block sample, check) pairs into pytest cases, as scikit-learn's
+does for estimators: each check asserts one contract every block must keep.
+``check_sequence_block`` and ``check_streamable_block`` run all checks on one built block.
 """
 
 from __future__ import annotations
 
+import collections
 import copy
+import functools
 import itertools
-from collections.abc import Iterator, Sequence
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
 
 import torch
 
-from .blocks import Chunk, SequenceBlock, StreamableBlock, Utterance
+from .addon import Addon, load_addon
+from .blocks import Block, Chunk, SequenceBlock, StreamableBlock, Utterance
 from .chunking import concat_chunks
+from .errors import TTSIntError
+from .registry import ENTRY_POINT_GROUP, Registry, get_registry
+from .stack import build_stack
 
-__all__ = ["ArrayStream", "check_sequence_block", "check_streamable_block"]
+__all__ = [
+    "ArrayStream",
+    "BlockSample",
+    "CountingStream",
+    "check_bounded_lookahead",
+    "check_chunk_invariance",
+    "check_contiguous_chunks",
+    "check_early_close",
+    "check_entry_module",
+    "check_plugin_entry_module",
+    "check_fresh_output",
+    "check_interleaved_streams",
+    "check_keeps_input_keys",
+    "check_per_stream_side_effects",
+    "check_sequence_block",
+    "check_streamable_block",
+    "parametrize_with_checks",
+    "yield_checks",
+]
+
+Check = Callable[["BlockSample"], None]
 
 
 class ArrayStream(StreamableBlock):
@@ -36,14 +72,115 @@ class ArrayStream(StreamableBlock):
             yield Chunk(frames=self.frames[start:start + self.chunk_frames], start=start)
 
 
+class CountingStream:
+    """An upstream of one-frame chunks that counts how many frames a block has pulled from it."""
+
+    def __init__(self, frames: torch.Tensor) -> None:
+        self.frames = frames
+        self.pulled = 0
+
+    def __iter__(self) -> Iterator[Chunk]:
+        for start in range(self.frames.shape[0]):
+            self.pulled = start + 1
+            yield Chunk(frames=self.frames[start:start + 1], start=start)
+
+
+@dataclass
+class BlockSample:
+    """A block (a config ``spec`` built by name, or a ready ``block``) and the inputs its checks feed it.
+
+    ``lookahead`` declares the most upstream frames the block may pull before each chunk it yields.
+    ``writes`` names the spec key that says where the block writes files: the side-effect check points
+    it at a fresh directory. ``utt`` may be text, which the addon's front end turns into tensors;
+    ``addon`` and ``utt`` may also be functions that make them, so collecting tests stays cheap.
+    """
+
+    spec: Mapping[str, Any] | None = None
+    block: Block | None = None
+    addon: str | Path | Addon | Callable[[], Addon] | None = None
+    utt: Utterance | str | Callable[[], Utterance] | None = None
+    upstream: torch.Tensor | None = None
+    lookahead: int | None = None
+    chunk_invariant: bool = True
+    chunkings: Sequence[int] = (1, 7, 64)
+    atol: float = 1e-5
+    writes: str | None = None
+    id: str | None = None
+    registry: Registry | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if (self.spec is None) == (self.block is None):
+            raise ValueError("give a BlockSample either a config spec or a built block")
+        if self.writes is not None and self.spec is None:
+            raise ValueError("'writes' names a spec key, so it needs a spec")
+
+    @property
+    def name(self) -> str:
+        """The readable part of a test id: ``id``, else the block's type name."""
+        if self.id:
+            return self.id
+        return str(self.spec["type"]) if self.spec is not None else type(self.block).type_name
+
+    def block_class(self) -> type[Block]:
+        """The block's class, loaded from the registry without building it."""
+        if self.block is not None:
+            return type(self.block)
+        registry = self.registry or get_registry()
+        return registry.find(registry.blocks, str(self.spec["type"]), what="block type", path="type").load()
+
+    def build(self, writes_to: Path | None = None) -> Block:
+        """The block to check; with ``writes``, its output location is set to ``writes_to``."""
+        if self.block is not None:
+            return self.block
+        spec = dict(self.spec)
+        if self.writes is not None:
+            spec[self.writes] = str(writes_to if writes_to is not None else Path(tempfile.mkdtemp()) / "out")
+        return build_stack(spec, self._addon(), registry=self.registry)
+
+    def inputs(self) -> Utterance:
+        """A fresh copy of the utterance the block is given."""
+        if isinstance(self.utt, str):
+            addon = self._addon()
+            if addon is None:
+                raise ValueError("a text utt needs an addon whose front end reads it")
+            return addon.frontend(self.utt)
+        utt = self.utt() if callable(self.utt) else self.utt or {}
+        return {k: v.clone() for k, v in utt.items()}
+
+    def _addon(self) -> Addon | None:
+        if self.addon is None or isinstance(self.addon, Addon):
+            return self.addon
+        if callable(self.addon):
+            return self.addon()
+        return _cached_addon(str(self.addon), self.registry)
+
+    def streams(self, block: StreamableBlock, chunk_frames: int, other: bool = False) -> Iterator[Chunk]:
+        """One stream of ``block``; ``other`` feeds a different upstream of the same shape."""
+        utt = self.inputs()
+        source = None
+        if self.upstream is not None:
+            frames = self.upstream.flip(0) if other else self.upstream
+            source = ArrayStream(frames, chunk_frames).stream(utt, None)
+        return block.stream(utt, source)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_addon(name: str, registry: Registry | None) -> Addon:
+    return load_addon(name, registry=registry)
+
+
 def _assert_same(a: torch.Tensor, b: torch.Tensor, atol: float, what: str) -> None:
     assert a.shape == b.shape, f"{what}: shapes differ, {tuple(a.shape)} vs {tuple(b.shape)}"
     diff = (a.float() - b.float()).abs().max().item() if a.numel() else 0.0
     assert diff <= atol, f"{what}: max abs difference {diff:.3g} exceeds {atol:g}"
 
 
-def check_sequence_block(block: SequenceBlock, utt: Utterance, atol: float = 0.0) -> Utterance:
-    """Assert the SequenceBlock contract on ``utt``; returns the block's output."""
+# -- sequence blocks ---------------------------------------------------------------------------
+
+def check_fresh_output(sample: BlockSample) -> None:
+    """forward returns a new dict of tensors, leaves its input alone, and gives the same answer twice."""
+    block = sample.build()
+    utt = sample.inputs()
     before = {k: v.clone() for k, v in utt.items()}
     keys = set(utt)
     out = block.forward(utt)
@@ -57,8 +194,230 @@ def check_sequence_block(block: SequenceBlock, utt: Utterance, atol: float = 0.0
     again = block.forward(dict(utt))
     assert set(again) == set(out), "forward gave different keys on a second call"
     for k in out:
-        _assert_same(out[k], again[k], atol, f"output {k!r} on a second call")
-    return out
+        _assert_same(out[k], again[k], sample.atol, f"output {k!r} on a second call")
+
+
+def check_keeps_input_keys(sample: BlockSample) -> None:
+    """forward's output holds every key of its input: blocks add to the utterance, never drop from it."""
+    block = sample.build()
+    utt = sample.inputs()
+    out = block.forward(dict(utt))
+    dropped = sorted(set(utt) - set(out))
+    assert not dropped, (f"{sample.name}.forward dropped input key(s) {dropped}; return "
+                         "{**utt, **new} so later blocks still see them")
+
+
+# -- streamable blocks -------------------------------------------------------------------------
+
+def check_contiguous_chunks(sample: BlockSample) -> None:
+    """Chunks are 2-D and contiguous from frame 0 (concat_chunks checks every start)."""
+    out = concat_chunks(sample.streams(sample.build(), sample.chunkings[0]))
+    assert out.dim() == 2, "chunk frames must be 2-D [T, C]"
+
+
+def check_chunk_invariance(sample: BlockSample) -> None:
+    """The output does not depend on how the upstream was chunked."""
+    block = sample.build()
+    reference = concat_chunks(sample.streams(block, sample.chunkings[0]))
+    for size in sample.chunkings[1:]:
+        _assert_same(concat_chunks(sample.streams(block, size)), reference, sample.atol,
+                     f"output with upstream chunks of {size}")
+
+
+def check_interleaved_streams(sample: BlockSample) -> None:
+    """Two streams advanced chunk by chunk each equal the same stream run alone: no per-stream state on the block."""
+    block = sample.build()
+    state_before = copy.copy(vars(block)) if hasattr(block, "__dict__") else None
+    size = sample.chunkings[-1]
+    solo = [concat_chunks(sample.streams(block, size, other)) for other in (False, True)]
+    got: list[list[torch.Tensor]] = [[], []]
+    for pair in itertools.zip_longest(sample.streams(block, size), sample.streams(block, size, True)):
+        for i, chunk in enumerate(pair):
+            if chunk is not None:
+                got[i].append(chunk.frames)
+    _assert_same(torch.cat(got[0]), solo[0], sample.atol, "first of two interleaved streams")
+    _assert_same(torch.cat(got[1]), solo[1], sample.atol, "second of two interleaved streams")
+    if state_before is not None:
+        assert set(vars(block)) == set(state_before), "streaming added or removed attributes of the block"
+
+
+def check_early_close(sample: BlockSample) -> None:
+    """A consumer may stop after the first chunk; closing the stream must be clean."""
+    early = sample.streams(sample.build(), sample.chunkings[-1])
+    next(early)
+    early.close()
+
+
+def check_bounded_lookahead(sample: BlockSample) -> None:
+    """The block pulls nothing before it is asked for a chunk, and at most ``lookahead`` frames per chunk."""
+    assert sample.lookahead is not None and sample.upstream is not None
+    block = sample.build()
+    source = CountingStream(sample.upstream)
+    stream = block.stream(sample.inputs(), iter(source))
+    assert source.pulled == 0, f"{sample.name} pulled {source.pulled} upstream frames before the first chunk was asked for"
+    last, index = 0, 0
+    for index, _ in enumerate(stream):
+        read = source.pulled - last
+        assert read <= sample.lookahead, (
+            f"{sample.name} read {read} upstream frames before yielding chunk {index}, more than its "
+            f"declared lookahead of {sample.lookahead}; yield as soon as a chunk's frames are known")
+        last = source.pulled
+
+
+def check_per_stream_side_effects(sample: BlockSample) -> None:
+    """Files written by two concurrent streams are the files each writes alone: none overwrites another's."""
+    assert sample.writes is not None
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        block = sample.build(writes_to=root / "out")
+        size = sample.chunkings[-1]
+
+        def written() -> collections.Counter[bytes]:
+            found = collections.Counter(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file())
+            for p in root.iterdir():
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+            return found
+
+        for _ in sample.streams(block, size):
+            pass
+        alone = written()
+        for _ in sample.streams(block, size, other=True):
+            pass
+        alone += written()
+        for _ in itertools.zip_longest(sample.streams(block, size), sample.streams(block, size, True)):
+            pass
+        together = written()
+    assert together == alone, (
+        f"two concurrent streams of {sample.name} left {sum(together.values())} files with "
+        f"{len(together)} distinct contents; run one after the other they wrote {sum(alone.values())} "
+        f"with {len(alone)}: one stream's files overwrote the other's. Name files per stream")
+
+
+# -- plugins -----------------------------------------------------------------------------------
+
+_PROBE = """\
+import importlib, json, sys
+import ttsint
+before = set(sys.modules)
+importlib.import_module(sys.argv[1])
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+@functools.lru_cache(maxsize=64)
+def _imported_by(module: str, path: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Modules that loading ``module`` imports beyond what ``import ttsint`` already did (in a fresh process)."""
+    env = dict(os.environ)
+    if path:
+        env["PYTHONPATH"] = os.pathsep.join([*path, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    done = subprocess.run([sys.executable, "-c", _PROBE, module], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, f"importing {module} failed:\n{done.stderr}"
+    return tuple(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def check_entry_module(module: str, lazy_targets: Iterable[str] = (), *, path: Sequence[str] = ()) -> None:
+    """Loading a plugin's entry module imports neither torch nor the modules of its lazy targets.
+
+    Registering "module:attr" strings lets ``ttsint plugins`` and ``ttsint blocks`` run without
+    importing any block; an entry module that imports them anyway loses that.
+    """
+    new = set(_imported_by(module, tuple(path)))
+    heavy = sorted(m for m in new if m == "torch" or m.startswith("torch."))
+    eager = sorted(t for t in {t.partition(":")[0] for t in lazy_targets} if t in new and t != module)
+    assert not eager, (f"loading the entry module {module} imports {', '.join(eager)}, which it registers as "
+                       "lazy target(s); import them only inside the classes' modules")
+    assert not heavy, (f"loading the entry module {module} imports torch; register blocks as "
+                       "'module:Class' strings and import torch only in those modules")
+
+
+def check_plugin_entry_module(sample: BlockSample) -> None:
+    """The entry module of the plugin that registers this block keeps its lazy targets lazy."""
+    registry = sample.registry or get_registry()
+    reg = registry.find(registry.blocks, str(sample.spec["type"]), what="block type", path="type")
+    module = _entry_module(reg.plugin, reg.distribution)
+    assert module is not None, f"no entry point found for plugin {reg.plugin!r}"
+    targets = [r.target for table in (registry.blocks, registry.frontends) for regs in table.values()
+               for r in regs if r.plugin == reg.plugin and isinstance(r.target, str)]
+    check_entry_module(module, targets)
+
+
+def _entry_module(plugin: str, distribution: str | None) -> str | None:
+    if plugin == "ttsint":
+        return "ttsint._core_plugin"
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == plugin and (ep.dist is None or ep.dist.name == distribution):
+            return ep.value.partition(":")[0]
+    return None
+
+
+# -- collecting checks -------------------------------------------------------------------------
+
+def yield_checks(sample: BlockSample) -> Iterator[Check]:
+    """The checks that apply to a sample's block, given its kind and what the sample declares."""
+    cls = sample.block_class()
+    if issubclass(cls, SequenceBlock):
+        yield check_fresh_output
+        yield check_keeps_input_keys
+    elif issubclass(cls, StreamableBlock):
+        yield check_contiguous_chunks
+        if sample.chunk_invariant and sample.upstream is not None:
+            yield check_chunk_invariance
+        yield check_interleaved_streams
+        yield check_early_close
+        if sample.lookahead is not None and sample.upstream is not None:
+            yield check_bounded_lookahead
+        if sample.writes is not None:
+            yield check_per_stream_side_effects
+    if sample.spec is not None:
+        registry = sample.registry or get_registry()
+        reg = registry.find(registry.blocks, str(sample.spec["type"]), what="block type", path="type")
+        if _entry_module(reg.plugin, reg.distribution) is not None:
+            yield check_plugin_entry_module
+
+
+def _raise(error: Exception, sample: BlockSample) -> None:
+    raise error
+
+
+def _has_sample(sample: BlockSample) -> None:
+    raise AssertionError(f"block type {sample.name!r} is registered but has no BlockSample; add one so the "
+                         "conformance checks run on it")
+
+
+def parametrize_with_checks(samples: Iterable[BlockSample], *, registered: Iterable[str] = ()) -> Any:
+    """A ``pytest.mark.parametrize("sample, check", ...)`` over every check of every sample.
+
+    Ids read ``Gain-keeps_input_keys``. Each name in ``registered`` that no sample covers becomes a
+    failing ``NAME-has_sample`` case, so a newly registered block cannot go unchecked.
+    """
+    import pytest
+
+    params = []
+    covered = set()
+    for sample in samples:
+        covered.add(sample.spec["type"] if sample.spec is not None else sample.name)
+        try:
+            checks = list(yield_checks(sample))
+        except TTSIntError as exc:  # e.g. the block's plugin is not installed: one failing case says so
+            checks = [functools.partial(_raise, exc)]
+            checks[0].__name__ = "check_loads"  # type: ignore[attr-defined]
+        for check in checks:
+            params.append(pytest.param(sample, check, id=f"{sample.name}-{check.__name__.removeprefix('check_')}"))
+    for name in registered:
+        if name not in covered:
+            params.append(pytest.param(BlockSample({"type": name}), _has_sample, id=f"{name}-has_sample"))
+    return pytest.mark.parametrize("sample, check", params)
+
+
+# -- all checks on one built block ---------------------------------------------------------------
+
+def check_sequence_block(block: SequenceBlock, utt: Utterance, atol: float = 0.0) -> Utterance:
+    """Run every SequenceBlock check on ``block`` with ``utt``; returns the block's output."""
+    sample = BlockSample(block=block, utt=utt, atol=atol)
+    for check in yield_checks(sample):
+        check(sample)
+    return block.forward(sample.inputs())
 
 
 def check_streamable_block(
@@ -69,43 +428,16 @@ def check_streamable_block(
     chunkings: Sequence[int] = (1, 7, 64),
     chunk_invariant: bool = True,
     atol: float = 1e-5,
+    lookahead: int | None = None,
 ) -> torch.Tensor:
-    """Assert the StreamableBlock contract; ``upstream`` is a [T, C] tensor fed through ArrayStream.
+    """Run every StreamableBlock check on ``block``; ``upstream`` is a [T, C] tensor fed through ArrayStream.
 
-    Checks: chunks are 2-D and contiguous from frame 0; nothing is computed before the first pull;
-    two streams interleaved chunk by chunk equal the same two run one after the other (so no
-    per-utterance state lives on the block); closing a stream early is clean; and, when
-    ``chunk_invariant``, the output does not depend on how the upstream was chunked.
+    Checks: contiguous 2-D chunks; interleaved streams equal solo ones; a clean early close; with
+    ``chunk_invariant``, output independent of upstream chunking; with ``lookahead``, bounded reads.
     Returns the output of one full stream.
     """
-    utt = {} if utt is None else utt
-
-    def run(chunk_frames: int) -> Iterator[Chunk]:
-        source = None if upstream is None else ArrayStream(upstream, chunk_frames).stream(utt, None)
-        return block.stream(utt, source)
-
-    state_before = copy.copy(vars(block)) if hasattr(block, "__dict__") else None
-    reference = concat_chunks(run(chunkings[0]))
-    assert reference.dim() == 2, "chunk frames must be 2-D [T, C]"
-    if chunk_invariant and upstream is not None:
-        for size in chunkings[1:]:
-            _assert_same(concat_chunks(run(size)), reference, atol, f"output with upstream chunks of {size}")
-
-    first, second = run(chunkings[-1]), run(chunkings[-1])
-    a: list[torch.Tensor] = []
-    b: list[torch.Tensor] = []
-    for x, y in itertools.zip_longest(first, second):
-        if x is not None:
-            a.append(x.frames)
-        if y is not None:
-            b.append(y.frames)
-    solo = concat_chunks(run(chunkings[-1]))
-    _assert_same(torch.cat(a), solo, atol, "first of two interleaved streams")
-    _assert_same(torch.cat(b), solo, atol, "second of two interleaved streams")
-
-    early = run(chunkings[-1])
-    next(early)
-    early.close()
-    if state_before is not None:
-        assert set(vars(block)) == set(state_before), "streaming added or removed attributes of the block"
-    return reference
+    sample = BlockSample(block=block, utt=utt, upstream=upstream, chunkings=chunkings,
+                         chunk_invariant=chunk_invariant, atol=atol, lookahead=lookahead)
+    for check in yield_checks(sample):
+        check(sample)
+    return concat_chunks(sample.streams(block, chunkings[0]))

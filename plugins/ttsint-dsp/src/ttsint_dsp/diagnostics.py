@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -19,6 +20,7 @@ from .effects import MelEffect
 __all__ = ["ChunkStats", "Tap", "NaNGuard", "chunk_stats"]
 
 logger = logging.getLogger("ttsint_dsp.stats")
+_stream_numbers = itertools.count(1)  # next() on a count is atomic under the GIL
 
 
 def chunk_stats(frames: torch.Tensor) -> dict[str, Any]:
@@ -102,8 +104,10 @@ class ChunkStats(MelEffect):
 class Tap(MelEffect):
     """Writes every chunk to .npy in ``directory``, frames passing through unchanged.
 
-    Chunks go to ``{prefix}-{start:06d}-{end:06d}.npy`` (frame range, end exclusive) and, with
-    ``concat``, the whole stream to ``{prefix}.npy`` when it ends.
+    Each stream gets its own id, so concurrent streams never share a file: chunks go to
+    ``{prefix}-{stream}-{start:06d}-{end:06d}.npy`` (frame range, end exclusive) and, with ``concat``,
+    the whole stream to ``{prefix}-{stream}.npy`` when it ends. ``stream`` is a counter in this
+    process followed by a random part, so files from one run sort in the order their streams began.
     """
 
     def __init__(self, directory: str, prefix: str = "chunk", concat: bool = True) -> None:
@@ -115,16 +119,17 @@ class Tap(MelEffect):
 
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         upstream = self._upstream(upstream)
+        name = f"{self.prefix}-{next(_stream_numbers):04d}-{uuid.uuid4().hex[:6]}"
         self.directory.mkdir(parents=True, exist_ok=True)
         seen: list[np.ndarray] = []
         for chunk in upstream:
             data = chunk.frames.detach().cpu().numpy()
-            np.save(self.directory / f"{self.prefix}-{chunk.start:06d}-{chunk.end:06d}.npy", data)
+            np.save(self.directory / f"{name}-{chunk.start:06d}-{chunk.end:06d}.npy", data)
             if self.concat:
                 seen.append(data)
             yield chunk
         if self.concat and seen:
-            np.save(self.directory / f"{self.prefix}.npy", np.concatenate(seen))
+            np.save(self.directory / f"{name}.npy", np.concatenate(seen))
 
     def describe(self) -> str:
         return f"{self.type_name} ({self.directory}/{self.prefix}-*.npy)"

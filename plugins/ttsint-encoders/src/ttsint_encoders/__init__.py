@@ -1,7 +1,10 @@
 """ttsint-encoders: encoders, upsampler and streaming decoder blocks for duration-based acoustic models."""
 
-from .decoder import Decoder
-from .encoders import CustomizedEncoders, EncoderNetwork, Encoders
-from .upsampler import Upsampler
+import ttsint
 
-__all__ = ["CustomizedEncoders", "Decoder", "EncoderNetwork", "Encoders", "Upsampler"]
+# Names resolve on first use, so loading the plugin entry point imports none of the blocks.
+__getattr__, __all__ = ttsint.lazy_exports(__name__, {
+    "decoder": ["Decoder"],
+    "encoders": ["CustomizedEncoders", "EncoderNetwork", "Encoders"],
+    "upsampler": ["Upsampler"],
+})

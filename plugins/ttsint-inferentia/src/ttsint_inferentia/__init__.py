@@ -1,20 +1,11 @@
 """ttsint-inferentia: fixed-shape blocks that split, pad, mask, and compile once per shape."""
 
-from .backends import Backend, CpuStaticBackend, NeuronBackend, ShapeError, StaticModule, get_backend
-from .compiler import Compiler, RunStats, default_cache_dir
-from .decoder import NeuronDecoder
-from .encoders import NeuronEncoders
+import ttsint
 
-__all__ = [
-    "Backend",
-    "Compiler",
-    "CpuStaticBackend",
-    "NeuronBackend",
-    "NeuronDecoder",
-    "NeuronEncoders",
-    "RunStats",
-    "ShapeError",
-    "StaticModule",
-    "default_cache_dir",
-    "get_backend",
-]
+# Names resolve on first use, so loading the plugin entry point imports none of the blocks.
+__getattr__, __all__ = ttsint.lazy_exports(__name__, {
+    "backends": ["Backend", "CpuStaticBackend", "NeuronBackend", "ShapeError", "StaticModule", "get_backend"],
+    "compiler": ["Compiler", "RunStats", "default_cache_dir"],
+    "decoder": ["NeuronDecoder"],
+    "encoders": ["NeuronEncoders"],
+})

@@ -1,5 +1,8 @@
 """ttsint-voice-en: the en-rms voice (weights and addon config) and its Flite phone front end."""
 
-from .frontend import FlitePhones
+import ttsint
 
-__all__ = ["FlitePhones"]
+# Names resolve on first use, so loading the plugin entry point imports none of the blocks.
+__getattr__, __all__ = ttsint.lazy_exports(__name__, {
+    "frontend": ["FlitePhones"],
+})
