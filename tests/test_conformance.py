@@ -10,7 +10,6 @@ import tempfile
 from pathlib import Path
 
 import torch
-
 import ttsint
 from ttsint.testing import BlockSample, parametrize_with_checks
 
@@ -56,7 +55,8 @@ def _vocoder_addon() -> ttsint.Addon:
         (directory / file.name).symlink_to(file)
     torch.manual_seed(0)
     length = torch.export.Dim("length", min=1, max=4096)
-    exported = torch.export.export(_ConvVocoder().eval(), (torch.randn(1, 9, 80),), dynamic_shapes=({1: length},))
+    exported = torch.export.export(_ConvVocoder().eval(), (torch.randn(1, 9, 80),),
+                                   dynamic_shapes=({1: length},))
     torch.export.save(exported, directory / "vocoder.pt2")
     text = (demo.path / "addon.toml").read_text(encoding="utf-8")
     stack = text.index("[[stack]]")
@@ -68,7 +68,8 @@ def _vocoder_addon() -> ttsint.Addon:
 
 SAMPLES = [
     # core
-    BlockSample({"type": "SequenceBlockContainer", "blocks": [{"type": "Pace", "factor": 1.5}]}, utt=DURATIONS),
+    BlockSample({"type": "SequenceBlockContainer", "blocks": [{"type": "Pace", "factor": 1.5}]},
+                utt=DURATIONS),
     BlockSample({"type": "StreamableStack", "stack": [{"type": "Gain", "db": -3}, {"type": "Smooth"}]},
                 upstream=MEL, lookahead=17),
     BlockSample({"type": "StreamablePipeline", "sequence_block": {"type": "Encoders"},
@@ -84,7 +85,7 @@ SAMPLES = [
     # ttsint-inferentia
     BlockSample({"type": "NeuronEncoders", "cache_dir": _CACHE.name}, addon="demo", utt=TEXT, atol=1e-4),
     BlockSample({"type": "NeuronDecoder", "chunk_frames": 16, "cache_dir": _CACHE.name}, addon="demo",
-                upstream=HIDDEN, atol=1e-4, lookahead=44),  # first window: chunk + context, then its right context
+                upstream=HIDDEN, atol=1e-4, lookahead=44),  # first window (chunk + context) + right context
     # ttsint-dsp
     BlockSample({"type": "Gain", "db": -6.0}, upstream=MEL, lookahead=1),
     BlockSample({"type": "Tilt", "db": 3.0, "eq": [0, -2, 1]}, upstream=MEL, lookahead=1),

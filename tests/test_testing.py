@@ -165,15 +165,17 @@ def test_streams_that_overwrite_each_others_files_fail_the_suite():
 def _package(root: Path, name: str, plugin: str) -> None:
     (root / name).mkdir()
     (root / name / "__init__.py").write_text("")
-    (root / name / "blocks.py").write_text("import json\nimport ttsint\n\n\nclass Echo(ttsint.StreamableBlock):\n"
-                                           "    def stream(self, utt, upstream):\n        yield from upstream\n")
+    (root / name / "blocks.py").write_text(
+        "import json\nimport ttsint\n\n\nclass Echo(ttsint.StreamableBlock):\n"
+        "    def stream(self, utt, upstream):\n        yield from upstream\n")
     (root / name / "plugin.py").write_text(plugin)
 
 
 def test_an_entry_module_that_imports_its_lazy_targets_fails_the_suite(tmp_path):
     register = ("@ttsint.hookimpl\ndef ttsint_register_blocks(register):\n"
                 "    register('Echo', '{pkg}.blocks:Echo')\n")
-    _package(tmp_path, "eager_pkg", "import ttsint\nfrom .blocks import Echo\n\n" + register.format(pkg="eager_pkg"))
+    _package(tmp_path, "eager_pkg", 
+             "import ttsint\nfrom .blocks import Echo\n\n" + register.format(pkg="eager_pkg"))
     _package(tmp_path, "lazy_pkg", "import ttsint\n\n" + register.format(pkg="lazy_pkg"))
     with pytest.raises(AssertionError, match="imports eager_pkg.blocks, which it registers as lazy target"):
         check_entry_module("eager_pkg.plugin", ["eager_pkg.blocks:Echo"], path=[str(tmp_path)])
@@ -190,7 +192,8 @@ def test_parametrize_with_checks_names_cases_and_flags_blocks_without_a_sample()
     ids = [p.id for p in mark.args[1]]
     assert ids == ["Gain-contiguous_chunks", "Gain-chunk_invariance", "Gain-interleaved_streams",
                    "Gain-early_close", "Gain-bounded_lookahead", "Gain-plugin_entry_module",
-                   "Pace-fresh_output", "Pace-keeps_input_keys", "Pace-plugin_entry_module", "Smooth-has_sample"]
+                   "Pace-fresh_output", "Pace-keeps_input_keys", "Pace-plugin_entry_module",
+                   "Smooth-has_sample"]
     sample, check = mark.args[1][-1].values
     with pytest.raises(AssertionError, match="'Smooth' is registered but has no BlockSample"):
         check(sample)

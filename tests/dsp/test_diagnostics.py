@@ -49,7 +49,8 @@ def test_tap_writes_every_chunk_and_the_whole(tmp_path, run, random_mel):
     assert re.fullmatch(r"mel-\d{4}-[0-9a-f]{6}", stream)
     assert names == [f"{stream}-000000-000040.npy", f"{stream}-000040-000080.npy",
                      f"{stream}-000080-000097.npy", f"{stream}.npy"]
-    np.testing.assert_array_equal(np.load(tmp_path / "tap" / f"{stream}-000040-000080.npy"), random_mel[40:80].numpy())
+    np.testing.assert_array_equal(np.load(tmp_path / "tap" / f"{stream}-000040-000080.npy"),
+                                  random_mel[40:80].numpy())
     np.testing.assert_array_equal(np.load(tmp_path / "tap" / f"{stream}.npy"), random_mel.numpy())
 
 

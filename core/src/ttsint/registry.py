@@ -225,7 +225,8 @@ class Registry:
             yield from self.blocks[name]
 
 
-def lazy_exports(package: str, modules: Mapping[str, Iterable[str]]) -> tuple[Callable[[str], Any], list[str]]:
+def lazy_exports(package: str,
+                 modules: Mapping[str, Iterable[str]]) -> tuple[Callable[[str], Any], list[str]]:
     """A module ``__getattr__`` and ``__all__`` that import each name's submodule on first use.
 
     A plugin package's ``__init__`` uses it so that loading its entry module (which imports the

@@ -225,7 +225,7 @@ def check_chunk_invariance(sample: BlockSample) -> None:
 
 
 def check_interleaved_streams(sample: BlockSample) -> None:
-    """Two streams advanced chunk by chunk each equal the same stream run alone: no per-stream state on the block."""
+    """Two streams advanced together each equal the same stream run alone: block holds no stream state."""
     block = sample.build()
     state_before = copy.copy(vars(block)) if hasattr(block, "__dict__") else None
     size = sample.chunkings[-1]
@@ -254,7 +254,8 @@ def check_bounded_lookahead(sample: BlockSample) -> None:
     block = sample.build()
     source = CountingStream(sample.upstream)
     stream = block.stream(sample.inputs(), iter(source))
-    assert source.pulled == 0, f"{sample.name} pulled {source.pulled} upstream frames before the first chunk was asked for"
+    assert source.pulled == 0, (
+        f"{sample.name} pulled {source.pulled} upstream frames before the first chunk was asked for")
     last, index = 0, 0
     for index, _ in enumerate(stream):
         read = source.pulled - last
@@ -306,7 +307,7 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 
 @functools.lru_cache(maxsize=64)
 def _imported_by(module: str, path: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """Modules that loading ``module`` imports beyond what ``import ttsint`` already did (in a fresh process)."""
+    """Modules that loading ``module`` imports beyond what ``import ttsint`` did (in a fresh process)."""
     env = dict(os.environ)
     if path:
         env["PYTHONPATH"] = os.pathsep.join([*path, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
@@ -403,7 +404,8 @@ def parametrize_with_checks(samples: Iterable[BlockSample], *, registered: Itera
             checks = [functools.partial(_raise, exc)]
             checks[0].__name__ = "check_loads"  # type: ignore[attr-defined]
         for check in checks:
-            params.append(pytest.param(sample, check, id=f"{sample.name}-{check.__name__.removeprefix('check_')}"))
+            label = check.__name__.removeprefix("check_")
+            params.append(pytest.param(sample, check, id=f"{sample.name}-{label}"))
     for name in registered:
         if name not in covered:
             params.append(pytest.param(BlockSample({"type": name}), _has_sample, id=f"{name}-has_sample"))
