@@ -17,7 +17,7 @@ fi
 
 # torch first, pinned to the CPU build: a bare "torch" requirement could pull a multi-GB CUDA build.
 "$PY" -c "import torch" 2>/dev/null || pip_install "torch==2.13.0"
-pip_install hatchling pytest ruff
+pip_install hatchling pytest ruff hypothesis
 pip_install -e core -e plugins/ttsint-encoders
 for plugin in plugins/ttsint-dsp plugins/ttsint-inferentia plugins/ttsint-voice-en; do
     if [ -f "$plugin/pyproject.toml" ]; then pip_install -e "$plugin"; fi

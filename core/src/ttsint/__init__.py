@@ -9,10 +9,11 @@ from .addon import (
     network_levels,
     parse_override,
 )
-from .audio import read_wav, write_wav
+from .audio import NpyWriter, WavWriter, read_wav, write_wav
 from .blocks import (
     Block,
     Chunk,
+    Prepared,
     SequenceBlock,
     SequenceBlockContainer,
     StreamableBlock,
@@ -38,6 +39,8 @@ from .errors import AddonError, ConfigError, FrontendError, PluginError, StreamE
 from .frontends import CharacterFrontend, Frontend, normalize_text
 from .hookspecs import hookimpl
 from .registry import Registry, get_registry, lazy_exports, reset_registry
+from .segments import SegmentSettings, segment_text, split_sentences
+from .speech import SegmentInfo, SpeechStream
 from .stack import BuildContext, build_stack, format_tree
 from .voice import Voice
 
@@ -52,10 +55,15 @@ __all__ = [
     "Frontend",
     "FrontendError",
     "Network",
+    "NpyWriter",
     "PluginError",
+    "Prepared",
     "Registry",
     "SequenceBlock",
+    "SegmentInfo",
+    "SegmentSettings",
     "SequenceBlockContainer",
+    "SpeechStream",
     "StreamError",
     "StreamableBlock",
     "StreamablePipeline",
@@ -63,6 +71,7 @@ __all__ = [
     "TTSIntError",
     "Utterance",
     "Voice",
+    "WavWriter",
     "Window",
     "apply_overrides",
     "build_stack",
@@ -84,6 +93,8 @@ __all__ = [
     "read_wav",
     "parse_override",
     "reset_registry",
+    "segment_text",
+    "split_sentences",
     "write_wav",
     "Span",
     "pad_to_bucket",

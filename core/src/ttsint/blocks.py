@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -20,6 +20,7 @@ __all__ = [
     "SequenceBlockContainer",
     "StreamableStack",
     "StreamablePipeline",
+    "Prepared",
 ]
 
 Utterance = dict[str, torch.Tensor]
@@ -46,6 +47,31 @@ class Chunk:
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """An utterance with the sequence work of a streamable block done, ready to stream without redoing it.
+
+    ``Voice.stream`` prepares the next sentence in the background while the current one streams.
+    """
+
+    block: StreamableBlock
+    utt: Utterance
+    parts: tuple[Prepared, ...] = field(default=())
+
+    def stream(self, upstream: Iterator[Chunk] | None = None) -> Iterator[Chunk]:
+        """The chunks ``block.stream(utt, upstream)`` would yield."""
+        return self.block.stream_prepared(self, upstream)
+
+    def symbol_frames(self) -> torch.Tensor | None:
+        """Frames per input symbol, from the first block in the tree that knows them (an Upsampler does)."""
+        found = self.block.symbol_frames(self.utt)
+        for part in self.parts:
+            if found is not None:
+                break
+            found = part.symbol_frames()
+        return found
 
 
 class Block:
@@ -115,6 +141,18 @@ class StreamableBlock(Block):
         """Yield chunks lazily; ``upstream`` is the previous block's chunks, or None for the first block."""
         raise NotImplementedError(f"{type(self).__name__} must implement stream(utt, upstream)")
 
+    def prepare(self, utt: Utterance) -> Prepared:
+        """Run the sequence blocks this block holds (none by default), so streaming can start at once."""
+        return Prepared(self, utt)
+
+    def stream_prepared(self, prepared: Prepared, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        """Stream from ``prepare``'s result; containers override it to skip the work already done."""
+        return self.stream(prepared.utt, upstream)
+
+    def symbol_frames(self, utt: Utterance) -> torch.Tensor | None:
+        """How many output frames (at the addon's hop) each symbol lasts, if this block decides it."""
+        return None
+
 
 class SequenceBlockContainer(SequenceBlock):
     """Runs nested sequence blocks in order, each one adding keys to the utterance."""
@@ -159,6 +197,16 @@ class StreamableStack(StreamableBlock):
         if chunks is not None:
             yield from chunks
 
+    def prepare(self, utt: Utterance) -> Prepared:
+        return Prepared(self, utt, tuple(block.prepare(utt) for block in self.stack))
+
+    def stream_prepared(self, prepared: Prepared, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        chunks = upstream
+        for part in prepared.parts:
+            chunks = part.stream(chunks)
+        if chunks is not None:
+            yield from chunks
+
     def output_kind(self, upstream_kind: str | None = None) -> str | None:
         for block in self.stack:
             upstream_kind = block.output_kind(upstream_kind)
@@ -185,6 +233,13 @@ class StreamablePipeline(StreamableBlock):
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         encoded = self.sequence_block.forward(utt)
         yield from self.streamable_block.stream(encoded, upstream)
+
+    def prepare(self, utt: Utterance) -> Prepared:
+        encoded = self.sequence_block.forward(utt)
+        return Prepared(self, encoded, (self.streamable_block.prepare(encoded),))
+
+    def stream_prepared(self, prepared: Prepared, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        return prepared.parts[0].stream(upstream)
 
     def output_kind(self, upstream_kind: str | None = None) -> str | None:
         return self.streamable_block.output_kind(upstream_kind)

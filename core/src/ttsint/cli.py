@@ -114,47 +114,73 @@ def check(addon: str, sets: Sequence[str]) -> None:
 
 
 @cli.command()
-@click.argument("text")
+@click.argument("text", required=False)
+@click.option("--text-file", type=click.Path(dir_okay=False, exists=True), metavar="PATH",
+              help="Read the text from PATH (UTF-8), of any length, instead of TEXT.")
 @click.option("--addon", "addon_name", metavar="NAME|PATH",
               help="Addon to speak with (default: the best installed).")
 @set_option
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write .npy (frames [T, C]) or .wav.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write .npy (frames [T, C]) or .wav, chunk by chunk as they arrive.")
+@click.option("--timestamps", "timestamps", type=click.Path(dir_okay=False), metavar="PATH",
+              help="Write each sentence's start and end (and each word's, where durations are known) "
+                   "to PATH as JSON.")
 @click.option("--stats", is_flag=True,
-              help="Print time to first chunk, total time, frames, chunks, RTF, and the blocks' own reports.")
+              help="Print segments, time to first chunk, gaps at sentence boundaries, total time, RTF, "
+                   "and the blocks' own reports.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), metavar="PATH",
               help="Also draw the mel (the vocoder's input, if any) to PATH (.png; needs ttsint-dsp).")
 @json_option
-def synth(text: str, addon_name: str | None, sets: Sequence[str], output: str | None, stats: bool,
-          plot_path: str | None, as_json: bool) -> None:
-    """Stream TEXT (or - for stdin) through an addon's stack."""
+def synth(text: str | None, text_file: str | None, addon_name: str | None, sets: Sequence[str],
+          output: str | None, timestamps: str | None, stats: bool, plot_path: str | None,
+          as_json: bool) -> None:
+    """Stream TEXT (or - for stdin, or --text-file PATH) through an addon's stack, sentence by sentence."""
     from .synth import synthesize_to
 
-    if text == "-":
+    if (text is None) == (text_file is None):
+        raise click.UsageError("give the text to speak as TEXT, as - (standard input), "
+                               "or with --text-file PATH")
+    if text_file is not None:
+        with open(text_file, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    elif text == "-":
         text = click.get_text_stream("stdin").read()
+    assert text is not None
     # A plugin adds the `plot` command; check before synthesizing so a missing one fails fast.
     plot_command = cli.commands.get("plot") if plot_path else None
     if plot_path and plot_command is None:
         raise TTSIntError("--plot draws with the `plot` command of ttsint-dsp, which is not installed: "
                           "pip install ttsint-dsp")
-    report = synthesize_to(text, addon_name, _overrides(sets), output)
+    report = synthesize_to(text, addon_name, _overrides(sets), output, timestamps)
     if plot_command is not None:
         click.get_current_context().invoke(plot_command, source=text, output=plot_path, addon_name=addon_name,
                                            sets=sets)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     elif stats:
-        click.echo(
-            f"addon {report['addon']}: {report['frames']} frames of {report['output_kind'] or 'frames'} "
-            f"in {report['chunks']} chunks, {report['audio_seconds']:.2f} s of audio\n"
-            f"first chunk {report['first_chunk_ms']:.1f} ms, total {report['total_ms']:.1f} ms, "
-            f"real-time factor {report['rtf']:.3f}"
-        )
-        for path, figures in report.get("blocks", {}).items():
-            shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                              for k, v in figures.items() if k != "type")
-            click.echo(f"{path} ({figures['type']}): {shown}")
+        click.echo(_stats_text(report))
     if output and not as_json:
         click.echo(f"wrote {output}", err=True)
+
+
+def _stats_text(report: dict[str, Any]) -> str:
+    gap = report["median_chunk_gap_ms"]
+    boundary = report["max_boundary_gap_ms"]
+    lines = [
+        f"addon {report['addon']}: {report['frames']} frames of {report['output_kind'] or 'frames'} "
+        f"in {report['chunks']} chunks, {report['segments']} segment(s), "
+        f"{report['audio_seconds']:.2f} s of audio",
+        f"first chunk {report['first_chunk_ms']:.1f} ms, total {report['total_ms']:.1f} ms, "
+        f"real-time factor {report['rtf']:.3f}",
+    ]
+    if gap is not None or boundary is not None:
+        shown = [f"{v:.1f} ms" if v is not None else "-" for v in (gap, boundary)]
+        lines.append(f"gaps: median between chunks {shown[0]}, longest at a sentence boundary {shown[1]}")
+    for path, figures in report.get("blocks", {}).items():
+        shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in figures.items() if k != "type")
+        lines.append(f"{path} ({figures['type']}): {shown}")
+    return "\n".join(lines)
 
 
 def _warn_failures() -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
 from .blocks import Utterance
 from .errors import FrontendError
+from .segments import segment_text
 
 if TYPE_CHECKING:
     from .addon import Addon
@@ -21,6 +23,8 @@ class Frontend:
     """Base of text front ends; an addon's ``frontend`` table names one and gives its parameters."""
 
     type_name: ClassVar[str] = "Frontend"
+    language: ClassVar[str] = "en"
+    """The language whose sentence rules ``segments`` applies (an ISO 639 code)."""
     symbols: list[str]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -34,8 +38,20 @@ class Frontend:
         return cls(**params)
 
     def __call__(self, text: str) -> Utterance:
-        """Return at least ``symbols`` (int64 [N]); raise FrontendError for text it cannot handle."""
+        """Return at least ``symbols`` (int64 [N]); raise FrontendError for text it cannot handle.
+
+        It may add ``word_ids`` (int64 [N]): each symbol's word, as an index into ``text.split()``,
+        or -1 for symbols between words; then ``synth --timestamps`` can time each word.
+        """
         raise NotImplementedError
+
+    def segments(self, text: str, max_symbols: int | None = None, *,
+                 source: str = "segments.max_symbols") -> Iterator[tuple[str, Utterance]]:
+        """Yield (sentence, utterance) pairs, splitting sentences of more than ``max_symbols`` symbols.
+
+        Every front end gets this from the base class; override it only for other sentence rules.
+        """
+        return segment_text(text, self, max_symbols, source=source, language=self.language)
 
 
 _PUNCT_MAP = str.maketrans({
@@ -105,18 +121,28 @@ class CharacterFrontend(Frontend):
         self.unknown = unknown
 
     def __call__(self, text: str) -> Utterance:
-        norm = normalize_text(text, lowercase=self.lowercase, expand_numbers=self.expand_numbers)
         ids: list[int] = []
+        word_ids: list[int] = []
         bad: list[str] = []
-        for ch in norm:
-            if ch in self._ids:
-                ids.append(self._ids[ch])
-            elif ch not in bad:
-                bad.append(ch)
+        started = False
+        # Normalising word by word gives the same characters as normalising the whole text (numbers
+        # and punctuation never span a space), and tells which word each symbol belongs to.
+        for w, word in enumerate(text.split()):
+            norm = normalize_text(word, lowercase=self.lowercase, expand_numbers=self.expand_numbers)
+            if not norm:
+                continue
+            between, started = (" " if started else ""), True
+            for i, ch in enumerate(between + norm):
+                if ch in self._ids:
+                    ids.append(self._ids[ch])
+                    word_ids.append(-1 if between and i == 0 else w)
+                elif ch not in bad:
+                    bad.append(ch)
         if bad and self.unknown == "error":
             shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in bad[:8])
             raise FrontendError(f"this voice cannot say the character(s) {shown} in {text[:60]!r}; "
                                 "remove them, or set frontend.unknown='skip' to drop them")
         if not ids:
             raise FrontendError(f"nothing to say: {text[:60]!r} has no characters this voice knows")
-        return {"symbols": torch.tensor(ids, dtype=torch.int64)}
+        return {"symbols": torch.tensor(ids, dtype=torch.int64),
+                "word_ids": torch.tensor(word_ids, dtype=torch.int64)}

@@ -2,55 +2,95 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from .addon import default_addon
-from .audio import write_wav
-from .blocks import Block, Chunk
+from .audio import NpyWriter, WavWriter
+from .blocks import Block
 from .errors import ConfigError, TTSIntError
+from .speech import SpeechStream, word_timings
 from .voice import Voice
 
-__all__ = ["synthesize_to", "timed_stream", "block_reports"]
+__all__ = ["synthesize_to", "timed_stream", "block_reports", "StreamTimer"]
 
 
-def timed_stream(voice: Voice, text: str) -> tuple[torch.Tensor, dict[str, Any]]:
-    """Run one utterance, returning its frames and the timing of the stream."""
-    begin = time.perf_counter()
-    first: float | None = None
-    chunks: list[Chunk] = []
-    for chunk in voice.stream(text):
-        if first is None:
-            first = time.perf_counter() - begin
-        chunks.append(chunk)
-    total = time.perf_counter() - begin
-    if not chunks:
+class StreamTimer:
+    """Times a SpeechStream as it is consumed: first chunk, gaps between chunks and at segment boundaries."""
+
+    def __init__(self) -> None:
+        self.begin = time.perf_counter()
+        self.first: float | None = None
+        self.chunk_gaps: list[float] = []
+        self.boundary_gaps: list[float] = []
+        self._last: float | None = None
+        self._segment: int | None = None
+
+    def tick(self, segment: int | None) -> None:
+        """Record a chunk of ``segment`` (None for a pause, which does not count as a chunk)."""
+        now = time.perf_counter()
+        if segment is None:
+            return
+        if self.first is None:
+            self.first = now - self.begin
+        elif self._last is not None:
+            (self.chunk_gaps if segment == self._segment else self.boundary_gaps).append(now - self._last)
+        self._last, self._segment = now, segment
+
+    def report(self) -> dict[str, Any]:
+        gaps = sorted(self.chunk_gaps)
+        return {
+            "first_chunk_ms": 1000 * (self.first or 0.0),
+            "median_chunk_gap_ms": 1000 * gaps[len(gaps) // 2] if gaps else None,
+            "boundary_gaps_ms": [round(1000 * g, 2) for g in self.boundary_gaps],
+            "max_boundary_gap_ms": 1000 * max(self.boundary_gaps) if self.boundary_gaps else None,
+        }
+
+
+def timed_stream(voice: Voice, text: str, sink: Callable[[torch.Tensor], None] | None = None,
+                 ) -> tuple[SpeechStream, dict[str, Any]]:
+    """Stream ``text`` to ``sink`` chunk by chunk (frames are not kept); returns the stream and its timing."""
+    timer = StreamTimer()
+    frames = chunks = pause_frames = 0
+    channels = 0
+    with voice.stream(text) as speech:
+        for chunk in speech:
+            timer.tick(speech.current)
+            if speech.current is None:
+                pause_frames += len(chunk)
+            else:
+                chunks += 1
+            frames, channels = chunk.end, int(chunk.frames.shape[1])
+            if sink is not None:
+                sink(chunk.frames)
+    total = time.perf_counter() - timer.begin
+    if frames == 0:
         raise TTSIntError(f"the stack produced no frames for {text[:60]!r}")
-    frames = torch.cat([c.frames for c in chunks])
-    kind = voice.output_kind
     a = voice.addon
-    samples = frames.shape[0] if kind == "waveform" else frames.shape[0] * a.hop_length
-    seconds = samples / a.sample_rate
+    seconds = frames * voice.frame_seconds
+    speech_seconds = (frames - pause_frames) * voice.frame_seconds
     report: dict[str, Any] = {
         "addon": a.name,
-        "output_kind": kind,
-        "frames": int(frames.shape[0]),
-        "channels": int(frames.shape[1]),
-        "chunks": len(chunks),
-        "first_chunk_ms": 1000 * (first or 0.0),
+        "output_kind": voice.output_kind,
+        "frames": frames,
+        "channels": channels,
+        "chunks": chunks,
+        "segments": len(speech.segments),
         "total_ms": 1000 * total,
         "audio_seconds": seconds,
+        "speech_seconds": speech_seconds,
         "rtf": total / seconds if seconds > 0 else float("inf"),
+        **timer.report(),
     }
     blocks = block_reports(voice.block)
     if blocks:
         report["blocks"] = blocks
-    return frames, report
+    return speech, report
 
 
 def block_reports(block: Block, label: str = "stack") -> dict[str, dict[str, Any]]:
@@ -65,8 +105,12 @@ def block_reports(block: Block, label: str = "stack") -> dict[str, dict[str, Any
 
 
 def synthesize_to(text: str, addon: str | None = None, overrides: Mapping[str, Any] | None = None,
-                  output: str | Path | None = None) -> dict[str, Any]:
-    """Synthesize ``text`` with an addon (default: the best installed) and write .npy or .wav if asked."""
+                  output: str | Path | None = None, timestamps: str | Path | None = None) -> dict[str, Any]:
+    """Synthesize ``text`` with an addon (default: the best installed), writing .npy or .wav as chunks arrive.
+
+    ``timestamps`` names a JSON file for each segment's (and, where durations are known, each
+    word's) start and end in seconds. A failed run leaves no partial output file behind.
+    """
     voice = Voice.load(addon or default_addon(), overrides)
     suffix = Path(output).suffix.lower() if output else None
     if suffix not in (None, ".npy", ".wav"):
@@ -77,14 +121,41 @@ def synthesize_to(text: str, addon: str | None = None, overrides: Mapping[str, A
                           "not audio, so there is no WAV to write",
                           "add a vocoder after it, e.g. --set stack.1.type=GriffinLim "
                           "(pip install ttsint-dsp), or write .npy")
-    frames, report = timed_stream(voice, text)
-    if suffix == ".npy":
-        np.save(output, frames.detach().cpu().numpy().astype(np.float32))
-    elif suffix == ".wav":
-        write_wav(output, frames, voice.addon.sample_rate)
-    if output:
+    writer: WavWriter | NpyWriter | None = None
+    if suffix == ".wav":
+        writer = WavWriter(output, voice.addon.sample_rate)  # type: ignore[arg-type]
+    elif suffix == ".npy":
+        writer = NpyWriter(output)  # type: ignore[arg-type]
+    try:
+        speech, report = timed_stream(voice, text, writer.write if writer else None)
+    except BaseException:
+        if writer is not None:
+            writer.close()
+            writer.path.unlink(missing_ok=True)
+        raise
+    if writer is not None:
+        writer.close()
         report["output"] = str(output)
+    if timestamps:
+        Path(timestamps).write_text(json.dumps(segment_timestamps(voice, speech), indent=1), encoding="utf-8")
+        report["timestamps"] = str(timestamps)
     return report
+
+
+def segment_timestamps(voice: Voice, speech: SpeechStream) -> dict[str, Any]:
+    """Each segment's text, start and end in seconds, and its words' times where the stack knows durations."""
+    a = voice.addon
+    hop = a.hop_length / a.sample_rate
+    segments = []
+    for info in speech.segments:
+        start = info.start * voice.frame_seconds
+        entry: dict[str, Any] = {"text": info.text, "start": round(start, 4),
+                                 "end": round((info.end or info.start) * voice.frame_seconds, 4)}
+        words = word_timings(info, hop, start)
+        if words:
+            entry["words"] = words
+        segments.append(entry)
+    return {"addon": a.name, "sample_rate": a.sample_rate, "segments": segments}
 
 
 def _last_block(voice: Voice) -> str:

@@ -13,6 +13,8 @@ from .blocks import Chunk, StreamableBlock, Utterance
 from .chunking import concat_chunks
 from .errors import ConfigError
 from .registry import Registry
+from .segments import SegmentSettings, segment_settings
+from .speech import SpeechStream
 from .stack import build_stack
 
 __all__ = ["Voice"]
@@ -35,6 +37,7 @@ class Voice:
             raise ConfigError("stack", f"{block.type_name} is a {block.kind} block; a voice's stack must "
                               "produce frames, so it needs a streamable block at the top")
         self.block: StreamableBlock = block
+        self.segment_settings: SegmentSettings = segment_settings(addon)
 
     @classmethod
     def load(cls, name_or_path: str | Path, overrides: Mapping[str, Any] | None = None,
@@ -51,14 +54,30 @@ class Voice:
         """Apply the addon's text front end."""
         return self.addon.frontend(text)
 
-    def stream(self, text: str) -> Iterator[Chunk]:
-        """Yield chunks as the stack makes them; the front end runs before the first chunk is asked for."""
-        return self.stream_utterance(self.encode(text))
+    @property
+    def frame_seconds(self) -> float:
+        """Seconds of audio per output frame: one sample for a waveform, one hop otherwise."""
+        a = self.addon
+        return 1 / a.sample_rate if self.output_kind == "waveform" else a.hop_length / a.sample_rate
+
+    def segments(self, text: str) -> Iterator[tuple[str, Utterance]]:
+        """The text's segments (sentences, split to the addon's symbol limit), each with its utterance."""
+        s = self.segment_settings
+        return self.addon.frontend.segments(text, s.max_symbols, source=s.source)
+
+    def stream(self, text: str) -> SpeechStream:
+        """Stream text of any length, sentence after sentence, as one run of chunks with pauses between.
+
+        The first sentence goes through the front end before this returns (so its errors raise
+        here); later ones are prepared in the background while earlier ones stream.
+        """
+        pause = round(self.segment_settings.pause / self.frame_seconds)
+        return SpeechStream(self.block, self.segments(text), pause_frames=pause)
 
     def stream_utterance(self, utt: Utterance) -> Iterator[Chunk]:
         """Stream from ready-made tensors (e.g. symbols from an external front end)."""
         return self.block.stream(utt, None)
 
     def synthesize(self, text: str) -> torch.Tensor:
-        """The whole output of the stack for ``text``, [T, C]."""
+        """The whole output of the stack for ``text``, [T, C], pauses between sentences included."""
         return concat_chunks(self.stream(text))

@@ -31,6 +31,10 @@ class Upsampler(StreamableBlock):
         """Integer frames per symbol: durations / pace, rounded, never negative."""
         return torch.clamp(torch.round(utt[self.durations].float() / self.pace), min=0).long()
 
+    def symbol_frames(self, utt: Utterance) -> torch.Tensor | None:
+        """The frames each symbol lasts: what ``synth --timestamps`` times words with."""
+        return self.frame_counts(utt) if self.durations in utt else None
+
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         if upstream is not None:
             raise StreamError(f"{self.type_name} makes frames from the utterance's {self.encoding!r} and "

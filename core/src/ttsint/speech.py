@@ -1,0 +1,191 @@
+"""SpeechStream: the chunks of a text's segments as one continuous stream, the next segment prepared ahead.
+
+While segment k streams, a background thread runs the front end and the sequence blocks of
+segment k+1, so it is ready when k ends. Closing the stream (or dropping it) stops that thread.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .blocks import Chunk, Prepared, StreamableBlock, Utterance
+from .errors import FrontendError
+
+__all__ = ["SegmentInfo", "SpeechStream", "word_timings"]
+
+
+@dataclass
+class SegmentInfo:
+    """One segment of a stream: its text, its output frames [start, end), and what timing it knows."""
+
+    index: int
+    text: str
+    start: int
+    end: int | None = None
+    symbol_frames: torch.Tensor | None = field(default=None, repr=False)
+    """Frames at the addon's hop that each symbol lasts, when a block in the stack decides durations."""
+    word_ids: torch.Tensor | None = field(default=None, repr=False)
+    """Each symbol's word as an index into ``text.split()`` (-1 between words), when the front end says."""
+
+
+def word_timings(info: SegmentInfo, hop_seconds: float, offset_seconds: float) -> list[dict[str, Any]]:
+    """Each word's text, start and end in seconds, from the segment's symbol durations; [] when unknown."""
+    if info.symbol_frames is None or info.word_ids is None or len(info.word_ids) != len(info.symbol_frames):
+        return []
+    ends = torch.cumsum(info.symbol_frames.long(), 0)
+    starts = ends - info.symbol_frames.long()
+    words = info.text.split()
+    out = []
+    for w, word in enumerate(words):
+        where = torch.nonzero(info.word_ids == w).flatten()
+        if len(where) == 0:
+            continue
+        out.append({"text": word,
+                    "start": round(offset_seconds + hop_seconds * int(starts[where[0]]), 4),
+                    "end": round(offset_seconds + hop_seconds * int(ends[where[-1]]), 4)})
+    return out
+
+
+_END = object()
+
+
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+class _Lookahead:
+    """The background thread: takes the next segment and prepares it, one segment per permit."""
+
+    def __init__(self, segments: Iterator[tuple[str, Utterance]], block: StreamableBlock) -> None:
+        self.segments = segments
+        self.block = block
+        self.ready: queue.Queue[Any] = queue.Queue()
+        self.permits = threading.Semaphore(0)
+        self.stopped = threading.Event()
+        self.prepared = 0
+        self.thread = threading.Thread(target=self._run, name="ttsint-lookahead", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                self.permits.acquire()
+                if self.stopped.is_set():
+                    return
+                item = next(self.segments, None)
+                if item is None:
+                    self.ready.put(_END)
+                    return
+                text, utt = item
+                prepared = self.block.prepare(utt)
+                self.prepared += 1
+                self.ready.put((text, utt, prepared))
+        except BaseException as exc:  # handed to the consumer, which raises it in its own thread
+            self.ready.put(_Failure(exc))
+
+    def request(self) -> None:
+        """Allow one more segment to be prepared (starting the thread on the first request)."""
+        if not self.thread.is_alive() and self.thread.ident is None:
+            self.thread.start()
+        self.permits.release()
+
+    def take(self) -> Any:
+        item = self.ready.get()
+        if isinstance(item, _Failure):
+            raise item.exc
+        return item
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.permits.release()
+        if self.thread.ident is not None:
+            self.thread.join()
+
+
+class SpeechStream(Iterator[Chunk]):
+    """Iterates the chunks of every segment, with ``start`` running on and a pause between segments.
+
+    Each segment's frames are exactly those its own stream would make. ``segments`` grows as
+    segments start; ``current`` is the segment of the last chunk (None for a pause).
+    """
+
+    def __init__(self, block: StreamableBlock, segments: Iterator[tuple[str, Utterance]], *,
+                 pause_frames: int = 0) -> None:
+        self.block = block
+        self.pause_frames = int(pause_frames)
+        self.segments: list[SegmentInfo] = []
+        self.current: int | None = None
+        first = next(segments, None)  # the front end's errors for the first sentence surface here
+        if first is None:
+            raise FrontendError("nothing to say: the front end found no segments in the text")
+        self._first = first
+        self._ahead = _Lookahead(segments, block)
+        self._chunks = self._run()
+
+    @property
+    def prepared_ahead(self) -> int:
+        """How many segments the background thread has prepared: instrumentation for tests and stats."""
+        return self._ahead.prepared
+
+    @property
+    def lookahead_running(self) -> bool:
+        return self._ahead.thread.is_alive()
+
+    def __next__(self) -> Chunk:
+        return next(self._chunks)
+
+    def __iter__(self) -> SpeechStream:
+        return self
+
+    def close(self) -> None:
+        """Stop streaming and stop the look-ahead thread (waiting for the segment it is preparing)."""
+        self._chunks.close()
+
+    def __enter__(self) -> SpeechStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self) -> Iterator[Chunk]:
+        offset = 0
+        text, utt = self._first
+        item: Any = (text, utt, self.block.prepare(utt))
+        try:
+            while item is not _END:
+                text, utt, prepared = item
+                info = SegmentInfo(len(self.segments), text, offset, word_ids=utt.get("word_ids"))
+                last: Chunk | None = None
+                for chunk in prepared.stream(None):
+                    if last is None:
+                        self.segments.append(info)
+                        self._ahead.request()  # segment k is audible: prepare k+1 meanwhile
+                    self.current = info.index
+                    last = chunk
+                    yield Chunk(chunk.frames, info.start + chunk.start)
+                if last is None:
+                    self.segments.append(info)
+                    self._ahead.request()
+                offset = info.start + (last.end if last is not None else 0)
+                info.end = offset
+                info.symbol_frames = _symbol_frames(prepared)
+                item = self._ahead.take()
+                if item is not _END and last is not None and self.pause_frames > 0:
+                    self.current = None
+                    silence = torch.zeros(self.pause_frames, last.frames.shape[1], dtype=last.frames.dtype,
+                                          device=last.frames.device)
+                    yield Chunk(silence, offset)
+                    offset += self.pause_frames
+        finally:
+            self._ahead.stop()
+
+
+def _symbol_frames(prepared: Prepared) -> torch.Tensor | None:
+    frames = prepared.symbol_frames()
+    return None if frames is None else frames.detach().cpu()
