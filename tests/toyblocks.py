@@ -120,7 +120,23 @@ class ToyGain(StreamableBlock):
             yield Chunk(frames=chunk.frames * self.gain, start=chunk.start)
 
 
-BLOCKS = (ToyEncoder, ToyEmbed, ToyUpsample, ToyDecoder, ToyGain)
+class ToyVocoder(StreamableBlock):
+    """Turns each frame into ``hop`` samples of tanh(mean over channels): a cheap stand-in for a vocoder."""
+
+    produces = "waveform"
+
+    def __init__(self, hop: int = 2) -> None:
+        self.hop = hop
+
+    def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        if upstream is None:
+            raise StreamError("ToyVocoder needs upstream frames")
+        for chunk in upstream:
+            samples = torch.tanh(chunk.frames.mean(dim=1)).repeat_interleave(self.hop)[:, None]
+            yield Chunk(frames=samples, start=chunk.start * self.hop)
+
+
+BLOCKS = (ToyEncoder, ToyEmbed, ToyUpsample, ToyDecoder, ToyGain, ToyVocoder)
 
 
 @hookimpl

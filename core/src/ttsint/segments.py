@@ -1,8 +1,8 @@
 """Segmentation: text of any length becomes sentences, each short enough for the addon's networks.
 
 Sentences are found lazily, a window of text at a time, so the first one is ready after the same
-work whatever the length of the text. A sentence whose symbols exceed the limit is halved at the
-clause boundary nearest its middle, then at a word boundary, until every piece fits.
+work whatever the length of the text. A sentence whose symbols exceed the limit is cut at the last
+clause boundary that fits, else at the last word boundary that fits, until every piece fits.
 """
 
 from __future__ import annotations
@@ -179,26 +179,31 @@ def segment_text(
 def _fit(text: str, utt: Utterance, encode: Callable[[str], Utterance], limit: int | None,
          source: str) -> Iterator[tuple[str, Utterance]]:
     count = int(utt["symbols"].shape[0])
-    if limit is None or count <= limit:
-        yield text, utt
-        return
-    cut = _middle_cut(text)
-    if cut is None:
-        raise FrontendError(
-            f"the word {text[:40]!r}{'...' if len(text) > 40 else ''} makes {count} symbols, and this "
-            f"voice takes at most {limit} symbols per segment ({source}); no split between words can "
-            "make it fit: break it up with spaces or punctuation")
-    head, tail = text[:cut].rstrip(), text[cut:].lstrip()
-    yield from _fit(head, encode(head), encode, limit, source)
-    yield from _fit(tail, encode(tail), encode, limit, source)
+    while limit is not None and count > limit:
+        cut = _cut(text, len(text) * limit / count)
+        if cut is None:
+            raise FrontendError(
+                f"the word {text[:40]!r}{'...' if len(text) > 40 else ''} makes {count} symbols, and this "
+                f"voice takes at most {limit} symbols per segment ({source}); no split between words can "
+                "make it fit: break it up with spaces or punctuation")
+        head = text[:cut].rstrip()
+        yield from _fit(head, encode(head), encode, limit, source)  # splits again if the estimate was high
+        text = text[cut:].lstrip()
+        utt = encode(text)
+        count = int(utt["symbols"].shape[0])
+    yield text, utt
 
 
-def _middle_cut(text: str) -> int | None:
-    """Where to halve ``text``: the clause boundary nearest its middle, else the nearest space."""
-    middle = len(text) / 2
-    for pattern in (_CLAUSE_END, _SPACE):
-        cuts = [m.end() for m in pattern.finditer(text) if 0 < m.start() and m.end() < len(text)]
-        cuts = [c for c in cuts if _SPEAKABLE.search(text[:c]) and _SPEAKABLE.search(text[c:])]
-        if cuts:
-            return min(cuts, key=lambda c: abs(c - middle))
-    return None
+def _cut(text: str, budget: float) -> int | None:
+    """Where to end the first piece: the last clause boundary within ``budget`` characters when it
+    keeps at least half of them, else the last word boundary within it (or the first one at all)."""
+    def cuts(pattern: re.Pattern[str]) -> list[int]:
+        found = [m.end() for m in pattern.finditer(text) if 0 < m.start() and m.end() < len(text)]
+        return [c for c in found if _SPEAKABLE.search(text[:c]) and _SPEAKABLE.search(text[c:])]
+
+    clauses = [c for c in cuts(_CLAUSE_END) if c <= budget]
+    if clauses and clauses[-1] >= budget / 2:
+        return clauses[-1]
+    words = cuts(_SPACE)
+    within = [c for c in words if c <= budget]
+    return within[-1] if within else words[0] if words else None

@@ -108,6 +108,15 @@ class _Lookahead:
             self.thread.join()
 
 
+class _Progress:
+    """What the consumer has reached; shared by the stream object and its generator (which must not
+    hold the stream object itself, so that dropping the stream closes the generator at once)."""
+
+    def __init__(self) -> None:
+        self.segments: list[SegmentInfo] = []
+        self.current: int | None = None
+
+
 class SpeechStream(Iterator[Chunk]):
     """Iterates the chunks of every segment, with ``start`` running on and a pause between segments.
 
@@ -117,16 +126,23 @@ class SpeechStream(Iterator[Chunk]):
 
     def __init__(self, block: StreamableBlock, segments: Iterator[tuple[str, Utterance]], *,
                  pause_frames: int = 0) -> None:
-        self.block = block
-        self.pause_frames = int(pause_frames)
-        self.segments: list[SegmentInfo] = []
-        self.current: int | None = None
         first = next(segments, None)  # the front end's errors for the first sentence surface here
         if first is None:
             raise FrontendError("nothing to say: the front end found no segments in the text")
-        self._first = first
+        self.pause_frames = int(pause_frames)
+        self._progress = _Progress()
         self._ahead = _Lookahead(segments, block)
-        self._chunks = self._run()
+        self._chunks = _run(block, first, self._ahead, self._progress, self.pause_frames)
+
+    @property
+    def segments(self) -> list[SegmentInfo]:
+        """The segments started so far, in order."""
+        return self._progress.segments
+
+    @property
+    def current(self) -> int | None:
+        """The segment index of the last chunk yielded; None when it was a pause."""
+        return self._progress.current
 
     @property
     def prepared_ahead(self) -> int:
@@ -153,37 +169,38 @@ class SpeechStream(Iterator[Chunk]):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _run(self) -> Iterator[Chunk]:
-        offset = 0
-        text, utt = self._first
-        item: Any = (text, utt, self.block.prepare(utt))
-        try:
-            while item is not _END:
-                text, utt, prepared = item
-                info = SegmentInfo(len(self.segments), text, offset, word_ids=utt.get("word_ids"))
-                last: Chunk | None = None
-                for chunk in prepared.stream(None):
-                    if last is None:
-                        self.segments.append(info)
-                        self._ahead.request()  # segment k is audible: prepare k+1 meanwhile
-                    self.current = info.index
-                    last = chunk
-                    yield Chunk(chunk.frames, info.start + chunk.start)
+
+def _run(block: StreamableBlock, first: tuple[str, Utterance], ahead: _Lookahead, progress: _Progress,
+         pause_frames: int) -> Iterator[Chunk]:
+    offset = 0
+    item: Any = (*first, block.prepare(first[1]))
+    try:
+        while item is not _END:
+            text, utt, prepared = item
+            info = SegmentInfo(len(progress.segments), text, offset, word_ids=utt.get("word_ids"))
+            last: Chunk | None = None
+            for chunk in prepared.stream(None):
                 if last is None:
-                    self.segments.append(info)
-                    self._ahead.request()
-                offset = info.start + (last.end if last is not None else 0)
-                info.end = offset
-                info.symbol_frames = _symbol_frames(prepared)
-                item = self._ahead.take()
-                if item is not _END and last is not None and self.pause_frames > 0:
-                    self.current = None
-                    silence = torch.zeros(self.pause_frames, last.frames.shape[1], dtype=last.frames.dtype,
-                                          device=last.frames.device)
-                    yield Chunk(silence, offset)
-                    offset += self.pause_frames
-        finally:
-            self._ahead.stop()
+                    progress.segments.append(info)
+                    ahead.request()  # segment k is audible: prepare k+1 meanwhile
+                progress.current = info.index
+                last = chunk
+                yield Chunk(chunk.frames, info.start + chunk.start)
+            if last is None:
+                progress.segments.append(info)
+                ahead.request()
+            offset = info.start + (last.end if last is not None else 0)
+            info.end = offset
+            info.symbol_frames = _symbol_frames(prepared)
+            item = ahead.take()
+            if item is not _END and last is not None and pause_frames > 0:
+                progress.current = None
+                silence = torch.zeros(pause_frames, last.frames.shape[1], dtype=last.frames.dtype,
+                                      device=last.frames.device)
+                yield Chunk(silence, offset)
+                offset += pause_frames
+    finally:
+        ahead.stop()
 
 
 def _symbol_frames(prepared: Prepared) -> torch.Tensor | None:
