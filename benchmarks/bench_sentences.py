@@ -1,0 +1,145 @@
+"""Texts of any length: the five figures of sentence-by-sentence streaming, each a ratio to a baseline.
+
+    python benchmarks/bench_sentences.py [--words 2000] [--long-words 1400] [--repeats 5] [--only NAME ...]
+
+Every baseline is measured in the same run, interleaved with what it is compared to, because the
+machine is shared. Figures (names for --only):
+
+- first:  en-rms, time to first chunk of a WORDS-word text / of its first sentence alone
+- demo:   demo addon, time to first chunk of 2,400 characters / of its first 60 characters
+- rss:    peak RSS of `ttsint synth --text-file ... -o x.wav` (/usr/bin/time -v) for about ten
+          minutes of audio (LONG-WORDS words) / for about ten seconds
+- rtf:    en-rms, real-time factor of the WORDS-word text / of its first sentence alone
+          (both over speech only: the pauses between sentences are not counted as audio)
+- gap:    in that same run, the median gap at a sentence boundary / the median gap between chunks
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import ttsint
+from ttsint.synth import timed_stream
+
+HERE = Path(__file__).parent
+SOURCES = [HERE / "everyday.txt", HERE.parent / "plugins/ttsint-voice-en/training/heldout.txt"]
+
+
+def english_text(words: int) -> str:
+    """``words`` words of everyday and docstring sentences, cycled, starting with a short everyday one."""
+    lines = [line.strip() for src in SOURCES if src.exists() for line in src.read_text().splitlines()]
+    lines = [line for line in lines if line]
+    out: list[str] = []
+    count = 0
+    while count < words:
+        for line in lines:
+            out.append(line)
+            count += len(line.split())
+            if count >= words:
+                break
+    return " ".join(out)
+
+
+def first_chunk_seconds(voice: ttsint.Voice, text: str) -> float:
+    begin = time.perf_counter()
+    stream = voice.stream(text)
+    next(stream)
+    elapsed = time.perf_counter() - begin
+    stream.close()
+    return elapsed
+
+
+def interleaved_medians(fns: list, repeats: int) -> list[float]:
+    """Median seconds of each function, run in turns (A B A B ...) after one warm-up each."""
+    for fn in fns:
+        fn()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            times[i].append(fn())
+    return [statistics.median(t) for t in times]
+
+
+def peak_rss_kb(text: str, workdir: Path) -> tuple[int, float]:
+    """Peak resident set size of the CLI writing ``text`` to a WAV, and the audio seconds it wrote."""
+    source, out = workdir / "text.txt", workdir / "out.wav"
+    source.write_text(text, encoding="utf-8")
+    cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "ttsint", "synth", "--addon", "en-rms",
+           "--text-file", str(source), "-o", str(out), "--json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
+    return peak, json.loads(proc.stdout)["audio_seconds"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--words", type=int, default=2000)
+    parser.add_argument("--long-words", type=int, default=1400, help="words for about ten minutes of audio")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", nargs="*", default=["first", "demo", "rss", "rtf", "gap"])
+    args = parser.parse_args()
+    rows: list[tuple[str, str, float, str]] = []
+    text = english_text(args.words)
+    first_sentence = next(ttsint.split_sentences(text))
+
+    if "first" in args.only:
+        voice = ttsint.Voice.load("en-rms")
+        long_t, short_t = interleaved_medians(
+            [lambda: first_chunk_seconds(voice, text), lambda: first_chunk_seconds(voice, first_sentence)],
+            args.repeats)
+        rows.append((f"en-rms: first chunk, {args.words} words / first sentence alone",
+                     f"{1000 * long_t:.0f} ms / {1000 * short_t:.0f} ms", long_t / short_t, "<= 1.2"))
+
+    if "demo" in args.only:
+        demo = ttsint.Voice.load("demo")
+        letters = re.sub(r"[^a-z .,?']", "", text.lower())
+        long_text = letters[:2400]
+        short_text = long_text[:60]
+        long_t, short_t = interleaved_medians(
+            [lambda: first_chunk_seconds(demo, long_text), lambda: first_chunk_seconds(demo, short_text)],
+            args.repeats)
+        rows.append(("demo: first chunk, 2,400 chars / 60 chars",
+                     f"{1000 * long_t:.0f} ms / {1000 * short_t:.0f} ms", long_t / short_t, "<= 1.5"))
+
+    if "rss" in args.only:
+        with tempfile.TemporaryDirectory() as tmp:
+            short_kb, short_s = peak_rss_kb(english_text(25), Path(tmp))
+            long_kb, long_s = peak_rss_kb(english_text(args.long_words), Path(tmp))
+        rows.append((f"peak RSS, CLI to WAV: {long_s / 60:.1f} min / {short_s:.0f} s of audio",
+                     f"{long_kb / 1024:.0f} MB / {short_kb / 1024:.0f} MB", long_kb / short_kb, "<= 1.2"))
+
+    if "rtf" in args.only or "gap" in args.only:
+        voice = ttsint.Voice.load("en-rms")
+        timed_stream(voice, first_sentence)  # warm-up
+        singles = [timed_stream(voice, first_sentence)[1] for _ in range(3)]
+        _, long_report = timed_stream(voice, text)
+        single_rtf = statistics.median(r["total_ms"] / 1000 / r["speech_seconds"] for r in singles)
+        long_rtf = long_report["total_ms"] / 1000 / long_report["speech_seconds"]
+        if "rtf" in args.only:
+            rows.append((f"en-rms: real-time factor, {args.words} words / first sentence alone",
+                         f"{long_rtf:.3f} / {single_rtf:.3f}", long_rtf / single_rtf, "<= 1.1"))
+        if "gap" in args.only:
+            boundary = statistics.median(long_report["boundary_gaps_ms"])
+            chunk = long_report["median_chunk_gap_ms"]
+            gaps = sorted(long_report["boundary_gaps_ms"])
+            worst = gaps[int(0.95 * (len(gaps) - 1))]
+            rows.append((f"en-rms: gap at a sentence boundary / between chunks ({long_report['segments']} "
+                         f"segments; p95 boundary {worst:.0f} ms)",
+                         f"{boundary:.0f} ms / {chunk:.0f} ms", boundary / chunk, "<= 2"))
+
+    print("| figure | measured | ratio | target |")
+    print("| --- | --- | --- | --- |")
+    for name, measured, ratio, target in rows:
+        print(f"| {name} | {measured} | {ratio:.2f} | {target} |")
+
+
+if __name__ == "__main__":
+    main()
