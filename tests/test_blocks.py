@@ -17,6 +17,8 @@ from ttsint import (
     StreamablePipeline,
     StreamableStack,
     Utterance,
+    concat_chunks,
+    merge_outputs,
 )
 
 
@@ -160,3 +162,60 @@ def test_output_kind_follows_the_stack() -> None:
     stack = StreamableStack([toyblocks.ToyUpsample(), decoder, toyblocks.ToyGain()])
     assert stack.output_kind() == "mel"
     assert StreamablePipeline(toyblocks.ToyEmbed(), stack).output_kind() == "mel"
+
+
+class NewKeysOnly(SequenceBlock):
+    """Returns only the key it adds, as the return rule allows."""
+
+    def forward(self, utt: Utterance) -> Utterance:
+        return {"doubled": utt["symbols"] * 2}
+
+
+class ReadsBoth(StreamableBlock):
+    """Streams symbols and doubled side by side: fails if the pipeline dropped either key."""
+
+    def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        yield Chunk(frames=torch.stack([utt["symbols"], utt["doubled"]], dim=1).float(), start=0)
+
+
+def test_a_block_returning_only_its_new_keys_works_in_both_containers() -> None:
+    utt = {"symbols": torch.tensor([1, 2, 3])}
+    container = SequenceBlockContainer([NewKeysOnly(), AddKey("after", source="doubled")])
+    out = container.forward(utt)
+    assert set(out) == {"symbols", "doubled", "after"}
+    assert torch.equal(out["after"], torch.tensor([3, 5, 7]))
+    frames = concat_chunks(StreamablePipeline(NewKeysOnly(), ReadsBoth()).stream(utt, None))
+    assert frames.tolist() == [[1.0, 2.0], [2.0, 4.0], [3.0, 6.0]]
+    assert set(utt) == {"symbols"}
+
+
+def test_returned_keys_replace_and_calling_a_block_gives_the_whole_utterance() -> None:
+    utt = {"symbols": torch.tensor([1, 2])}
+    replacing = AddKey("symbols", offset=10)
+    assert merge_outputs(utt, replacing.forward(utt))["symbols"].tolist() == [11, 12]
+    assert NewKeysOnly()(utt).keys() == {"symbols", "doubled"}
+    with pytest.raises(TypeError, match="must return a dict"):
+        merge_outputs(utt, [1, 2])  # type: ignore[arg-type]
+
+
+def test_close_is_forwarded_by_every_container() -> None:
+    closed: list[str] = []
+
+    class Closing(Plain):
+        def close(self) -> None:
+            closed.append(self.name)
+
+    def named(name: str) -> Closing:
+        block = Closing(1.0)
+        block.name = name  # type: ignore[attr-defined]
+        return block
+
+    class ClosingSeq(NewKeysOnly):
+        def close(self) -> None:
+            closed.append("seq")
+
+    tree = StreamableStack([StreamablePipeline(SequenceBlockContainer([ClosingSeq()]), named("inner")),
+                            named("last")])
+    with tree:
+        pass
+    assert closed == ["seq", "inner", "last"]

@@ -134,7 +134,8 @@ def test_network_vocoder_from_config_uses_the_named_network():
     addon = copy.copy(ttsint.load_addon("demo"))
     base = addon.networks["decoder"]
     def vocoder(name):
-        return ttsint.Network(name, "vocoder", ["frames", "mask"], ["audio"], base.path, base.module)
+        return ttsint.Network(name, "vocoder", ["frames", "mask"], ["audio"], base.path, base.module,
+                              receptive_field=4)
 
     addon.networks = {**addon.networks, "voc_a": vocoder("voc_a"), "voc_b": vocoder("voc_b")}
     block = ttsint.build_stack({"type": "NetworkVocoder", "network": "voc_b"}, addon)

@@ -1,103 +1,187 @@
-"""ttsint: text-to-speech models as SequenceBlocks and StreamableBlocks, found by name through plugins."""
+"""ttsint: text-to-speech models as SequenceBlocks and StreamableBlocks, found by name through plugins.
 
-from .addon import (
-    Addon,
-    Network,
-    apply_overrides,
-    default_addon,
-    load_addon,
-    network_levels,
-    parse_override,
+Names are imported from their modules on first use, so ``import ttsint`` (and every plugin's hook
+module) stays cheap: torch loads only when a block, network or voice is touched.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    AddonError,
+    ConfigError,
+    FrontendError,
+    ParameterError,
+    PluginError,
+    StreamError,
+    TTSIntError,
 )
-from .audio import NpyWriter, WavWriter, read_wav, write_wav
-from .blocks import (
-    Block,
-    Chunk,
-    Prepared,
-    SequenceBlock,
-    SequenceBlockContainer,
-    StreamableBlock,
-    StreamablePipeline,
-    StreamableStack,
-    Utterance,
-)
-from .chunking import (
-    Span,
-    Window,
-    concat_chunks,
-    context_windows,
-    crossfade,
-    length_mask,
-    next_bucket,
-    pad_context,
-    pad_to,
-    pad_to_bucket,
-    split_spans,
-    stitch_spans,
-)
-from .errors import AddonError, ConfigError, FrontendError, PluginError, StreamError, TTSIntError
-from .frontends import CharacterFrontend, Frontend, normalize_text
 from .hookspecs import hookimpl
-from .registry import Registry, get_registry, lazy_exports, reset_registry
-from .segments import SegmentSettings, segment_text, split_sentences
-from .speech import SegmentInfo, SpeechStream
-from .stack import BuildContext, build_stack, format_tree
-from .voice import Voice
+
+if TYPE_CHECKING:
+    from .addon import Addon, default_addon, load_addon
+    from .audio import NpyWriter, WavWriter, read_wav, write_wav
+    from .blocks import (
+        Block,
+        Prepared,
+        SequenceBlock,
+        SequenceBlockContainer,
+        StreamableBlock,
+        StreamablePipeline,
+        StreamableStack,
+        merge_outputs,
+    )
+    from .chunking import (
+        Span,
+        Window,
+        concat_chunks,
+        context_windows,
+        crossfade,
+        length_mask,
+        next_bucket,
+        pad_context,
+        pad_to,
+        pad_to_bucket,
+        split_spans,
+        stitch_spans,
+    )
+    from .data import BuildContext, Chunk, Utterance
+    from .frontends import CharacterFrontend, Frontend, normalize_text
+    from .network import Network, network_levels
+    from .overrides import apply_overrides, parse_override
+    from .registry import Registry, get_registry, lazy_exports, reset_registry
+    from .segments import SegmentSettings, segment_text, split_sentences
+    from .speech import SegmentInfo, SpeechStream
+    from .stack import build_stack, format_tree
+    from .voice import Voice
+    from .windowed import WindowedNetworkBlock
+
+_LAZY: dict[str, str] = {
+    "Addon": "addon",
+    "default_addon": "addon",
+    "load_addon": "addon",
+    "NpyWriter": "audio",
+    "WavWriter": "audio",
+    "read_wav": "audio",
+    "write_wav": "audio",
+    "Block": "blocks",
+    "Prepared": "blocks",
+    "SequenceBlock": "blocks",
+    "SequenceBlockContainer": "blocks",
+    "StreamableBlock": "blocks",
+    "StreamablePipeline": "blocks",
+    "StreamableStack": "blocks",
+    "merge_outputs": "blocks",
+    "Span": "chunking",
+    "Window": "chunking",
+    "concat_chunks": "chunking",
+    "context_windows": "chunking",
+    "crossfade": "chunking",
+    "length_mask": "chunking",
+    "next_bucket": "chunking",
+    "pad_context": "chunking",
+    "pad_to": "chunking",
+    "pad_to_bucket": "chunking",
+    "split_spans": "chunking",
+    "stitch_spans": "chunking",
+    "BuildContext": "data",
+    "Chunk": "data",
+    "Utterance": "data",
+    "CharacterFrontend": "frontends",
+    "Frontend": "frontends",
+    "normalize_text": "frontends",
+    "Network": "network",
+    "network_levels": "network",
+    "apply_overrides": "overrides",
+    "parse_override": "overrides",
+    "Registry": "registry",
+    "get_registry": "registry",
+    "lazy_exports": "registry",
+    "reset_registry": "registry",
+    "SegmentSettings": "segments",
+    "segment_text": "segments",
+    "split_sentences": "segments",
+    "SegmentInfo": "speech",
+    "SpeechStream": "speech",
+    "build_stack": "stack",
+    "format_tree": "stack",
+    "Voice": "voice",
+    "WindowedNetworkBlock": "windowed",
+}
+"""Public name -> the module that defines it."""
 
 __all__ = [
     "Addon",
     "AddonError",
+    "apply_overrides",
     "Block",
+    "build_stack",
     "BuildContext",
     "CharacterFrontend",
     "Chunk",
-    "ConfigError",
-    "Frontend",
-    "FrontendError",
-    "Network",
-    "NpyWriter",
-    "PluginError",
-    "Prepared",
-    "Registry",
-    "SequenceBlock",
-    "SegmentInfo",
-    "SegmentSettings",
-    "SequenceBlockContainer",
-    "SpeechStream",
-    "StreamError",
-    "StreamableBlock",
-    "StreamablePipeline",
-    "StreamableStack",
-    "TTSIntError",
-    "Utterance",
-    "Voice",
-    "WavWriter",
-    "Window",
-    "apply_overrides",
-    "build_stack",
     "concat_chunks",
-    "default_addon",
+    "ConfigError",
     "context_windows",
     "crossfade",
+    "default_addon",
     "format_tree",
+    "Frontend",
+    "FrontendError",
     "get_registry",
     "hookimpl",
     "lazy_exports",
     "length_mask",
     "load_addon",
+    "merge_outputs",
+    "Network",
     "network_levels",
-    "normalize_text",
     "next_bucket",
+    "normalize_text",
+    "NpyWriter",
     "pad_context",
     "pad_to",
-    "read_wav",
+    "pad_to_bucket",
+    "ParameterError",
     "parse_override",
+    "PluginError",
+    "Prepared",
+    "read_wav",
+    "Registry",
     "reset_registry",
     "segment_text",
-    "split_sentences",
-    "write_wav",
+    "SegmentInfo",
+    "SegmentSettings",
+    "SequenceBlock",
+    "SequenceBlockContainer",
     "Span",
-    "pad_to_bucket",
+    "SpeechStream",
+    "split_sentences",
     "split_spans",
     "stitch_spans",
+    "StreamableBlock",
+    "StreamablePipeline",
+    "StreamableStack",
+    "StreamError",
+    "TTSIntError",
+    "Utterance",
+    "Voice",
+    "WavWriter",
+    "Window",
+    "WindowedNetworkBlock",
+    "write_wav",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

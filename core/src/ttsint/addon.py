@@ -1,19 +1,23 @@
-"""Addons: exported networks plus the config (metadata, front end, ``stack``) that says how to run them."""
+"""Addons: exported networks plus the config (metadata, front end, ``stack``) that says how to run them.
+
+This module finds an addon (a directory or a registered name), reads and validates its config, and
+loads its networks; running networks lives in ``network.py``, overrides in ``overrides.py``.
+"""
 
 from __future__ import annotations
 
-import copy
+import difflib
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from .errors import AddonError, ConfigError, TTSIntError
-from .frontends import Frontend
+from .errors import AddonError, ConfigError
+from .frontends import Frontend, build_frontend
+from .network import Network, load_network
+from .overrides import apply_overrides
 from .registry import Registry, get_registry
 
 if sys.version_info >= (3, 11):
@@ -21,94 +25,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = [
-    "Addon", "Network", "network_levels", "load_addon", "default_addon", "apply_overrides", "parse_override",
-    "CONFIG_NAMES",
-]
+__all__ = ["Addon", "load_addon", "default_addon", "CONFIG_NAMES"]
 
 CONFIG_NAMES = ("addon.toml", "addon.json")
 _REQUIRED_META = {"name": str, "version": str, "sample_rate": int, "n_mels": int, "hop_length": int}
-
-
-def _ones_mask(net: Network, tensors: Mapping[str, torch.Tensor], batched: bool) -> torch.Tensor:
-    first = next((tensors[n] for n in net.inputs if n != "mask" and n in tensors), None)
-    if first is None:
-        raise AddonError(f"network {net.name!r} needs a 'mask' but has no other input to size it from")
-    shape = first.shape[:2] if batched else first.shape[:1]
-    return torch.ones(shape, dtype=torch.float32, device=first.device)
-
-
-@dataclass
-class Network:
-    """One exported network with named inputs and outputs, from .pt2 (torch.export) or .pt (TorchScript).
-
-    The input name ``mask`` is reserved: a float mask over positions (1 real, 0 padding). When the
-    caller gives none, ``run`` passes all ones, which is what unpadded input means.
-    """
-
-    name: str
-    role: str
-    inputs: list[str]
-    outputs: list[str]
-    path: Path
-    module: Any
-    receptive_field: int | None = None
-    config: dict[str, Any] = field(default_factory=dict)
-
-    def run(self, tensors: Mapping[str, torch.Tensor], *, batched: bool = False) -> dict[str, torch.Tensor]:
-        """Call the network with tensors picked by input name; unbatched tensors get a batch of one."""
-        if "mask" in self.inputs and "mask" not in tensors:
-            tensors = {**tensors, "mask": _ones_mask(self, tensors, batched)}
-        missing = [n for n in self.inputs if n not in tensors]
-        if missing:
-            raise AddonError(f"network {self.name!r} needs input(s) {missing}; available: {sorted(tensors)}")
-        args = [tensors[n] if batched else tensors[n].unsqueeze(0) for n in self.inputs]
-        with torch.inference_mode():
-            out = self.module(*args)
-        if isinstance(out, torch.Tensor):
-            out = (out,)
-        out = tuple(out)
-        if len(out) != len(self.outputs):
-            raise AddonError(f"network {self.name!r} returned {len(out)} tensors, config declares "
-                             f"{len(self.outputs)} outputs {self.outputs}")
-        return {n: (t if batched else t.squeeze(0)) for n, t in zip(self.outputs, out, strict=True)}
-
-    def input_specs(self) -> dict[str, tuple[tuple[int | None, ...], torch.dtype]] | None:
-        """Each input's shape (None for a dynamic dimension) and dtype, read from a torch.export graph.
-
-        Fixed-shape backends use it to compile ahead of the first utterance; None when the format
-        does not record shapes (TorchScript).
-        """
-        graph = getattr(self.module, "graph", None)
-        placeholders = [n for n in getattr(graph, "nodes", []) if n.op == "placeholder"]
-        vals = [n.meta.get("val") for n in placeholders]
-        if len(vals) != len(self.inputs) or any(v is None or not hasattr(v, "shape") for v in vals):
-            return None
-        return {name: (tuple(d if isinstance(d, int) else None for d in v.shape), v.dtype)
-                for name, v in zip(self.inputs, vals, strict=True)}
-
-    def __repr__(self) -> str:
-        rf = f", receptive_field={self.receptive_field}" if self.receptive_field is not None else ""
-        return f"Network({self.name!r}, role={self.role!r}, {self.inputs} -> {self.outputs}{rf})"
-
-
-def network_levels(networks: Sequence[Network]) -> list[list[Network]]:
-    """Group networks so each level reads only tensors made by earlier levels (or given from outside).
-
-    Networks within a level are independent of each other and may run in parallel; ValueError on a cycle.
-    """
-    producers = {out: net.name for net in networks for out in net.outputs}
-    levels: list[list[Network]] = []
-    done: set[str] = set()
-    pending = list(networks)
-    while pending:
-        ready = [n for n in pending if all(producers.get(i, n.name) in done | {n.name} for i in n.inputs)]
-        if not ready:
-            raise ValueError(f"encoder networks {[n.name for n in pending]} depend on each other in a cycle")
-        levels.append(ready)
-        done.update(n.name for n in ready)
-        pending = [n for n in pending if n not in ready]
-    return levels
 
 
 @dataclass
@@ -150,54 +70,8 @@ class Addon:
     def frontend(self) -> Frontend:
         """The text front end named in the config, built on first use."""
         if self._frontend is None:
-            self._frontend = _build_frontend(self)
+            self._frontend = build_frontend(self)
         return self._frontend
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """Split "a.b.0.c=VALUE"; VALUE is read as JSON when it parses (numbers, true, lists), else as text."""
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError("--set", f"expected KEY=VALUE, got {text!r}",
-                          "e.g. --set stack.0.sequence_block.type=CustomizedEncoders")
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        value = raw
-    return key.strip(), value
-
-
-def apply_overrides(config: dict[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Return a deep copy of ``config`` with dotted-path overrides set; index len(list) appends."""
-    result = copy.deepcopy(config)
-    for dotted, value in (overrides or {}).items():
-        parts = dotted.split(".")
-        node: Any = result
-        for depth, part in enumerate(parts):
-            here = ".".join(parts[:depth + 1])
-            last = depth == len(parts) - 1
-            nxt: Any = None if last else ([] if parts[depth + 1].isdigit() else {})
-            if isinstance(node, list):
-                if not part.isdigit():
-                    raise ConfigError(here, f"{'.'.join(parts[:depth]) or 'config'} is a list; "
-                                      f"expected an index, got {part!r}")
-                index = int(part)
-                if index > len(node):
-                    raise ConfigError(here, f"index {index} is out of range for a list of {len(node)}",
-                                      f"use {len(node)} to append")
-                if index == len(node):
-                    node.append(value if last else nxt)
-                elif last:
-                    node[index] = value
-                node = node[index]
-            elif isinstance(node, dict):
-                if last:
-                    node[part] = value
-                else:
-                    node = node.setdefault(part, nxt)
-            else:
-                raise ConfigError(here, f"cannot set a key inside {type(node).__name__} value {node!r}")
-    return result
 
 
 def load_addon(path_or_name: str | Path, overrides: Mapping[str, Any] | None = None, *,
@@ -209,7 +83,7 @@ def load_addon(path_or_name: str | Path, overrides: Mapping[str, Any] | None = N
     config = apply_overrides(raw, overrides)
     source = str(config_file)
     _validate(config, source)
-    networks = {name: _load_network(name, spec, directory, source)
+    networks = {name: load_network(name, spec, directory, source)
                 for name, spec in config.get("networks", {}).items()}
     return Addon(config["name"], directory, config, networks, registry)
 
@@ -259,8 +133,6 @@ def _locate(path_or_name: str | Path, registry: Registry) -> Path:
             raise AddonError(str(exc)) from exc
         return Path(reg.load()).resolve()
     known = sorted(registry.addons)
-    import difflib
-
     close = difflib.get_close_matches(name, known, n=2)
     hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
     raise AddonError(f"no addon directory or registered addon named {name!r}{hint} "
@@ -307,43 +179,3 @@ def _validate(config: Any, source: str) -> None:
         raise ConfigError("stack", "missing; the stack says which blocks run this addon", source=source)
     if not isinstance(stack, (list, dict)) or not stack:
         raise ConfigError("stack", f"expected a non-empty list of block specs, got {stack!r}", source=source)
-
-
-def _load_network(name: str, spec: dict[str, Any], directory: Path, source: str) -> Network:
-    file = (directory / spec["file"]).resolve()
-    at = f"networks.{name}.file"
-    if not file.is_file():
-        raise ConfigError(at, f"{spec['file']!r} not found in {directory}", source=source)
-    try:
-        if file.suffix == ".pt2":
-            module = torch.export.load(str(file)).module()
-        elif file.suffix == ".pt":
-            module = torch.jit.load(str(file), map_location="cpu")
-        else:
-            raise ConfigError(at, f"unsupported network format {file.suffix!r}",
-                              "export with torch.export (.pt2) or TorchScript (.pt)", source=source)
-    except TTSIntError:
-        raise
-    except Exception as exc:
-        raise AddonError(f"{source}: {at}: cannot load {file.name}: {type(exc).__name__}: {exc}") from exc
-    return Network(name=name, role=spec["role"], inputs=list(spec["inputs"]), outputs=list(spec["outputs"]),
-                   path=file, module=module, receptive_field=spec.get("receptive_field"), config=dict(spec))
-
-
-def _build_frontend(addon: Addon) -> Frontend:
-    from .stack import check_parameters
-
-    registry = addon.registry or get_registry()
-    params = dict(addon.config["frontend"])
-    name = params.pop("type")
-    reg = registry.find(registry.frontends, name, what="front end", path="frontend.type")
-    cls = reg.load()
-    if not (isinstance(cls, type) and issubclass(cls, Frontend)):
-        raise ConfigError("frontend.type", f"{name!r} from {reg.distribution} is not a ttsint Frontend")
-    check_parameters(cls, params, "frontend", name)
-    try:
-        return cls.from_config(params, addon)
-    except TTSIntError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise ConfigError("frontend", f"{name}: {exc}") from exc

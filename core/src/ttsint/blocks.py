@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import torch
 
-if TYPE_CHECKING:
-    from .stack import BuildContext
+from .data import BuildContext, Chunk, Utterance
 
 __all__ = [
-    "Utterance",
-    "Chunk",
     "Block",
     "SequenceBlock",
     "StreamableBlock",
@@ -21,32 +18,8 @@ __all__ = [
     "StreamableStack",
     "StreamablePipeline",
     "Prepared",
+    "merge_outputs",
 ]
-
-Utterance = dict[str, torch.Tensor]
-"""Named tensors of one utterance, without a batch dimension (``symbols`` int64 [N], ...)."""
-
-
-@dataclass(frozen=True, eq=False)
-class Chunk:
-    """A run of consecutive frames, time first ([T, C]; a waveform is [samples, 1])."""
-
-    frames: torch.Tensor
-    start: int
-
-    def __post_init__(self) -> None:
-        if self.frames.dim() != 2:
-            raise ValueError(f"Chunk.frames must be 2-D [T, C], got shape {tuple(self.frames.shape)}")
-        if self.start < 0:
-            raise ValueError(f"Chunk.start must be >= 0, got {self.start}")
-
-    @property
-    def end(self) -> int:
-        """Index one past the chunk's last frame in the utterance."""
-        return self.start + int(self.frames.shape[0])
-
-    def __len__(self) -> int:
-        return int(self.frames.shape[0])
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,10 +59,20 @@ class Block:
     context_params: ClassVar[tuple[str, ...]] = ()
     """Constructor parameters that ``from_config`` fills from the addon, so a config need not give them."""
 
+    config_path: str | None = None
+    """Where the builder found this block's spec (e.g. ``stack[0].sequence_block``); None if built by hand."""
+    provided_by: str | None = None
+    """The distribution (and version) that registered this block type, set by the builder."""
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "type_name" not in cls.__dict__:
             cls.type_name = cls.__name__
+
+    @property
+    def where(self) -> str:
+        """The config path for messages, or the type name for a block built by hand."""
+        return self.config_path or self.type_name
 
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> Block:
@@ -112,6 +95,31 @@ class Block:
         """
         return {}
 
+    def close(self) -> None:
+        """Release what the block holds beyond its weights (thread pools, compilers); containers forward it.
+
+        Closing twice is harmless. A closed block must not be streamed again.
+        """
+        for _, child in self.children():
+            child.close()
+
+    def __enter__(self) -> Block:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def merge_outputs(utt: Utterance, returned: Utterance) -> Utterance:
+    """The utterance after a sequence block: its input with the returned keys added (or replaced).
+
+    This is the one return rule for ``SequenceBlock.forward``: a block may return only its new keys
+    or the whole dict; every container merges through here, so both work everywhere.
+    """
+    if not isinstance(returned, dict):
+        raise TypeError(f"SequenceBlock.forward must return a dict of tensors, got {type(returned).__name__}")
+    return {**utt, **returned}
+
 
 class SequenceBlock(Block):
     """Tensors in, tensors out for a whole utterance: encoders, duration predictors."""
@@ -119,11 +127,16 @@ class SequenceBlock(Block):
     kind: ClassVar[str] = "sequence"
 
     def forward(self, utt: Utterance) -> Utterance:
-        """Return a new utterance dict with this block's outputs added; never mutate ``utt``."""
+        """Return this block's outputs as a new dict: only the new keys, or ``utt`` with them added.
+
+        Never mutate ``utt``. Containers combine input and output with ``merge_outputs``, so the two
+        forms mean the same; a returned key that is already in ``utt`` replaces it.
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement forward(utt)")
 
     def __call__(self, utt: Utterance) -> Utterance:
-        return self.forward(utt)
+        """The whole utterance after this block: ``utt`` merged with what ``forward`` returns."""
+        return merge_outputs(utt, self.forward(utt))
 
 
 class StreamableBlock(Block):
@@ -170,7 +183,7 @@ class SequenceBlockContainer(SequenceBlock):
     def forward(self, utt: Utterance) -> Utterance:
         out = dict(utt)
         for block in self.blocks:
-            out = {**out, **block.forward(out)}
+            out = merge_outputs(out, block.forward(out))
         return out
 
     def children(self) -> list[tuple[str, Block]]:
@@ -231,11 +244,11 @@ class StreamablePipeline(StreamableBlock):
         )
 
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
-        encoded = self.sequence_block.forward(utt)
+        encoded = merge_outputs(utt, self.sequence_block.forward(utt))
         yield from self.streamable_block.stream(encoded, upstream)
 
     def prepare(self, utt: Utterance) -> Prepared:
-        encoded = self.sequence_block.forward(utt)
+        encoded = merge_outputs(utt, self.sequence_block.forward(utt))
         return Prepared(self, encoded, (self.streamable_block.prepare(encoded),))
 
     def stream_prepared(self, prepared: Prepared, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:

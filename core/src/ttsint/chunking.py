@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .blocks import Chunk
+from .data import Chunk
 from .errors import StreamError
 
 __all__ = ["Window", "context_windows", "pad_to", "length_mask", "next_bucket", "concat_chunks",
@@ -28,9 +28,9 @@ class Window:
     def end(self) -> int:
         return self.start + self.length
 
-    def trim(self, output: torch.Tensor) -> torch.Tensor:
-        """Drop the context frames from an output aligned frame for frame with ``frames``."""
-        return output[self.left:self.left + self.length]
+    def trim(self, output: torch.Tensor, rate: int = 1) -> torch.Tensor:
+        """Drop the context from an output with ``rate`` positions per frame of ``frames``."""
+        return output[self.left * rate:(self.left + self.length) * rate]
 
 
 def context_windows(

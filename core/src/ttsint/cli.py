@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from .addon import parse_override
 from .errors import TTSIntError
+from .overrides import parse_override
 from .registry import get_registry
 from .stack import format_tree
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "TTSIntError",
     "ConfigError",
+    "ParameterError",
     "PluginError",
     "AddonError",
     "FrontendError",
@@ -30,6 +31,20 @@ class ConfigError(TTSIntError):
         if hint:
             text += f"\n  {hint}"
         super().__init__(text)
+
+
+class ParameterError(TTSIntError, ValueError):
+    """A constructor was given a bad value for its parameter ``key``; the builder adds the config path.
+
+    Blocks and front ends raise it from ``__init__``, where they do not know their path. It is a
+    ValueError too, so code that builds a block by hand can catch it as one.
+    """
+
+    def __init__(self, key: str, message: str, hint: str | None = None) -> None:
+        self.key = key
+        self.message = message
+        self.hint = hint
+        super().__init__(f"{key}: {message}" + (f"\n  {hint}" if hint else ""))
 
 
 class PluginError(TTSIntError):

@@ -5,18 +5,17 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import torch
 
-from .blocks import Utterance
+from .data import Utterance
 from .errors import FrontendError
+from .instantiate import instantiate, load_class
+from .registry import get_registry
 from .segments import segment_text
 
-if TYPE_CHECKING:
-    from .addon import Addon
-
-__all__ = ["Frontend", "CharacterFrontend", "normalize_text", "number_to_words"]
+__all__ = ["Frontend", "CharacterFrontend", "build_frontend", "normalize_text", "number_to_words"]
 
 
 class Frontend:
@@ -33,8 +32,8 @@ class Frontend:
             cls.type_name = cls.__name__
 
     @classmethod
-    def from_config(cls, params: dict[str, Any], addon: Addon | None) -> Frontend:
-        """Build from the ``frontend`` table's keys other than ``type``."""
+    def from_config(cls, params: dict[str, Any], addon: Any) -> Frontend:
+        """Build from the ``frontend`` table's keys other than ``type``; ``addon`` is the ``ttsint.Addon``."""
         return cls(**params)
 
     def __call__(self, text: str) -> Utterance:
@@ -52,6 +51,16 @@ class Frontend:
         Every front end gets this from the base class; override it only for other sentence rules.
         """
         return segment_text(text, self, max_symbols, source=source, language=self.language)
+
+
+def build_frontend(addon: Any) -> Frontend:
+    """The front end an addon's ``frontend`` table names, built with the same checks as a block."""
+    registry = addon.registry or get_registry()
+    params = dict(addon.config["frontend"])
+    name = params.pop("type")
+    cls, _ = load_class(registry, registry.frontends, name, what="front end", path="frontend.type",
+                        base=Frontend, base_name="ttsint Frontend")
+    return instantiate(cls, params, addon, path="frontend", name=name)
 
 
 _PUNCT_MAP = str.maketrans({

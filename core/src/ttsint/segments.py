@@ -10,15 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sentencex
 
+from .data import Utterance
 from .errors import ConfigError, FrontendError
-
-if TYPE_CHECKING:
-    from .addon import Addon
-    from .blocks import Utterance
 
 __all__ = ["SegmentSettings", "normalize_space", "segment_settings", "split_sentences", "segment_text",
            "symbol_bound"]
@@ -97,8 +94,11 @@ class SegmentSettings:
     pause: float
 
 
-def symbol_bound(addon: Addon) -> tuple[int, str] | None:
-    """The largest symbol count every encoder network accepts, read from its export's shape bounds."""
+def symbol_bound(addon: Any) -> tuple[int, str] | None:
+    """The largest symbol count every encoder network of ``addon`` (a ``ttsint.Addon``) accepts.
+
+    Read from the exports' shape bounds. The addon is not typed here: addon.py depends on this module.
+    """
     bounds = []
     for net in addon.networks_with_role("encoder"):
         if "symbols" not in net.inputs:
@@ -131,7 +131,7 @@ def _dynamic_upper_bound(module: Any, index: int) -> int | None:
         return None
 
 
-def segment_settings(addon: Addon) -> SegmentSettings:
+def segment_settings(addon: Any) -> SegmentSettings:
     """Read and check the addon's ``[segments]`` table; without ``max_symbols``, use the networks' bound."""
     table = addon.config.get("segments", {})
     if not isinstance(table, dict):

@@ -14,7 +14,8 @@ from typing import Any
 
 import torch
 
-from .blocks import Chunk, Prepared, StreamableBlock, Utterance
+from .blocks import Prepared, StreamableBlock
+from .data import Chunk, Utterance
 from .errors import FrontendError
 
 __all__ = ["SegmentInfo", "SpeechStream", "word_timings"]

@@ -2,39 +2,39 @@
 
 from __future__ import annotations
 
-import difflib
-import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
+from .addon import Addon
 from .blocks import Block, SequenceBlock, StreamableBlock, StreamableStack
-from .errors import ConfigError, PluginError, TTSIntError
+from .errors import ConfigError
+from .instantiate import check_parameters, constructor_parameters, instantiate, load_class
+from .network import Network
 from .registry import Registry, get_registry
 
-if TYPE_CHECKING:
-    from .addon import Addon, Network
+__all__ = ["StackContext", "build_stack", "block_parameters", "check_parameters", "format_tree"]
 
-__all__ = ["BuildContext", "build_stack", "block_parameters", "check_parameters", "format_tree"]
+block_parameters = constructor_parameters
 
 _KIND_NAMES = {SequenceBlock: "sequence block", StreamableBlock: "streamable block", Block: "block"}
 
 
 @dataclass(frozen=True)
-class BuildContext:
-    """What ``Block.from_config`` may use: the addon, the device, and ``build`` for nested specs."""
+class StackContext:
+    """The builder's ``ttsint.BuildContext``: the addon, device and path, and ``build`` for nested specs."""
 
     addon: Addon | None
     device: torch.device
     path: str
     registry: Registry
 
-    def build(self, spec: Any, key: str, kind: type[Block] = Block) -> Any:
+    def build(self, spec: Any, key: str, kind: type[Block] | None = None) -> Any:
         """Build a nested spec found under ``key`` (e.g. "sequence_block" or "stack[1]")."""
         child = f"{self.path}{key}" if key.startswith("[") else f"{self.path}.{key}" if self.path else key
-        return _build_block(spec, kind, BuildContext(self.addon, self.device, child, self.registry))
+        return _build_block(spec, kind or Block, StackContext(self.addon, self.device, child, self.registry))
 
     def network(self, role: str, name: str | None = None) -> Network:
         """The addon's network called ``name`` (a ``network`` parameter), else its only one of ``role``."""
@@ -65,49 +65,16 @@ def build_stack(
     registry: Registry | None = None,
 ) -> Block:
     """Build a ``stack`` list (as a StreamableStack) or a single block dict into ready-to-run blocks."""
-    ctx = BuildContext(addon, torch.device(device), "stack", registry or get_registry())
+    ctx = StackContext(addon, torch.device(device), "stack", registry or get_registry())
     if isinstance(spec, list):
         if not spec:
             raise ConfigError("stack", "the stack is empty", "add at least one streamable block")
         blocks = [ctx.build(item, f"[{i}]", StreamableBlock) for i, item in enumerate(spec)]
         return blocks[0] if len(blocks) == 1 else _tag(StreamableStack(blocks), "stack")
-    return _build_block(spec, Block, BuildContext(addon, torch.device(device), "stack", ctx.registry))
+    return _build_block(spec, Block, ctx)
 
 
-def block_parameters(cls: type) -> tuple[list[str], list[str], bool]:
-    """(accepted, required, accepts_any) parameter names of a block's constructor."""
-    try:
-        sig = inspect.signature(cls.__init__)
-    except (TypeError, ValueError):
-        return [], [], True
-    accepted, required, any_kw = [], [], False
-    for name, p in list(sig.parameters.items())[1:]:
-        if p.kind is p.VAR_KEYWORD:
-            any_kw = True
-        elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
-            accepted.append(name)
-            if p.default is p.empty:
-                required.append(name)
-    return accepted, required, any_kw
-
-
-def check_parameters(cls: type, params: Mapping[str, Any], path: str, name: str) -> None:
-    """Raise a ConfigError for a key the constructor does not accept, or a required one that is missing."""
-    accepted, required, any_kw = block_parameters(cls)
-    for key in params:
-        if not any_kw and key not in accepted:
-            close = difflib.get_close_matches(str(key), accepted, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ConfigError(f"{path}.{key}", f"{name} has no parameter {key!r}",
-                              hint + f"accepted: {', '.join(accepted) or 'none'}")
-    from_context = getattr(cls, "context_params", ())
-    missing = [r for r in required if r not in params and r not in from_context]
-    if missing:
-        raise ConfigError(f"{path}.{missing[0]}", f"{name} requires {missing[0]!r}",
-                          f"required: {', '.join(required)}")
-
-
-def _build_block(spec: Any, kind: type[Block], ctx: BuildContext) -> Any:
+def _build_block(spec: Any, kind: type[Block], ctx: StackContext) -> Any:
     path = ctx.path
     want = _KIND_NAMES[kind]
     if not isinstance(spec, Mapping):
@@ -118,34 +85,19 @@ def _build_block(spec: Any, kind: type[Block], ctx: BuildContext) -> Any:
     name = spec["type"]
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{path}.type", f"expected the name of a {want}, got {_describe(name)}")
-    what = f"{want} type" if kind is not Block else "block type"
-    reg = ctx.registry.find(ctx.registry.blocks, name, what=what, path=f"{path}.type")
-    try:
-        cls = reg.load()
-    except PluginError as exc:
-        raise ConfigError(f"{path}.type", str(exc), "reinstall or fix that plugin") from exc
-    if not (isinstance(cls, type) and issubclass(cls, Block)):
-        raise ConfigError(f"{path}.type", f"{name!r} from {reg.distribution} is not a ttsint Block ({cls!r})")
+    cls, reg = load_class(ctx.registry, ctx.registry.blocks, name, what=f"{want} type", path=f"{path}.type",
+                          base=Block, base_name="ttsint Block")
     if not issubclass(cls, kind):
         raise ConfigError(f"{path}.type", f"{name!r} is a {_KIND_NAMES.get(_kind_of(cls), 'block')}, "
                           f"but this slot expects a {want}")
     params = {k: v for k, v in spec.items() if k != "type"}
-    check_parameters(cls, params, path, name)
-    try:
-        block = cls.from_config(params, ctx)
-    except TTSIntError:
-        raise
-    except (TypeError, ValueError, KeyError) as exc:
-        raise ConfigError(path, f"{name}: {exc}") from exc
+    block = instantiate(cls, params, ctx, path=path, name=name)
     return _tag(block, path, reg.distribution, reg.version)
 
 
 def _tag(block: Block, path: str, distribution: str | None = "ttsint", version: str | None = None) -> Block:
-    try:
-        block.config_path = path  # type: ignore[attr-defined]
-        block.provided_by = f"{distribution} {version}" if version else distribution  # type: ignore[attr-defined]
-    except AttributeError:
-        pass
+    block.config_path = path
+    block.provided_by = f"{distribution} {version}" if version else distribution
     return block
 
 
@@ -165,7 +117,7 @@ def format_tree(block: Block, label: str = "") -> str:
 
     def walk(b: Block, label: str, prefix: str, last: bool, root: bool) -> None:
         head = f"{label}: " if label else ""
-        origin = getattr(b, "provided_by", None)
+        origin = b.provided_by
         line = f"{head}{b.describe()} [{b.kind}{', ' + origin if origin else ''}]"
         lines.append(line if root else f"{prefix}{'└─ ' if last else '├─ '}{line}")
         kids = b.children()

@@ -98,7 +98,7 @@ def block_reports(block: Block, label: str = "stack") -> dict[str, dict[str, Any
     found: dict[str, dict[str, Any]] = {}
     report = block.report()
     if report:
-        found[getattr(block, "config_path", label)] = {"type": block.type_name, **report}
+        found[block.config_path or label] = {"type": block.type_name, **report}
     for child_label, child in block.children():
         found.update(block_reports(child, f"{label}.{child_label}"))
     return found

@@ -27,8 +27,9 @@ from typing import Any
 import torch
 
 from .addon import Addon, load_addon
-from .blocks import Block, Chunk, SequenceBlock, StreamableBlock, Utterance
+from .blocks import Block, SequenceBlock, StreamableBlock
 from .chunking import concat_chunks
+from .data import Chunk, Utterance
 from .errors import TTSIntError
 from .registry import ENTRY_POINT_GROUP, Registry, get_registry
 from .stack import build_stack

@@ -9,8 +9,9 @@ from typing import Any
 import torch
 
 from .addon import Addon, load_addon
-from .blocks import Chunk, StreamableBlock, Utterance
+from .blocks import StreamableBlock
 from .chunking import concat_chunks
+from .data import Chunk, Utterance
 from .errors import ConfigError
 from .registry import Registry
 from .segments import SegmentSettings, segment_settings

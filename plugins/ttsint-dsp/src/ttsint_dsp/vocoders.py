@@ -19,8 +19,8 @@ from ttsint import (
     StreamableStack,
     StreamError,
     Utterance,
+    WindowedNetworkBlock,
     concat_chunks,
-    context_windows,
 )
 
 __all__ = ["Vocoder", "NetworkVocoder", "mel_input"]
@@ -107,13 +107,15 @@ class Vocoder(StreamableBlock):
                 f"n_mels={self.n_mels})")
 
 
-class NetworkVocoder(Vocoder):
+class NetworkVocoder(WindowedNetworkBlock, Vocoder):
     """Runs the addon's network of role "vocoder" (mel [T, n_mels] in, [T * hop] samples out) in windows.
 
-    With ``context_frames`` at least the network's receptive field, the streamed waveform equals the
-    whole-utterance one.
+    With ``context_frames`` at least the network's receptive field (the default), the streamed waveform
+    equals the whole-utterance one.
     """
 
+    produces = "waveform"
+    network_role = "vocoder"
     context_params = ("network", "sample_rate", "hop_length", "n_mels")
 
     def __init__(
@@ -125,53 +127,27 @@ class NetworkVocoder(Vocoder):
         chunk_frames: int = 32,
         first_chunk_frames: int | None = 8,
         context_frames: int | None = None,
+        exact: bool = True,
     ) -> None:
-        super().__init__(sample_rate, hop_length, n_mels)
-        if chunk_frames < 1 or (first_chunk_frames is not None and first_chunk_frames < 1):
-            raise ValueError(
-                f"chunk_frames and first_chunk_frames must be >= 1, got {chunk_frames}, {first_chunk_frames}"
-            )
-        self.network = network
-        self.chunk_frames = chunk_frames
-        self.first_chunk_frames = first_chunk_frames
-        self.context_frames = (network.receptive_field or 0) if context_frames is None else context_frames
-        if self.context_frames < 0:
-            raise ValueError(f"context_frames must be >= 0, got {context_frames}")
-        inputs = [n for n in network.inputs if n != "mask"]
-        if len(inputs) != 1:
-            raise ValueError(
-                f"network {network.name!r} must take one mel input (plus an optional mask), "
-                f"it takes {network.inputs}"
-            )
-        self.input_name = inputs[0]
+        Vocoder.__init__(self, sample_rate, hop_length, n_mels)
+        WindowedNetworkBlock.__init__(self, network, chunk_frames, first_chunk_frames, context_frames, exact)
+
+    @property
+    def output_rate(self) -> int:  # type: ignore[override]
+        return self.hop_length
 
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> NetworkVocoder:
-        params = cls.addon_params({"network": None, **params}, ctx)
-        network = ctx.network("vocoder", params.pop("network"))
-        rf = network.receptive_field
-        given = params.get("context_frames")
-        if given is not None and rf is not None and given < rf:
-            raise ctx.error(
-                f"{given} is less than network {network.name!r}'s receptive field of {rf}; "
-                "streamed audio would differ from the whole utterance's",
-                f"use at least {rf}",
-                key="context_frames",
-            )
-        return cls(network=network, **params)
+        return super().from_config(cls.addon_params({"network": None, **params}, ctx), ctx)
 
-    def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
-        hop = self.hop_length
-        windows = context_windows(
-            self._upstream(upstream), self.chunk_frames, self.context_frames, self.first_chunk_frames
-        )
-        for window in windows:
-            out = self.network.run({self.input_name: window.frames})[self.network.outputs[0]].reshape(-1)
-            samples = out[window.left * hop : (window.left + window.length) * hop]
-            yield Chunk(frames=samples.reshape(-1, 1), start=window.start * hop)
+    def upstream_frames(self, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        return self._upstream(upstream)
+
+    def to_frames(self, output: torch.Tensor) -> torch.Tensor:
+        return output.reshape(-1, 1)
 
     def describe(self) -> str:
-        return f"{self.type_name} ({self.network.name}, context_frames={self.context_frames})"
+        return WindowedNetworkBlock.describe(self)
 
 
 class _Passthrough(StreamableBlock):

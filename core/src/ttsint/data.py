@@ -1,0 +1,66 @@
+"""The data that flows between blocks (``Utterance``, ``Chunk``) and what a block may ask of its build.
+
+A leaf module: it imports nothing from ttsint, so every other module can depend on it without cycles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+
+__all__ = ["Utterance", "Chunk", "BuildContext", "STREAM_KINDS"]
+
+Utterance = dict[str, torch.Tensor]
+"""Named tensors of one utterance, without a batch dimension (``symbols`` int64 [N], ...)."""
+
+STREAM_KINDS = ("mel", "waveform")
+"""The kinds of frames a streamable block may declare it consumes or produces ("any" accepts all)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Chunk:
+    """A run of consecutive frames, time first ([T, C]; a waveform is [samples, 1])."""
+
+    frames: torch.Tensor
+    start: int
+
+    def __post_init__(self) -> None:
+        if self.frames.dim() != 2:
+            raise ValueError(f"Chunk.frames must be 2-D [T, C], got shape {tuple(self.frames.shape)}")
+        if self.start < 0:
+            raise ValueError(f"Chunk.start must be >= 0, got {self.start}")
+
+    @property
+    def end(self) -> int:
+        """Index one past the chunk's last frame in the utterance."""
+        return self.start + int(self.frames.shape[0])
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+
+class BuildContext(Protocol):
+    """What ``Block.from_config`` may use while a stack is built: the addon, the device, nested builds.
+
+    The builder (``ttsint.stack``) provides the implementation; blocks depend only on this shape.
+    """
+
+    addon: Any
+    """The ``ttsint.Addon`` being built, or None for a stack built without one."""
+    device: torch.device
+    path: str
+    """This block's config path, e.g. ``stack[0].streamable_block``."""
+
+    def build(self, spec: Any, key: str, kind: type | None = None) -> Any:
+        """Build a nested spec found under ``key`` (e.g. "sequence_block" or "stack[1]")."""
+        ...
+
+    def network(self, role: str, name: str | None = None) -> Any:
+        """The addon's ``ttsint.Network`` called ``name``, else its only one of ``role``."""
+        ...
+
+    def error(self, message: str, hint: str | None = None, key: str | None = None) -> Exception:
+        """A ConfigError at this block's path (or at one of its keys), for ``from_config`` to raise."""
+        ...

@@ -1,0 +1,119 @@
+"""Exported networks: loaded from .pt2 or .pt files, run by tensor name, ordered by their inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import AddonError, ConfigError, TTSIntError
+
+__all__ = ["Network", "network_levels", "load_network"]
+
+
+def _ones_mask(net: Network, tensors: Mapping[str, torch.Tensor], batched: bool) -> torch.Tensor:
+    first = next((tensors[n] for n in net.inputs if n != "mask" and n in tensors), None)
+    if first is None:
+        raise AddonError(f"network {net.name!r} needs a 'mask' but has no other input to size it from")
+    shape = first.shape[:2] if batched else first.shape[:1]
+    return torch.ones(shape, dtype=torch.float32, device=first.device)
+
+
+@dataclass
+class Network:
+    """One exported network with named inputs and outputs, from .pt2 (torch.export) or .pt (TorchScript).
+
+    The input name ``mask`` is reserved: a float mask over positions (1 real, 0 padding). When the
+    caller gives none, ``run`` passes all ones, which is what unpadded input means.
+    """
+
+    name: str
+    role: str
+    inputs: list[str]
+    outputs: list[str]
+    path: Path
+    module: Any
+    receptive_field: int | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def run(self, tensors: Mapping[str, torch.Tensor], *, batched: bool = False) -> dict[str, torch.Tensor]:
+        """Call the network with tensors picked by input name; unbatched tensors get a batch of one."""
+        if "mask" in self.inputs and "mask" not in tensors:
+            tensors = {**tensors, "mask": _ones_mask(self, tensors, batched)}
+        missing = [n for n in self.inputs if n not in tensors]
+        if missing:
+            raise AddonError(f"network {self.name!r} needs input(s) {missing}; available: {sorted(tensors)}")
+        args = [tensors[n] if batched else tensors[n].unsqueeze(0) for n in self.inputs]
+        with torch.inference_mode():
+            out = self.module(*args)
+        if isinstance(out, torch.Tensor):
+            out = (out,)
+        out = tuple(out)
+        if len(out) != len(self.outputs):
+            raise AddonError(f"network {self.name!r} returned {len(out)} tensors, config declares "
+                             f"{len(self.outputs)} outputs {self.outputs}")
+        return {n: (t if batched else t.squeeze(0)) for n, t in zip(self.outputs, out, strict=True)}
+
+    def input_specs(self) -> dict[str, tuple[tuple[int | None, ...], torch.dtype]] | None:
+        """Each input's shape (None for a dynamic dimension) and dtype, read from a torch.export graph.
+
+        Fixed-shape backends use it to compile ahead of the first utterance; None when the format
+        does not record shapes (TorchScript).
+        """
+        graph = getattr(self.module, "graph", None)
+        placeholders = [n for n in getattr(graph, "nodes", []) if n.op == "placeholder"]
+        vals = [n.meta.get("val") for n in placeholders]
+        if len(vals) != len(self.inputs) or any(v is None or not hasattr(v, "shape") for v in vals):
+            return None
+        return {name: (tuple(d if isinstance(d, int) else None for d in v.shape), v.dtype)
+                for name, v in zip(self.inputs, vals, strict=True)}
+
+    def __repr__(self) -> str:
+        rf = f", receptive_field={self.receptive_field}" if self.receptive_field is not None else ""
+        return f"Network({self.name!r}, role={self.role!r}, {self.inputs} -> {self.outputs}{rf})"
+
+
+def network_levels(networks: Sequence[Network]) -> list[list[Network]]:
+    """Group networks so each level reads only tensors made by earlier levels (or given from outside).
+
+    Networks within a level are independent of each other and may run in parallel; ValueError on a cycle.
+    """
+    producers = {out: net.name for net in networks for out in net.outputs}
+    levels: list[list[Network]] = []
+    done: set[str] = set()
+    pending = list(networks)
+    while pending:
+        ready = [n for n in pending if all(producers.get(i, n.name) in done | {n.name} for i in n.inputs)]
+        if not ready:
+            raise ValueError(f"encoder networks {[n.name for n in pending]} depend on each other in a cycle")
+        levels.append(ready)
+        done.update(n.name for n in ready)
+        pending = [n for n in pending if n not in ready]
+    return levels
+
+
+def load_network(name: str, spec: dict[str, Any], directory: Path, source: str) -> Network:
+    """Load one entry of an addon's ``networks`` table; errors name ``networks.NAME.file`` in ``source``."""
+    file = (directory / spec["file"]).resolve()
+    at = f"networks.{name}.file"
+    if not file.is_file():
+        raise ConfigError(at, f"{spec['file']!r} not found in {directory}", source=source)
+    try:
+        if file.suffix == ".pt2":
+            module = torch.export.load(str(file)).module()
+        elif file.suffix == ".pt":
+            module = torch.jit.load(str(file), map_location="cpu")
+        else:
+            raise ConfigError(at, f"unsupported network format {file.suffix!r}",
+                              "export with torch.export (.pt2) or TorchScript (.pt)", source=source)
+    except TTSIntError:
+        raise
+    except Exception as exc:
+        raise AddonError(f"{source}: {at}: cannot load {file.name}: {type(exc).__name__}: {exc}") from exc
+    return Network(name=name, role=spec["role"], inputs=list(spec["inputs"]), outputs=list(spec["outputs"]),
+                   path=file, module=module, receptive_field=spec.get("receptive_field"), config=dict(spec))
+
+

@@ -1,0 +1,141 @@
+"""WindowedNetworkBlock: one addon network run over context windows of upstream frames, streaming exactly.
+
+Decoders and neural vocoders share this: the context is resolved against the network's receptive field
+in one place, each window is padded and masked when the shape is fixed, and context is trimmed after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import torch
+
+from .blocks import StreamableBlock
+from .chunking import Window, context_windows, length_mask, pad_to
+from .data import BuildContext, Chunk, Utterance
+from .errors import ParameterError, StreamError
+from .network import Network
+
+__all__ = ["WindowedNetworkBlock", "resolve_context"]
+
+
+def resolve_context(network: Network, context_frames: int | None, exact: bool) -> int:
+    """The context frames each side of a window: the receptive field by default, never less when ``exact``.
+
+    A network that declares no receptive field cannot be streamed exactly, so it is an error unless
+    ``exact`` is False (then ``context_frames`` defaults to 0).
+    """
+    rf = network.receptive_field
+    if context_frames is not None and (isinstance(context_frames, bool) or not isinstance(context_frames, int)
+                                       or context_frames < 0):
+        raise ParameterError("context_frames", f"expected a non-negative integer, got {context_frames!r}")
+    if not exact:
+        return context_frames if context_frames is not None else rf or 0
+    if rf is None:
+        raise ParameterError("exact", f"network {network.name!r} declares no receptive_field, so the context "
+                             "needed for exact streaming is unknown",
+                             "declare receptive_field in the addon's networks table, or set exact = false "
+                             "(and context_frames) to stream approximately")
+    if context_frames is None:
+        return rf
+    if context_frames < rf:
+        raise ParameterError("context_frames", f"{context_frames} is less than the receptive field of "
+                             f"network {network.name!r} ({rf}); streamed output would differ from the whole "
+                             "utterance's", f"use at least {rf}, leave it out, or set exact = false")
+    return context_frames
+
+
+class WindowedNetworkBlock(StreamableBlock):
+    """Runs the addon's network of ``network_role`` on windows of upstream frames with context each side.
+
+    The network takes one frame input plus an optional ``mask``. With ``fixed_window`` every window is
+    padded to ``chunk_frames + 2 * context_frames`` and masked, for backends that compile one shape.
+    Each window's output has ``output_rate`` positions per input frame; the context's share is trimmed.
+    """
+
+    network_role: ClassVar[str] = "decoder"
+    fixed_window: ClassVar[bool] = False
+    output_rate: ClassVar[int] = 1
+    context_params = ("network",)
+
+    def __init__(self, network: Network, chunk_frames: int = 64, first_chunk_frames: int | None = 16,
+                 context_frames: int | None = None, exact: bool = True) -> None:
+        if not isinstance(chunk_frames, int) or chunk_frames < 1:
+            raise ParameterError("chunk_frames", f"must be >= 1, got {chunk_frames!r}")
+        if first_chunk_frames is not None and first_chunk_frames < 1:
+            raise ParameterError("first_chunk_frames", f"must be >= 1, got {first_chunk_frames!r}")
+        self.network = network
+        self.exact = bool(exact)
+        self.context_frames = resolve_context(network, context_frames, self.exact)
+        self.chunk_frames = chunk_frames
+        inputs = [n for n in network.inputs if n != "mask"]
+        if len(inputs) != 1:
+            raise ParameterError("network", f"network {network.name!r} must take one frame input plus an "
+                                 f"optional mask, it takes {network.inputs}")
+        self.input_name = inputs[0]
+        self.output_name = network.outputs[0]
+        self.window_frames: int | None = None
+        if self.fixed_window:
+            if "mask" not in network.inputs:
+                raise ParameterError("network", f"network {network.name!r} takes no 'mask' input, so "
+                                     "padding a window would change its output; fixed-shape blocks need "
+                                     "masked networks")
+            self.window_frames = chunk_frames + 2 * self.context_frames
+            widest = chunk_frames + self.context_frames  # the first window has no left context
+            first_chunk_frames = widest if first_chunk_frames is None else first_chunk_frames
+            if not 1 <= first_chunk_frames <= widest:
+                raise ParameterError("first_chunk_frames", f"first_chunk_frames must be between 1 and "
+                                     f"chunk_frames + context_frames ({widest}) to fit the fixed window, "
+                                     f"got {first_chunk_frames}")
+        self.first_chunk_frames = first_chunk_frames
+
+    @classmethod
+    def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> WindowedNetworkBlock:
+        params = dict(params)
+        network = ctx.network(cls.network_role, params.pop("network", None))
+        return cls(network=network, **params)
+
+    def upstream_frames(self, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        """The upstream chunks this block windows; subclasses may check their width."""
+        if upstream is None:
+            raise StreamError(f"{self.where}: {self.type_name} runs its network on upstream frames; "
+                              "put a block that makes them (such as Upsampler) before it")
+        return upstream
+
+    def run_network(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The network's first output for one window's (unbatched) inputs; override to compile or batch."""
+        return self.network.run(tensors)[self.output_name]
+
+    def run_window(self, window: Window) -> torch.Tensor:
+        """The network's output for one window, padded and masked to the fixed shape when there is one."""
+        tensors = {self.input_name: window.frames}
+        if self.window_frames is not None:
+            real = int(window.frames.shape[0])
+            tensors = {self.input_name: pad_to(window.frames, self.window_frames),
+                       "mask": length_mask(real, self.window_frames)}
+        return self.run_network(tensors)
+
+    def to_frames(self, output: torch.Tensor) -> torch.Tensor:
+        """A window's output as time-first [T * output_rate, C] frames (a waveform becomes [samples, 1])."""
+        return output
+
+    def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        rate = self.output_rate
+        windows = context_windows(self.upstream_frames(upstream), self.chunk_frames, self.context_frames,
+                                  self.first_chunk_frames)
+        for window in windows:
+            out = self.to_frames(self.run_window(window))
+            yield Chunk(frames=window.trim(out, rate), start=window.start * rate)
+
+    def run_all(self, frames: torch.Tensor) -> torch.Tensor:
+        """The network on a whole utterance at once: the reference that exact streaming equals."""
+        return self.to_frames(self.network.run({self.input_name: frames})[self.output_name])
+
+    def report(self) -> dict[str, Any]:
+        return {} if self.exact else {"exact": False, "context_frames": self.context_frames}
+
+    def describe(self) -> str:
+        exact = "" if self.exact else ", exact=false"
+        return (f"{self.type_name} ({self.network.name}, chunk_frames={self.chunk_frames}, "
+                f"first_chunk_frames={self.first_chunk_frames}, context_frames={self.context_frames}{exact})")

@@ -1,0 +1,88 @@
+"""Core's shape: no import cycles (read from the source with ast), a leaf data module, a lazy sorted API."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import ttsint
+
+PACKAGE = Path(ttsint.__file__).parent
+
+
+def _imports(path: Path) -> set[str]:
+    """Modules of the ttsint package that ``path`` imports anywhere: top level, functions, TYPE_CHECKING."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1:
+                if node.module:
+                    found.add(node.module.split(".")[0])
+                else:
+                    found.update(a.name for a in node.names)
+            elif node.level == 0 and node.module and node.module.split(".")[0] == "ttsint":
+                parts = node.module.split(".")
+                found.update([parts[1]] if len(parts) > 1 else [a.name for a in node.names])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("ttsint."))
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__"}
+    return {m: _imports(PACKAGE / f"{m}.py") & modules for m in modules}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle as a list of modules (first == last), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_core_modules_import_each_other_without_a_cycle() -> None:
+    graph = import_graph()
+    assert {"blocks", "stack", "addon", "frontends"} <= set(graph)
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_leaf_modules_import_nothing_from_ttsint() -> None:
+    graph = import_graph()
+    for leaf in ("data", "errors", "hookspecs"):
+        assert graph[leaf] == set(), f"{leaf}.py imports {graph[leaf]}"
+
+
+def test_public_api_is_sorted_and_every_name_resolves() -> None:
+    assert ttsint.__all__ == sorted(ttsint.__all__, key=lambda s: (s.lower(), s))
+    assert len(set(ttsint.__all__)) == len(ttsint.__all__)
+    for name in ttsint.__all__:
+        assert getattr(ttsint, name) is not None, name
+
+
+def test_importing_ttsint_does_not_import_torch() -> None:
+    code = "import sys, ttsint; from ttsint import hookimpl, ConfigError; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
