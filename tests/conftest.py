@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -130,16 +131,27 @@ def tiny_addon(tmp_path_factory: pytest.TempPathFactory, tiny_models: TinyModels
         warnings.simplefilter("ignore")
         torch.jit.script(tiny_models.postnet).save(str(directory / "postnet.pt"))
     (directory / "addon.toml").write_text(TINY_TOML, encoding="utf-8")
+    ttsint.stamp_digests(directory / "addon.toml")
     return directory
 
 
 def write_addon(directory: Path, config: Any, *, networks_from: Path | None = None) -> Path:
-    """Write ``config`` as addon.json into ``directory``, copying the network files of another addon."""
+    """Write ``config`` as addon.json into ``directory``, copying the network files of another addon.
+
+    Networks whose spec has no ``sha256`` get the digest of the file they name, when it exists.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     if networks_from is not None:
         for file in networks_from.iterdir():
             if file.suffix in (".pt2", ".pt"):
                 shutil.copy(file, directory / file.name)
+    config = copy.deepcopy(config)
+    networks = config.get("networks") if isinstance(config, dict) else None
+    for spec in networks.values() if isinstance(networks, dict) else []:
+        if isinstance(spec, dict) and "sha256" not in spec and isinstance(spec.get("file"), str):
+            file = directory / spec["file"]
+            if file.is_file():
+                spec["sha256"] = ttsint.sha256_hex(file.read_bytes())
     (directory / "addon.json").write_text(json.dumps(config), encoding="utf-8")
     return directory
 

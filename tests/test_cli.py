@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import TINY_CONFIG, PluginVenv, write_addon
-from ttsint import Registry
+from ttsint import Registry, sha256_hex
 from ttsint.cli import run
 
 
@@ -28,8 +28,12 @@ def test_check_prints_the_addon_networks_and_block_tree(
     lines = out.splitlines()
     assert lines[0] == f"addon tiny 0.0.1  ({tiny_addon.resolve()})"
     assert lines[1] == "  sample_rate=8000 n_mels=4 hop_length=2 frontend=characters (34 symbols)"
-    assert "  network decoder: decoder ['frames'] -> ['mel'] receptive_field=5" in lines
-    assert "  network postnet: postnet ['mel'] -> ['mel']" in lines
+    def verified(name: str) -> str:
+        return f"sha256 {sha256_hex((tiny_addon / name).read_bytes())[:12]}… verified"
+
+    decoder = f"  network decoder: decoder ['frames'] -> ['mel'] receptive_field=5 {verified('decoder.pt2')}"
+    assert decoder in lines
+    assert f"  network postnet: postnet ['mel'] -> ['mel'] {verified('postnet.pt')}" in lines
     assert lines[-5:] == [
         "StreamableStack [streamable, ttsint]",
         f"├─ stack[0]: StreamablePipeline [streamable, ttsint {metadata.version('ttsint')}]",

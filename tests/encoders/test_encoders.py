@@ -115,6 +115,7 @@ sequence_block = { type = "Encoders" }
 type = "StreamableStack"
 stack = [{ type = "Upsampler", encoding = "hidden" }, { type = "Decoder" }]
 ''')
+    ttsint.stamp_digests(root / "addon.toml")
     return root
 
 

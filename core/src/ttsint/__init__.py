@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     AddonError,
+    ArchiveError,
     ConfigError,
     FrontendError,
     ParameterError,
@@ -49,9 +50,11 @@ if TYPE_CHECKING:
     )
     from .data import BuildContext, Chunk, Utterance
     from .frontends import CharacterFrontend, Frontend, normalize_text
+    from .integrity import sha256_hex, stamp_digests
     from .network import Network, network_levels
     from .overrides import apply_overrides, parse_override
     from .registry import Registry, get_registry, lazy_exports, reset_registry
+    from .safety import check_archive
     from .segments import SegmentSettings, segment_text, split_sentences
     from .speech import SegmentInfo, SpeechStream
     from .stack import build_stack, format_tree
@@ -92,6 +95,8 @@ _LAZY: dict[str, str] = {
     "CharacterFrontend": "frontends",
     "Frontend": "frontends",
     "normalize_text": "frontends",
+    "sha256_hex": "integrity",
+    "stamp_digests": "integrity",
     "Network": "network",
     "network_levels": "network",
     "apply_overrides": "overrides",
@@ -100,6 +105,7 @@ _LAZY: dict[str, str] = {
     "get_registry": "registry",
     "lazy_exports": "registry",
     "reset_registry": "registry",
+    "check_archive": "safety",
     "SegmentSettings": "segments",
     "segment_text": "segments",
     "split_sentences": "segments",
@@ -116,9 +122,11 @@ __all__ = [
     "Addon",
     "AddonError",
     "apply_overrides",
+    "ArchiveError",
     "Block",
     "build_stack",
     "BuildContext",
+    "check_archive",
     "CharacterFrontend",
     "Chunk",
     "concat_chunks",
@@ -155,10 +163,12 @@ __all__ = [
     "SegmentSettings",
     "SequenceBlock",
     "SequenceBlockContainer",
+    "sha256_hex",
     "Span",
     "SpeechStream",
     "split_sentences",
     "split_spans",
+    "stamp_digests",
     "stitch_spans",
     "StreamableBlock",
     "StreamablePipeline",

@@ -19,6 +19,7 @@ from .frontends import Frontend, build_frontend
 from .network import Network, load_network
 from .overrides import apply_overrides
 from .registry import Registry, get_registry
+from .safety import confined_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -41,6 +42,7 @@ class Addon:
     networks: dict[str, Network]
     registry: Registry | None = field(default=None, repr=False)
     _frontend: Frontend | None = field(default=None, repr=False)
+    config_file: Path | None = field(default=None, repr=False)
 
     @property
     def stack(self) -> Any:
@@ -61,6 +63,14 @@ class Addon:
     @property
     def hop_length(self) -> int:
         return self.config["hop_length"]
+
+    def file(self, name: Any, key: str) -> Path:
+        """A file this addon ships (e.g. a front end's ``symbols_file``), resolved inside its folder.
+
+        A name that is absolute, leads outside the folder (also through symlinks), or is not a
+        regular file is a ConfigError at ``key``: addons read only their own files.
+        """
+        return confined_file(self.path, name, key, source=str(self.config_file) if self.config_file else None)
 
     def networks_with_role(self, role: str) -> list[Network]:
         """Networks of one role (e.g. "encoder"), in config order."""
@@ -85,7 +95,7 @@ def load_addon(path_or_name: str | Path, overrides: Mapping[str, Any] | None = N
     _validate(config, source)
     networks = {name: load_network(name, spec, directory, source)
                 for name, spec in config.get("networks", {}).items()}
-    return Addon(config["name"], directory, config, networks, registry)
+    return Addon(config["name"], directory, config, networks, registry, config_file=config_file)
 
 
 def _read_config(directory: Path) -> tuple[Path, Any]:

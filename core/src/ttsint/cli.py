@@ -108,7 +108,9 @@ def check(addon: str, sets: Sequence[str]) -> None:
                f"frontend={a.frontend.type_name} ({len(a.frontend.symbols)} symbols)")
     for net in a.networks.values():
         rf = f" receptive_field={net.receptive_field}" if net.receptive_field is not None else ""
-        click.echo(f"  network {net.name}: {net.role} {net.inputs} -> {net.outputs}{rf}")
+        # load_addon refused any network whose bytes differ from its declared digest
+        digest = f" sha256 {net.config['sha256'][:12]}… verified" if net.config.get("sha256") else ""
+        click.echo(f"  network {net.name}: {net.role} {net.inputs} -> {net.outputs}{rf}{digest}")
     click.echo(format_tree(voice.block))
     _warn_failures()
 

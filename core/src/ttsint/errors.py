@@ -8,6 +8,7 @@ __all__ = [
     "ParameterError",
     "PluginError",
     "AddonError",
+    "ArchiveError",
     "FrontendError",
     "StreamError",
 ]
@@ -53,6 +54,16 @@ class PluginError(TTSIntError):
 
 class AddonError(TTSIntError):
     """An addon directory, its config or one of its networks cannot be used."""
+
+
+class ArchiveError(AddonError):
+    """A network archive holds something ttsint refuses to deserialize; ``member`` names where."""
+
+    def __init__(self, member: str, message: str, where: str = "") -> None:
+        self.member = member
+        self.reason = message
+        prefix = f"{where}: refused: " if where else ""
+        super().__init__(f"{prefix}member {member!r}: {message}" if member else f"{prefix}{message}")
 
 
 class FrontendError(TTSIntError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +10,9 @@ from typing import Any
 
 import torch
 
-from .errors import AddonError, ConfigError, TTSIntError
+from .errors import AddonError, ConfigError
+from .integrity import GraphSignature, check_digest, check_signature, graph_signature
+from .safety import check_archive, confined_file
 
 __all__ = ["Network", "network_levels", "load_network"]
 
@@ -38,6 +41,7 @@ class Network:
     module: Any
     receptive_field: int | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    signature: GraphSignature | None = field(default=None, repr=False)
 
     def run(self, tensors: Mapping[str, torch.Tensor], *, batched: bool = False) -> dict[str, torch.Tensor]:
         """Call the network with tensors picked by input name; unbatched tensors get a batch of one."""
@@ -46,6 +50,11 @@ class Network:
         missing = [n for n in self.inputs if n not in tensors]
         if missing:
             raise AddonError(f"network {self.name!r} needs input(s) {missing}; available: {sorted(tensors)}")
+        if self.signature is not None:
+            for n, want in zip(self.inputs, self.signature.input_dtypes, strict=True):
+                if want is not None and tensors[n].dtype != want:
+                    raise AddonError(f"network {self.name!r} takes {n!r} as {want}, but was given "
+                                     f"{tensors[n].dtype}")
         args = [tensors[n] if batched else tensors[n].unsqueeze(0) for n in self.inputs]
         with torch.inference_mode():
             out = self.module(*args)
@@ -96,24 +105,33 @@ def network_levels(networks: Sequence[Network]) -> list[list[Network]]:
 
 
 def load_network(name: str, spec: dict[str, Any], directory: Path, source: str) -> Network:
-    """Load one entry of an addon's ``networks`` table; errors name ``networks.NAME.file`` in ``source``."""
-    file = (directory / spec["file"]).resolve()
-    at = f"networks.{name}.file"
-    if not file.is_file():
-        raise ConfigError(at, f"{spec['file']!r} not found in {directory}", source=source)
+    """Load one entry of an addon's ``networks`` table; errors name ``networks.NAME.*`` in ``source``.
+
+    The file is read once; its digest and contents are checked, then exactly those bytes go to torch.
+    """
+    at = f"networks.{name}"
+    file = confined_file(directory, spec["file"], f"{at}.file", source=source)
+    if file.suffix not in (".pt2", ".pt"):
+        raise ConfigError(f"{at}.file", f"unsupported network format {file.suffix!r}",
+                          "export with torch.export (.pt2) or TorchScript (.pt)", source=source)
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{at}.file", f"cannot read {file}: {exc.strerror}", source=source) from None
+    check_digest(spec.get("sha256"), data, file.name, f"{at}.sha256", source)
+    check_archive(data, file.suffix, f"{source}: {at}.file: {file.name}")
     try:
         if file.suffix == ".pt2":
-            module = torch.export.load(str(file)).module()
-        elif file.suffix == ".pt":
-            module = torch.jit.load(str(file), map_location="cpu")
+            program = torch.export.load(io.BytesIO(data))
+            module = program.module()
         else:
-            raise ConfigError(at, f"unsupported network format {file.suffix!r}",
-                              "export with torch.export (.pt2) or TorchScript (.pt)", source=source)
-    except TTSIntError:
-        raise
+            program = module = torch.jit.load(io.BytesIO(data), map_location="cpu")
     except Exception as exc:
-        raise AddonError(f"{source}: {at}: cannot load {file.name}: {type(exc).__name__}: {exc}") from exc
+        raise AddonError(f"{source}: {at}.file: cannot load {file.name}: "
+                         f"{type(exc).__name__}: {exc}") from exc
+    signature = graph_signature(program)
+    if signature is not None:
+        check_signature(signature, spec["inputs"], spec["outputs"], file.name, at, source)
     return Network(name=name, role=spec["role"], inputs=list(spec["inputs"]), outputs=list(spec["outputs"]),
-                   path=file, module=module, receptive_field=spec.get("receptive_field"), config=dict(spec))
-
-
+                   path=file, module=module, receptive_field=spec.get("receptive_field"), config=dict(spec),
+                   signature=signature)

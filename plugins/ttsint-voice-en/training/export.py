@@ -2,7 +2,8 @@
 
     python plugins/ttsint-voice-en/training/export.py [--checkpoint build/acoustic/checkpoint.pt]
 
-Writes src/ttsint_voice_en/addon/{text_encoder,duration_predictor,decoder}.pt2 and networks.json.
+Writes src/ttsint_voice_en/addon/{text_encoder,duration_predictor,decoder}.pt2 and networks.json, and
+the networks' sha256 digests into addon.toml.
 Checks: numeric receptive field (perturb at t±(R+1): no change; at t±R: change), exported ==
 eager for lengths 1, 7, 300, and zero-padded inputs give the same outputs at real positions.
 """
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 import torch
+import ttsint
 from torch.export import Dim
 
 HERE = Path(__file__).resolve().parent
@@ -130,6 +132,8 @@ def main(argv=None) -> None:
     meta.update(MEL_SPEC)
     meta["n_symbols"] = nsym
     (ADDON / "networks.json").write_text(json.dumps(meta, indent=2) + "\n")
+    # The addon refuses networks whose bytes differ from the digests its config declares.
+    ttsint.stamp_digests(ADDON / "addon.toml")
     total = sum(v["bytes"] for v in report.values())
     print(f"total .pt2 size {total / 1e6:.2f} MB; all checks {'PASSED' if all_ok else 'FAILED'}")
     if not all_ok:

@@ -55,8 +55,13 @@ class FlitePhones(ttsint.Frontend):
         if (symbols is None) == (symbols_file is None):
             raise ValueError("give exactly one of symbols (a list) or symbols_file (a JSON list)")
         if symbols_file is not None:
-            symbols = json.loads(Path(symbols_file).read_text(encoding="utf-8"))
-        assert symbols is not None
+            try:
+                symbols = json.loads(Path(symbols_file).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"symbols_file {str(symbols_file)!r} is not a readable JSON list: "
+                                 f"{exc}") from None
+        if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
+            raise ValueError(f"symbols must be a list of phone names, got {type(symbols).__name__}")
         self.symbols = list(symbols)
         self.voice = voice
         self._ids = {s: i for i, s in enumerate(self.symbols)}
@@ -65,7 +70,7 @@ class FlitePhones(ttsint.Frontend):
     def from_config(cls, params: dict[str, Any], addon: ttsint.Addon | None) -> FlitePhones:
         params = dict(params)
         if "symbols_file" in params and addon is not None:
-            params["symbols_file"] = Path(addon.path) / params["symbols_file"]
+            params["symbols_file"] = addon.file(params["symbols_file"], "frontend.symbols_file")
         return cls(**params)
 
     def __call__(self, text: str) -> Utterance:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import torch
+import ttsint
 from torch.export import Dim
 
 from .model import HIDDEN, N_MELS, SYMBOLS, DurationPredictor, MelDecoder, TextEncoder
@@ -67,7 +68,7 @@ def _export(module: torch.nn.Module, args: tuple[torch.Tensor, ...], path: Path)
 
 
 def build(out_dir: Path = ADDON_DIR, seed: int = 1234) -> Path:
-    """Write the three networks and addon.toml into ``out_dir``."""
+    """Write the three networks and addon.toml (with each network's sha256) into ``out_dir``."""
     torch.manual_seed(seed)
     text_encoder, durations, decoder = TextEncoder(), DurationPredictor(), MelDecoder()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -81,6 +82,7 @@ def build(out_dir: Path = ADDON_DIR, seed: int = 1234) -> Path:
         rf_text=text_encoder.convs.receptive_field, rf_dur=durations.convs.receptive_field,
         rf_dec=decoder.convs.receptive_field,
     ))
+    ttsint.stamp_digests(out_dir / "addon.toml")
     return out_dir
 
 
