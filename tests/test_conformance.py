@@ -6,6 +6,7 @@ Each registered name needs a sample below; a new block without one fails its ``N
 from __future__ import annotations
 
 import functools
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -51,8 +52,8 @@ def _vocoder_addon() -> ttsint.Addon:
     demo = ttsint.load_addon("demo")
     directory = Path(_CACHE.name) / "with-vocoder"
     directory.mkdir()
-    for file in demo.path.glob("*.pt2"):
-        (directory / file.name).symlink_to(file)
+    for file in demo.path.glob("*.pt2"):  # copies: a symlink out of the addon folder would be refused
+        shutil.copyfile(file, directory / file.name)
     torch.manual_seed(0)
     length = torch.export.Dim("length", min=1, max=4096)
     exported = torch.export.export(_ConvVocoder().eval(), (torch.randn(1, 9, 80),),
@@ -63,6 +64,7 @@ def _vocoder_addon() -> ttsint.Addon:
     vocoder = ('[networks.vocoder]\nfile = "vocoder.pt2"\nrole = "vocoder"\ninputs = ["mel"]\n'
                'outputs = ["audio"]\nreceptive_field = 1\n\n')
     (directory / "addon.toml").write_text(text[:stack] + vocoder + text[stack:], encoding="utf-8")
+    ttsint.stamp_digests(directory / "addon.toml")
     return ttsint.load_addon(directory)
 
 
