@@ -51,7 +51,23 @@ def test_missing_flite_says_what_to_install(voice, monkeypatch):
         voice.encode("hello")
 
 
-def test_stack_ends_in_griffin_lim_and_speaks(voice, mel_voice):
+def test_default_vocoder_is_pghi_and_griffin_lim_stays_a_config_away(voice, mel_voice):
+    from ttsint_dsp import PGHI, GriffinLim, log_mel
+    from ttsint_dsp.mel import MelSpec
+
+    assert isinstance(voice.block.stack[-1], PGHI)
+    gl = ttsint.Voice.load("en-rms", {"stack.1": {"type": "GriffinLim", "n_iter": 8}})
+    assert isinstance(gl.block.stack[-1], GriffinLim)
+    text = "The birch canoe slid on the smooth planks."
+    mel = mel_voice.synthesize(text)
+    spec = MelSpec.from_config(voice.addon.config)
+    for v in (voice, gl):
+        audio = v.synthesize(text)[:, 0]
+        # Both invert the acoustic model's mel: the audio's own log-mel stays close to it.
+        assert float((log_mel(audio, spec)[: mel.shape[0]] - mel).abs().mean()) < 1.0
+
+
+def test_stack_ends_in_a_vocoder_and_speaks(voice, mel_voice):
     text = "The birch canoe slid on the smooth planks."
     assert voice.output_kind == "waveform" and mel_voice.output_kind == "mel"
     mel = mel_voice.synthesize(text)

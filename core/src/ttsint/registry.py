@@ -36,7 +36,7 @@ FIRST_PARTY: dict[str, str] = {
     **dict.fromkeys(["Encoders", "CustomizedEncoders", "Upsampler", "Decoder"], "ttsint-encoders"),
     **dict.fromkeys(["NeuronEncoders", "NeuronDecoder"], "ttsint-inferentia"),
     **dict.fromkeys(
-        ["GriffinLim", "Pace", "Gain", "Tilt", "Smooth", "MelShift", "Normalize",
+        ["GriffinLim", "PGHI", "Pace", "Gain", "Tilt", "Smooth", "MelShift", "Normalize",
          "ChunkStats", "Tap", "NaNGuard"],
         "ttsint-dsp",
     ),

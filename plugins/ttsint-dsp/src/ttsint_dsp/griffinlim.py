@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import torch
 from ttsint import Chunk, Utterance, context_windows, crossfade
 
-from .mel import MelSpec, mel_filterbank
+from .mel import MelInverse, stft_analysis
+from .pghi import pghi_phase
 from .vocoders import Vocoder
 
 __all__ = ["GriffinLim"]
@@ -46,13 +47,9 @@ class GriffinLim(Vocoder):
         crossfade_frames: int = 2,
         seed: int = 0,
         log_floor: float = 1e-5,
+        phase_init: str = "random",
     ) -> None:
         super().__init__(sample_rate, hop_length, n_mels)
-        win_length = n_fft if win_length is None else win_length
-        if not 0 < win_length <= n_fft or hop_length > win_length:
-            raise ValueError(
-                f"need 0 < hop_length <= win_length <= n_fft, got {hop_length}, {win_length}, {n_fft}"
-            )
         if n_iter < 0 or not 0 <= momentum < 1:
             raise ValueError(f"need n_iter >= 0 and 0 <= momentum < 1, got {n_iter}, {momentum}")
         if chunk_frames < 1 or (first_chunk_frames is not None and first_chunk_frames < 1):
@@ -64,16 +61,9 @@ class GriffinLim(Vocoder):
                 f"need 0 <= crossfade_frames <= context_frames, got {crossfade_frames}, "
                 f"{context_frames}: each side of a cross-fade must come from context"
             )
-        self.spec = MelSpec(
-            sample_rate=sample_rate,
-            n_fft=n_fft,
-            hop_length=hop_length,
-            win_length=win_length,
-            n_mels=n_mels,
-            fmin=float(fmin),
-            fmax=None if fmax is None else float(fmax),
-            log_floor=log_floor,
-        )
+        if phase_init not in ("random", "pghi"):
+            raise ValueError(f"phase_init must be 'random' or 'pghi', got {phase_init!r}")
+        self.spec = stft_analysis(sample_rate, hop_length, n_mels, n_fft, win_length, fmin, fmax, log_floor)
         self.n_iter = int(n_iter)
         self.momentum = float(momentum)
         self.chunk_frames = int(chunk_frames)
@@ -81,14 +71,14 @@ class GriffinLim(Vocoder):
         self.context_frames = int(context_frames)
         self.crossfade_frames = int(crossfade_frames)
         self.seed = int(seed)
-        self.window = torch.hann_window(win_length)
-        # Least-squares inverse of the filterbank, clamped at use: magnitudes cannot be negative.
-        self.inverse = torch.linalg.pinv(mel_filterbank(self.spec).double()).float()
+        self.phase_init = phase_init
+        self.window = torch.hann_window(self.spec.win_length)
+        self.inverse = MelInverse(self.spec)
 
     # -- one window ----------------------------------------------------------------------
     def magnitudes(self, mel: torch.Tensor) -> torch.Tensor:
         """Linear STFT magnitudes [n_fft // 2 + 1, T] for log-mel frames [T, n_mels]."""
-        return torch.clamp(self.inverse @ torch.exp(mel.float()).T, min=0.0)
+        return self.inverse(mel)
 
     def initial_phase(self, start: int, frames: int) -> torch.Tensor:
         """A pseudo-random phase [freqs, frames] fixed by the absolute frame index and the seed."""
@@ -96,6 +86,36 @@ class GriffinLim(Vocoder):
         t = torch.arange(start, start + frames, dtype=torch.float64)[None, :]
         noise = torch.sin(f * 12.9898 + t * 78.233 + self.seed * 37.719) * 43758.5453
         return (2 * math.pi * (noise - noise.floor())).float()
+
+    def start_phase(
+        self, first: int, mag: torch.Tensor, settled: tuple[int, torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Phases [freqs, frames] to start Griffin-Lim from, for a window whose first frame is ``first``.
+
+        Frames the previous window (``settled``: its first frame, final phases, magnitudes) covered keep
+        its phases; the rest come from ``phase_init``, continuing the last known frame when it is "pghi".
+        """
+        frames = mag.shape[1]
+        known = 0
+        if settled is not None:
+            prev_first, prev_phase, _ = settled
+            known = max(0, min(frames, prev_first + prev_phase.shape[1] - first))
+        if self.phase_init == "random":
+            phase = self.initial_phase(first, frames)
+        else:
+            phase = torch.empty(mag.shape[0], frames)
+        if known:
+            phase[:, :known] = settled[1][:, first - settled[0] : first - settled[0] + known]
+        if self.phase_init == "pghi" and known < frames:
+            logmag = torch.log(mag.clamp(min=self.spec.log_floor))
+            previous = None
+            if known:
+                previous = (logmag[:, known - 1], phase[:, known - 1])
+            elif settled is not None and settled[0] + settled[1].shape[1] == first:
+                prev_mag = settled[2][:, -1].clamp(min=self.spec.log_floor)
+                previous = (torch.log(prev_mag), settled[1][:, -1])
+            phase[:, known:] = pghi_phase(logmag[:, known:], self.spec, previous)
+        return phase
 
     def _stft(self, x: torch.Tensor) -> torch.Tensor:
         s = self.spec
@@ -132,7 +152,8 @@ class GriffinLim(Vocoder):
     def vocode_whole(self, mel: torch.Tensor) -> torch.Tensor:
         """Griffin-Lim over the whole utterance in one window: the reference that streaming stays close to."""
         with torch.inference_mode():
-            samples, _ = self.reconstruct(self.magnitudes(mel), self.initial_phase(0, mel.shape[0]))
+            mag = self.magnitudes(mel)
+            samples, _ = self.reconstruct(mag, self.start_phase(0, mag))
         return samples.clamp(-1.0, 1.0).reshape(-1, 1)
 
     # -- streaming -----------------------------------------------------------------------
@@ -144,20 +165,15 @@ class GriffinLim(Vocoder):
         )
         emitted = 0  # samples yielded so far
         tail: torch.Tensor | None = None  # the last window's rendering of the samples after ``emitted``
-        settled: tuple[int, torch.Tensor] | None = None  # (first frame, phases) of the last window
+        # the last window's first frame, final phases and magnitudes
+        settled: tuple[int, torch.Tensor, torch.Tensor] | None = None
         with torch.inference_mode():
             for w in windows:
                 first = w.start - w.left
-                frames = w.left + w.length + w.right
-                phase = self.initial_phase(first, frames)
-                if settled is not None:
-                    # Continue from the phases the previous window found for the frames both cover.
-                    prev_first, prev_phase = settled
-                    lo, hi = first, min(first + frames, prev_first + prev_phase.shape[1])
-                    if hi > lo:
-                        phase[:, : hi - lo] = prev_phase[:, lo - prev_first : hi - prev_first]
-                samples, final = self.reconstruct(self.magnitudes(w.frames), phase)
-                settled = (first, final)
+                mag = self.magnitudes(w.frames)
+                phase = self.start_phase(first, mag, settled)
+                samples, final = self.reconstruct(mag, phase)
+                settled = (first, final, mag)
                 offset = first * hop  # absolute index of samples[0]
                 pieces = []
                 if tail is not None:

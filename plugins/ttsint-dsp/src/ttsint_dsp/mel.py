@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["MelSpec", "mel_filterbank", "log_mel"]
+__all__ = ["MelSpec", "MelInverse", "mel_filterbank", "log_mel", "stft_analysis"]
 
 _F_SP = 200.0 / 3.0  # Slaney: linear spacing below 1 kHz
 _MIN_LOG_HZ = 1000.0
@@ -71,3 +71,35 @@ def log_mel(wave: torch.Tensor, spec: MelSpec) -> torch.Tensor:
     )
     mel = mel_filterbank(spec).to(wave.dtype) @ stft.abs()
     return torch.log(torch.clamp(mel, min=spec.log_floor)).T.contiguous()
+
+
+class MelInverse:
+    """Linear STFT magnitudes from log-mel frames: the filterbank's least-squares inverse, clamped at 0."""
+
+    def __init__(self, spec: MelSpec) -> None:
+        self.inverse = torch.linalg.pinv(mel_filterbank(spec).double()).float()
+
+    def __call__(self, mel: torch.Tensor) -> torch.Tensor:
+        """Magnitudes [n_fft // 2 + 1, T] for log-mel frames [T, n_mels]."""
+        return torch.clamp(self.inverse @ torch.exp(mel.float()).T, min=0.0)
+
+
+def stft_analysis(
+    sample_rate: int,
+    hop_length: int,
+    n_mels: int,
+    n_fft: int = 1024,
+    win_length: int | None = None,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    log_floor: float = 1e-5,
+) -> MelSpec:
+    """A vocoder's MelSpec from its parameters, with a ValueError for an STFT that cannot be inverted."""
+    win_length = n_fft if win_length is None else win_length
+    if not 0 < win_length <= n_fft or hop_length > win_length:
+        raise ValueError(
+            f"need 0 < hop_length <= win_length <= n_fft, got {hop_length}, {win_length}, {n_fft}"
+        )
+    return MelSpec(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, win_length=win_length,
+                   n_mels=n_mels, fmin=float(fmin), fmax=None if fmax is None else float(fmax),
+                   log_floor=log_floor)

@@ -18,6 +18,7 @@ _BLOCKS = {
     "Tap": "ttsint_dsp.diagnostics:Tap",
     "NaNGuard": "ttsint_dsp.diagnostics:NaNGuard",
     "GriffinLim": "ttsint_dsp.griffinlim:GriffinLim",
+    "PGHI": "ttsint_dsp.pghi:PGHI",
     "NetworkVocoder": "ttsint_dsp.vocoders:NetworkVocoder",
 }
 
