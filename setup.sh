@@ -15,10 +15,15 @@ if ! command -v flite >/dev/null 2>&1; then
     fi
 fi
 
+# eSpeak NG is a peer that `ttsint bench` measures beside ttsint; the suite notes it when absent.
+if ! command -v espeak-ng >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get install -y -qq espeak-ng >/dev/null 2>&1 || echo "setup.sh: espeak-ng not installed (bench peer)" >&2
+fi
+
 # torch first, pinned to the CPU build: a bare "torch" requirement could pull a multi-GB CUDA build.
 "$PY" -c "import torch" 2>/dev/null || pip_install "torch==2.13.0"
 pip_install hatchling pytest ruff hypothesis
 pip_install -e core -e plugins/ttsint-encoders
-for plugin in plugins/ttsint-dsp plugins/ttsint-inferentia plugins/ttsint-voice-en; do
+for plugin in plugins/ttsint-dsp plugins/ttsint-inferentia plugins/ttsint-voice-en plugins/ttsint-bench; do
     if [ -f "$plugin/pyproject.toml" ]; then pip_install -e "$plugin"; fi
 done

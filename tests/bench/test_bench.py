@@ -1,0 +1,114 @@
+"""`ttsint bench --quick` through the installed CLI: the JSON document's shape, the Markdown and the PNG."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from ttsint_bench import ITEMS, SCHEMA, Figure, Item, markdown
+
+PNG = b"\x89PNG\r\n\x1a\n"
+FIGURE_KEYS = {
+    "name",
+    "value",
+    "unit",
+    "baseline",
+    "baseline_value",
+    "ratio",
+    "target",
+    "target_of",
+    "met",
+    "params",
+}
+
+
+def ttsint(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["ttsint", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+
+
+@pytest.fixture(scope="session")
+def quick(tmp_path_factory) -> tuple[dict, Path, subprocess.CompletedProcess[str]]:
+    """One `ttsint bench --quick` run for the whole session (it takes about a minute on a quiet machine)."""
+    where = tmp_path_factory.mktemp("bench")
+    done = ttsint("bench", "--quick", "--json", "b.json", "--markdown", "b.md", "--plot", "b.png", cwd=where)
+    assert done.returncode == 0, done.stderr
+    return json.loads((where / "b.json").read_text()), where, done
+
+
+def test_json_document_has_machine_and_every_item(quick):
+    doc, _, _ = quick
+    assert doc["schema"] == SCHEMA and doc["quick"] is True and doc["addon"] == "en-rms"
+    assert {"cpus", "torch", "torch_threads", "python", "platform", "load_average", "time_utc"} <= set(
+        doc["machine"]
+    )
+    assert [item["id"] for item in doc["items"]] == list(ITEMS)
+    for item in doc["items"]:
+        assert set(item) == {"id", "title", "skipped", "seconds", "notes", "figures"}
+        assert item["skipped"] or item["figures"], item["id"]
+        for figure in item["figures"]:
+            assert set(figure) == FIGURE_KEYS, figure
+            assert isinstance(figure["value"], float) and isinstance(figure["ratio"], float)
+            assert figure["met"] in (True, False, None)
+
+
+def test_every_figure_is_a_ratio_against_a_named_baseline(quick):
+    doc, _, _ = quick
+    for item in doc["items"]:
+        for f in item["figures"]:
+            assert f["baseline"] and f["baseline_value"] > 0, f
+            assert f["ratio"] == pytest.approx(f["value"] / f["baseline_value"])
+
+
+def test_markdown_and_plot_are_written(quick):
+    doc, where, done = quick
+    text = (where / "b.md").read_text()
+    assert text == markdown(doc)
+    assert text in done.stdout
+    for item in doc["items"]:
+        assert f"## {item['title']}" in text
+    assert (where / "b.png").read_bytes().startswith(PNG)
+
+
+def test_figure_targets_read_the_ratio_or_the_value():
+    assert Figure("a", 1.0, "s", "b", 2.0, "<= 0.6").met is True
+    assert Figure("a", 1.0, "s", "b", 2.0, "<= 0.4").met is False
+    assert Figure("a", 150.0, "us", "b", 1000.0, "<= 100", target_of="value").met is False
+    assert Figure("a", 2.0, "PESQ", "b", 1.9, ">= 1.0").met is True
+    assert Figure("a", 2.0, "s", "b", 1.0).met is None
+
+
+def test_markdown_says_why_an_item_was_skipped():
+    item = Item("neuron", "NeuronEncoders")
+    item.skipped = "ttsint-inferentia is not installed"
+    doc = {
+        "addon": "x",
+        "quick": True,
+        "items": [item.to_json()],
+        "machine": {
+            "cpus": 2,
+            "torch": "2",
+            "torch_threads": 2,
+            "python": "3",
+            "platform": "p",
+            "load_average": None,
+            "time_utc": "t",
+        },
+    }
+    assert "Skipped: ttsint-inferentia is not installed." in markdown(doc)
+
+
+def test_unknown_item_is_one_clear_error(tmp_path):
+    done = ttsint("bench", "--only", "vocoders", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "no bench item 'vocoders'" in done.stderr and "vocoder" in done.stderr
+    assert "Traceback" not in done.stderr
