@@ -123,3 +123,22 @@ def test_concat_chunks_checks_contiguity() -> None:
         concat_chunks([Chunk(frames=torch.ones(1, 1), start=2)])
     with pytest.raises(StreamError, match="the stream produced no chunks"):
         concat_chunks([])
+
+
+@pytest.mark.parametrize(("growth", "lengths"), [
+    (None, [2, 8, 8, 8, 3]),
+    (2.0, [2, 4, 8, 8, 7]),
+    (1.5, [2, 3, 5, 8, 8, 3]),
+])
+def test_windows_grow_after_the_first_up_to_chunk_frames(growth, lengths) -> None:
+    windows = list(context_windows(upstream(SIZES), 8, 3, first_chunk_frames=2, growth=growth))
+    assert [w.length for w in windows] == lengths
+    joined = torch.cat([w.frames[w.left:w.left + w.length] for w in windows])
+    assert torch.equal(joined, WHOLE)
+    assert all(w.left == min(3, w.start) and w.right == min(3, TOTAL - w.end) for w in windows)
+
+
+@pytest.mark.parametrize("growth", [1.0, 0.5, -2])
+def test_growth_must_exceed_one(growth) -> None:
+    with pytest.raises(ValueError, match="growth must be > 1"):
+        list(context_windows(upstream(SIZES), 8, 1, 2, growth))

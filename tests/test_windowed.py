@@ -105,3 +105,25 @@ def test_from_config_reports_the_missing_receptive_field_at_the_blocks_path() ->
     assert voice.synthesize("hello").shape[1] == 80
     decoder = voice.block.streamable_block.stack[1]
     assert decoder.report() == {"exact": False, "context_frames": 14}
+
+
+@pytest.mark.parametrize("cls", [Decoder, NetworkVocoder], ids=lambda c: c.__name__)
+def test_growing_windows_stream_exactly_and_say_so(cls: type, net) -> None:
+    block = build(cls, net(2), chunk_frames=8, first_chunk_frames=2, chunk_growth=2)
+    assert "chunk_growth=2" in block.describe()
+    frames = torch.randn(31, 4)
+    chunks = list(block.stream({}, iter([ttsint.Chunk(frames, 0)])))
+    assert [len(c) // block.output_rate for c in chunks] == [2, 4, 8, 8, 8, 1]
+    streamed = check_streamable_block(block, {}, frames, atol=1e-5)
+    assert torch.allclose(streamed, block.run_all(frames), atol=1e-5)
+
+
+def test_chunk_growth_is_checked(net) -> None:
+    with pytest.raises(ParameterError, match="must be a number > 1"):
+        Decoder(net(2), chunk_growth=1)
+
+    class Fixed(WindowedNetworkBlock):
+        fixed_window = True
+
+    with pytest.raises(ParameterError, match="cannot grow"):
+        Fixed(net(2), chunk_frames=8, chunk_growth=2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -38,15 +39,20 @@ def context_windows(
     chunk_frames: int,
     context: int | tuple[int, int],
     first_chunk_frames: int | None = None,
+    growth: float | None = None,
 ) -> Iterator[Window]:
     """Regroup upstream chunks into windows of ``chunk_frames`` with up to ``context`` frames each side.
 
     Only as much upstream as the next window needs is pulled, so the first window is ready after
     ``first_chunk_frames + right context`` frames. Context is cut short only at the utterance's ends.
+    With ``growth``, windows after the first grow by that factor up to ``chunk_frames`` (16, 32, 64, ...),
+    so a small first chunk comes early and the context recomputed around windows stays a small share.
     """
     left_ctx, right_ctx = (context, context) if isinstance(context, int) else context
     if chunk_frames <= 0 or left_ctx < 0 or right_ctx < 0:
         raise ValueError(f"chunk_frames must be > 0 and context >= 0, got {chunk_frames}, {context}")
+    if growth is not None and not growth > 1:
+        raise ValueError(f"growth must be > 1 (or None for a fixed size after the first), got {growth}")
     size = first_chunk_frames or chunk_frames
     source = iter(upstream)
     buffer: torch.Tensor | None = None
@@ -77,7 +83,7 @@ def context_windows(
         lo = start - left - buffer_start
         yield Window(buffer[lo:lo + left + length + right], start, left, length, right)
         start += length
-        size = chunk_frames
+        size = chunk_frames if growth is None else min(chunk_frames, max(size + 1, math.ceil(size * growth)))
         keep_from = max(start - left_ctx, buffer_start)
         buffer = buffer[keep_from - buffer_start:]
         buffer_start = keep_from

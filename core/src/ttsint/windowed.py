@@ -60,9 +60,19 @@ class WindowedNetworkBlock(StreamableBlock):
     context_params = ("network",)
 
     def __init__(self, network: Network, chunk_frames: int = 64, first_chunk_frames: int | None = 16,
-                 context_frames: int | None = None, exact: bool = True) -> None:
+                 context_frames: int | None = None, exact: bool = True,
+                 chunk_growth: float | None = None) -> None:
         if not isinstance(chunk_frames, int) or chunk_frames < 1:
             raise ParameterError("chunk_frames", f"must be >= 1, got {chunk_frames!r}")
+        number = isinstance(chunk_growth, int | float) and not isinstance(chunk_growth, bool)
+        if chunk_growth is not None and not (number and chunk_growth > 1):
+            raise ParameterError("chunk_growth", f"must be a number > 1, got {chunk_growth!r}",
+                                 "windows after the first grow by this factor up to chunk_frames; "
+                                 "leave it out for windows of chunk_frames after the first")
+        if chunk_growth is not None and self.fixed_window:
+            raise ParameterError("chunk_growth", f"{type(self).__name__} compiles one window shape, so its "
+                                 "windows cannot grow", "leave chunk_growth out")
+        self.chunk_growth = None if chunk_growth is None else float(chunk_growth)
         if first_chunk_frames is not None and first_chunk_frames < 1:
             raise ParameterError("first_chunk_frames", f"must be >= 1, got {first_chunk_frames!r}")
         self.network = network
@@ -123,7 +133,7 @@ class WindowedNetworkBlock(StreamableBlock):
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         rate = self.output_rate
         windows = context_windows(self.upstream_frames(upstream), self.chunk_frames, self.context_frames,
-                                  self.first_chunk_frames)
+                                  self.first_chunk_frames, self.chunk_growth)
         for window in windows:
             out = self.to_frames(self.run_window(window))
             yield Chunk(frames=window.trim(out, rate), start=window.start * rate)
@@ -137,5 +147,7 @@ class WindowedNetworkBlock(StreamableBlock):
 
     def describe(self) -> str:
         exact = "" if self.exact else ", exact=false"
+        growth = "" if self.chunk_growth is None else f", chunk_growth={self.chunk_growth:g}"
         return (f"{self.type_name} ({self.network.name}, chunk_frames={self.chunk_frames}, "
-                f"first_chunk_frames={self.first_chunk_frames}, context_frames={self.context_frames}{exact})")
+                f"first_chunk_frames={self.first_chunk_frames}{growth}, context_frames={self.context_frames}"
+                f"{exact})")

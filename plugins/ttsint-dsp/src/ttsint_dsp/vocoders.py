@@ -128,9 +128,11 @@ class NetworkVocoder(WindowedNetworkBlock, Vocoder):
         first_chunk_frames: int | None = 8,
         context_frames: int | None = None,
         exact: bool = True,
+        chunk_growth: float | None = None,
     ) -> None:
         Vocoder.__init__(self, sample_rate, hop_length, n_mels)
-        WindowedNetworkBlock.__init__(self, network, chunk_frames, first_chunk_frames, context_frames, exact)
+        WindowedNetworkBlock.__init__(self, network, chunk_frames, first_chunk_frames, context_frames, exact,
+                                      chunk_growth)
 
     @property
     def output_rate(self) -> int:  # type: ignore[override]
