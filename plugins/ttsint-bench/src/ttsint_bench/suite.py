@@ -232,16 +232,10 @@ def overhead(bench: Bench, item: Item) -> None:
 
 def window_schedule(decoder: Any, total: int) -> list[tuple[int, int]]:
     """(start, length) of each window a decoder takes over ``total`` frames, read from its own settings."""
-    schedule = getattr(decoder, "schedule", None)
-    if callable(schedule):
-        return list(schedule(total))
-    out, start, size = [], 0, decoder.first_chunk_frames or decoder.chunk_frames
-    while start < total:
-        length = min(size, total - start)
-        out.append((start, length))
-        start += length
-        size = decoder.chunk_frames
-    return out
+    whole = iter([ttsint.Chunk(torch.zeros(total, 1), 0)])
+    windows = ttsint.context_windows(whole, decoder.chunk_frames, 0, decoder.first_chunk_frames,
+                                     getattr(decoder, "chunk_growth", None))
+    return [(w.start, w.length) for w in windows]
 
 
 def streaming(bench: Bench, item: Item) -> None:
