@@ -27,3 +27,12 @@ pip_install -e core -e plugins/ttsint-encoders
 for plugin in plugins/ttsint-dsp plugins/ttsint-inferentia plugins/ttsint-voice-en plugins/ttsint-bench; do
     if [ -f "$plugin/pyproject.toml" ]; then pip_install -e "$plugin"; fi
 done
+# `ttsint serve`, with what its tests drive it with (httpx, the openai client, Playwright).
+pip_install -e "plugins/ttsint-serve[test]"
+
+# The page test runs Debian's Chromium through Playwright (Playwright's own browser download is not
+# used). Optional: without it, that one test is skipped.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+        || echo "setup.sh: could not install chromium; the page test will be skipped" >&2
+fi

@@ -23,7 +23,7 @@ from .hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from .addon import Addon, default_addon, load_addon
-    from .audio import NpyWriter, WavWriter, read_wav, write_wav
+    from .audio import NpyWriter, WavWriter, read_wav, to_pcm16, write_wav
     from .blocks import (
         Block,
         Prepared,
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from .safety import check_archive
     from .segments import SegmentSettings, segment_text, split_sentences
     from .speech import SegmentInfo, SpeechStream
-    from .stack import build_stack, format_tree
+    from .stack import block_parameters, build_stack, format_tree
     from .voice import Voice
     from .windowed import WindowedNetworkBlock
 
@@ -69,6 +69,7 @@ _LAZY: dict[str, str] = {
     "WavWriter": "audio",
     "read_wav": "audio",
     "write_wav": "audio",
+    "to_pcm16": "audio",
     "Block": "blocks",
     "Prepared": "blocks",
     "SequenceBlock": "blocks",
@@ -111,6 +112,7 @@ _LAZY: dict[str, str] = {
     "split_sentences": "segments",
     "SegmentInfo": "speech",
     "SpeechStream": "speech",
+    "block_parameters": "stack",
     "build_stack": "stack",
     "format_tree": "stack",
     "Voice": "voice",
@@ -124,6 +126,7 @@ __all__ = [
     "apply_overrides",
     "ArchiveError",
     "Block",
+    "block_parameters",
     "build_stack",
     "BuildContext",
     "CharacterFrontend",
@@ -174,6 +177,7 @@ __all__ = [
     "StreamablePipeline",
     "StreamableStack",
     "StreamError",
+    "to_pcm16",
     "TTSIntError",
     "Utterance",
     "Voice",

@@ -1,0 +1,77 @@
+"""`ttsint serve`: host several voices in one process behind an OpenAI-compatible HTTP API."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Sequence
+
+import click
+import ttsint
+
+from .specs import parse_voice_spec
+
+__all__ = ["serve"]
+
+
+@click.command()
+@click.option("--addon", "addons", multiple=True, metavar="NAME|PATH[:KEY=VALUE,...]",
+              help="A voice to serve, with config overrides; repeat for more. name=NEW renames it, so one "
+                   "addon can be served twice. Default: every installed addon that makes audio.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on.")
+@click.option("--max-streams", default=16, show_default=True, type=click.IntRange(min=1),
+              help="Streams made at once; more get 429 with Retry-After.")
+@click.option("--max-chars", default=50_000, show_default=True, type=click.IntRange(min=1),
+              help="Longest input accepted; longer gets 413.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Synthesis threads that interleave the streams chunk by chunk (default: one per core).")
+@click.option("--shutdown-timeout", default=30, show_default=True, type=click.IntRange(min=0),
+              help="Seconds that running streams get to finish after SIGTERM.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_chars: int, workers: int | None,
+          shutdown_timeout: int, log_level: str) -> None:
+    """Serve voices over HTTP: POST /v1/audio/speech (OpenAI's shape), /v1/voices, /metrics, a page at /."""
+    specs = [parse_voice_spec(text) for text in addons]
+    names = [s.overrides["name"] for s in specs if "name" in s.overrides]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ttsint.ConfigError("--addon", f"voice name {twice[0]!r} is given to more than one --addon",
+                                 "give each voice its own name=")
+    import torch
+    import uvicorn
+
+    from .app import create_app
+    from .pool import VoicePool
+    from .scheduler import Scheduler
+
+    workers = workers or os.cpu_count() or 1
+    # One thread per op inside each worker: the workers already use every core.
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    debug = bool(click.get_current_context().find_root().params.get("debug"))
+    level = "debug" if debug else log_level
+    logging.basicConfig(level=level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
+    pool = VoicePool(specs)
+    scheduler = Scheduler(workers=workers, max_streams=max_streams)
+    app = create_app(pool, scheduler, max_chars=max_chars)
+    config = uvicorn.Config(app, host=host, port=port, log_level=level, lifespan="on",
+                            timeout_graceful_shutdown=shutdown_timeout)
+    server = uvicorn.Server(config)
+    server.run(sockets=[_listen(host, port)])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before anything loads, so a taken port is one clear error instead of a failed start-up."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ttsint.TTSIntError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another "
+                                 "--port (or --host), or stop what is using it") from exc
+    return sock

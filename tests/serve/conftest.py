@@ -1,0 +1,189 @@
+"""Real `ttsint serve` processes on 127.0.0.1 at free ports, and helpers to read their metrics and audio."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+# The demo voice with a cheap Griffin-Lim: audio out, little CPU (CI has two cores for everything).
+DEMO = "demo:stack.1.type=GriffinLim,stack.1.n_iter=2"
+LONG_TEXT = "This is a long text for the stream, and it goes on. " * 40
+"""About 2,000 characters: some 8 MB of audio from the demo voice, twice what the kernel buffers
+between a server and a client that stops reading, so such a stream cannot finish unread."""
+START_TIMEOUT = 600.0
+
+
+def demo(name: str, extra: str = "") -> str:
+    """An --addon spec for the demo voice under another name."""
+    return f"{DEMO},name={name}" + (f",{extra}" if extra else "")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ttsint_command() -> list[str]:
+    """The installed `ttsint` console script next to this Python, else its module."""
+    script = Path(sys.executable).with_name("ttsint")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "ttsint"]
+
+
+@dataclass
+class Server:
+    """A running `ttsint serve` process, its base URL and its log file."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=120, **kwargs)  # type: ignore[arg-type]
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=60)
+
+    def speech(self, **body: object) -> httpx.Response:
+        return httpx.post(self.url + "/v1/audio/speech", json=body, timeout=300)
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """Every sample of /metrics, keyed by (name, sorted labels)."""
+        text = self.get("/metrics").text
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(text) for s in family.samples}
+
+    def metric(self, name: str, **labels: str) -> float:
+        return self.metrics().get((name, tuple(sorted(labels.items()))), 0.0)
+
+    def wait_for(self, predicate: object, what: str, timeout: float = 120.0) -> None:
+        """Poll until ``predicate()`` holds (an event, not a duration under test); fail after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not predicate():  # type: ignore[operator]
+            assert self.process.poll() is None, f"the server exited waiting for {what}:\n{self.output()}"
+            assert time.monotonic() < deadline, f"gave up waiting for {what}"
+            time.sleep(0.1)
+
+    def rss_bytes(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise AssertionError("no VmRSS")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, timeout: float = 60.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return int(self.process.returncode)
+
+
+def start_server(log_dir: Path, *args: str, ready: bool = True) -> Server:
+    """Start `ttsint serve ARGS` on a free port and wait until /readyz answers (200, or 503 once loaded)."""
+    port = free_port()
+    log = log_dir / f"serve-{port}.log"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with log.open("wb") as out:
+        process = subprocess.Popen([*ttsint_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
+                                    *args], stdout=out, stderr=subprocess.STDOUT, env=env)
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+
+    def answered() -> bool:
+        try:
+            body = server.get("/readyz").json()
+        except httpx.HTTPError:
+            return False
+        return bool(body["ready"]) or (not ready and not body["loading"])
+
+    try:
+        server.wait_for(answered, "the server to load its voices", START_TIMEOUT)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def read_wav(data: bytes) -> tuple[wave._wave_params, bytes]:
+    """Parse a streamed WAV (sizes unknown) with the standard library; return its params and samples."""
+    with wave.open(io.BytesIO(data), "rb") as src:
+        params = src.getparams()
+        frames = src.readframes(len(data))
+    return params, frames
+
+
+def assert_valid_wav(data: bytes, sample_rate: int = 16000) -> int:
+    """A streamed 16-bit mono WAV with some audio in it; returns the sample count."""
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE", data[:16]
+    params, frames = read_wav(data)
+    assert (params.nchannels, params.sampwidth, params.framerate) == (1, 2, sample_rate)
+    assert len(frames) == len(data) - 44 and len(frames) % 2 == 0 and len(frames) > 0
+    return len(frames) // 2
+
+
+@pytest.fixture(scope="session")
+def broken_addon(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An addon directory whose config has no stack: the core reports it with the config path."""
+    directory = tmp_path_factory.mktemp("broken-addon")
+    (directory / "addon.toml").write_text(
+        'name = "broken"\nversion = "0.1.0"\nsample_rate = 16000\nn_mels = 80\nhop_length = 256\n'
+        '[frontend]\ntype = "characters"\nsymbols = "abc "\n', encoding="utf-8")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tap_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the demo-tap voice writes each mel chunk (a test blocks one file to fail a stream midway)."""
+    return tmp_path_factory.mktemp("tap")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, broken_addon: Path, tap_dir: Path) -> Iterator[Server]:
+    """Two demo voices, a demo voice that writes its chunks (Tap), and a broken addon; 4 streams at most."""
+    tap = (f"stack.1.type=Tap,stack.1.directory={tap_dir},stack.1.concat=false,"
+           "stack.2.type=GriffinLim,stack.2.n_iter=2")
+    srv = start_server(
+        tmp_path_factory.mktemp("logs"),
+        "--addon", demo("demo-a"),
+        "--addon", demo("demo-b", "stack.0.streamable_block.stack.0.pace=0.8"),
+        "--addon", f"demo:name=demo-tap,{tap}",
+        "--addon", str(broken_addon),
+        "--max-streams", "4", "--max-chars", "3000", "--workers", "2",
+    )
+    yield srv
+    srv.stop()
+
+
+def chromium_path() -> str | None:
+    """Debian's chromium binary (the /usr/bin/chromium wrapper is a shell script Playwright cannot drive)."""
+    for candidate in ("/usr/lib/chromium/chromium", shutil.which("chromium") or ""):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def default_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`ttsint serve` with no --addon: every installed addon that makes audio (en-rms; demo makes mel)."""
+    srv = start_server(tmp_path_factory.mktemp("default-logs"), "--workers", "2")
+    yield srv
+    srv.stop()

@@ -1,0 +1,250 @@
+"""The HTTP API of a real `ttsint serve` on 127.0.0.1: voices, streaming, cancellation, errors, metrics."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+import ttsint
+
+from .conftest import LONG_TEXT, Server, assert_valid_wav
+
+SHORT = "Hello world, this is a streaming test."
+
+
+def test_two_voices_are_listed_with_their_blocks_and_origins(server: Server) -> None:
+    voices = {v["name"]: v for v in server.get("/v1/voices").json()["data"]}
+    assert {"demo-a", "demo-b", "demo-tap"} <= set(voices)
+    a, b = voices["demo-a"], voices["demo-b"]
+    for voice in (a, b):
+        assert voice["status"] == "ready" and voice["addon"] == "demo"
+        assert voice["sample_rate"] == 16000 and voice["version"] == "0.1.0"
+        assert voice["output_kind"] == "waveform" and voice["speed"] is True
+    assert b["overrides"]["stack.0.streamable_block.stack.0.pace"] == 0.8
+    origins = {}
+
+    def walk(node: dict) -> None:
+        origins[node["path"]] = (node["type"], node["plugin"], node["distribution"])
+        for child in node.get("children", []):
+            walk(child)
+
+    walk(a["tree"])
+    assert origins["stack[0].sequence_block"] == ("Encoders", "encoders", "ttsint-encoders")
+    assert origins["stack[0].streamable_block.stack[1]"] == ("Decoder", "encoders", "ttsint-encoders")
+    assert origins["stack[1]"] == ("GriffinLim", "dsp", "ttsint-dsp")
+    assert origins["stack"][1:] == ("ttsint", "ttsint")
+
+    models = server.get("/v1/models").json()
+    assert models["object"] == "list"
+    assert {"demo-a", "demo-b"} <= {m["id"] for m in models["data"]}
+    assert all(m["object"] == "model" and m["owned_by"] == "ttsint-encoders" for m in models["data"])
+
+
+def test_a_broken_addon_is_reported_and_the_others_serve(server: Server, broken_addon: Path) -> None:
+    assert server.get("/healthz").json() == {"status": "ok"}
+    ready = server.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["ready"] is True and body["voices"]["demo-a"] == "ready"
+    (failed_name, message), = body["failed"].items()
+    assert failed_name == str(broken_addon)
+    assert str(broken_addon / "addon.toml") in message and "stack: missing" in message
+    assert "failed to load" in server.output() and str(broken_addon / "addon.toml") in server.output()
+    listed = {v["name"]: v for v in server.get("/v1/voices").json()["data"]}
+    assert listed[str(broken_addon)]["status"] == "failed"
+    refused = server.speech(voice=str(broken_addon), input=SHORT)
+    assert refused.status_code == 503 and "failed to load" in refused.json()["error"]["message"]
+
+
+def test_each_voice_speaks_a_streamed_wav(server: Server) -> None:
+    lengths = {}
+    for name in ("demo-a", "demo-b"):
+        response = server.speech(model="tts-1", voice=name, input=SHORT)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "audio/wav"
+        assert response.headers["transfer-encoding"] == "chunked" and "content-length" not in response.headers
+        lengths[name] = assert_valid_wav(response.content)
+    # demo-b is the same addon with pace 0.8 in its Upsampler: a different voice, speaking slower.
+    assert lengths["demo-b"] > lengths["demo-a"] * 1.15
+
+
+def test_model_may_name_the_voice_and_pcm_is_the_wav_without_its_header(server: Server) -> None:
+    wav = server.speech(model="demo-a", voice="alloy", input=SHORT)
+    pcm = server.speech(voice="demo-a", input=SHORT, response_format="pcm")
+    assert wav.status_code == pcm.status_code == 200
+    assert pcm.headers["content-type"] == "audio/pcm"
+    assert pcm.content == wav.content[44:]
+
+
+def test_speed_maps_onto_the_voice_pace(server: Server) -> None:
+    samples = {speed: len(server.speech(voice="demo-a", input=SHORT, speed=speed,
+                                        response_format="pcm").content) for speed in (0.5, 1.0, 2.0)}
+    assert samples[2.0] < 0.6 * samples[1.0] < 0.6 * 0.6 * samples[0.5]
+
+
+def test_the_first_bytes_arrive_before_the_last_chunk_is_made(server: Server) -> None:
+    # The client stops reading at its first bytes and asks the server how many chunks it has made
+    # (a counter bumped as each chunk is made). The text makes about twice what the kernel buffers
+    # between the two, so a server that streams cannot have made the last chunk by then.
+    before = server.metric("ttsint_chunks_total", voice="demo-a")
+    with server.client() as client, client.stream(
+            "POST", "/v1/audio/speech", json={"voice": "demo-a", "input": LONG_TEXT}) as response:
+        assert response.status_code == 200
+        body = response.iter_raw(4096)
+        first = next(body)
+        made_at_first_bytes = server.metric("ttsint_chunks_total", voice="demo-a") - before
+        assert server.metric("ttsint_active_streams") == 1
+        data = first + b"".join(body)
+    made_in_all = server.metric("ttsint_chunks_total", voice="demo-a") - before
+    assert_valid_wav(data)
+    assert 1 <= made_at_first_bytes < made_in_all
+    assert made_in_all > 100
+
+
+def test_a_client_that_disconnects_cancels_its_stream(server: Server) -> None:
+    cancelled = server.metric("ttsint_streams_cancelled_total", voice="demo-b")
+    before = server.metric("ttsint_chunks_total", voice="demo-b")
+    with server.client() as client, client.stream(
+            "POST", "/v1/audio/speech", json={"voice": "demo-b", "input": LONG_TEXT}) as response:
+        assert response.status_code == 200
+        body = response.iter_raw(1024)  # kept: dropping the iterator would close the connection
+        next(body)
+        assert server.metric("ttsint_active_streams") == 1
+    # Leaving the block closed the connection mid-body.
+    server.wait_for(lambda: server.metric("ttsint_active_streams") == 0, "the active-streams gauge to fall")
+    server.wait_for(lambda: server.metric("ttsint_streams_cancelled_total", voice="demo-b") == cancelled + 1,
+                    "the cancellation to be counted")
+    made = server.metric("ttsint_chunks_total", voice="demo-b") - before
+    # The whole text needs 500+ chunks (see LONG_TEXT); the generator was closed long before.
+    assert made < 400
+    assert server.metric("ttsint_chunks_total", voice="demo-b") - before == made
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "param", "words"),
+    [
+        (b"{not json", 400, None, "not valid JSON"),
+        (b"[1, 2]", 400, None, "JSON object"),
+        (b'{"voice": "demo-a"}', 400, "input", "non-empty string"),
+        (b'{"voice": "demo-a", "input": 7}', 400, "input", "non-empty string"),
+        (b'{"input": "hi"}', 400, "voice", "required"),
+        (b'{"voice": ["demo-a"], "input": "hi"}', 400, "voice", "must be a string"),
+        (b'{"voice": "nobody", "input": "hi"}', 404, "voice", "demo-a, demo-b, demo-tap"),
+        (b'{"voice": "demo-a", "input": "hi", "response_format": "mp3"}', 400, "response_format", "wav, pcm"),
+        (b'{"voice": "demo-a", "input": "hi", "speed": 5}', 400, "speed", "0.25 to 4.0"),
+        (b'{"voice": "demo-a", "input": "hi", "speed": "fast"}', 400, "speed", "0.25 to 4.0"),
+        (b'{"voice": "demo-a", "input": "' + b"a" * 3001 + b'"}', 413, "input", "at most 3000"),
+        (b'{"voice": "demo-a", "input": "@@@"}', 400, "input", "cannot speak this input"),
+    ],
+    ids=["malformed", "not-object", "no-input", "input-type", "no-voice", "voice-type", "unknown-voice",
+         "format", "speed-range", "speed-type", "too-long", "unsayable"],
+)
+def test_bad_requests_get_openai_shaped_errors(server: Server, body: bytes, status: int, param: str | None,
+                                               words: str) -> None:
+    response = httpx.post(server.url + "/v1/audio/speech", content=body,
+                          headers={"content-type": "application/json"}, timeout=60)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) >= {"message", "type", "param"}
+    assert error["param"] == param and words in error["message"]
+    assert error["type"] == "invalid_request_error"
+
+
+def test_more_streams_than_the_limit_get_429_with_retry_after(server: Server) -> None:
+    rejected = server.metric("ttsint_streams_rejected_total")
+    clients = [server.client() for _ in range(4)]
+    try:
+        streams = [c.stream("POST", "/v1/audio/speech", json={"voice": "demo-a", "input": LONG_TEXT})
+                   for c in clients]
+        bodies = []
+        for stream in streams:
+            response = stream.__enter__()
+            assert response.status_code == 200
+            bodies.append(response.iter_raw(1024))
+            next(bodies[-1])
+        assert server.metric("ttsint_active_streams") == 4
+        refused = server.speech(voice="demo-b", input=SHORT)
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == "1"
+        error = refused.json()["error"]
+        assert error["type"] == "rate_limit_error" and "--max-streams" in error["message"]
+        assert server.metric("ttsint_streams_rejected_total") == rejected + 1
+        assert server.metric("ttsint_requests_total", voice="demo-b", status="429") >= 1
+        for stream in streams:
+            stream.__exit__(None, None, None)
+    finally:
+        for client in clients:
+            client.close()
+    server.wait_for(lambda: server.metric("ttsint_active_streams") == 0, "the four streams to be cancelled")
+    assert server.speech(voice="demo-b", input=SHORT).status_code == 200
+
+
+def test_a_stream_that_fails_before_audio_gets_a_500(server: Server, tap_dir: Path) -> None:
+    # demo-tap writes each mel chunk into tap_dir; with a file there instead, its first chunk fails.
+    tap_dir.rmdir()
+    tap_dir.write_text("not a directory")
+    try:
+        response = server.speech(voice="demo-tap", input=SHORT)
+    finally:
+        tap_dir.unlink()
+        tap_dir.mkdir()
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert error["type"] == "server_error" and "demo-tap" in error["message"]
+    assert server.metric("ttsint_errors_total", voice="demo-tap", stage="before_audio") == 1
+    assert server.metric("ttsint_requests_total", voice="demo-tap", status="500") == 1
+
+
+def test_a_stream_that_fails_midway_is_cut_off_counted_and_logged(server: Server, tap_dir: Path) -> None:
+    # The client stops reading at its first bytes, so the stream cannot get far (see LONG_TEXT);
+    # then the tap directory becomes a file, and demo-tap's next chunk fails.
+    try:
+        with server.client() as client, client.stream(
+                "POST", "/v1/audio/speech", json={"voice": "demo-tap", "input": LONG_TEXT}) as response:
+            assert response.status_code == 200
+            body = response.iter_raw(4096)
+            received = next(body)
+            shutil.rmtree(tap_dir)
+            tap_dir.write_text("not a directory")
+            with pytest.raises(httpx.RemoteProtocolError):
+                for piece in body:
+                    received += piece
+    finally:
+        tap_dir.unlink(missing_ok=True)
+        tap_dir.mkdir(exist_ok=True)
+    assert received[:4] == b"RIFF" and len(received) > 44
+    assert server.metric("ttsint_errors_total", voice="demo-tap", stage="mid_stream") == 1
+    log = server.output()
+    assert "voice 'demo-tap' (addon " in log and "NotADirectoryError" in log
+    assert str(ttsint.load_addon("demo").path) in log
+    assert server.metric("ttsint_active_streams") == 0
+    assert_valid_wav(server.speech(voice="demo-tap", input=SHORT).content)
+
+
+def test_metrics_count_requests_first_chunks_and_real_time_factors(server: Server) -> None:
+    before = server.metrics()
+    assert server.speech(voice="demo-b", input=SHORT).status_code == 200
+    after = server.metrics()
+
+    def grew(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert grew("ttsint_requests_total", voice="demo-b", status="200") == 1
+    assert grew("ttsint_time_to_first_chunk_seconds_count", voice="demo-b") == 1
+    assert grew("ttsint_real_time_factor_count", voice="demo-b") == 1
+    assert grew("ttsint_chunks_total", voice="demo-b") >= 2
+    text = server.get("/metrics").text
+    for family in ("ttsint_active_streams", "ttsint_streams_rejected_total", "ttsint_errors_total",
+                   "ttsint_time_to_first_chunk_seconds_bucket", "ttsint_real_time_factor_bucket"):
+        assert family in text
+
+
+def test_the_page_is_served_as_plain_files(server: Server) -> None:
+    page = server.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert '<script src="/static/app.js">' in page.text
+    script = server.get("/static/app.js")
+    assert script.status_code == 200 and "window.ttsintPage" in script.text

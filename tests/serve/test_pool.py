@@ -1,0 +1,58 @@
+"""The voice pool in-process: loading with failures, names, readiness, paced copies, the block tree."""
+
+from __future__ import annotations
+
+import pytest
+from ttsint_serve.pool import PaceUnsupported, VoicePool
+from ttsint_serve.specs import parse_voice_spec
+
+from .conftest import DEMO
+
+
+@pytest.fixture(scope="module")
+def pool() -> VoicePool:
+    pool = VoicePool([parse_voice_spec(t) for t in (
+        f"{DEMO},name=a", "demo:name=mel-only", "no-such-addon", f"{DEMO},name=a", f"{DEMO},name=b")])
+    assert not pool.loaded.is_set() and not pool.ready
+    pool.load()
+    return pool
+
+
+def test_voices_load_in_order_and_failures_are_kept(pool: VoicePool) -> None:
+    status = [(e.name, e.status) for e in pool]
+    assert status == [("a", "ready"), ("mel-only", "failed"), ("no-such-addon", "failed"),
+                      ("a", "failed"), ("b", "ready")]
+    errors = [e.error or "" for e in pool]
+    assert "makes mel, not audio" in errors[1] and "--addon demo:stack.1.type=GriffinLim" in errors[1]
+    assert "no addon directory or registered addon named 'no-such-addon'" in errors[2]
+    assert "already served" in errors[3] and "name=NEW-NAME" in errors[3]
+    ready = pool.readiness()
+    assert ready["ready"] and not ready["loading"]
+    assert set(ready["failed"]) == {"mel-only", "no-such-addon", "a"}
+    assert pool.ready_names() == ["a", "b"]
+    assert pool.find("b") is pool.entries[4] and pool.find("a") is pool.entries[0]
+    assert pool.find("zzz") is None
+
+
+def test_speed_rebuilds_the_stack_with_every_pace_scaled(pool: VoicePool) -> None:
+    entry = pool.find("a")
+    assert entry is not None and entry.supports_pace
+    assert entry.paced(1.0) is entry.voice
+    fast = entry.paced(2.0)
+    assert fast is entry.paced(2.0) and fast is not entry.voice
+    upsampler = fast.block.children()[0][1].streamable_block.stack[0]
+    assert upsampler.pace == 2.0
+    assert entry.voice.block.children()[0][1].streamable_block.stack[0].pace == 1.0
+    assert fast.addon is entry.voice.addon  # the networks are shared, not loaded again
+    entry._pace_paths = []
+    with pytest.raises(PaceUnsupported, match="speed 1.0"):
+        entry.paced(1.5)
+
+
+def test_the_description_credits_each_block_to_its_plugin(pool: VoicePool) -> None:
+    info = pool.find("b").describe()
+    assert info["distribution"] == "ttsint-encoders" and info["sample_rate"] == 16000
+    encoders = info["tree"]["children"][0]["children"][0]
+    assert (encoders["type"], encoders["distribution"]) == ("Encoders", "ttsint-encoders")
+    # Blocks built inside Encoders (one per network) are credited to the same plugin.
+    assert {c["distribution"] for c in encoders["children"]} == {"ttsint-encoders"}

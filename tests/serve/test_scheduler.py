@@ -1,0 +1,130 @@
+"""The scheduler on plain generators: fair interleaving, backpressure, cancellation, capacity, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import pytest
+import torch
+import ttsint
+from ttsint_serve.scheduler import CapacityError, Scheduler, SynthesisStream
+
+
+def chunks(label: str, log: list[str], count: int | None = None, fail_at: int | None = None,
+           closed: threading.Event | None = None) -> Iterator[ttsint.Chunk]:
+    """``count`` chunks of 10 samples (forever if None), logging each step under ``label``."""
+    i = 0
+    try:
+        while count is None or i < count:
+            if fail_at is not None and i == fail_at:
+                raise ValueError(f"{label} broke at chunk {i}")
+            log.append(label)
+            yield ttsint.Chunk(frames=torch.zeros(10, 1), start=10 * i)
+            i += 1
+    finally:
+        if closed is not None:
+            closed.set()
+
+
+async def until(predicate: object, timeout: float = 30.0) -> None:
+    """Wait for a condition the workers make true (an event, not a measured duration)."""
+    async with asyncio.timeout(timeout):
+        while not predicate():  # type: ignore[operator]
+            await asyncio.sleep(0.001)
+
+
+async def drain(stream: SynthesisStream) -> int:
+    return len([chunk async for chunk in stream])
+
+
+def test_a_new_stream_is_served_before_long_ones_get_another_step() -> None:
+    async def main() -> None:
+        log: list[str] = []
+        scheduler = Scheduler(workers=1, max_streams=8)
+        longs = [scheduler.open(lambda n=n: chunks(f"long{n}", log), f"long{n}") for n in range(4)]
+        readers = [asyncio.create_task(drain(s)) for s in longs]
+        await until(lambda: len(log) >= 200)
+        opened_at = len(log)
+        short = scheduler.open(lambda: chunks("short", log, count=3), "short")
+        assert await drain(short) == 3
+        # With one worker, at most the step already running when `short` was queued comes first.
+        assert log.index("short", opened_at) - opened_at <= 1
+        # And the long streams took turns (by compute time, so step counts differ a little).
+        assert all(log[:opened_at].count(f"long{n}") > 20 for n in range(4))
+        for stream in longs:
+            stream.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        scheduler.close()
+
+    asyncio.run(main())
+
+
+def test_an_unread_stream_parks_after_its_buffer_fills() -> None:
+    async def main() -> None:
+        log: list[str] = []
+        scheduler = Scheduler(workers=2, max_streams=4, buffer_chunks=3)
+        stream = scheduler.open(lambda: chunks("s", log), "s")
+        await until(lambda: stream._state == "parked")
+        assert stream.chunks_made == 3 and len(log) == 3
+        assert await stream.next() is not None  # taking one lets it make one more
+        await until(lambda: stream._state == "parked" and stream.chunks_made == 4)
+        stream.cancel()
+        await until(lambda: stream.finished)
+        scheduler.close()
+
+    asyncio.run(main())
+
+
+def test_cancelling_closes_the_generator_and_frees_the_slot() -> None:
+    async def main() -> None:
+        closed = threading.Event()
+        scheduler = Scheduler(workers=2, max_streams=1)
+        stream = scheduler.open(lambda: chunks("s", [], closed=closed), "s")
+        assert await stream.next() is not None
+        with pytest.raises(CapacityError, match="--max-streams"):
+            scheduler.open(lambda: chunks("t", []), "t")
+        stream.cancel()
+        await until(lambda: stream.finished)
+        assert closed.is_set() and stream.cancelled and scheduler.active == 0
+        assert await stream.next() is None
+        other = scheduler.open(lambda: chunks("t", [], count=2), "t")
+        assert await drain(other) == 2
+        scheduler.close()
+
+    asyncio.run(main())
+
+
+def test_a_failing_stream_delivers_its_chunks_then_raises_and_others_go_on() -> None:
+    async def main() -> None:
+        log: list[str] = []
+        scheduler = Scheduler(workers=2, max_streams=4)
+        bad = scheduler.open(lambda: chunks("bad", log, count=5, fail_at=2), "bad")
+        good = scheduler.open(lambda: chunks("good", log, count=5), "good")
+        got = [await bad.next(), await bad.next()]
+        assert all(c is not None for c in got)
+        with pytest.raises(ValueError, match="broke at chunk 2"):
+            await bad.next()
+        assert await drain(good) == 5
+        assert scheduler.active == 0 and isinstance(bad.error, ValueError)
+        scheduler.close()
+
+    asyncio.run(main())
+
+
+def test_counts_and_callbacks() -> None:
+    async def main() -> None:
+        made: list[int] = []
+        done = threading.Event()
+        scheduler = Scheduler(workers=1, on_chunk=lambda stream, chunk: made.append(len(chunk)))
+        stream = scheduler.open(lambda: chunks("s", [], count=4), "s")
+        stream.add_done_callback(lambda s: done.set())
+        assert await drain(stream) == 4
+        await until(done.is_set)
+        assert made == [10] * 4 and stream.samples_made == 40 and stream.first_chunk_at is not None
+        assert stream.finished_at is not None
+        assert stream.finished_at >= stream.first_chunk_at >= stream.opened_at
+        scheduler.close()
+
+    asyncio.run(main())
