@@ -226,6 +226,7 @@ def test_a_stream_that_fails_midway_is_cut_off_counted_and_logged(server: Server
 def test_metrics_count_requests_first_chunks_and_real_time_factors(server: Server) -> None:
     before = server.metrics()
     assert server.speech(voice="demo-b", input=SHORT).status_code == 200
+    assert server.speech(voice="nobody", input=SHORT).status_code == 404
     after = server.metrics()
 
     def grew(name: str, **labels: str) -> float:
@@ -233,6 +234,7 @@ def test_metrics_count_requests_first_chunks_and_real_time_factors(server: Serve
         return after.get(key, 0.0) - before.get(key, 0.0)
 
     assert grew("ttsint_requests_total", voice="demo-b", status="200") == 1
+    assert grew("ttsint_requests_total", voice="", status="404") == 1
     assert grew("ttsint_time_to_first_chunk_seconds_count", voice="demo-b") == 1
     assert grew("ttsint_real_time_factor_count", voice="demo-b") == 1
     assert grew("ttsint_chunks_total", voice="demo-b") >= 2

@@ -101,8 +101,12 @@ def create_app(pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000
         return entry
 
     async def speech(request: Request) -> Response:
-        req = parse_speech_request(await request.body(), max_chars)
-        entry = resolve(req)
+        try:
+            req = parse_speech_request(await request.body(), max_chars)
+            entry = resolve(req)
+        except APIError as exc:  # refused before a voice was chosen: counted under voice ""
+            metrics.requests.labels("", str(exc.status)).inc()
+            raise
         status = "200"
         try:
             stream = scheduler.open(lambda: entry.paced(req.speed).stream(req.input), label=entry.name)

@@ -19,7 +19,8 @@ class ServeMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.requests = Counter("ttsint_requests", "Speech requests by voice and HTTP status.",
+        self.requests = Counter("ttsint_requests", "Speech requests by voice and HTTP status (voice \"\" "
+                                "for requests refused before a voice was chosen).",
                                 ["voice", "status"], registry=r)
         self.first_chunk = Histogram("ttsint_time_to_first_chunk_seconds",
                                      "From accepting a request to its first chunk of audio.", ["voice"],
@@ -27,7 +28,8 @@ class ServeMetrics:
         self.rtf = Histogram("ttsint_real_time_factor",
                              "Synthesis time divided by audio duration, per completed stream.", ["voice"],
                              buckets=_RTF_BUCKETS, registry=r)
-        self.active = Gauge("ttsint_active_streams", "Streams being synthesized or sent now.", registry=r)
+        self.active = Gauge("ttsint_active_streams",
+                            "Streams being synthesized now (each holds a --max-streams slot).", registry=r)
         self.rejected = Counter("ttsint_streams_rejected",
                                 "Requests refused with 429: every stream slot taken.", registry=r)
         self.errors = Counter("ttsint_errors", "Streams that failed inside the server, by voice and stage "
