@@ -45,12 +45,6 @@ def test_text_without_words_is_a_clear_error(voice, text):
         voice.encode(text)
 
 
-def test_missing_flite_says_what_to_install(voice, monkeypatch):
-    monkeypatch.setattr(flite_frontend.shutil, "which", lambda name: None)
-    with pytest.raises(ttsint.FrontendError, match="apt-get install flite"):
-        voice.encode("hello")
-
-
 def test_default_vocoder_is_pghi_and_griffin_lim_stays_a_config_away(voice, mel_voice):
     from ttsint_dsp import PGHI, GriffinLim, log_mel
     from ttsint_dsp.mel import MelSpec

@@ -1,48 +1,144 @@
-"""Text to CMU phones with Flite's lexicon and letter-to-sound rules: the phones the voice was trained on."""
+"""Text to CMU phones with Flite's lexicon and letter-to-sound rules: the phones the voice was trained on.
+
+Flite's library runs in this process (ctypes) and stops after its post-lexical rules, so no speech is
+synthesized: about a millisecond a sentence, where ``flite -ps`` spent ~0.3 s making audio it threw away.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import json
 import re
-import shutil
-import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
 import torch
 import ttsint
-from ttsint import FrontendError, Utterance, normalize_text
+from ttsint import ConfigError, FrontendError, Utterance, normalize_text
 
-__all__ = ["FlitePhones", "text_to_phones", "flite_binary"]
+__all__ = ["FlitePhones", "FliteLibrary", "flite_library", "text_to_phones"]
 
 FLITE_VOICE = "rms"
-
-
-def flite_binary() -> str:
-    """Path of the flite program, or a FrontendError saying how to install it."""
-    path = shutil.which("flite")
-    if path is None:
-        raise FrontendError("this voice's front end needs the flite program, which is not installed: "
-                            "run `apt-get install flite` (or `bash setup.sh`, which does it)")
-    return path
+# Debian's sonames (package libflite1); elsewhere the dynamic loader is asked by library name.
+LIBRARY_FILE = "lib{}.so.1"
+INSTALL_HINT = "run `apt-get install flite` (or `bash setup.sh`, which does it)"
+VOICE_HINT = f"en-rms was trained on Flite's {FLITE_VOICE!r} voice; `flite -lv` lists the installed ones"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def clean_text(text: str) -> str:
-    """What flite is given: ASCII-normalised text on one line."""
-    return " ".join(normalize_text(text, lowercase=False, expand_numbers=False).split())
+    """What flite is given: ASCII-normalised text on one line, control characters turned into spaces."""
+    text = _CONTROL.sub(" ", normalize_text(text, lowercase=False, expand_numbers=False))
+    return " ".join(text.split())
+
+
+def _open_library(name: str) -> ctypes.CDLL:
+    """``lib<name>`` by Debian's soname, else wherever the dynamic loader finds it; OSError says why not."""
+    errors = []
+    for candidate in (LIBRARY_FILE.format(name), ctypes.util.find_library(name)):
+        if candidate:
+            try:
+                return ctypes.CDLL(candidate)
+            except OSError as exc:
+                errors.append(str(exc))
+    raise OSError("; ".join(dict.fromkeys(errors)) or f"lib{name} was not found")
+
+
+class _SynthModule(ctypes.Structure):
+    """Flite's ``cst_synth_module``: a hook's feature name and the function run when the voice sets none."""
+
+    _fields_ = [("hookname", ctypes.c_char_p), ("defhook", ctypes.c_void_p)]
+
+
+class FliteLibrary:
+    """libflite and one of its compiled-in voices; ``phones`` runs text analysis as far as the phones."""
+
+    def __init__(self, voice: str = FLITE_VOICE) -> None:
+        if not re.fullmatch(r"[a-z0-9_]+", voice):
+            raise ConfigError("frontend.voice", f"{voice!r} is not a Flite voice name", hint=VOICE_HINT)
+        try:
+            lib = _open_library("flite")
+        except OSError as exc:
+            raise FrontendError(f"this voice's front end needs Flite's library, which is missing or broken "
+                                f"({exc}): {INSTALL_HINT}") from None
+        try:
+            voice_lib = _open_library(f"flite_cmu_us_{voice}")
+        except OSError as exc:
+            message = f"Flite has no voice {voice!r} ({exc})"
+            raise ConfigError("frontend.voice", message, hint=VOICE_HINT) from None
+        try:
+            register = getattr(voice_lib, f"register_cmu_us_{voice}")
+            self._declare(lib)
+        except AttributeError as exc:
+            raise FrontendError(f"Flite's library is not the one this front end was written for ({exc}): "
+                                f"{INSTALL_HINT}") from None
+        register.restype, register.argtypes = ctypes.c_void_p, [ctypes.c_char_p]
+        lib.flite_init()
+        self._voice = register(None)
+        if not self._voice:
+            raise FrontendError(f"Flite could not load its voice {voice!r}: {INSTALL_HINT}")
+        self._lib = lib
+        # Flite's text2segs method stops after pause insertion, before the post-lexical rules ("the"
+        # before a vowel, the 's suffix) that also change phones: those are applied as one more module.
+        self._postlex = _SynthModule(b"postlex_func", None)
+        # Flite keeps process-wide state (its lexicon cache among others): one utterance at a time.
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _declare(lib: ctypes.CDLL) -> None:
+        ptr, text = ctypes.c_void_p, ctypes.c_char_p
+        for name, restype, argtypes in (
+            ("flite_init", ctypes.c_int, []),
+            ("new_utterance", ptr, []),
+            ("utt_set_input_text", None, [ptr, text]),
+            ("utt_init", ptr, [ptr, ptr]),
+            ("apply_synth_module", ptr, [ptr, ptr]),
+            ("utt_relation", ptr, [ptr, text]),
+            ("relation_head", ptr, [ptr]),
+            ("item_next", ptr, [ptr]),
+            ("item_feat_string", text, [ptr, text]),
+            ("delete_utterance", None, [ptr]),
+            ("utt_synth_text2segs", ptr, [ptr]),
+        ):
+            func = getattr(lib, name)
+            func.restype, func.argtypes = restype, argtypes
+
+    def phones(self, text: str) -> list[str]:
+        """The segments (phones and "pau") Flite's voice would speak for ``text``, as one utterance."""
+        lib = self._lib
+        with self._lock:
+            utt = lib.new_utterance()
+            try:
+                lib.utt_set_input_text(utt, text.encode("utf-8", "replace"))
+                lib.utt_init(utt, self._voice)
+                postlex = ctypes.byref(self._postlex)
+                if not (lib.utt_synth_text2segs(utt) and lib.apply_synth_module(utt, postlex)):
+                    raise FrontendError(f"Flite could not analyse {text[:60]!r}")
+                names = []
+                seg = lib.relation_head(lib.utt_relation(utt, b"Segment"))
+                while seg:
+                    names.append(lib.item_feat_string(seg, b"name").decode("ascii"))
+                    seg = lib.item_next(seg)
+            finally:
+                lib.delete_utterance(utt)
+        return names
+
+
+@functools.cache
+def flite_library(voice: str = FLITE_VOICE) -> FliteLibrary:
+    """The process's FliteLibrary for ``voice``, opened on first use (a failure is not cached)."""
+    return FliteLibrary(voice)
 
 
 def text_to_phones(text: str, voice: str = FLITE_VOICE) -> list[str]:
-    """The phone sequence flite would speak for ``text`` (no audio is made); pauses are "pau"."""
+    """The phones Flite's ``voice`` speaks for ``text``, without synthesizing it; pauses are "pau"."""
     cleaned = clean_text(text)
     if not re.search(r"[A-Za-z0-9]", cleaned):
         raise FrontendError(f"nothing to say: {text[:60]!r} has no letters or digits")
-    try:
-        out = subprocess.run([flite_binary(), "-voice", voice, "-t", cleaned, "-o", "none", "-ps"],
-                             check=True, capture_output=True, text=True, timeout=60)
-    except subprocess.SubprocessError as exc:
-        raise FrontendError(f"flite could not phonemize {text[:60]!r}: {exc}") from exc
-    return out.stdout.split()
+    return flite_library(voice).phones(cleaned)
 
 
 class FlitePhones(ttsint.Frontend):
@@ -73,8 +169,12 @@ class FlitePhones(ttsint.Frontend):
             params["symbols_file"] = addon.file(params["symbols_file"], "frontend.symbols_file")
         return cls(**params)
 
+    def phones(self, text: str) -> list[str]:
+        """The phones for ``text`` before they are mapped to ids (a subclass may derive them another way)."""
+        return text_to_phones(text, self.voice)
+
     def __call__(self, text: str) -> Utterance:
-        phones = text_to_phones(text, self.voice)
+        phones = self.phones(text)
         unknown = sorted({p for p in phones if p not in self._ids})
         if unknown:
             raise FrontendError(f"flite produced phones this voice does not know: {unknown}")
