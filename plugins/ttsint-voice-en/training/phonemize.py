@@ -1,6 +1,7 @@
 """Text -> phone strings with Flite (voice "rms", US English lexicon + letter-to-sound rules).
 
-Shared by the corpus builder and the run-time front end, so both see the same phone sequence.
+Used by the corpus builder. The run-time front end (``ttsint_voice_en.frontend``) derives the same
+phones from libflite in process, without synthesizing audio; its tests compare it with this path.
 Flite marks the start, the end and every pause it inserts at punctuation (, . ; : ? ! and
 similar) with the phone "pau"; there is no pause between ordinary words.
 """
