@@ -27,6 +27,8 @@ LIBRARY_FILE = "lib{}.so.1"
 INSTALL_HINT = "run `apt-get install flite` (or `bash setup.sh`, which does it)"
 VOICE_HINT = f"en-rms was trained on Flite's {FLITE_VOICE!r} voice; `flite -lv` lists the installed ones"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Flite does not promise thread safety, and every voice shares libflite: one utterance at a time.
+_FLITE_LOCK = threading.Lock()
 
 
 def clean_text(text: str) -> str:
@@ -84,8 +86,6 @@ class FliteLibrary:
         # Flite's text2segs method stops after pause insertion, before the post-lexical rules ("the"
         # before a vowel, the 's suffix) that also change phones: those are applied as one more module.
         self._postlex = _SynthModule(b"postlex_func", None)
-        # Flite keeps process-wide state (its lexicon cache among others): one utterance at a time.
-        self._lock = threading.Lock()
 
     @staticmethod
     def _declare(lib: ctypes.CDLL) -> None:
@@ -109,7 +109,7 @@ class FliteLibrary:
     def phones(self, text: str) -> list[str]:
         """The segments (phones and "pau") Flite's voice would speak for ``text``, as one utterance."""
         lib = self._lib
-        with self._lock:
+        with _FLITE_LOCK:
             utt = lib.new_utterance()
             try:
                 lib.utt_set_input_text(utt, text.encode("utf-8", "replace"))
