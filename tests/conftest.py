@@ -270,6 +270,14 @@ def _see_host_environment(python: Path) -> None:
     (Path(purelib) / "_ttsint_host_env.pth").write_text(line, encoding="utf-8")
 
 
+def host_venv(path: Path) -> Path:
+    """Create a venv at ``path`` (without pip) that sees this interpreter's packages; returns its python."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    python = path / "bin" / "python"
+    _see_host_environment(python)
+    return python
+
+
 @dataclass
 class PluginVenv:
     """A venv (seeing the system's torch and ttsint) with three throwaway plugin distributions installed."""
@@ -326,10 +334,7 @@ def plugin_venv(tmp_path_factory: pytest.TempPathFactory, tiny_addon: Path) -> P
         _write_distribution(root, OTHERGAIN, "othergain", {"plugin.py": _OTHERGAIN_PLUGIN}),
         _write_distribution(root, BROKEN, "broken_plugin", {"plugin.py": _BROKEN_PLUGIN}),
     ]
-    venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    _see_host_environment(python)
+    python = host_venv(root / "venv")
     # The venv has no pip of its own; the host's pip installs into it. No network: no index, no deps,
     # and hatchling comes from the system site-packages instead of an isolated build environment.
     install = subprocess.run(

@@ -13,6 +13,7 @@ import click
 from .errors import TTSIntError
 from .overrides import parse_override
 from .registry import get_registry
+from .scaffold import KINDS
 from .stack import format_tree
 
 __all__ = ["cli", "main", "run"]
@@ -183,6 +184,20 @@ def _stats_text(report: dict[str, Any]) -> str:
                           for k, v in figures.items() if k != "type")
         lines.append(f"{path} ({figures['type']}): {shown}")
     return "\n".join(lines)
+
+
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option("--dir", "directory", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="Directory to create ttsint-NAME/ in.")
+@click.option("--kind", type=click.Choice(list(KINDS)), default="effect", show_default=True,
+              help="The sample it starts from: " + "; ".join(f"{k}: {d}" for k, d in KINDS.items()))
+def new_plugin(name: str, directory: str, kind: str) -> None:
+    """Write a ready plugin distribution: pyproject, a sample of KIND, tests with ttsint.testing, README."""
+    from .scaffold import new_plugin as scaffold
+
+    path = scaffold(name, directory, kind)
+    click.echo(f"wrote {path}\nnext: pip install -e {path} && (cd {path} && pytest)")
 
 
 def _warn_failures() -> None:
