@@ -94,7 +94,7 @@ def new_plugin(name: str, directory: str | Path = ".", kind: str = "effect", *, 
     if target.exists() and any(target.iterdir()):
         raise TTSIntError(f"new-plugin: {target} already exists and is not empty; choose another --dir or "
                           "remove it")
-    values = {**vars(names), "kind": kind, "description": f"{KINDS[kind].capitalize()} for ttsint.",
+    values = {**vars(names), "kind": kind, "description": f"A ttsint plugin: {KINDS[kind]}.",
               "ttsint_version": _minor_version()}
     values["usage"] = string.Template(_USAGE[kind]).substitute(values)
     values["layout"] = string.Template(_LAYOUT[kind]).substitute(values)
