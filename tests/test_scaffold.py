@@ -100,8 +100,8 @@ def test_all_four_kinds_build_into_one_stack_and_speak(scaffolds, tmp_path):
     check = scaffolds.run("-m", "ttsint", "check", "zebra", "--set", "stack.1.type=HushGain")
     assert check.returncode == 0, check.stderr
     tree = check.stdout
-    assert "ZebraDecoder (decoder, chunk_frames=16, receptive_field=3) [streamable, ttsint-zebra 0.1.0]" \
-        in tree
+    assert "ZebraDecoder (decoder, chunk_frames=16, first_chunk_frames=4, context_frames=3) [streamable, " \
+        "ttsint-zebra 0.1.0]" in tree
     assert "HushGain (-6 dB) [streamable, ttsint-hush 0.1.0]" in tree
 
 

@@ -199,13 +199,17 @@ def check_fresh_output(sample: BlockSample) -> None:
 
 
 def check_keeps_input_keys(sample: BlockSample) -> None:
-    """forward's output holds every key of its input: blocks add to the utterance, never drop from it."""
+    """forward's output holds every key of its input: blocks add to the utterance, never drop from it.
+
+    Core's containers merge a returned dict of new keys into the utterance (``merge_outputs``), but
+    code that calls ``forward`` directly sees only what it returns; a conforming block returns it whole.
+    """
     block = sample.build()
     utt = sample.inputs()
     out = block.forward(dict(utt))
     dropped = sorted(set(utt) - set(out))
     assert not dropped, (f"{sample.name}.forward dropped input key(s) {dropped}; return "
-                         "{**utt, **new} so later blocks still see them")
+                         "{**utt, **new} so every caller still sees them")
 
 
 # -- streamable blocks -------------------------------------------------------------------------
