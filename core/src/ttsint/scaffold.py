@@ -53,7 +53,7 @@ symbols = "abcdefghijklmnopqrstuvwxyz'"
 
 _LAYOUT = {
     "effect": "- `src/$package/effects.py`: `${camel}Gain`, a StreamableBlock.\n",
-    "network": ("- `src/$package/decoder.py`: `${camel}Decoder`, a WindowedNetworkBlock: a network, streamed.\n"
+    "network": ("- `src/$package/decoder.py`: `${camel}Decoder`, a WindowedNetworkBlock subclass.\n"
                 "- `src/$package/addon/`: the addon (config and exported network) that uses it.\n"
                 "- `build_network.py`: the model, and the torch.export call that writes its `.pt2`.\n"),
     "vocoder": "- `src/$package/vocoder.py`: `${camel}Vocoder`, mel frames in, samples out.\n",
