@@ -28,6 +28,8 @@ def test_check_prints_the_addon_networks_and_block_tree(
     lines = out.splitlines()
     assert lines[0] == f"addon tiny 0.0.1  ({tiny_addon.resolve()})"
     assert lines[1] == "  sample_rate=8000 n_mels=4 hop_length=2 frontend=characters (34 symbols)"
+    assert lines[2] == ("  segments: sentences of at most 4096 symbols (the export bound of "
+                        "networks.encoder), 0.25 s pause between them")
     def verified(name: str) -> str:
         return f"sha256 {sha256_hex((tiny_addon / name).read_bytes())[:12]}… verified"
 

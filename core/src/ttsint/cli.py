@@ -107,6 +107,9 @@ def check(addon: str, sets: Sequence[str]) -> None:
     click.echo(f"addon {a.name} {a.version}  ({a.path})")
     click.echo(f"  sample_rate={a.sample_rate} n_mels={a.n_mels} hop_length={a.hop_length} "
                f"frontend={a.frontend.type_name} ({len(a.frontend.symbols)} symbols)")
+    seg = voice.segment_settings
+    limit = f"at most {seg.max_symbols} symbols ({seg.source})" if seg.max_symbols else "no symbol limit"
+    click.echo(f"  segments: sentences of {limit}, {seg.pause:g} s pause between them")
     for net in a.networks.values():
         rf = f" receptive_field={net.receptive_field}" if net.receptive_field is not None else ""
         # load_addon refused any network whose bytes differ from its declared digest

@@ -105,7 +105,7 @@ def symbol_bound(addon: Any) -> tuple[int, str] | None:
             continue
         upper = _dynamic_upper_bound(net.module, net.inputs.index("symbols"))
         if upper is not None:
-            bounds.append((upper, f"networks.{net.name} (exported for at most {upper} symbols)"))
+            bounds.append((upper, f"the export bound of networks.{net.name}"))
     return min(bounds) if bounds else None
 
 
