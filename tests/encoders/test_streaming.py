@@ -102,3 +102,22 @@ def test_demo_output_is_plausible(demo):
     assert mel.shape[1] == 80
     assert 5 <= mel.shape[0] / n <= 10
     assert -12 <= mel.min().item() and mel.max().item() <= 2
+
+
+def test_sentences_stream_exactly_as_alone_with_durations_for_each_symbol(demo):
+    """The demo's real networks, sentence by sentence: each segment equals its own synthesis."""
+    text = "the cat sat on the mat. it was warm, and it slept! did it dream?"
+    stream = demo.stream(text)
+    chunks = list(stream)
+    assert [s.text for s in stream.segments] == ["the cat sat on the mat.", "it was warm, and it slept!",
+                                                 "did it dream?"]
+    whole = torch.cat([c.frames for c in chunks])
+    pause = round(demo.segment_settings.pause / demo.frame_seconds)
+    for i, segment in enumerate(stream.segments):
+        alone = ttsint.concat_chunks(demo.stream_utterance(demo.encode(segment.text)))
+        assert torch.equal(whole[segment.start:segment.end], alone)
+        assert int(segment.symbol_frames.sum()) == segment.end - segment.start  # the Upsampler's durations
+        assert len(segment.word_ids) == len(segment.symbol_frames)
+        if i:
+            assert segment.start == stream.segments[i - 1].end + pause
+            assert not whole[segment.start - pause:segment.start].any()
