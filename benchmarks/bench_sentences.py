@@ -1,6 +1,7 @@
 """Texts of any length: the five figures of sentence-by-sentence streaming, each a ratio to a baseline.
 
-    python benchmarks/bench_sentences.py [--words 2000] [--long-words 1400] [--repeats 5] [--only NAME ...]
+    python benchmarks/bench_sentences.py [--words 2000] [--long-words 1400] [--repeats 5] [--threads 1]
+                                         [--only NAME ...]
 
 Every baseline is measured in the same run, interleaved with what it is compared to, because the
 machine is shared. Figures (names for --only):
@@ -26,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
 import ttsint
 from ttsint.synth import timed_stream
 
@@ -85,7 +87,11 @@ def main() -> None:
     parser.add_argument("--long-words", type=int, default=1400, help="words for about ten minutes of audio")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--only", nargs="*", default=["first", "demo", "rss", "rtf", "gap"])
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1 by default: on a busy 2-core machine, two OpenMP threads "
+                             "wait for each other and a short sentence can take 10x longer)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     rows: list[tuple[str, str, float, str]] = []
     text = english_text(args.words)
     first_sentence = next(ttsint.split_sentences(text))
