@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
-from ttsint import CharacterFrontend, FrontendError, Registry, SpeechStream, Utterance, Voice
+from ttsint import (
+    CharacterFrontend,
+    Chunk,
+    FrontendError,
+    Registry,
+    SpeechStream,
+    StreamableBlock,
+    Utterance,
+    Voice,
+)
 
 TEXT = "Dr. Smith paid three dollars. He left at noon! Did he come back? Yes, he did. Then all was quiet."
 PAUSE = 0.01  # seconds: 40 frames at the tiny addon's hop of 2 samples at 8 kHz
@@ -81,6 +91,30 @@ def test_the_next_segment_is_prepared_while_the_current_one_streams(
     rest = list(stream)
     assert len(stream.segments) == 5 and stream.prepared_ahead == 4
     assert rest and not stream.lookahead_running
+
+
+class ThreadRecorder(StreamableBlock):
+    """Passes chunks through, noting which thread made each one."""
+
+    def __init__(self) -> None:
+        self.threads: list[str] = []
+
+    def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        assert upstream is not None
+        for chunk in upstream:
+            self.threads.append(threading.current_thread().name)
+            yield chunk
+
+
+def test_the_first_chunk_of_each_later_segment_is_made_ahead(voice: Voice) -> None:
+    recorder = ThreadRecorder()
+    voice.block.stack.append(recorder)
+    stream = voice.stream(TEXT)
+    played = [chunk for chunk in stream if stream.current is not None]
+    assert len(recorder.threads) == len(played)
+    # Exactly one chunk per later segment (its first) was made by the look-ahead thread.
+    assert recorder.threads.count("ttsint-lookahead") == len(stream.segments) - 1 == 4
+    assert recorder.threads[0] == "MainThread"
 
 
 def test_closing_after_one_chunk_stops_the_look_ahead(voice: Voice, counting: CountingFrontend) -> None:

@@ -1,11 +1,13 @@
 """SpeechStream: the chunks of a text's segments as one continuous stream, the next segment prepared ahead.
 
 While segment k streams, a background thread runs the front end and the sequence blocks of
-segment k+1, so it is ready when k ends. Closing the stream (or dropping it) stops that thread.
+segment k+1 and computes its first chunk, so it plays on at once when k ends. Closing the stream
+(or dropping it) stops that thread.
 """
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 from collections.abc import Iterator
@@ -61,8 +63,30 @@ class _Failure:
         self.exc = exc
 
 
+@dataclass
+class _Ready:
+    """A segment made ready to play: front end and sequence blocks done, its first chunk computed."""
+
+    text: str
+    utt: Utterance
+    prepared: Prepared
+    chunks: Iterator[Chunk]
+    first: Chunk | None
+
+    @classmethod
+    def make(cls, text: str, utt: Utterance, block: StreamableBlock) -> _Ready:
+        prepared = block.prepare(utt)
+        chunks = prepared.stream(None)
+        return cls(text, utt, prepared, chunks, next(chunks, None))
+
+    def close(self) -> None:
+        close = getattr(self.chunks, "close", None)
+        if close is not None:
+            close()
+
+
 class _Lookahead:
-    """The background thread: takes the next segment and prepares it, one segment per permit."""
+    """The background thread: readies the next segment, one segment per permit."""
 
     def __init__(self, segments: Iterator[tuple[str, Utterance]], block: StreamableBlock) -> None:
         self.segments = segments
@@ -83,15 +107,14 @@ class _Lookahead:
                 if item is None:
                     self.ready.put(_END)
                     return
-                text, utt = item
-                prepared = self.block.prepare(utt)
+                ready = _Ready.make(*item, self.block)
                 self.prepared += 1
-                self.ready.put((text, utt, prepared))
+                self.ready.put(ready)
         except BaseException as exc:  # handed to the consumer, which raises it in its own thread
             self.ready.put(_Failure(exc))
 
     def request(self) -> None:
-        """Allow one more segment to be prepared (starting the thread on the first request)."""
+        """Allow one more segment to be readied (starting the thread on the first request)."""
         if not self.thread.is_alive() and self.thread.ident is None:
             self.thread.start()
         self.permits.release()
@@ -103,10 +126,15 @@ class _Lookahead:
         return item
 
     def stop(self) -> None:
+        """Stop the thread, then close the streams of segments it readied that will not be played."""
         self.stopped.set()
         self.permits.release()
         if self.thread.ident is not None:
             self.thread.join()
+        while not self.ready.empty():
+            item = self.ready.get_nowait()
+            if isinstance(item, _Ready):
+                item.close()
 
 
 class _Progress:
@@ -147,7 +175,7 @@ class SpeechStream(Iterator[Chunk]):
 
     @property
     def prepared_ahead(self) -> int:
-        """How many segments the background thread has prepared: instrumentation for tests and stats."""
+        """How many segments the background thread has readied: instrumentation for tests and stats."""
         return self._ahead.prepared
 
     @property
@@ -174,25 +202,21 @@ class SpeechStream(Iterator[Chunk]):
 def _run(block: StreamableBlock, first: tuple[str, Utterance], ahead: _Lookahead, progress: _Progress,
          pause_frames: int) -> Iterator[Chunk]:
     offset = 0
-    item: Any = (*first, block.prepare(first[1]))
+    item: Any = None
     try:
+        item = _Ready.make(*first, block)
         while item is not _END:
-            text, utt, prepared = item
-            info = SegmentInfo(len(progress.segments), text, offset, word_ids=utt.get("word_ids"))
+            info = SegmentInfo(len(progress.segments), item.text, offset, word_ids=item.utt.get("word_ids"))
+            progress.segments.append(info)
+            ahead.request()  # segment k is about to play: ready k+1 meanwhile
             last: Chunk | None = None
-            for chunk in prepared.stream(None):
-                if last is None:
-                    progress.segments.append(info)
-                    ahead.request()  # segment k is audible: prepare k+1 meanwhile
+            for chunk in itertools.chain([item.first] if item.first is not None else [], item.chunks):
                 progress.current = info.index
                 last = chunk
                 yield Chunk(chunk.frames, info.start + chunk.start)
-            if last is None:
-                progress.segments.append(info)
-                ahead.request()
             offset = info.start + (last.end if last is not None else 0)
             info.end = offset
-            info.symbol_frames = _symbol_frames(prepared)
+            info.symbol_frames = _symbol_frames(item.prepared)
             item = ahead.take()
             if item is not _END and last is not None and pause_frames > 0:
                 progress.current = None
@@ -201,6 +225,8 @@ def _run(block: StreamableBlock, first: tuple[str, Utterance], ahead: _Lookahead
                 yield Chunk(silence, offset)
                 offset += pause_frames
     finally:
+        if isinstance(item, _Ready):
+            item.close()
         ahead.stop()
 
 
