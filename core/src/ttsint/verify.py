@@ -13,10 +13,10 @@ from typing import Any
 
 import torch
 
-from .overrides import parse_override
 from .blocks import Block, StreamableStack
 from .chunking import concat_chunks
 from .errors import ConfigError
+from .overrides import parse_override
 from .voice import Voice
 
 __all__ = ["Configuration", "VerifyRow", "parse_configuration", "sample_texts", "read_texts", "verify_addon",

@@ -1,4 +1,4 @@
-"""NeuronDecoder: decodes fixed-size windows (a chunk plus context each side), so one compiled shape serves."""
+"""NeuronDecoder: decodes fixed-size windows (a chunk plus context each side): one compiled shape serves."""
 
 from __future__ import annotations
 
