@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import ttsint
+from ttsint.testing import check_runtime
 from ttsint_inferentia import CpuStaticRuntime, NeuronRuntime, StaticExecutable
 
 from .conftest import cpu_static, mel, neuron_overrides
@@ -39,6 +40,10 @@ def test_one_static_program_per_shape(ref_voice: ttsint.Voice, cache_dir: Path) 
     program = next(iter(executable._modules.values()))  # what Neuron would run: it refuses other shapes
     with pytest.raises(Exception, match="32"):
         program(torch.ones(1, 33, dtype=torch.int64), torch.ones(1, 33))
+
+
+def test_cpu_static_passes_the_runtime_conformance_check(tmp_path: Path) -> None:
+    check_runtime(CpuStaticRuntime(cache_dir=tmp_path), "demo", lengths=(7, 32))
 
 
 def test_blocks_whose_shapes_vary_are_refused_fixed_shape_runtimes() -> None:

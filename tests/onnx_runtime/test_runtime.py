@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 import ttsint
+from ttsint.testing import check_runtime, example_inputs
 from ttsint_onnx import OnnxRuntime, onnx_path
 from ttsint_onnx.convert import dynamic_inputs
 
-from .conftest import example, onnx_setting
+from .conftest import onnx_setting
 
 
 def pool() -> ttsint.RuntimePool:
@@ -22,17 +23,7 @@ def pool() -> ttsint.RuntimePool:
 
 
 def test_matches_torch_within_1e_4_at_every_length(addon: ttsint.Addon, onnx_cache: Path) -> None:
-    runtimes = pool()
-    for network in addon.networks.values():
-        torch_run = runtimes.executable(network, [], block_path="test")
-        onnx_run = runtimes.executable(network, [onnx_setting(onnx_cache)], block_path="test")
-        assert onnx_run.runtime.name == "onnxruntime" and torch_run.runtime.name == "torch"
-        for length in (1, 7, 300, 2000):
-            inputs = example(network, length, seed=length)
-            want, got = torch_run(inputs), onnx_run(inputs)
-            for name in network.outputs:
-                assert got[name].shape == want[name].shape
-                assert float((got[name] - want[name]).abs().max()) <= 1e-4, (network.name, length, name)
+    check_runtime(OnnxRuntime(cache_dir=onnx_cache, threads=1), addon, lengths=(1, 7, 300, 2000))
 
 
 def test_converted_graph_keeps_the_length_axis_dynamic(addon: ttsint.Addon, onnx_cache: Path) -> None:
@@ -83,7 +74,7 @@ def test_an_unreadable_cache_file_is_converted_again(onnx_cache: Path, tmp_path:
     run = pool().executable(network, [onnx_setting(tmp_path)], block_path="test")
     assert run.report()["conversions"] == 1
     assert planted.read_bytes() == good.read_bytes() or planted.stat().st_size > 1000
-    inputs = example(network, 9)
+    inputs = example_inputs(network, 9)
     torch.testing.assert_close(run(inputs)["durations"], network.run(inputs, batched=True)["durations"],
                                atol=1e-4, rtol=0)
 
