@@ -124,3 +124,17 @@ def test_torchscript_networks_are_refused_with_the_reason(tiny_addon: Path, onnx
     with pytest.raises(ttsint.AddonError, match=r"network 'postnet' \(postnet\.pt\) is TorchScript; the "
                                                 r"onnxruntime runtime converts torch\.export programs"):
         pool().executable(postnet, [onnx_setting(onnx_cache)], block_path="test")
+
+
+@pytest.mark.slow
+def test_synth_with_the_default_voice_on_onnxruntime(onnx_cache: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x.wav"
+    env = {**os.environ, "TTSINT_CACHE_DIR": str(onnx_cache), "OMP_NUM_THREADS": "1"}
+    command = ["synth", "Hello world.", "--runtime", "onnxruntime", "-o", str(out), "--stats"]
+    done = subprocess.run([sys.executable, "-c", "from ttsint.cli import main; main()", *command], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert out.stat().st_size > 10_000 and out.read_bytes()[:4] == b"RIFF"
+    encoders, decoder = "stack[0].sequence_block", "stack[0].streamable_block.stack[1]"
+    for name, block in (("text_encoder", encoders), ("duration_predictor", encoders), ("decoder", decoder)):
+        assert f"network {name} ({block}): runtime=onnxruntime, device=cpu, calls=" in done.stdout
