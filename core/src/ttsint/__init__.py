@@ -57,8 +57,8 @@ if TYPE_CHECKING:
     from .network import Network, network_levels
     from .overrides import apply_overrides, parse_override
     from .registry import Registry, get_registry, lazy_exports, reset_registry
-    from .safety import check_archive
     from .runtimes import Executable, ExportedNetwork, Runtime, RuntimePool, RuntimeSetting, device_present
+    from .safety import check_archive
     from .segments import SegmentSettings, segment_text, split_sentences
     from .speech import SegmentInfo, SpeechStream
     from .stack import block_parameters, build_stack, format_tree
