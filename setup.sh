@@ -24,7 +24,7 @@ fi
 "$PY" -c "import torch" 2>/dev/null || pip_install "torch==2.13.0"
 pip_install hatchling pytest ruff hypothesis
 pip_install -e core -e plugins/ttsint-encoders
-for plugin in plugins/ttsint-dsp plugins/ttsint-inferentia plugins/ttsint-voice-en plugins/ttsint-bench; do
+for plugin in plugins/ttsint-dsp plugins/ttsint-inferentia plugins/ttsint-onnx plugins/ttsint-voice-en plugins/ttsint-bench; do
     if [ -f "$plugin/pyproject.toml" ]; then pip_install -e "$plugin"; fi
 done
 # `ttsint serve`, with what its tests drive it with (httpx, the openai client, Playwright).

@@ -215,7 +215,33 @@ def ttsint_register_blocks(register):
 @ttsint.hookimpl
 def ttsint_register_addons(register):
     register("toy-voice", ADDON)
+
+
+@ttsint.hookimpl
+def ttsint_register_runtimes(register):
+    register("toy-runtime", "throwaway_blocks.runtime:ToyRuntime")
 """
+
+_THROWAWAY_RUNTIME = '''\
+import torch
+import ttsint
+
+
+class ToyExecutable(ttsint.Executable):
+    def execute(self, tensors):
+        self.stats.add(toy_calls=1)
+        with torch.inference_mode():
+            return self.network.module(*(tensors[n] for n in self.network.inputs))
+
+
+class ToyRuntime(ttsint.Runtime):
+    """A third party's runtime: the network's own module, counted."""
+
+    name = "toy-runtime"
+
+    def load(self, network):
+        return ToyExecutable(network, self)
+'''
 
 _OTHERGAIN_PLUGIN = '''\
 import ttsint
@@ -329,6 +355,7 @@ def plugin_venv(tmp_path_factory: pytest.TempPathFactory, tiny_addon: Path) -> P
             {
                 "plugin.py": _THROWAWAY_PLUGIN.format(addon=str(tiny_addon)),
                 "blocks.py": (TESTS / "toyblocks.py").read_text(encoding="utf-8"),
+                "runtime.py": _THROWAWAY_RUNTIME,
             },
         ),
         _write_distribution(root, OTHERGAIN, "othergain", {"plugin.py": _OTHERGAIN_PLUGIN}),
@@ -372,3 +399,9 @@ def plugin_venv(tmp_path_factory: pytest.TempPathFactory, tiny_addon: Path) -> P
     assert entry_points["othergain"] == ["othergain.plugin", *OTHERGAIN[:2]]
     assert entry_points["broken"] == ["broken_plugin.plugin", *BROKEN[:2]]
     return PluginVenv(python, tiny_addon)
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX cache for the session: each network is converted once, however many tests run it."""
+    return tmp_path_factory.mktemp("onnx-cache")

@@ -68,6 +68,7 @@ def _vocoder_addon() -> ttsint.Addon:
     return ttsint.load_addon(directory)
 
 
+_CPU_STATIC = {"type": "cpu-static", "cache_dir": _CACHE.name}
 SAMPLES = [
     # core
     BlockSample({"type": "SequenceBlockContainer", "blocks": [{"type": "Pace", "factor": 1.5}]},
@@ -85,8 +86,8 @@ SAMPLES = [
     BlockSample({"type": "Decoder", "chunk_frames": 16, "first_chunk_frames": 4}, addon="demo",
                 upstream=HIDDEN, atol=1e-4, lookahead=18),
     # ttsint-inferentia
-    BlockSample({"type": "NeuronEncoders", "cache_dir": _CACHE.name}, addon="demo", utt=TEXT, atol=1e-4),
-    BlockSample({"type": "NeuronDecoder", "chunk_frames": 16, "cache_dir": _CACHE.name}, addon="demo",
+    BlockSample({"type": "NeuronEncoders", "runtime": _CPU_STATIC}, addon="demo", utt=TEXT, atol=1e-4),
+    BlockSample({"type": "NeuronDecoder", "chunk_frames": 16, "runtime": _CPU_STATIC}, addon="demo",
                 upstream=HIDDEN, atol=1e-4, lookahead=44),  # first window (chunk + context) + right context
     # ttsint-dsp
     BlockSample({"type": "Gain", "db": -6.0}, upstream=MEL, lookahead=1),

@@ -68,7 +68,7 @@ def test_built_stack_streams_what_its_blocks_compute(toy_registry: Registry) -> 
 def test_context_params_come_from_the_addon_not_the_config(tiny_addon: Path, toy_registry: Registry) -> None:
     addon = load_addon(tiny_addon, registry=toy_registry)
     block = build_stack([{"type": "ToyDecoder", "chunk_frames": 3}], addon, registry=toy_registry)
-    assert block.network is addon.networks["decoder"] and block.chunk_frames == 3
+    assert block.network.module is addon.networks["decoder"].module and block.chunk_frames == 3
 
 
 def test_format_tree_shows_every_block_with_kind_and_origin(toy_registry: Registry) -> None:

@@ -43,7 +43,7 @@ def test_array_stream_chunks_a_tensor():
 ])
 def test_first_party_streamable_blocks_conform(demo, spec, tmp_path):
     if spec["type"] == "NeuronDecoder":
-        spec = {**spec, "cache_dir": str(tmp_path)}
+        spec = {**spec, "runtime": {"type": "cpu-static", "cache_dir": str(tmp_path)}}
     block = ttsint.build_stack(spec, demo.addon)
     width = 64 if spec["type"] in ("Decoder", "NeuronDecoder") else 80
     upstream = torch.randn(150, width, generator=torch.Generator().manual_seed(0))

@@ -41,7 +41,7 @@ class ToyEncoder(SequenceBlock):
         networks = ctx.addon.networks_with_role(role)
         if not networks:
             raise ctx.error(f"the addon has no network with role {role!r}", key="role")
-        return cls(networks, role)
+        return cls([ctx.bind(n) for n in networks], role)
 
     def forward(self, utt: Utterance) -> Utterance:
         out: Utterance = {}
@@ -96,7 +96,7 @@ class ToyDecoder(StreamableBlock):
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> ToyDecoder:
         if ctx.addon is None or not ctx.addon.networks_with_role("decoder"):
             raise ctx.error("ToyDecoder needs an addon with a 'decoder' network")
-        return cls(ctx.addon.networks_with_role("decoder")[0], **params)
+        return cls(ctx.bind(ctx.addon.networks_with_role("decoder")[0]), **params)
 
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         if upstream is None:

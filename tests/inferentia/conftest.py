@@ -20,10 +20,15 @@ SWAP = {
 }
 
 
+def cpu_static(cache_dir: Path) -> dict[str, str]:
+    """The ``runtime`` table for cpu-static with its compile cache in ``cache_dir``."""
+    return {"type": "cpu-static", "cache_dir": str(cache_dir)}
+
+
 def neuron_overrides(cache_dir: Path, **extra: Any) -> dict[str, Any]:
-    """Swap the demo's Encoders and Decoder for the fixed-shape blocks (cache in ``cache_dir``)."""
-    return {**SWAP, "stack.0.sequence_block.cache_dir": str(cache_dir),
-            "stack.0.streamable_block.stack.1.cache_dir": str(cache_dir), **extra}
+    """The demo's Encoders and Decoder swapped for the fixed-shape blocks, on cpu-static (cached there)."""
+    return {**SWAP, "stack.0.sequence_block.runtime": cpu_static(cache_dir),
+            "stack.0.streamable_block.stack.1.runtime": cpu_static(cache_dir), **extra}
 
 
 @pytest.fixture(scope="session")

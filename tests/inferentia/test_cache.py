@@ -1,4 +1,4 @@
-"""The compile cache: keyed by network file, shapes, backend and toolchain; reused across processes."""
+"""The compile cache: keyed by network file, shapes, runtime and toolchain; reused across processes."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 import torch
 import ttsint
-from ttsint_inferentia import CpuStaticBackend
-from ttsint_inferentia.compiler import Compiler, RunStats
+from ttsint_inferentia import CpuStaticRuntime, StaticExecutable
 
 TEXT = "Hello world, this is a longer sentence to split."
 SWAP = ["--set", "stack.0.sequence_block.type=NeuronEncoders",
@@ -31,29 +30,34 @@ def net(ref_voice: ttsint.Voice) -> ttsint.Network:
     return ref_voice.addon.networks["duration_predictor"]
 
 
-def test_second_compiler_loads_instead_of_compiling(net: ttsint.Network, tmp_path: Path) -> None:
-    first, second = RunStats(), RunStats()
-    Compiler(CpuStaticBackend(), tmp_path, first).network(net, inputs(32))
-    loaded = Compiler(CpuStaticBackend(), tmp_path, second).network(net, inputs(32))
-    out = loaded.run(inputs(32), batched=True)
-    assert first.snapshot() == {"compiles": 1} and second.snapshot() == {"cache_hits": 1}
+def static(net: ttsint.Network, cache_dir: Path) -> StaticExecutable:
+    return CpuStaticRuntime(cache_dir=cache_dir).load(net)
+
+
+def test_second_executable_loads_instead_of_compiling(net: ttsint.Network, tmp_path: Path) -> None:
+    first, second = static(net, tmp_path), static(net, tmp_path)
+    first(inputs(32))
+    out = second(inputs(32))
+    assert first.stats.snapshot()["compiles"] == 1 and "cache_hits" not in first.stats.snapshot()
+    assert second.stats.snapshot()["cache_hits"] == 1 and "compiles" not in second.stats.snapshot()
     assert torch.allclose(out["durations"], net.run(inputs(32), batched=True)["durations"], atol=1e-5)
 
 
-def test_key_covers_shape_backend_toolchain_and_file_content(net: ttsint.Network, tmp_path: Path,
+def test_key_covers_shape_runtime_toolchain_and_file_content(net: ttsint.Network, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    compiler = Compiler(CpuStaticBackend(), tmp_path, RunStats())
-    base = compiler.artifact_path(net, tuple(inputs(32).values()))
+    executable = static(net, tmp_path)
+    base = executable.artifact_path(tuple(inputs(32).values()))
     assert base.parent == tmp_path and base.name.startswith("duration_predictor-1x32-cpu-static-")
-    assert compiler.artifact_path(net, tuple(inputs(64).values())) != base
+    assert executable.artifact_path(tuple(inputs(64).values())) != base
     copy = tmp_path / "copy" / net.path.name
     copy.parent.mkdir()
     copy.write_bytes(net.path.read_bytes())
-    assert compiler.artifact_path(dataclasses.replace(net, path=copy), tuple(inputs(32).values())) == base
+    args = tuple(inputs(32).values())
+    assert static(dataclasses.replace(net, path=copy), tmp_path).artifact_path(args) == base
     copy.write_bytes(net.path.read_bytes() + b"\0")
-    assert compiler.artifact_path(dataclasses.replace(net, path=copy), tuple(inputs(32).values())) != base
-    monkeypatch.setattr(CpuStaticBackend, "version", lambda self: "torch-0.0")
-    assert compiler.artifact_path(net, tuple(inputs(32).values())) != base
+    assert static(dataclasses.replace(net, path=copy), tmp_path).artifact_path(args) != base
+    monkeypatch.setattr(CpuStaticRuntime, "toolchain", lambda self: "torch-0.0")
+    assert executable.artifact_path(tuple(inputs(32).values())) != base
 
 
 class _Planted:
@@ -65,17 +69,16 @@ def test_foreign_files_are_never_unpickled_and_are_replaced(net: ttsint.Network,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     marker = tmp_path / "unpickled"
     monkeypatch.setenv("PLANTED_MARKER", str(marker))
-    stats = RunStats()
-    compiler = Compiler(CpuStaticBackend(), tmp_path / "cache", stats)
-    path = compiler.artifact_path(net, tuple(inputs(32).values()))
+    executable = static(net, tmp_path / "cache")
+    path = executable.artifact_path(tuple(inputs(32).values()))
     path.parent.mkdir()
     path.write_bytes(pickle.dumps(_Planted()))
-    compiler.network(net, inputs(32)).run(inputs(32), batched=True)
+    executable(inputs(32))
     assert not marker.exists()
-    assert stats.snapshot() == {"compiles": 1}
-    reloaded = RunStats()
-    Compiler(CpuStaticBackend(), tmp_path / "cache", reloaded).network(net, inputs(32))
-    assert reloaded.snapshot() == {"cache_hits": 1}
+    assert executable.stats.snapshot()["compiles"] == 1
+    reloaded = static(net, tmp_path / "cache")
+    reloaded(inputs(32))
+    assert reloaded.stats.snapshot()["cache_hits"] == 1
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temporary files left
 
 
@@ -91,15 +94,18 @@ def test_cli_reuses_the_cache_across_processes(ref_voice: ttsint.Voice, tmp_path
     cache = tmp_path / "cache"
     split = ["--set", "stack.0.sequence_block.buckets=[16,32]"]  # 48 symbols: split into pieces
     first = synth([*SWAP, *split, "-o", str(tmp_path / "first.npy"), "--stats"], cache)
-    assert "stack[0].sequence_block (NeuronEncoders): backend=cpu-static, compiles=" in first.stdout
-    assert "(NeuronDecoder): backend=cpu-static, compiles=1, cache_hits=0" in first.stdout
+    assert ("network text_encoder (stack[0].sequence_block): runtime=cpu-static, device=cpu, calls="
+            in first.stdout)
+    assert "network decoder (stack[0].streamable_block.stack[1]): runtime=cpu-static" in first.stdout
+    assert "compiles=1" in first.stdout and "cache_hits" not in first.stdout
     assert "split_utterances=1" in first.stdout and "padding_waste=" in first.stdout
     second = synth([*SWAP, *split, "-o", str(tmp_path / "second.npy"), "--json"], cache)
-    blocks = json.loads(second.stdout)["blocks"]
-    encoders, decoder = blocks["stack[0].sequence_block"], blocks["stack[0].streamable_block.stack[1]"]
-    assert encoders["compiles"] == decoder["compiles"] == 0
-    assert encoders["cache_hits"] >= 2 and decoder["cache_hits"] == 1
-    assert encoders["pieces"] >= 2
+    report = json.loads(second.stdout)
+    networks = report["networks"]
+    assert not any("compiles" in n for n in networks.values())
+    assert networks["stack[0].sequence_block:text_encoder"]["cache_hits"] >= 1
+    assert networks["stack[0].streamable_block.stack[1]:decoder"]["cache_hits"] == 1
+    assert report["blocks"]["stack[0].sequence_block"]["pieces"] >= 2
     reference = ref_voice.synthesize(TEXT).numpy()
     for name in ("first.npy", "second.npy"):
         assert np.abs(np.load(tmp_path / name) - reference).max() <= 1e-4

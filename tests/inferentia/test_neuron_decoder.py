@@ -10,7 +10,7 @@ import torch
 import ttsint
 from ttsint_inferentia import NeuronDecoder
 
-from .conftest import mel
+from .conftest import cpu_static, mel
 
 TOL = 1e-4
 DECODER = "stack.0.streamable_block.stack.1"
@@ -18,7 +18,7 @@ DECODER = "stack.0.streamable_block.stack.1"
 
 def decoder_voice(cache_dir: Path, **params: object) -> ttsint.Voice:
     return ttsint.Voice.load("demo", overrides={
-        f"{DECODER}.type": "NeuronDecoder", f"{DECODER}.cache_dir": str(cache_dir),
+        f"{DECODER}.type": "NeuronDecoder", f"{DECODER}.runtime": cpu_static(cache_dir),
         **{f"{DECODER}.{k}": v for k, v in params.items()}})
 
 
@@ -88,9 +88,11 @@ def test_one_compiled_shape_and_the_report(cache_dir: Path) -> None:
     assert report["padding_waste"] == pytest.approx(56 / 184)
     for t in (1, 5, 91, 92, 93, 300):
         ttsint.concat_chunks(block.stream({}, upstream(torch.randn(t, 64))))
-    report = block.report()
-    assert report["compiles"] + report["cache_hits"] == 1
-    assert report["streams"] == 7
+    assert block.report()["streams"] == 7
+    runtime = block.network.executable.report()
+    assert runtime["runtime"] == "cpu-static"
+    assert runtime.get("compiles", 0) + runtime.get("cache_hits", 0) == 1
+    assert block.network.executable.shapes == ["float32[1x92x64], float32[1x92]"]
 
 
 def test_abandoned_streams_are_still_counted(cache_dir: Path) -> None:
@@ -104,7 +106,7 @@ def test_abandoned_streams_are_still_counted(cache_dir: Path) -> None:
 @pytest.mark.parametrize(("params", "message"), [
     ({"context_frames": 13}, r"less than the receptive field of network 'decoder' \(14\)"),
     ({"first_chunk_frames": 79}, "first_chunk_frames must be between 1 and"),
-    ({"backend": "tpu"}, r"stack\[0\]\.streamable_block\.stack\[1\]\.backend: unknown backend 'tpu'"),
+    ({"runtime": "tpu"}, r"stack\[0\]\.streamable_block\.stack\[1\]\.runtime: unknown runtime 'tpu'"),
 ])
 def test_bad_parameters_are_config_errors(params: dict, message: str, cache_dir: Path) -> None:
     with pytest.raises(ttsint.ConfigError, match=message):

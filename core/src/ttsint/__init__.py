@@ -32,8 +32,11 @@ if TYPE_CHECKING:
         StreamableBlock,
         StreamablePipeline,
         StreamableStack,
+        chunks_to,
         merge_outputs,
+        utterance_to,
     )
+    from .cache import artifact_digest, default_cache_dir, file_sha256, write_atomic
     from .chunking import (
         Span,
         Window,
@@ -54,10 +57,12 @@ if TYPE_CHECKING:
     from .network import Network, network_levels
     from .overrides import apply_overrides, parse_override
     from .registry import Registry, get_registry, lazy_exports, reset_registry
+    from .runtimes import Executable, ExportedNetwork, Runtime, RuntimePool, RuntimeSetting, device_present
     from .safety import check_archive
     from .segments import SegmentSettings, segment_text, split_sentences
     from .speech import SegmentInfo, SpeechStream
     from .stack import block_parameters, build_stack, format_tree
+    from .stats import RunStats
     from .voice import Voice
     from .windowed import WindowedNetworkBlock
 
@@ -77,7 +82,13 @@ _LAZY: dict[str, str] = {
     "StreamableBlock": "blocks",
     "StreamablePipeline": "blocks",
     "StreamableStack": "blocks",
+    "chunks_to": "blocks",
     "merge_outputs": "blocks",
+    "utterance_to": "blocks",
+    "artifact_digest": "cache",
+    "default_cache_dir": "cache",
+    "file_sha256": "cache",
+    "write_atomic": "cache",
     "Span": "chunking",
     "Window": "chunking",
     "concat_chunks": "chunking",
@@ -107,6 +118,12 @@ _LAZY: dict[str, str] = {
     "lazy_exports": "registry",
     "reset_registry": "registry",
     "check_archive": "safety",
+    "Executable": "runtimes",
+    "ExportedNetwork": "runtimes",
+    "Runtime": "runtimes",
+    "RuntimePool": "runtimes",
+    "RuntimeSetting": "runtimes",
+    "device_present": "runtimes",
     "SegmentSettings": "segments",
     "segment_text": "segments",
     "split_sentences": "segments",
@@ -115,6 +132,7 @@ _LAZY: dict[str, str] = {
     "block_parameters": "stack",
     "build_stack": "stack",
     "format_tree": "stack",
+    "RunStats": "stats",
     "Voice": "voice",
     "WindowedNetworkBlock": "windowed",
 }
@@ -125,6 +143,7 @@ __all__ = [
     "AddonError",
     "apply_overrides",
     "ArchiveError",
+    "artifact_digest",
     "Block",
     "block_parameters",
     "build_stack",
@@ -132,11 +151,17 @@ __all__ = [
     "CharacterFrontend",
     "check_archive",
     "Chunk",
+    "chunks_to",
     "concat_chunks",
     "ConfigError",
     "context_windows",
     "crossfade",
     "default_addon",
+    "default_cache_dir",
+    "device_present",
+    "Executable",
+    "ExportedNetwork",
+    "file_sha256",
     "format_tree",
     "Frontend",
     "FrontendError",
@@ -161,6 +186,10 @@ __all__ = [
     "read_wav",
     "Registry",
     "reset_registry",
+    "RunStats",
+    "Runtime",
+    "RuntimePool",
+    "RuntimeSetting",
     "segment_text",
     "SegmentInfo",
     "SegmentSettings",
@@ -180,10 +209,12 @@ __all__ = [
     "to_pcm16",
     "TTSIntError",
     "Utterance",
+    "utterance_to",
     "Voice",
     "WavWriter",
     "Window",
     "WindowedNetworkBlock",
+    "write_atomic",
     "write_wav",
 ]
 

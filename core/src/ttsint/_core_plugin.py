@@ -17,3 +17,8 @@ def ttsint_register_blocks(register: Callable[[str, Any], None]) -> None:
 @hookimpl
 def ttsint_register_frontends(register: Callable[[str, Any], None]) -> None:
     register("characters", "ttsint.frontends:CharacterFrontend")
+
+
+@hookimpl
+def ttsint_register_runtimes(register: Callable[[str, Any], None]) -> None:
+    register("torch", "ttsint.torch_runtime:TorchRuntime")

@@ -19,6 +19,7 @@ from .frontends import Frontend, build_frontend
 from .network import Network, load_network
 from .overrides import apply_overrides
 from .registry import Registry, get_registry
+from .runtimes import parse_runtime
 from .safety import confined_file
 
 if sys.version_info >= (3, 11):
@@ -180,6 +181,15 @@ def _validate(config: Any, source: str) -> None:
             if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
                 raise ConfigError(f"{at}.{key}", "expected a non-empty list of tensor names",
                                   source=source)
+        if spec.get("runtime") is not None:
+            try:
+                parse_runtime(spec["runtime"], f"{at}.runtime")
+            except ConfigError as exc:
+                raise ConfigError(exc.path, exc.message, exc.hint, source=source) from None
+        device = spec.get("device")
+        if device is not None and not isinstance(device, str):
+            raise ConfigError(f"{at}.device", f"expected a device name such as \"cpu\" or \"cuda:0\", "
+                              f"got {device!r}", source=source)
         rf = spec.get("receptive_field")
         if rf is not None and (not isinstance(rf, int) or isinstance(rf, bool) or rf < 0):
             raise ConfigError(f"{at}.receptive_field", f"expected a non-negative integer, got {rf!r}",

@@ -19,6 +19,8 @@ __all__ = [
     "StreamablePipeline",
     "Prepared",
     "merge_outputs",
+    "utterance_to",
+    "chunks_to",
 ]
 
 
@@ -35,7 +37,7 @@ class Prepared:
 
     def stream(self, upstream: Iterator[Chunk] | None = None) -> Iterator[Chunk]:
         """The chunks ``block.stream(utt, upstream)`` would yield."""
-        return self.block.stream_prepared(self, upstream)
+        return self.block.stream_prepared(self, chunks_to(upstream, self.block.device))
 
     def symbol_frames(self) -> torch.Tensor | None:
         """Frames per input symbol, from the first block in the tree that knows them (an Upsampler does)."""
@@ -58,6 +60,16 @@ class Block:
     kind: ClassVar[str] = "block"
     context_params: ClassVar[tuple[str, ...]] = ()
     """Constructor parameters that ``from_config`` fills from the addon, so a config need not give them."""
+    device: torch.device | None = None
+    """Where this block wants its input tensors, set by the builder from the runtimes of its networks
+    (the CPU for a block without networks); None takes them wherever they are. Containers move tensors
+    to it at the boundary, only when they are elsewhere."""
+    fixed_shapes: ClassVar[bool] = False
+    """True for blocks that pad every network input to a few fixed shapes, so fixed-shape runtimes
+    (which compile one program per shape) may run their networks."""
+    default_runtime: ClassVar[str | None] = None
+    """The runtime for this block's networks when neither the addon, the block config nor the voice names
+    one (None: ``torch``)."""
 
     config_path: str | None = None
     """Where the builder found this block's spec (e.g. ``stack[0].sequence_block``); None if built by hand."""
@@ -183,7 +195,7 @@ class SequenceBlockContainer(SequenceBlock):
     def forward(self, utt: Utterance) -> Utterance:
         out = dict(utt)
         for block in self.blocks:
-            out = merge_outputs(out, block.forward(out))
+            out = merge_outputs(out, block.forward(utterance_to(out, block.device)))
         return out
 
     def children(self) -> list[tuple[str, Block]]:
@@ -206,12 +218,13 @@ class StreamableStack(StreamableBlock):
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         chunks = upstream
         for block in self.stack:
-            chunks = block.stream(utt, chunks)
+            chunks = block.stream(utterance_to(utt, block.device), chunks_to(chunks, block.device))
         if chunks is not None:
             yield from chunks
 
     def prepare(self, utt: Utterance) -> Prepared:
-        return Prepared(self, utt, tuple(block.prepare(utt) for block in self.stack))
+        parts = tuple(block.prepare(utterance_to(utt, block.device)) for block in self.stack)
+        return Prepared(self, utt, parts)
 
     def stream_prepared(self, prepared: Prepared, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         chunks = upstream
@@ -244,12 +257,16 @@ class StreamablePipeline(StreamableBlock):
         )
 
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
-        encoded = merge_outputs(utt, self.sequence_block.forward(utt))
-        yield from self.streamable_block.stream(encoded, upstream)
+        sequence = self.sequence_block
+        encoded = merge_outputs(utt, sequence.forward(utterance_to(utt, sequence.device)))
+        device = self.streamable_block.device
+        yield from self.streamable_block.stream(utterance_to(encoded, device), chunks_to(upstream, device))
 
     def prepare(self, utt: Utterance) -> Prepared:
-        encoded = merge_outputs(utt, self.sequence_block.forward(utt))
-        return Prepared(self, encoded, (self.streamable_block.prepare(encoded),))
+        sequence = self.sequence_block
+        encoded = merge_outputs(utt, sequence.forward(utterance_to(utt, sequence.device)))
+        device = self.streamable_block.device
+        return Prepared(self, encoded, (self.streamable_block.prepare(utterance_to(encoded, device)),))
 
     def stream_prepared(self, prepared: Prepared, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         return prepared.parts[0].stream(upstream)
@@ -259,3 +276,17 @@ class StreamablePipeline(StreamableBlock):
 
     def children(self) -> list[tuple[str, Block]]:
         return [("sequence_block", self.sequence_block), ("streamable_block", self.streamable_block)]
+
+
+def utterance_to(utt: Utterance, device: torch.device | None) -> Utterance:
+    """``utt`` with its tensors on ``device`` (the same dict when they are all there, or device is None)."""
+    if device is None or all(t.device == device for t in utt.values()):
+        return utt
+    return {k: t if t.device == device else t.to(device) for k, t in utt.items()}
+
+
+def chunks_to(chunks: Iterator[Chunk] | None, device: torch.device | None) -> Iterator[Chunk] | None:
+    """``chunks`` with their frames moved to ``device`` as they pass, where they are elsewhere."""
+    if chunks is None or device is None:
+        return chunks
+    return (c if c.frames.device == device else Chunk(c.frames.to(device), c.start) for c in chunks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import traceback
@@ -10,11 +11,11 @@ from typing import Any
 
 import click
 
-from .errors import TTSIntError
+from .errors import ConfigError, TTSIntError
 from .overrides import parse_override
 from .registry import get_registry
 from .scaffold import KINDS
-from .stack import format_tree
+from .stack import block_parameters, format_tree
 
 __all__ = ["cli", "main", "run"]
 
@@ -26,6 +27,24 @@ def _overrides(values: Sequence[str]) -> dict[str, Any]:
 set_option = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
                           help="Override a config value by dotted path, e.g. stack.0.sequence_block.type=X.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+runtime_option = click.option("--runtime", metavar="NAME|JSON",
+                              help="Run every network on this runtime (e.g. onnxruntime, or "
+                                   "'{\"type\": \"onnxruntime\", \"threads\": 2}'); "
+                                   "`ttsint runtimes` lists them.")
+device_option = click.option("--device", metavar="DEVICE",
+                             help="Run every network on this device (cpu, cuda, cuda:1, mps).")
+
+
+def _runtime_value(text: str | None) -> Any:
+    """``--runtime``: a name, or a JSON table with ``type`` and options."""
+    if text is None or not text.lstrip().startswith("{"):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ConfigError("--runtime", f"neither a runtime name nor valid JSON: {exc}",
+                          "e.g. --runtime onnxruntime, or --runtime '{\"type\": \"onnxruntime\", "
+                          "\"threads\": 2}'") from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,13 +115,42 @@ def addons(as_json: bool) -> None:
 
 
 @cli.command()
+@json_option
+def runtimes(as_json: bool) -> None:
+    """List the runtimes that can execute an addon's networks, and the devices each can use here."""
+    rows = []
+    for reg in get_registry().iter_runtimes():
+        row: dict[str, Any] = {"name": reg.name, "plugin": reg.plugin, "distribution": reg.distribution,
+                               "version": reg.version, "devices": "", "fixed_shapes": False, "doc": ""}
+        try:
+            cls = reg.load()
+            row["devices"] = ", ".join(cls.devices()) or "none here"
+            row["fixed_shapes"] = bool(cls.fixed_shapes)
+            row["device_types"] = list(cls.device_types)
+            row["options"] = [p for p in block_parameters(cls)[0] if p != "device"]
+            row["doc"] = ((cls.__doc__ or "").strip().splitlines() or [""])[0]
+        except TTSIntError as exc:
+            row["error"] = str(exc)
+            row["doc"] = "cannot be imported (see --json)"
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        click.echo(_table(rows, ["name", "distribution", "version", "devices", "doc"]))
+    _warn_failures()
+
+
+@cli.command()
 @click.argument("addon")
 @set_option
-def check(addon: str, sets: Sequence[str]) -> None:
-    """Load ADDON (a directory or registered name), build its stack and print the block tree."""
+@runtime_option
+@device_option
+def check(addon: str, sets: Sequence[str], runtime: str | None, device: str | None) -> None:
+    """Load ADDON (a directory or registered name), build its stack and print the block tree and where
+    each network runs."""
     from .voice import Voice
 
-    voice = Voice.load(addon, _overrides(sets))
+    voice = Voice.load(addon, _overrides(sets), runtime=_runtime_value(runtime), device=device)
     a = voice.addon
     click.echo(f"addon {a.name} {a.version}  ({a.path})")
     click.echo(f"  sample_rate={a.sample_rate} n_mels={a.n_mels} hop_length={a.hop_length} "
@@ -115,6 +163,10 @@ def check(addon: str, sets: Sequence[str]) -> None:
         # load_addon refused any network whose bytes differ from its declared digest
         digest = f" sha256 {net.config['sha256'][:12]}… verified" if net.config.get("sha256") else ""
         click.echo(f"  network {net.name}: {net.role} {net.inputs} -> {net.outputs}{rf}{digest}")
+        runs = [f"runs on {b.executable.runtime.describe()} (for {b.block_path})"
+                for b in voice.bindings if b.network.name == net.name]
+        for line in runs or ["not run by this stack"]:
+            click.echo(f"    {line}")
     click.echo(format_tree(voice.block))
     _warn_failures()
 
@@ -126,6 +178,8 @@ def check(addon: str, sets: Sequence[str]) -> None:
 @click.option("--addon", "addon_name", metavar="NAME|PATH",
               help="Addon to speak with (default: the best installed).")
 @set_option
+@runtime_option
+@device_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write .npy (frames [T, C]) or .wav, chunk by chunk as they arrive.")
 @click.option("--timestamps", "timestamps", type=click.Path(dir_okay=False), metavar="PATH",
@@ -138,8 +192,8 @@ def check(addon: str, sets: Sequence[str]) -> None:
               help="Also draw the mel (the vocoder's input, if any) to PATH (.png; needs ttsint-dsp).")
 @json_option
 def synth(text: str | None, text_file: str | None, addon_name: str | None, sets: Sequence[str],
-          output: str | None, timestamps: str | None, stats: bool, plot_path: str | None,
-          as_json: bool) -> None:
+          runtime: str | None, device: str | None, output: str | None, timestamps: str | None, stats: bool,
+          plot_path: str | None, as_json: bool) -> None:
     """Stream TEXT (or - for stdin, or --text-file PATH) through an addon's stack, sentence by sentence."""
     from .synth import synthesize_to
 
@@ -157,7 +211,8 @@ def synth(text: str | None, text_file: str | None, addon_name: str | None, sets:
     if plot_path and plot_command is None:
         raise TTSIntError("--plot draws with the `plot` command of ttsint-dsp, which is not installed: "
                           "pip install ttsint-dsp")
-    report = synthesize_to(text, addon_name, _overrides(sets), output, timestamps)
+    report = synthesize_to(text, addon_name, _overrides(sets), output, timestamps,
+                           runtime=_runtime_value(runtime), device=device)
     if plot_command is not None:
         click.get_current_context().invoke(plot_command, source=text, output=plot_path, addon_name=addon_name,
                                            sets=sets)
@@ -186,6 +241,10 @@ def _stats_text(report: dict[str, Any]) -> str:
         shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                           for k, v in figures.items() if k != "type")
         lines.append(f"{path} ({figures['type']}): {shown}")
+    for key, figures in report.get("networks", {}).items():
+        block_path, _, name = key.rpartition(":")
+        shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
+        lines.append(f"network {name} ({block_path}): {shown}")
     return "\n".join(lines)
 
 
@@ -201,6 +260,48 @@ def new_plugin(name: str, directory: str, kind: str) -> None:
 
     path = scaffold(name, directory, kind)
     click.echo(f"wrote {path}\nnext: pip install -e {path} && (cd {path} && pytest)")
+
+
+@cli.command()
+@click.argument("addon")
+@click.option("--vs", "configurations", multiple=True, required=True, metavar='"K=V ..."',
+              help="One configuration: runtime=NAME, device=DEVICE and config overrides by dotted path "
+                   "(e.g. \"runtime=onnxruntime stack.0.sequence_block.type=NeuronEncoders\"). Repeat it; "
+                   "the first is the reference (with one --vs, the addon as configured is).")
+@click.option("--texts", default="10", show_default=True, metavar="N|FILE",
+              help="N generated English texts of 1 to 2,000 characters, or a file with one text per line.")
+@click.option("--tolerance", default=1e-4, show_default=True, type=float,
+              help="Largest absolute difference allowed from the reference.")
+@json_option
+def verify(addon: str, configurations: Sequence[str], texts: str, tolerance: float, as_json: bool) -> int:
+    """Synthesize the same texts under each configuration and compare each output with the first.
+
+    Prints the largest absolute difference of the mel (of the waveform when the stack makes no mel)
+    from the reference, and exits 1 when any exceeds --tolerance.
+    """
+    from .verify import parse_configuration, read_texts, verify_addon
+
+    configs = [parse_configuration(c) for c in configurations]
+    if len(configs) == 1:
+        configs.insert(0, parse_configuration(""))
+    inputs = read_texts(texts)
+    rows = verify_addon(addon, configs, inputs, tolerance)
+    failed = [r for r in rows if not r.passed]
+    if as_json:
+        click.echo(json.dumps({"addon": addon, "texts": len(inputs), "tolerance": tolerance,
+                               "rows": [dataclasses.asdict(r) for r in rows]}, indent=2))
+    else:
+        lengths = sorted(len(t) for t in inputs)
+        click.echo(f"verify {addon}: {len(inputs)} texts of {lengths[0]}-{lengths[-1]} characters, "
+                   f"{rows[0].compared} compared with the first configuration, tolerance {tolerance:g}")
+        table = [{"configuration": r.label,
+                  "max_abs_diff": "reference" if r.max_diff is None else f"{r.max_diff:.3g}",
+                  "worst_text": "" if r.worst_text is None else r.worst_text + 1, "frames": r.frames,
+                  "result": "" if r.max_diff is None else "ok" if r.passed else "DIFFERS"} for r in rows]
+        click.echo(_table(table, ["configuration", "max_abs_diff", "worst_text", "frames", "result"]))
+        for r in failed:
+            click.echo(f"{r.label}: {r.error or f'differs by {r.max_diff:.3g} (> {tolerance:g})'}", err=True)
+    return 1 if failed else 0
 
 
 def _warn_failures() -> None:

@@ -42,7 +42,7 @@ class Chunk:
 
 
 class BuildContext(Protocol):
-    """What ``Block.from_config`` may use while a stack is built: the addon, the device, nested builds.
+    """What ``Block.from_config`` may use while a stack is built: the addon, its networks, nested builds.
 
     The builder (``ttsint.stack``) provides the implementation; blocks depend only on this shape.
     """
@@ -58,7 +58,19 @@ class BuildContext(Protocol):
         ...
 
     def network(self, role: str, name: str | None = None) -> Any:
-        """The addon's ``ttsint.Network`` called ``name``, else its only one of ``role``."""
+        """The addon's ``ttsint.Network`` called ``name``, else its only one of ``role``, on its runtime."""
+        ...
+
+    def networks(self, role: str) -> list[Any]:
+        """All of the addon's networks of ``role``, in config order, each on its runtime."""
+        ...
+
+    def bind(self, network: Any) -> Any:
+        """``network`` on the runtime and device that the voice, the blocks and the addon choose for it.
+
+        A block that takes an addon's network any other way runs it on torch on the CPU, whatever the
+        config says; ``network``, ``networks`` and ``bind`` are the ways to take one.
+        """
         ...
 
     def error(self, message: str, hint: str | None = None, key: str | None = None) -> Exception:

@@ -30,5 +30,10 @@ def ttsint_register_frontends(register: Callable[[str, Any], None]) -> None:
 
 
 @hookspec
+def ttsint_register_runtimes(register: Callable[[str, Any], None]) -> None:
+    """Call ``register(name, target)`` for each network runtime; target is a Runtime or "module:attr"."""
+
+
+@hookspec
 def ttsint_register_commands(cli: Any) -> None:
     """Add subcommands to the ``ttsint`` click group (e.g. ``@cli.command() def plot(...)``)."""

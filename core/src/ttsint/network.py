@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -12,7 +13,9 @@ import torch
 
 from .errors import AddonError, ConfigError
 from .integrity import GraphSignature, check_digest, check_signature, graph_signature
+from .runtimes import Executable, Runtime
 from .safety import check_archive, confined_file
+from .torch_runtime import TorchRuntime
 
 __all__ = ["Network", "network_levels", "load_network"]
 
@@ -42,9 +45,16 @@ class Network:
     receptive_field: int | None = None
     config: dict[str, Any] = field(default_factory=dict)
     signature: GraphSignature | None = field(default=None, repr=False)
+    program: Any = field(default=None, repr=False)
+    """The torch.export ExportedProgram the module came from (None for TorchScript); runtimes convert it."""
+    executable: Executable | None = field(default=None, repr=False, compare=False)
+    """What runs it: set when a block binds the network to a runtime; torch on the CPU until then."""
 
     def run(self, tensors: Mapping[str, torch.Tensor], *, batched: bool = False) -> dict[str, torch.Tensor]:
-        """Call the network with tensors picked by input name; unbatched tensors get a batch of one."""
+        """Call the network with tensors picked by input name; unbatched tensors get a batch of one.
+
+        Inputs on another device than the runtime's are moved there; outputs stay on the runtime's device.
+        """
         if "mask" in self.inputs and "mask" not in tensors:
             tensors = {**tensors, "mask": _ones_mask(self, tensors, batched)}
         missing = [n for n in self.inputs if n not in tensors]
@@ -55,16 +65,26 @@ class Network:
                 if want is not None and tensors[n].dtype != want:
                     raise AddonError(f"network {self.name!r} takes {n!r} as {want}, but was given "
                                      f"{tensors[n].dtype}")
-        args = [tensors[n] if batched else tensors[n].unsqueeze(0) for n in self.inputs]
-        with torch.inference_mode():
-            out = self.module(*args)
-        if isinstance(out, torch.Tensor):
-            out = (out,)
-        out = tuple(out)
-        if len(out) != len(self.outputs):
-            raise AddonError(f"network {self.name!r} returned {len(out)} tensors, config declares "
-                             f"{len(self.outputs)} outputs {self.outputs}")
-        return {n: (t if batched else t.squeeze(0)) for n, t in zip(self.outputs, out, strict=True)}
+        executable = self.executable or self._default_executable()
+        device = executable.tensor_device
+        args = {n: tensors[n] if batched else tensors[n].unsqueeze(0) for n in self.inputs}
+        args = {n: t if t.device == device else t.to(device) for n, t in args.items()}
+        out = executable(args)
+        return out if batched else {n: t.squeeze(0) for n, t in out.items()}
+
+    def bind(self, executable: Executable) -> Network:
+        """This network run by ``executable`` (what a runtime's ``load`` returned for it)."""
+        return dataclasses.replace(self, executable=executable)
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime that runs this network."""
+        return (self.executable or self._default_executable()).runtime
+
+    def _default_executable(self) -> Executable:
+        if self.executable is None:
+            self.executable = TorchRuntime("cpu").load(self)
+        return self.executable
 
     def input_specs(self) -> dict[str, tuple[tuple[int | None, ...], torch.dtype]] | None:
         """Each input's shape (None for a dynamic dimension) and dtype, read from a torch.export graph.
@@ -134,4 +154,4 @@ def load_network(name: str, spec: dict[str, Any], directory: Path, source: str) 
         check_signature(signature, spec["inputs"], spec["outputs"], file.name, at, source)
     return Network(name=name, role=spec["role"], inputs=list(spec["inputs"]), outputs=list(spec["outputs"]),
                    path=file, module=module, receptive_field=spec.get("receptive_field"), config=dict(spec),
-                   signature=signature)
+                   signature=signature, program=program if file.suffix == ".pt2" else None)

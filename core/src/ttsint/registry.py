@@ -1,4 +1,4 @@
-"""Finds block types, addons and front ends by name through pluggy hooks and ``ttsint`` entry points."""
+"""Finds block types, addons, front ends and runtimes by name, through pluggy hooks and entry points."""
 
 from __future__ import annotations
 
@@ -42,6 +42,12 @@ FIRST_PARTY: dict[str, str] = {
     ),
 }
 """Block names shipped by first-party plugins, so an unknown name can say what to install."""
+
+FIRST_PARTY_RUNTIMES: dict[str, str] = {
+    "onnxruntime": "ttsint-onnx",
+    **dict.fromkeys(["cpu-static", "neuron"], "ttsint-inferentia"),
+}
+"""Runtime names shipped by first-party plugins, for the same hint."""
 
 
 @dataclass
@@ -95,7 +101,7 @@ class PluginInfo:
 
 
 class Registry:
-    """Everything plugins registered: block types, addons and front ends, each by name."""
+    """Everything plugins registered: block types, addons, front ends and runtimes, each by name."""
 
     def __init__(self, *, load_entry_points: bool = True,
                  plugins: Mapping[str, object] | None = None) -> None:
@@ -104,6 +110,7 @@ class Registry:
         self.blocks: dict[str, list[Registration]] = {}
         self.addons: dict[str, list[Registration]] = {}
         self.frontends: dict[str, list[Registration]] = {}
+        self.runtimes: dict[str, list[Registration]] = {}
         self._pm = pluggy.PluginManager(hookspecs.PROJECT)
         self._pm.add_hookspecs(hookspecs)
         self._add_core()
@@ -155,6 +162,7 @@ class Registry:
             ("ttsint_register_blocks", self.blocks),
             ("ttsint_register_addons", self.addons),
             ("ttsint_register_frontends", self.frontends),
+            ("ttsint_register_runtimes", self.runtimes),
         ):
             for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
                 info = by_name[impl.plugin_name]
@@ -200,8 +208,9 @@ class Registry:
         close = _close_matches(name, table)
         if close:
             hints.append("did you mean " + " or ".join(repr(c) for c in close) + "?")
-        if name in FIRST_PARTY and table is self.blocks:
-            hints.append(f"{name!r} is provided by {FIRST_PARTY[name]}: pip install {FIRST_PARTY[name]}")
+        shipped = {id(self.blocks): FIRST_PARTY, id(self.runtimes): FIRST_PARTY_RUNTIMES}.get(id(table), {})
+        if name in shipped:
+            hints.append(f"{name!r} is provided by {shipped[name]}: pip install {shipped[name]}")
         known = sorted(table)
         if known and not close:
             hints.append("known: " + ", ".join(known))
@@ -223,6 +232,10 @@ class Registry:
     def iter_blocks(self) -> Iterable[Registration]:
         for name in sorted(self.blocks):
             yield from self.blocks[name]
+
+    def iter_runtimes(self) -> Iterable[Registration]:
+        for name in sorted(self.runtimes):
+            yield from self.runtimes[name]
 
 
 def lazy_exports(package: str,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -14,6 +14,7 @@ from .errors import ConfigError
 from .instantiate import check_parameters, constructor_parameters, instantiate, load_class
 from .network import Network
 from .registry import Registry, get_registry
+from .runtimes import DEFAULT_RUNTIME, RuntimePool, RuntimeSetting
 
 __all__ = ["StackContext", "build_stack", "block_parameters", "check_parameters", "format_tree"]
 
@@ -22,35 +23,89 @@ block_parameters = constructor_parameters
 _KIND_NAMES = {SequenceBlock: "sequence block", StreamableBlock: "streamable block", Block: "block"}
 
 
+@dataclass
+class _BlockRecord:
+    """What one block did while it was built: the networks it bound itself, and its nested builds."""
+
+    bound: list[Network] = field(default_factory=list)
+    nested: int = 0
+
+
 @dataclass(frozen=True)
 class StackContext:
-    """The builder's ``ttsint.BuildContext``: the addon, device and path, and ``build`` for nested specs."""
+    """The builder's ``ttsint.BuildContext``: the addon and path, ``build`` for nested specs, and
+    ``network`` / ``networks`` / ``bind``, which give a block the addon's networks on their runtimes."""
 
     addon: Addon | None
-    device: torch.device
     path: str
     registry: Registry
+    pool: RuntimePool
+    settings: tuple[RuntimeSetting, ...] = ()
+    """``runtime``/``device`` of the enclosing blocks and of this one, outermost first."""
+    voice: RuntimeSetting | None = None
+    """The voice-wide ``runtime``/``device``, which overrides every other setting."""
+    block_type: type | None = None
+    record: _BlockRecord = field(default_factory=_BlockRecord)
+
+    @property
+    def device(self) -> torch.device:
+        """The device this block's settings ask for (the voice's over the block's), else the CPU."""
+        chosen = next((s.device for s in (self.voice, *reversed(self.settings)) if s and s.device), None)
+        return torch.device(chosen or "cpu")
 
     def build(self, spec: Any, key: str, kind: type[Block] | None = None) -> Any:
         """Build a nested spec found under ``key`` (e.g. "sequence_block" or "stack[1]")."""
         child = f"{self.path}{key}" if key.startswith("[") else f"{self.path}.{key}" if self.path else key
-        return _build_block(spec, kind or Block, StackContext(self.addon, self.device, child, self.registry))
+        self.record.nested += 1
+        return _build_block(spec, kind or Block, self._at(child))
+
+    def _at(self, path: str) -> StackContext:
+        return StackContext(self.addon, path, self.registry, self.pool, self.settings, self.voice)
 
     def network(self, role: str, name: str | None = None) -> Network:
-        """The addon's network called ``name`` (a ``network`` parameter), else its only one of ``role``."""
+        """The addon's network called ``name`` (a ``network`` parameter), else its only one of ``role``,
+        on its runtime."""
         if self.addon is None:
             raise self.error(f"this block runs the addon's {role} network, and there is no addon")
         if name is not None:
             if name not in self.addon.networks:
                 raise self.error(f"the addon has no network {name!r}",
                                  f"networks: {', '.join(self.addon.networks) or 'none'}", key="network")
-            return self.addon.networks[name]
+            return self.bind(self.addon.networks[name])
         found = self.addon.networks_with_role(role)
         if len(found) != 1:
             names = ", ".join(n.name for n in found) or "none"
             raise self.error(f"expected exactly one network with role {role!r} in the addon, found {names}",
                              "name one with the 'network' parameter")
-        return found[0]
+        return self.bind(found[0])
+
+    def networks(self, role: str) -> list[Network]:
+        """All of the addon's networks of ``role``, in config order, each on its runtime."""
+        if self.addon is None:
+            raise self.error(f"this block runs the addon's {role} networks, and there is no addon",
+                             "build the stack with an addon: ttsint.Voice.load(...) or "
+                             "build_stack(spec, addon)")
+        found = self.addon.networks_with_role(role)
+        if not found:
+            raise self.error(f"the addon {self.addon.name!r} has no network with role {role!r}",
+                             f"declare one in its networks table with role = \"{role}\"")
+        return [self.bind(n) for n in found]
+
+    def bind(self, network: Network) -> Network:
+        """``network`` on the runtime and device chosen for it here: the voice's setting over this block's
+        (and its enclosing blocks'), over the network's own in the addon, over the block type's default."""
+        spec = network.config
+        at = f"networks.{network.name}"
+        source = str(self.addon.path) if self.addon is not None else None
+        own = RuntimeSetting(spec.get("runtime"), spec.get("device"), f"{at}.runtime", f"{at}.device", source)
+        default = RuntimeSetting(getattr(self.block_type, "default_runtime", None) or DEFAULT_RUNTIME,
+                                 runtime_at=f"{self.path}.type")
+        chain = [default, own, *self.settings, *([self.voice] if self.voice else [])]
+        executable = self.pool.executable(network, chain, block_path=self.path,
+                                          fixed_shapes=bool(getattr(self.block_type, "fixed_shapes", False)))
+        bound = network.bind(executable)
+        self.record.bound.append(bound)
+        return bound
 
     def error(self, message: str, hint: str | None = None, key: str | None = None) -> ConfigError:
         """A ConfigError at this block's path (or at one of its keys)."""
@@ -61,15 +116,26 @@ def build_stack(
     spec: list[Any] | Mapping[str, Any],
     addon: Addon | None = None,
     *,
-    device: str | torch.device = "cpu",
+    runtime: Any = None,
+    device: str | torch.device | None = None,
     registry: Registry | None = None,
+    pool: RuntimePool | None = None,
 ) -> Block:
-    """Build a ``stack`` list (as a StreamableStack) or a single block dict into ready-to-run blocks."""
-    ctx = StackContext(addon, torch.device(device), "stack", registry or get_registry())
+    """Build a ``stack`` list (as a StreamableStack) or a single block dict into ready-to-run blocks.
+
+    ``runtime`` and ``device``, when given, run every network of the stack there, whatever the addon
+    and the blocks say; ``pool`` collects the runtimes and bindings (``Voice`` keeps it to report them).
+    """
+    registry = registry or get_registry()
+    voice = None
+    if runtime is not None or device is not None:
+        # Errors in these name the voice as their source (the addon's file did not say it).
+        voice = RuntimeSetting(runtime, None if device is None else str(device), source="voice")
+    ctx = StackContext(addon, "stack", registry, pool or RuntimePool(registry), voice=voice)
     if isinstance(spec, list):
         if not spec:
             raise ConfigError("stack", "the stack is empty", "add at least one streamable block")
-        blocks = [ctx.build(item, f"[{i}]", StreamableBlock) for i, item in enumerate(spec)]
+        blocks = [_build_block(item, StreamableBlock, ctx._at(f"stack[{i}]")) for i, item in enumerate(spec)]
         return blocks[0] if len(blocks) == 1 else _tag(StreamableStack(blocks), "stack")
     return _build_block(spec, Block, ctx)
 
@@ -90,9 +156,30 @@ def _build_block(spec: Any, kind: type[Block], ctx: StackContext) -> Any:
     if not issubclass(cls, kind):
         raise ConfigError(f"{path}.type", f"{name!r} is a {_KIND_NAMES.get(_kind_of(cls), 'block')}, "
                           f"but this slot expects a {want}")
-    params = {k: v for k, v in spec.items() if k != "type"}
+    params = {k: v for k, v in spec.items() if k not in ("type", "runtime", "device")}
+    own = RuntimeSetting(spec.get("runtime"), spec.get("device"), f"{path}.runtime", f"{path}.device")
+    if own.device is not None and not isinstance(own.device, str):
+        raise own.error("device", f"expected a device name such as \"cpu\" or \"cuda:0\", got {own.device!r}")
+    given = own.runtime is not None or own.device is not None
+    settings = (*ctx.settings, own) if given else ctx.settings
+    ctx = StackContext(ctx.addon, path, ctx.registry, ctx.pool, settings, ctx.voice, cls)
+    bindings_before = len(ctx.pool.bindings)
     block = instantiate(cls, params, ctx, path=path, name=name)
+    if given and len(ctx.pool.bindings) == bindings_before:
+        key = "runtime" if own.runtime is not None else "device"
+        raise own.error(key, f"{name} runs no network, so {key!r} would do nothing here",
+                        "set it on a block that runs the addon's networks, or for the whole voice")
+    block.device = _input_device(ctx.record)
     return _tag(block, path, reg.distribution, reg.version)
+
+
+def _input_device(record: _BlockRecord) -> torch.device | None:
+    """Where a block wants its input tensors: its networks' device; the CPU for a block without networks;
+    None (wherever they are) for a container, or for a block whose networks are on different devices."""
+    if record.bound:
+        devices = {n.executable.tensor_device for n in record.bound if n.executable is not None}
+        return devices.pop() if len(devices) == 1 else None
+    return None if record.nested else torch.device("cpu")
 
 
 def _tag(block: Block, path: str, distribution: str | None = "ttsint", version: str | None = None) -> Block:

@@ -90,6 +90,9 @@ def timed_stream(voice: Voice, text: str, sink: Callable[[torch.Tensor], None] |
     blocks = block_reports(voice.block)
     if blocks:
         report["blocks"] = blocks
+    networks = voice.network_reports()
+    if networks:
+        report["networks"] = networks
     return speech, report
 
 
@@ -105,13 +108,15 @@ def block_reports(block: Block, label: str = "stack") -> dict[str, dict[str, Any
 
 
 def synthesize_to(text: str, addon: str | None = None, overrides: Mapping[str, Any] | None = None,
-                  output: str | Path | None = None, timestamps: str | Path | None = None) -> dict[str, Any]:
+                  output: str | Path | None = None, timestamps: str | Path | None = None, *,
+                  runtime: Any = None, device: str | None = None) -> dict[str, Any]:
     """Synthesize ``text`` with an addon (default: the best installed), writing .npy or .wav as chunks arrive.
 
     ``timestamps`` names a JSON file for each segment's (and, where durations are known, each
     word's) start and end in seconds. A failed run leaves no partial output file behind.
+    ``runtime`` and ``device`` run every network there.
     """
-    voice = Voice.load(addon or default_addon(), overrides)
+    voice = Voice.load(addon or default_addon(), overrides, runtime=runtime, device=device)
     suffix = Path(output).suffix.lower() if output else None
     if suffix not in (None, ".npy", ".wav"):
         raise ConfigError("-o", f"cannot write {suffix!r} files", "use .npy for frames or .wav for audio")

@@ -3,7 +3,8 @@
 ``ArrayStream`` is an upstream made from a tensor, so a block can be tested without an addon.
 ``parametrize_with_checks`` turns (block sample, check) pairs into pytest cases, as scikit-learn's
 does for estimators: each check asserts one contract every block must keep.
-``check_sequence_block`` and ``check_streamable_block`` run all checks on one built block.
+``check_sequence_block`` and ``check_streamable_block`` run all checks on one built block;
+``check_runtime`` checks a network runtime against torch.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from .blocks import Block, SequenceBlock, StreamableBlock
 from .chunking import concat_chunks
 from .data import Chunk, Utterance
 from .errors import TTSIntError
+from .network import Network
 from .registry import ENTRY_POINT_GROUP, Registry, get_registry
+from .runtimes import Runtime
 from .stack import build_stack
 
 __all__ = [
@@ -48,8 +51,10 @@ __all__ = [
     "check_interleaved_streams",
     "check_keeps_input_keys",
     "check_per_stream_side_effects",
+    "check_runtime",
     "check_sequence_block",
     "check_streamable_block",
+    "example_inputs",
     "parametrize_with_checks",
     "yield_checks",
 ]
@@ -448,3 +453,40 @@ def check_streamable_block(
     for check in yield_checks(sample):
         check(sample)
     return concat_chunks(sample.streams(block, chunkings[0]))
+
+
+# -- runtimes ----------------------------------------------------------------------------------
+
+def example_inputs(network: Network, length: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Batched inputs of ``length`` positions for ``network``, shaped as its torch.export graph records:
+    random symbol ids for integer inputs, random frames for float ones, a mask of ones."""
+    specs = network.input_specs()
+    if specs is None:
+        raise TTSIntError(f"network {network.name!r} records no input shapes; export it with torch.export")
+    gen = torch.Generator().manual_seed(seed)
+    tensors = {}
+    for name, (shape, dtype) in specs.items():
+        dims = [length if d is None else d for d in shape]
+        if name == "mask":
+            tensors[name] = torch.ones(dims)
+        elif dtype in (torch.int64, torch.int32):
+            tensors[name] = torch.randint(1, 30, dims, generator=gen, dtype=dtype)
+        else:
+            tensors[name] = torch.randn(dims, generator=gen, dtype=dtype)
+    return tensors
+
+
+def check_runtime(runtime: Runtime, addon: str | Addon = "demo", lengths: Sequence[int] = (1, 7, 300),
+                  atol: float = 1e-4) -> None:
+    """Each network of ``addon`` on ``runtime`` gives torch's outputs within ``atol``, at each length."""
+    if not isinstance(addon, Addon):
+        addon = _cached_addon(addon, None)
+    for network in addon.networks.values():
+        executable = runtime.load(network)
+        for length in lengths:
+            inputs = example_inputs(network, length, seed=length)
+            want = network.run(inputs, batched=True)  # the network as loaded: torch on the CPU
+            got = executable({k: v.to(executable.tensor_device) for k, v in inputs.items()})
+            for name in network.outputs:
+                _assert_same(want[name], got[name].cpu(), atol,
+                             f"{runtime.name}: network {network.name!r}, output {name!r}, length {length}")

@@ -9,11 +9,12 @@ from typing import Any
 import torch
 
 from .addon import Addon, load_addon
-from .blocks import StreamableBlock
+from .blocks import StreamableBlock, chunks_to
 from .chunking import concat_chunks
 from .data import Chunk, Utterance
 from .errors import ConfigError
-from .registry import Registry
+from .registry import Registry, get_registry
+from .runtimes import Binding, RuntimePool
 from .segments import SegmentSettings, segment_settings
 from .speech import SpeechStream
 from .stack import build_stack
@@ -22,14 +23,20 @@ __all__ = ["Voice"]
 
 
 class Voice:
-    """Runs an addon's stack (or a custom one) on text; one Voice serves many concurrent streams."""
+    """Runs an addon's stack (or a custom one) on text; one Voice serves many concurrent streams.
 
-    def __init__(self, addon: Addon, stack: Any = None, *, device: str | torch.device = "cpu",
-                 registry: Registry | None = None) -> None:
+    ``runtime`` (a name, or a table with ``type`` and options) and ``device`` run every network of the
+    stack there, over what the addon and its blocks say; unset, each network runs where they say.
+    """
+
+    def __init__(self, addon: Addon, stack: Any = None, *, runtime: Any = None,
+                 device: str | torch.device | None = None, registry: Registry | None = None) -> None:
         self.addon = addon
         spec = addon.stack if stack is None else stack
+        self.runtimes = RuntimePool(registry or addon.registry or get_registry())
         try:
-            block = build_stack(spec, addon, device=device, registry=registry or addon.registry)
+            block = build_stack(spec, addon, runtime=runtime, device=device, registry=self.runtimes.registry,
+                                pool=self.runtimes)
         except ConfigError as exc:
             if stack is None and exc.source is None:
                 raise ConfigError(exc.path, exc.message, exc.hint, source=str(addon.path)) from exc
@@ -39,6 +46,26 @@ class Voice:
                               "produce frames, so it needs a streamable block at the top")
         self.block: StreamableBlock = block
         self.segment_settings: SegmentSettings = segment_settings(addon)
+
+    @property
+    def bindings(self) -> list[Binding]:
+        """Each (block, network) pair of the built stack and the runtime that runs it, in build order."""
+        return list(self.runtimes.bindings)
+
+    def network_reports(self) -> dict[str, dict[str, Any]]:
+        """Each bound network's runtime, device and figures, keyed ``BLOCK_PATH:NETWORK``."""
+        return {f"{b.block_path}:{b.network.name}": b.executable.report() for b in self.bindings}
+
+    def close(self) -> None:
+        """Close the blocks and release the runtimes' sessions; the voice cannot be used afterwards."""
+        self.block.close()
+        self.runtimes.close()
+
+    def __enter__(self) -> Voice:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @classmethod
     def load(cls, name_or_path: str | Path, overrides: Mapping[str, Any] | None = None,
@@ -76,8 +103,9 @@ class Voice:
         return SpeechStream(self.block, self.segments(text), pause_frames=pause)
 
     def stream_utterance(self, utt: Utterance) -> Iterator[Chunk]:
-        """Stream from ready-made tensors (e.g. symbols from an external front end)."""
-        return self.block.stream(utt, None)
+        """Stream from ready-made tensors (e.g. symbols from an external front end); chunks come out on
+        the CPU wherever the networks ran."""
+        return chunks_to(self.block.stream(utt, None), torch.device("cpu"))  # type: ignore[return-value]
 
     def synthesize(self, text: str) -> torch.Tensor:
         """The whole output of the stack for ``text``, [T, C], pauses between sentences included."""

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import torch
 import ttsint
 from ttsint import BuildContext, Network, SequenceBlock, SequenceBlockContainer, Utterance
 
@@ -15,13 +14,11 @@ from ttsint import BuildContext, Network, SequenceBlock, SequenceBlockContainer,
 class EncoderNetwork(SequenceBlock):
     """One encoder network as a sequence block: reads its inputs from the utterance, adds its outputs."""
 
-    def __init__(self, network: Network, device: str = "cpu") -> None:
+    def __init__(self, network: Network) -> None:
         self.network = network
-        self.device = torch.device(device)
 
     def forward(self, utt: Utterance) -> Utterance:
-        inputs = {n: utt[n].to(self.device) for n in self.network.inputs if n in utt}
-        return {**utt, **self.network.run(inputs)}
+        return {**utt, **self.network.run({n: utt[n] for n in self.network.inputs if n in utt})}
 
     def describe(self) -> str:
         return f"{self.network.name}: {self.network.inputs} -> {self.network.outputs}"
@@ -41,11 +38,7 @@ def _encoder_networks(ctx: BuildContext, type_name: str) -> list[Network]:
         raise ctx.error(f"{type_name} builds one block per encoder network of the addon, "
                         "and there is no addon",
                         "build the stack with an addon: ttsint.Voice.load(...) or build_stack(spec, addon)")
-    networks = ctx.addon.networks_with_role("encoder")
-    if not networks:
-        raise ctx.error(f"the addon {ctx.addon.name!r} has no network with role 'encoder'",
-                        "declare one in its networks table with role = \"encoder\"")
-    return networks
+    return ctx.networks("encoder")
 
 
 class Encoders(SequenceBlockContainer):
@@ -53,15 +46,10 @@ class Encoders(SequenceBlockContainer):
 
     context_params = ("blocks",)
 
-    def __init__(self, blocks: list[SequenceBlock], device: str = "cpu") -> None:
-        super().__init__(blocks)
-        self.device = torch.device(device)
-
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> Encoders:
-        device = params.get("device", "cpu")
         levels = dependency_levels(_encoder_networks(ctx, cls.type_name), ctx.path)
-        return cls([EncoderNetwork(net, device) for level in levels for net in level], device=device)
+        return cls([EncoderNetwork(net) for level in levels for net in level])
 
     def children(self) -> list[tuple[str, ttsint.Block]]:
         return [(f"encoder[{i}]", b) for i, b in enumerate(self.blocks)]
@@ -75,23 +63,20 @@ class CustomizedEncoders(SequenceBlock):
 
     context_params = ("levels",)
 
-    def __init__(self, levels: list[list[SequenceBlock]], threads: int | None = None,
-                 device: str = "cpu") -> None:
+    def __init__(self, levels: list[list[SequenceBlock]], threads: int | None = None) -> None:
         widest = max(len(level) for level in levels)
         self.levels = levels
         self.threads = threads or max(1, min(widest, os.cpu_count() or 1))
         if self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
-        self.device = torch.device(device)
         self._pool = (ThreadPoolExecutor(self.threads, thread_name_prefix="ttsint-encoders")
                       if widest > 1 else None)
 
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> CustomizedEncoders:
-        device = params.get("device", "cpu")
         levels = dependency_levels(_encoder_networks(ctx, cls.type_name), ctx.path)
-        blocks = [[EncoderNetwork(net, device) for net in level] for level in levels]
-        return cls(blocks, threads=params.get("threads"), device=device)
+        blocks = [[EncoderNetwork(net) for net in level] for level in levels]
+        return cls(blocks, threads=params.get("threads"))
 
     def forward(self, utt: Utterance) -> Utterance:
         out = dict(utt)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from ttsint import (
     BuildContext,
     Network,
+    RunStats,
     SequenceBlock,
     Span,
     StreamError,
@@ -21,9 +21,6 @@ from ttsint import (
     split_spans,
     stitch_spans,
 )
-
-from .backends import Backend, get_backend
-from .compiler import Compiler, RunStats
 
 __all__ = ["NeuronEncoders", "encoder_order", "chain_receptive_field"]
 
@@ -48,17 +45,19 @@ def chain_receptive_field(ordered: Sequence[Network]) -> tuple[int, list[str]]:
 
 
 class NeuronEncoders(SequenceBlock):
-    """Same outputs as Encoders, run on fixed-shape compiled networks: inputs are padded to the next bucket
-    and masked; utterances longer than the largest bucket are split into overlapping pieces and stitched.
+    """Same outputs as Encoders, on fixed shapes: inputs are padded to the next bucket and masked;
+    utterances longer than the largest bucket are split into overlapping pieces and stitched.
 
     Pieces overlap by the encoders' receptive field on each side, so outputs are exact for networks that
-    declare one; for networks that declare none (global attention) splitting only approximates.
+    declare one; for networks that declare none (global attention) splitting only approximates. The
+    networks run on any runtime; by default ``cpu-static``, which compiles one program per bucket.
     """
 
     context_params = ("networks",)
+    fixed_shapes = True
+    default_runtime = "cpu-static"
 
     def __init__(self, networks: Sequence[Network], buckets: Sequence[int] = (32, 64, 128, 256),
-                 backend: str | Backend = "cpu-static", cache_dir: str | Path | None = None,
                  context_symbols: int | None = None, space_id: int | None = None,
                  precompile: bool = False) -> None:
         self.networks = encoder_order(networks)
@@ -83,9 +82,7 @@ class NeuronEncoders(SequenceBlock):
                              f"({context_symbols}) so a split piece keeps some positions")
         self.context = context_symbols
         self.space_id = space_id
-        self.backend = get_backend(backend)
         self.stats = RunStats()
-        self.compiler = Compiler(self.backend, cache_dir, self.stats)
         produced = {o for n in self.networks for o in n.outputs}
         self.input_names = [i for i in dict.fromkeys(i for n in self.networks for i in n.inputs)
                             if i != "mask" and i not in produced]
@@ -94,7 +91,7 @@ class NeuronEncoders(SequenceBlock):
             self._compile_all_buckets()
 
     def _compile_all_buckets(self) -> None:
-        """Compile (or load from the cache) every bucket now, so no utterance waits for a compile."""
+        """Run every bucket once now, so a runtime that compiles per shape does it before any utterance."""
         specs = {}
         for net in self.networks:
             for name, spec in (net.input_specs() or {}).items():
@@ -110,24 +107,15 @@ class NeuronEncoders(SequenceBlock):
                 dims = [bucket if d is None else d for d in shape[1:]]
                 dummy[name] = torch.zeros(dims, dtype=dtype)
             self.forward(dummy)
-        counts = self.stats.reset()  # warm-up utterances are not runs; its compiles and cache hits are
-        self.stats.add(compiles=counts.get("compiles", 0), cache_hits=counts.get("cache_hits", 0))
+        self.stats.reset()  # warm-up utterances are not runs (the runtimes count their compiles)
 
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> NeuronEncoders:
-        if ctx.addon is None:
-            raise ctx.error(f"{cls.type_name} runs the addon's encoder networks, and there is no addon")
-        networks = ctx.addon.networks_with_role("encoder")
-        if not networks:
-            raise ctx.error(f"the addon {ctx.addon.name!r} has no network with role 'encoder'")
+        networks = ctx.networks("encoder")
         params = dict(params)
         if "space_id" not in params:
             symbols = list(ctx.addon.frontend.symbols)
             params["space_id"] = symbols.index(" ") if " " in symbols else None
-        try:
-            get_backend(params.get("backend", "cpu-static"))
-        except ValueError as exc:
-            raise ctx.error(str(exc), key="backend") from exc
         return cls(networks, **params)
 
     def word_starts(self, symbols: torch.Tensor) -> list[int] | None:
@@ -155,8 +143,7 @@ class NeuronEncoders(SequenceBlock):
             tensors = {k: pad_to(utt[k][span.start:span.end], bucket).unsqueeze(0) for k in self.input_names}
             tensors["mask"] = length_mask(span.length, bucket).unsqueeze(0)
             for net in self.networks:
-                compiled = self.compiler.network(net, tensors)
-                tensors.update(compiled.run({k: tensors[k] for k in net.inputs}, batched=True))
+                tensors.update(net.run({k: tensors[k] for k in net.inputs}, batched=True))
                 for out in net.outputs:
                     pieces.setdefault(out, []).append((span, tensors[out][0]))
                 computed += bucket
@@ -167,8 +154,8 @@ class NeuronEncoders(SequenceBlock):
 
     def report(self) -> dict[str, Any]:
         counts = self.stats.snapshot()
-        keys = ("compiles", "cache_hits", "utterances", "pieces", "split_utterances", "computed", "padded")
-        report: dict[str, Any] = {"backend": self.backend.name, **{k: counts.get(k, 0) for k in keys}}
+        keys = ("utterances", "pieces", "split_utterances", "computed", "padded")
+        report: dict[str, Any] = {k: int(counts.get(k, 0)) for k in keys}
         report["padding_waste"] = report["padded"] / max(1, report["computed"])
         if self.undeclared and counts.get("split_utterances"):
             report["approximate"] = (f"split utterances, but {', '.join(self.undeclared)} declare no "
@@ -176,5 +163,5 @@ class NeuronEncoders(SequenceBlock):
         return report
 
     def describe(self) -> str:
-        return (f"{self.type_name} ({', '.join(n.name for n in self.networks)}; backend={self.backend.name}, "
+        return (f"{self.type_name} ({', '.join(n.name for n in self.networks)}; "
                 f"buckets={self.buckets}, context_symbols={self.context})")

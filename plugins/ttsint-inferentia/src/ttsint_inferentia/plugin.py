@@ -1,4 +1,4 @@
-"""Registers this package's block types lazily, so loading the registry imports no torch code."""
+"""Registers this package's block types and runtimes lazily, so loading the registry imports no torch code."""
 
 from __future__ import annotations
 
@@ -11,6 +11,18 @@ _BLOCKS = {
     "NeuronEncoders": "ttsint_inferentia.encoders:NeuronEncoders",
     "NeuronDecoder": "ttsint_inferentia.decoder:NeuronDecoder",
 }
+
+
+_RUNTIMES = {
+    "cpu-static": "ttsint_inferentia.runtimes:CpuStaticRuntime",
+    "neuron": "ttsint_inferentia.runtimes:NeuronRuntime",
+}
+
+
+@ttsint.hookimpl
+def ttsint_register_runtimes(register: Callable[[str, Any], None]) -> None:
+    for name, target in _RUNTIMES.items():
+        register(name, target)
 
 
 @ttsint.hookimpl

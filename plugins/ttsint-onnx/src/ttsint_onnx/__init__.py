@@ -1,0 +1,9 @@
+"""ttsint-onnx: run an addon's networks on ONNX Runtime, converted from their torch.export programs once."""
+
+import ttsint
+
+# Names resolve on first use, so loading the plugin entry point imports neither onnx nor onnxruntime.
+__getattr__, __all__ = ttsint.lazy_exports(__name__, {
+    "convert": ["convert", "onnx_path"],
+    "runtime": ["OnnxExecutable", "OnnxRuntime"],
+})
