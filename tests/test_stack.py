@@ -71,6 +71,19 @@ def test_context_params_come_from_the_addon_not_the_config(tiny_addon: Path, toy
     assert block.network.module is addon.networks["decoder"].module and block.chunk_frames == 3
 
 
+def test_a_block_after_another_kind_of_frames_says_where_it_fits(tiny_addon: Path,
+                                                                 toy_registry: Registry) -> None:
+    addon = load_addon(tiny_addon, registry=toy_registry)
+    stack = [*addon.stack, {"type": "ToyVocoder"}, {"type": "ToyVocoder"}]
+    with pytest.raises(ConfigError) as info:
+        build_stack(stack, addon, registry=toy_registry)
+    assert info.value.path == "stack[3]"
+    assert info.value.message == "ToyVocoder consumes mel; stack[2] produces waveform; put it at stack[2]"
+    assert build_stack(stack[:3], addon, registry=toy_registry).output_kind() == "waveform"
+    with pytest.raises(ConfigError, match=r"stack\[0\] produces waveform; nothing in this stack makes mel"):
+        build_stack([{"type": "ToyVocoder"}, {"type": "ToyVocoder"}], registry=toy_registry)
+
+
 def test_format_tree_shows_every_block_with_kind_and_origin(toy_registry: Registry) -> None:
     block = build_stack([PIPELINE, {"type": "ToyGain"}], registry=toy_registry)
     core = f"ttsint {metadata.version('ttsint')}"

@@ -123,6 +123,7 @@ class ToyGain(StreamableBlock):
 class ToyVocoder(StreamableBlock):
     """Turns each frame into ``hop`` samples of tanh(mean over channels): a cheap stand-in for a vocoder."""
 
+    consumes = "mel"
     produces = "waveform"
 
     def __init__(self, hop: int = 2) -> None:

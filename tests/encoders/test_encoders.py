@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+
 import pytest
 import torch
 import ttsint
@@ -141,3 +143,17 @@ def test_encoders_without_addon_explain_why():
     with pytest.raises(ttsint.ConfigError, match="no addon") as info:
         ttsint.build_stack({"type": "Encoders"})
     assert info.value.path == "stack"
+
+
+def test_closing_the_voice_shuts_the_encoder_pool_down() -> None:
+    overrides = {"stack.0.sequence_block.type": "CustomizedEncoders", "stack.0.sequence_block.threads": 2}
+    with ttsint.Voice.load("demo", overrides) as voice:
+        pool = voice.block.sequence_block._pool
+        voice.synthesize("hello there")
+        workers = [t for t in threading.enumerate() if t.name.startswith("ttsint-encoders")]
+        assert workers and pool is not None
+    for worker in workers:
+        worker.join(60)  # shutdown(wait=True) has returned, so this returns at once; never hangs the suite
+    assert not any(t.is_alive() for t in workers)
+    with pytest.raises(RuntimeError, match="shutdown"):
+        pool.submit(int)

@@ -8,6 +8,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -109,3 +110,47 @@ def test_cli_reuses_the_cache_across_processes(ref_voice: ttsint.Voice, tmp_path
     reference = ref_voice.synthesize(TEXT).numpy()
     for name in ("first.npy", "second.npy"):
         assert np.abs(np.load(tmp_path / name) - reference).max() <= 1e-4
+
+
+class _GatedRuntime(CpuStaticRuntime):
+    """Compiles a 64-symbol shape only once the test opens the gate; every other shape at once."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        super().__init__(cache_dir=cache_dir)
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def compile(self, network: ttsint.Network, example_inputs: tuple[torch.Tensor, ...]) -> object:
+        if example_inputs[0].shape[1] == 64:
+            self.entered.set()
+            assert self.gate.wait(120), "the test never opened the gate"
+        return super().compile(network, example_inputs)
+
+
+def test_a_compile_blocks_only_its_own_shape(net: ttsint.Network, tmp_path: Path) -> None:
+    runtime = _GatedRuntime(tmp_path)
+    executable = runtime.load(net)
+    executable(inputs(32))
+    failures: list[BaseException] = []
+
+    def call(length: int) -> None:
+        try:
+            executable(inputs(length))
+        except BaseException as exc:  # reported below: a thread's exception would otherwise vanish
+            failures.append(exc)
+
+    slow = threading.Thread(target=call, args=(64,))
+    slow.start()
+    assert runtime.entered.wait(120)
+    ready = threading.Thread(target=call, args=(32,))
+    ready.start()
+    ready.join(120)  # with one lock for every compile this would wait for the gate, which stays shut
+    finished_while_compiling = not ready.is_alive() and slow.is_alive()
+    runtime.gate.set()
+    slow.join(120)
+    assert not failures, failures
+    assert finished_while_compiling
+    assert executable.stats.snapshot()["compiles"] == 2 and executable.stats.snapshot()["calls"] == 3
+    executable.close()
+    executable(inputs(32))
+    assert executable.stats.snapshot()["cache_hits"] == 1  # closed: memory forgotten, the disk cache kept

@@ -92,3 +92,25 @@ def test_synth_writes_wav_with_the_default_voice(tmp_path):
     samples, rate = ttsint.read_wav(out)
     assert rate == 16000 and samples.shape[1] == 1
     assert 0.5 < samples.shape[0] / rate < 3.0
+
+
+def test_a_mel_effect_after_the_vocoder_says_where_it_belongs():
+    with pytest.raises(ttsint.ConfigError) as info:
+        ttsint.Voice.load("en-rms", {"stack.2.type": "Gain", "stack.2.db": -6})
+    assert info.value.path == "stack[2]"
+    assert info.value.message == ("Gain consumes mel; stack[1] produces waveform; "
+                                  "put it at stack[0].streamable_block.stack[2]")
+    with ttsint.Voice.load("en-rms", {"stack.0.streamable_block.stack.2.type": "Gain",
+                                      "stack.0.streamable_block.stack.2.db": -6}) as moved:
+        assert moved.output_kind == "waveform"
+
+
+def test_the_cli_reports_a_misplaced_effect_as_one_paragraph_and_exit_1():
+    result = subprocess.run([sys.executable, "-m", "ttsint", "synth", "Hi.", "--addon", "en-rms",
+                             "--set", "stack.2.type=Gain", "--set", "stack.2.db=-6"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("error:") == 1
+    assert "stack[2]: Gain consumes mel; stack[1] produces waveform; " \
+           "put it at stack[0].streamable_block.stack[2]" in result.stderr

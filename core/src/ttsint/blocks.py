@@ -155,6 +155,12 @@ class StreamableBlock(Block):
     """Produces frames on demand from an upstream streamable block and/or the utterance."""
 
     kind: ClassVar[str] = "streamable"
+    consumes: ClassVar[str] = "any"
+    """The kind of frames this block needs from upstream ("mel", "waveform", ...); "any" takes all.
+
+    The builder checks it against what the block before produces, so a mel effect after a vocoder is
+    a config error instead of noise.
+    """
     produces: ClassVar[str | None] = None
     """What the frames are ("mel", "waveform", ...); None means the same as upstream (an effect)."""
 

@@ -96,6 +96,9 @@ class Executable:
                              f"{len(outputs)} outputs {outputs} (runtime {self.runtime.name!r})")
         return dict(zip(outputs, out, strict=True))
 
+    def close(self) -> None:
+        """Release what this network holds on its runtime (compiled programs, sessions); none by default."""
+
     def report(self) -> dict[str, Any]:
         """The runtime, its device, calls, milliseconds spent, and whatever else the runtime counts."""
         counts = self.stats.snapshot()
@@ -312,5 +315,11 @@ class RuntimePool:
         return list(self._runtimes.values())
 
     def close(self) -> None:
+        """Close every loaded network, then every runtime."""
+        with self._lock:
+            executables = list(self._executables.values())
+            self._executables.clear()
+        for executable in executables:
+            executable.close()
         for runtime in self.runtimes:
             runtime.close()

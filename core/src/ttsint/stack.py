@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from .addon import Addon
-from .blocks import Block, SequenceBlock, StreamableBlock, StreamableStack
+from .blocks import Block, SequenceBlock, StreamableBlock, StreamablePipeline, StreamableStack
 from .errors import ConfigError
 from .instantiate import check_parameters, constructor_parameters, instantiate, load_class
 from .network import Network
 from .registry import Registry, get_registry
 from .runtimes import DEFAULT_RUNTIME, RuntimePool, RuntimeSetting
 
-__all__ = ["StackContext", "build_stack", "block_parameters", "check_parameters", "format_tree"]
+__all__ = ["StackContext", "build_stack", "block_parameters", "check_parameters", "check_stream_kinds",
+           "format_tree"]
 
 block_parameters = constructor_parameters
 
@@ -136,8 +138,12 @@ def build_stack(
         if not spec:
             raise ConfigError("stack", "the stack is empty", "add at least one streamable block")
         blocks = [_build_block(item, StreamableBlock, ctx._at(f"stack[{i}]")) for i, item in enumerate(spec)]
-        return blocks[0] if len(blocks) == 1 else _tag(StreamableStack(blocks), "stack")
-    return _build_block(spec, Block, ctx)
+        top = StreamableStack(blocks)
+        check_stream_kinds(top)
+        return blocks[0] if len(blocks) == 1 else _tag(top, "stack")
+    block = _build_block(spec, Block, ctx)
+    check_stream_kinds(block)
+    return block
 
 
 def _build_block(spec: Any, kind: type[Block], ctx: StackContext) -> Any:
@@ -186,6 +192,53 @@ def _tag(block: Block, path: str, distribution: str | None = "ttsint", version: 
     block.config_path = path
     block.provided_by = f"{distribution} {version}" if version else distribution
     return block
+
+
+def check_stream_kinds(root: Block) -> None:
+    """A ConfigError where a streamable block consumes a kind of frames its upstream does not produce.
+
+    The message names both blocks and where in the tree the block would fit, e.g. "Gain consumes mel;
+    stack[1] produces waveform; put it at stack[0].streamable_block.stack[2]".
+    """
+    for block, kind, source in _leaves(root, None, None):
+        need = block.consumes
+        if need == "any" or kind is None or kind == need:
+            continue
+        fits = [path for path, before in _positions(root, None) if before == need]
+        where = f"put it at {fits[0]}" if fits else f"nothing in this stack makes {need}"
+        message = f"{block.type_name} consumes {need}; {source} produces {kind}; {where}"
+        raise ConfigError(block.where, message)
+
+
+_Flow = tuple[StreamableBlock, "str | None", "str | None"]
+
+
+def _leaves(block: Block, kind: str | None, source: str | None) -> Iterator[_Flow]:
+    """Each streamable block that is not a container, with the kind and path of what flows into it."""
+    if isinstance(block, StreamableStack):
+        for child in block.stack:
+            yield from _leaves(child, kind, source)
+            kind, source = child.output_kind(kind), child.where
+    elif isinstance(block, StreamablePipeline):
+        yield from _leaves(block.streamable_block, kind, source)
+    elif isinstance(block, StreamableBlock):
+        yield block, kind, source
+
+
+def _positions(block: Block, kind: str | None) -> Iterator[tuple[str, str | None]]:
+    """Each place a block could go in a stack, with the kind that flows there; nearest producer first."""
+    if isinstance(block, StreamablePipeline):
+        yield from _positions(block.streamable_block, kind)
+    if not isinstance(block, StreamableStack):
+        return
+    for child in block.stack:
+        if child.config_path:
+            yield child.config_path, kind
+        yield from _positions(child, kind)
+        kind = child.output_kind(kind)
+    last = block.stack[-1].config_path
+    if last and (m := re.fullmatch(r"(.*)\[(\d+)\]", last)):
+        yield f"{m.group(1)}[{int(m.group(2)) + 1}]", kind
 
 
 def _kind_of(cls: type) -> type[Block]:

@@ -46,6 +46,8 @@ class ChunkStats(MelEffect):
     counts, latency_ms. Several streams may share one file; their lines carry different stream ids.
     """
 
+    consumes = "any"  # looks at any frames, mel or waveform
+
     def __init__(self, path: str | None = None, log: bool = True, level: str = "INFO") -> None:
         if not isinstance(logging.getLevelName(level.upper()), int):
             raise ValueError(f"unknown log level {level!r}")
@@ -110,6 +112,8 @@ class Tap(MelEffect):
     process followed by a random part, so files from one run sort in the order their streams began.
     """
 
+    consumes = "any"  # looks at any frames, mel or waveform
+
     def __init__(self, directory: str, prefix: str = "chunk", concat: bool = True) -> None:
         if not prefix or "/" in prefix:
             raise ValueError(f"prefix must be a plain file name part, got {prefix!r}")
@@ -137,6 +141,8 @@ class Tap(MelEffect):
 
 class NaNGuard(MelEffect):
     """Stops the stream with a StreamError naming its config path and the frames with NaN (or Inf)."""
+
+    consumes = "any"  # looks at any frames, mel or waveform
 
     def __init__(self, inf: bool = True) -> None:
         self.inf = bool(inf)

@@ -22,7 +22,9 @@ def db_to_log(db: float | torch.Tensor) -> float | torch.Tensor:
 
 
 class MelEffect(StreamableBlock):
-    """Base of the effects: frames in, frames of the same kind out; it needs an upstream block."""
+    """Base of the effects: mel frames in, mel frames out; it needs an upstream block that makes mel."""
+
+    consumes = "mel"
 
     def _upstream(self, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         if upstream is None:

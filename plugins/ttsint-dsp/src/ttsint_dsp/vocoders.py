@@ -33,6 +33,7 @@ class Vocoder(StreamableBlock):
     the addon and rejects a config value that disagrees with it, naming both.
     """
 
+    consumes = "mel"
     produces = "waveform"
     addon_keys: ClassVar[tuple[str, ...]] = ("sample_rate", "hop_length", "n_mels")
     context_params = ("sample_rate", "hop_length", "n_mels")

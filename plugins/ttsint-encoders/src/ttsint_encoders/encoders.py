@@ -90,6 +90,12 @@ class CustomizedEncoders(SequenceBlock):
                 out.update(result)
         return out
 
+    def close(self) -> None:
+        """Shut the thread pool down (waiting for running encoders), then close the encoder blocks."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        super().close()
+
     def describe(self) -> str:
         return f"{self.type_name} (threads={self.threads}, levels={[len(lv) for lv in self.levels]})"
 

@@ -42,17 +42,35 @@ class StaticExecutable(Executable):
     def __init__(self, network: Network, runtime: StaticRuntime) -> None:
         super().__init__(network, runtime)
         self._modules: dict[Signature, Any] = {}
-        self._lock = threading.Lock()
+        self._shape_locks: dict[Signature, threading.Lock] = {}
+        self._lock = threading.Lock()  # guards the two dicts above; never held while compiling
 
     def execute(self, tensors: Mapping[str, torch.Tensor]) -> Sequence[torch.Tensor]:
         args = tuple(tensors[n] for n in self.network.inputs)
         sig = signature(args)
-        with self._lock:
-            module = self._modules.get(sig)
-            if module is None:
-                module = self._modules[sig] = self._load_or_compile(args)
+        module = self._modules.get(sig)  # a shape already compiled is a lookup without a lock
+        if module is None:
+            module = self._module(sig, args)
         with torch.inference_mode():
             return module(*args)
+
+    def _module(self, sig: Signature, args: tuple[torch.Tensor, ...]) -> Any:
+        """The module for ``sig``, loaded or compiled once; a compile blocks only calls of its own shape."""
+        with self._lock:
+            shape_lock = self._shape_locks.setdefault(sig, threading.Lock())
+        with shape_lock:
+            module = self._modules.get(sig)
+            if module is None:
+                module = self._load_or_compile(args)
+                with self._lock:
+                    self._modules[sig] = module
+        return module
+
+    def close(self) -> None:
+        """Forget the modules held in memory; the on-disk cache stays for the next process."""
+        with self._lock:
+            self._modules.clear()
+            self._shape_locks.clear()
 
     @property
     def shapes(self) -> list[str]:
