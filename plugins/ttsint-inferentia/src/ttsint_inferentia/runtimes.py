@@ -149,8 +149,11 @@ class CpuStaticRuntime(StaticRuntime):
     suffix = ".pt2"
 
     def compile(self, network: Network, example_inputs: tuple[torch.Tensor, ...]) -> Any:
-        with torch.no_grad():
-            return torch.export.export(network.module, example_inputs)
+        # inference_mode is per thread: a caller's tensors may be inference tensors, which export cannot
+        # trace outside that mode. Normal copies made with the mode off trace the same in any thread.
+        with torch.inference_mode(False), torch.no_grad():
+            args = tuple(t.clone() for t in example_inputs)
+            return torch.export.export(network.module, args)
 
     def save_artifact(self, compiled: Any, path: Path) -> None:
         torch.export.save(compiled, str(path))
