@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import ttsint
 from ttsint_voice_en import frontend as flite_frontend
-from ttsint_voice_en.frontend import FliteLibrary, text_to_phones
+from ttsint_voice_en.frontend import FliteLibrary, text_to_phone_words, text_to_phones
 
 # Recorded with the path this front end replaced (`flite -t TEXT -ps`, full synthesis) by
 # record_flite_phones.py; never regenerated from the code under test.
@@ -27,6 +27,25 @@ def test_phones_are_the_ones_recorded_before(name):
     differ = [(r["text"], r["phones"], " ".join(text_to_phones(r["text"]))) for r in records
               if text_to_phones(r["text"]) != r["phones"].split()]
     assert not differ, f"{len(differ)} of {len(records)} differ, e.g. {differ[:3]}"
+
+
+def test_each_phone_belongs_to_the_word_it_says():
+    for r in RECORDED:
+        phones, word_ids = text_to_phone_words(r["text"])
+        assert phones == r["phones"].split() and word_ids is not None and len(word_ids) == len(phones)
+        spoken = [w for p, w in zip(phones, word_ids, strict=True) if p != "pau"]
+        assert all(w == -1 for p, w in zip(phones, word_ids, strict=True) if p == "pau"), r["text"]
+        assert spoken == sorted(spoken) and 0 <= spoken[0] and spoken[-1] < len(r["text"].split()), r["text"]
+    text = "Dr. Smith paid $3.50 at 9 a.m. \u201cI\u201d \u2014 ok ( I )"
+    phones, word_ids = text_to_phone_words(text)
+    said = {}
+    for p, w in zip(phones, word_ids, strict=True):
+        said.setdefault(w, []).append(p)
+    words = text.split()
+    assert {words[w]: " ".join(p) for w, p in said.items() if w >= 0} == {
+        "Dr.": "d aa k t er", "Smith": "s m ih th", "paid": "p ey d",
+        "$3.50": "th r iy d aa l er z f ih f t iy s eh n t s", "at": "ae t", "9": "n ay n",
+        "a.m.": "ey eh m", "\u201cI\u201d": "ay", "ok": "ow k ey", "I": "ay"}
 
 
 def test_two_hundred_thousand_characters():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -34,7 +35,7 @@ def test_front_end_gives_flite_phones(voice):
 
 
 def test_front_end_normalises_typography_and_spells_numbers(voice):
-    assert voice.encode("It\u2019s 42.").keys() == {"symbols"}
+    assert voice.encode("It\u2019s 42.").keys() == {"symbols", "word_ids"}
     phones = flite_frontend.text_to_phones("42")
     assert "f" in phones and "t" in phones  # "forty two"
 
@@ -82,6 +83,28 @@ def test_trained_decoder_streams_exactly(mel_voice):
     full = decoder.decode_all(frames)
     streamed = ttsint.concat_chunks(mel_voice.block.stream(mel_voice.encode(text), None))
     assert (streamed - full).abs().max().item() <= 1e-4
+
+
+def test_timestamps_time_every_spoken_word(tmp_path):
+    text = "Dr. Smith paid $3.50 at 9 a.m. on Jan. 5. Then he went home \u2014 tired, but happy."
+    out, stamps = tmp_path / "a.wav", tmp_path / "a.json"
+    cmd = [sys.executable, "-m", "ttsint", "synth", text, "-o", str(out), "--timestamps", str(stamps)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    samples, rate = ttsint.read_wav(out)
+    segments = json.loads(stamps.read_text(encoding="utf-8"))["segments"]
+    assert len(segments) == 2
+    words = [w for segment in segments for w in segment["words"]]
+    # Every written word but the dash is spoken ("$3.50" as four words): each is timed once, in order.
+    assert [w["text"] for w in words] == [w for w in text.split() if w != "\u2014"]
+    times = [t for w in words for t in (w["start"], w["end"])]
+    assert times == sorted(times) and all(w["start"] < w["end"] for w in words)
+    assert 0 < times[0] and times[-1] <= samples.shape[0] / rate
+    for segment in segments:
+        first, last = segment["words"][0], segment["words"][-1]
+        assert segment["start"] <= first["start"] and last["end"] <= segment["end"]
+    paid, money = words[2], words[3]
+    assert money["text"] == "$3.50" and money["end"] - money["start"] > 3 * (paid["end"] - paid["start"])
 
 
 def test_synth_writes_wav_with_the_default_voice(tmp_path):

@@ -6,6 +6,7 @@ synthesized: about a millisecond a sentence, where ``flite -ps`` spent ~0.3 s ma
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import ctypes.util
 import functools
@@ -19,7 +20,7 @@ import torch
 import ttsint
 from ttsint import ConfigError, FrontendError, Utterance, normalize_text
 
-__all__ = ["FlitePhones", "FliteLibrary", "flite_library", "text_to_phones"]
+__all__ = ["FlitePhones", "FliteLibrary", "flite_library", "text_to_phones", "text_to_phone_words"]
 
 FLITE_VOICE = "rms"
 # Debian's sonames (package libflite1); elsewhere the dynamic loader is asked by library name.
@@ -56,7 +57,7 @@ class _SynthModule(ctypes.Structure):
 
 
 class FliteLibrary:
-    """libflite and one of its compiled-in voices; ``phones`` runs text analysis as far as the phones."""
+    """libflite and one of its compiled-in voices; ``segments`` runs text analysis as far as the phones."""
 
     def __init__(self, voice: str = FLITE_VOICE) -> None:
         if not re.fullmatch(r"[a-z0-9_]+", voice):
@@ -100,6 +101,9 @@ class FliteLibrary:
             ("relation_head", ptr, [ptr]),
             ("item_next", ptr, [ptr]),
             ("item_feat_string", text, [ptr, text]),
+            ("item_feat_present", ctypes.c_int, [ptr, text]),
+            ("item_feat_int", ctypes.c_int, [ptr, text]),
+            ("path_to_item", ptr, [ptr, text]),
             ("delete_utterance", None, [ptr]),
             ("utt_synth_text2segs", ptr, [ptr]),
         ):
@@ -108,23 +112,37 @@ class FliteLibrary:
 
     def phones(self, text: str) -> list[str]:
         """The segments (phones and "pau") Flite's voice would speak for ``text``, as one utterance."""
+        return [name for name, _ in self.segments(text)]
+
+    def segments(self, text: str) -> list[tuple[str, int]]:
+        """Each segment of ``text`` (as ``phones``) with the UTF-8 byte offset in ``text`` of the last
+        character of the token it belongs to, or -1 for a pause: what ties a phone to its written word."""
         lib = self._lib
+        data = text.encode("utf-8", "replace")
         with _FLITE_LOCK:
             utt = lib.new_utterance()
             try:
-                lib.utt_set_input_text(utt, text.encode("utf-8", "replace"))
+                lib.utt_set_input_text(utt, data)
                 lib.utt_init(utt, self._voice)
                 postlex = ctypes.byref(self._postlex)
                 if not (lib.utt_synth_text2segs(utt) and lib.apply_synth_module(utt, postlex)):
                     raise FrontendError(f"Flite could not analyse {text[:60]!r}")
-                names = []
+                segments = []
                 seg = lib.relation_head(lib.utt_relation(utt, b"Segment"))
                 while seg:
-                    names.append(lib.item_feat_string(seg, b"name").decode("ascii"))
+                    # A phone's syllable's word, then the text token that word was said for; pauses have none.
+                    token = lib.path_to_item(seg, b"R:SylStructure.parent.parent.R:Token.parent")
+                    end = -1
+                    if token and lib.item_feat_present(token, b"file_pos"):
+                        # Flite's position is one past the character read after the token (the space
+                        # that ends it), or the end of the text.
+                        after = lib.item_feat_int(token, b"file_pos")
+                        end = len(data) - 1 if after >= len(data) else after - 2
+                    segments.append((lib.item_feat_string(seg, b"name").decode("ascii"), end))
                     seg = lib.item_next(seg)
             finally:
                 lib.delete_utterance(utt)
-        return names
+        return segments
 
 
 @functools.cache
@@ -135,10 +153,38 @@ def flite_library(voice: str = FLITE_VOICE) -> FliteLibrary:
 
 def text_to_phones(text: str, voice: str = FLITE_VOICE) -> list[str]:
     """The phones Flite's ``voice`` speaks for ``text``, without synthesizing it; pauses are "pau"."""
+    return text_to_phone_words(text, voice)[0]
+
+
+def text_to_phone_words(text: str, voice: str = FLITE_VOICE) -> tuple[list[str], list[int] | None]:
+    """The phones of ``text`` (as ``text_to_phones``) and each one's word, an index into ``text.split()``
+    (-1 for pauses); None instead of the words if cleaning the words one by one changed the text."""
     cleaned = clean_text(text)
     if not re.search(r"[A-Za-z0-9]", cleaned):
         raise FrontendError(f"nothing to say: {text[:60]!r} has no letters or digits")
-    return flite_library(voice).phones(cleaned)
+    segments = flite_library(voice).segments(cleaned)
+    phones = [name for name, _ in segments]
+    starts, owners = _cleaned_words(text, cleaned)
+    if not starts:
+        return phones, None
+    return phones, [owners[bisect.bisect_right(starts, end) - 1] if end >= 0 else -1 for _, end in segments]
+
+
+def _cleaned_words(text: str, cleaned: str) -> tuple[list[int], list[int]]:
+    """Where each word of ``cleaned`` starts (UTF-8 bytes) and which word of ``text.split()`` it came from,
+    by cleaning word by word; ([], []) if that does not rebuild ``cleaned`` exactly."""
+    starts: list[int] = []
+    owners: list[int] = []
+    pieces: list[str] = []
+    pos = 0
+    for w, word in enumerate(text.split()):
+        # Printable ASCII comes out of cleaning unchanged; a dash between two words becomes a word of its own.
+        for piece in [word] if word.isascii() and word.isprintable() else clean_text(word).split():
+            starts.append(pos)
+            owners.append(w)
+            pieces.append(piece)
+            pos += len(piece.encode("utf-8", "replace")) + 1
+    return (starts, owners) if " ".join(pieces) == cleaned else ([], [])
 
 
 class FlitePhones(ttsint.Frontend):
@@ -169,15 +215,23 @@ class FlitePhones(ttsint.Frontend):
             params["symbols_file"] = addon.file(params["symbols_file"], "frontend.symbols_file")
         return cls(**params)
 
+    def analyse(self, text: str) -> tuple[list[str], list[int] | None]:
+        """The phones for ``text`` before they are mapped to ids, and each one's word index (None when not
+        known); a subclass may derive them another way."""
+        return text_to_phone_words(text, self.voice)
+
     def phones(self, text: str) -> list[str]:
-        """The phones for ``text`` before they are mapped to ids (a subclass may derive them another way)."""
-        return text_to_phones(text, self.voice)
+        """The phones for ``text`` before they are mapped to ids."""
+        return self.analyse(text)[0]
 
     def __call__(self, text: str) -> Utterance:
-        phones = self.phones(text)
+        phones, word_ids = self.analyse(text)
         unknown = sorted({p for p in phones if p not in self._ids})
         if unknown:
             raise FrontendError(f"flite produced phones this voice does not know: {unknown}")
         if not any(p != "pau" for p in phones):
             raise FrontendError(f"nothing to say: flite found no speech sounds in {text[:60]!r}")
-        return {"symbols": torch.tensor([self._ids[p] for p in phones], dtype=torch.int64)}
+        utt: Utterance = {"symbols": torch.tensor([self._ids[p] for p in phones], dtype=torch.int64)}
+        if word_ids is not None:
+            utt["word_ids"] = torch.tensor(word_ids, dtype=torch.int64)
+        return utt
