@@ -1,0 +1,370 @@
+"""Ray Serve: each voice a deployment of its own, behind an ingress that serves `ttsint serve`'s HTTP API.
+
+One deployment per voice, rather than one deployment multiplexing voices with ``serve.multiplexed``:
+voices differ in cost, traffic and hardware, so each gets its own replica count, autoscaling and
+``ray_actor_options`` (a GPU or Neuron node for one, CPUs for another); a voice stays loaded instead
+of being evicted and reloaded (seconds before a first chunk); and a voice that fails to load fails
+alone. Multiplexing suits many rarely used models of one shape sharing replicas, which a few warm
+voices are not.
+
+The ingress mounts the same Starlette app as ``ttsint serve`` (``create_app``), with its voice pool
+and scheduler replaced by ``RemotePool`` and ``RemoteScheduler``: a request becomes a streaming
+handle call to the voice's deployment, and each chunk is forwarded as it arrives. Ray Serve's
+streaming handles have no flow control, so a replica makes an utterance at full speed and the
+ingress holds what its client has not read yet; a client that goes away cancels the replica's stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import ttsint
+from ray import serve
+from ray.exceptions import RayTaskError
+from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
+
+from .app import create_app
+from .pool import READY, SKIPPED, PaceUnsupported, ServedVoice, VoicePool
+from .scheduler import CapacityError, Scheduler
+from .specs import VoiceSpec, parse_voice_spec
+
+__all__ = ["VoiceReplica", "Ingress", "RemotePool", "RemoteScheduler", "RemoteStream", "build_app", "run"]
+
+log = logging.getLogger("ttsint.serve")
+
+APP_NAME = "ttsint"
+INGRESS_NAME = "ttsint-ingress"
+VOICE_OPTIONS = ("num_replicas", "autoscaling_config", "ray_actor_options", "max_ongoing_requests",
+                 "max_queued_requests")
+"""Keys of a voice entry passed to ``serve.deployment`` as they are (Ray Serve's own meaning)."""
+APP_KEYS = ("voices", "max_streams", "max_chars", "voice_streams", "torch_threads", "ingress")
+
+
+def deployment_name(label: str) -> str:
+    """The deployment of the voice called ``label``: ``voice-`` and the label in safe characters."""
+    return "voice-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_")
+
+
+class VoiceReplica:
+    """One voice, loaded once per replica; ``speak`` streams its chunks as the replica's scheduler makes them.
+
+    A voice that fails to load keeps the replica up and says why in ``describe``, as ``ttsint serve``
+    keeps a failed voice in its pool.
+    """
+
+    def __init__(self, addon: str, *, audio_only: bool = False, max_streams: int = 16,
+                 torch_threads: int = 1) -> None:
+        torch.set_num_threads(torch_threads)  # a replica's share of the node, not every core
+        self.pool = VoicePool([parse_voice_spec(addon)])
+        self.entry = self.pool.entries[0]
+        self.entry.audio_only = audio_only
+        self.pool.load()
+        self.scheduler = Scheduler(workers=1, max_streams=max_streams, on_chunk=self._made)
+        self.chunks_made = 0
+        self.cancelled = 0
+
+    def _made(self, stream: Any, chunk: ttsint.Chunk) -> None:
+        self.chunks_made += 1
+
+    def describe(self) -> dict[str, Any]:
+        """What ``/v1/voices`` shows for this voice, as ``ServedVoice.describe``."""
+        return self.entry.describe()
+
+    async def speak(self, text: str, speed: float = 1.0) -> AsyncIterator[tuple[int, np.ndarray]]:
+        """Each chunk's start frame and samples ([samples, 1] float32) as soon as it is made."""
+        stream = self.scheduler.open(lambda: self.entry.paced(speed).stream(text), label=self.entry.name)
+        try:
+            async for chunk in stream:
+                yield chunk.start, chunk.frames.detach().cpu().numpy()
+        finally:
+            if not stream.finished:  # the caller stopped early: its client went away
+                self.cancelled += 1
+                stream.cancel()
+
+    def stats(self) -> dict[str, int]:
+        """Counters of this replica: chunks made, streams cancelled by their caller, streams running."""
+        return {"chunks_made": self.chunks_made, "cancelled": self.cancelled, "active": self.scheduler.active}
+
+    def __del__(self) -> None:
+        scheduler = getattr(self, "scheduler", None)
+        if scheduler is not None:
+            scheduler.close()
+        self.pool.close()
+
+
+class RemoteVoice(ServedVoice):
+    """A voice served by a deployment, seen from the ingress: its description (fetched once) and handle."""
+
+    def __init__(self, spec: VoiceSpec, handle: DeploymentHandle) -> None:
+        super().__init__(spec)
+        self.handle = handle
+        self.info: dict[str, Any] = {}
+        self.skipped = False
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.info["sample_rate"])
+
+    @property
+    def supports_pace(self) -> bool:
+        return bool(self.info.get("speed"))
+
+    def load(self, registry: ttsint.Registry | None) -> None:
+        """Wait for the deployment's replica to load the voice; raise its error if it failed."""
+        info = self.handle.describe.remote().result()
+        self.name = info["name"]
+        if info["status"] != READY:
+            self.skipped = info["status"] == SKIPPED
+            raise ttsint.TTSIntError(info.get("error") or f"voice {self.name!r} is {info['status']}")
+        self.info = info
+
+    def paced(self, speed: float) -> RemoteSpeech:  # type: ignore[override]
+        if speed != 1.0 and not self.supports_pace:
+            raise PaceUnsupported(f"voice {self.name!r} speaks at one speed only; send speed 1.0")
+        return RemoteSpeech(self.handle, speed)
+
+    def describe(self) -> dict[str, Any]:
+        if self.info:
+            return dict(self.info)
+        info: dict[str, Any] = {"name": self.name, "status": self.status, "addon": self.spec.source,
+                                "overrides": self.spec.overrides}
+        if self.error:
+            info["error"] = self.error
+        return info
+
+    def close(self) -> None:
+        pass
+
+
+class RemoteSpeech:
+    """A voice at one speed on its deployment: ``stream(text)`` starts a streaming handle call."""
+
+    def __init__(self, handle: DeploymentHandle, speed: float) -> None:
+        self.handle, self.speed = handle, speed
+
+    def stream(self, text: str) -> DeploymentResponseGenerator:
+        return self.handle.options(stream=True).speak.remote(text, self.speed)
+
+
+class RemotePool(VoicePool):
+    """The ingress's voice pool: a ``RemoteVoice`` per voice deployment, described on a background thread."""
+
+    def __init__(self, voices: Sequence[tuple[VoiceSpec, DeploymentHandle]]) -> None:
+        super().__init__([spec for spec, _ in voices])
+        self.entries = [RemoteVoice(spec, handle) for spec, handle in voices]
+
+    def _fail(self, entry: ServedVoice, message: str, *, skip: bool = False) -> None:
+        super()._fail(entry, message, skip=skip or getattr(entry, "skipped", False))
+
+
+class RemoteStream:
+    """One utterance made on a voice replica, read chunk by chunk from its streaming handle call.
+
+    It offers what the app uses of a ``SynthesisStream``: ``next``, ``cancel``, done callbacks, and
+    the timestamps and counts its metrics read.
+    """
+
+    def __init__(self, scheduler: RemoteScheduler, response: DeploymentResponseGenerator, label: str) -> None:
+        self.label = label
+        self._scheduler = scheduler
+        self._response = response
+        self.cancelled = False
+        self.error: BaseException | None = None
+        self.opened_at = time.perf_counter()
+        self.first_chunk_at: float | None = None
+        self.finished_at: float | None = None
+        self.chunks_made = 0
+        self.samples_made = 0
+        self._on_finish: list[Callable[[RemoteStream], None]] = []
+
+    @property
+    def finished(self) -> bool:
+        return self.finished_at is not None
+
+    def add_done_callback(self, callback: Callable[[RemoteStream], None]) -> None:
+        if self.finished:
+            callback(self)
+        else:
+            self._on_finish.append(callback)
+
+    async def next(self) -> ttsint.Chunk | None:
+        """The next chunk, or None after the last; raises what the voice's stack raised."""
+        if self.finished:
+            if self.error is not None:
+                raise self.error
+            return None
+        try:
+            start, frames = await self._response.__anext__()
+        except StopAsyncIteration:
+            self._finish()
+            return None
+        except RayTaskError as exc:
+            cause = exc.cause if isinstance(exc.cause, BaseException) else exc
+            self._finish(cause)
+            raise cause from None
+        except Exception as exc:
+            self._finish(exc)
+            raise
+        chunk = ttsint.Chunk(torch.from_numpy(np.array(frames)), int(start))
+        now = time.perf_counter()
+        self.first_chunk_at = self.first_chunk_at or now
+        self.chunks_made += 1
+        self.samples_made += len(chunk)
+        if self._scheduler.on_chunk is not None:
+            self._scheduler.on_chunk(self, chunk)
+        return chunk
+
+    def cancel(self) -> None:
+        """Cancel the handle call: Ray cancels the replica's ``speak``, which stops making chunks."""
+        if not self.finished:
+            self.cancelled = True
+            self._response.cancel()
+            self._finish()
+
+    def _finish(self, error: BaseException | None = None) -> None:
+        self.error = error
+        self.finished_at = time.perf_counter()
+        self._scheduler._active.discard(self)
+        callbacks, self._on_finish = self._on_finish, []
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception:
+                log.exception("a done-callback of stream %s failed", self.label)
+
+
+class RemoteScheduler:
+    """The ingress's scheduler: admits up to ``max_streams`` streams; the voice replicas make them."""
+
+    def __init__(self, max_streams: int = 64) -> None:
+        self.max_streams = max_streams
+        self.on_chunk: Callable[[RemoteStream, ttsint.Chunk], None] | None = None
+        self._active: set[RemoteStream] = set()
+
+    @property
+    def active(self) -> int:
+        return len(self._active)
+
+    def start(self) -> None:
+        pass
+
+    def open(self, start: Callable[[], DeploymentResponseGenerator], label: str = "") -> RemoteStream:
+        """Start the handle call ``start()`` makes; CapacityError when ``max_streams`` streams are open."""
+        if len(self._active) >= self.max_streams:
+            raise CapacityError(self.max_streams)
+        stream = RemoteStream(self, start(), label)
+        self._active.add(stream)
+        return stream
+
+    def close(self, timeout: float | None = 5.0) -> None:
+        for stream in list(self._active):
+            stream.cancel()
+
+
+@serve.ingress()
+class Ingress:
+    """The HTTP front door: ``ttsint serve``'s app, its voices on the deployments it was bound to."""
+
+    def __init__(self, voices: Sequence[tuple[str, DeploymentHandle]], max_streams: int = 64,
+                 max_chars: int = 50_000) -> None:
+        self.voices = [(parse_voice_spec(text), handle) for text, handle in voices]
+        self.max_streams, self.max_chars = max_streams, max_chars
+
+    def __serve_build_asgi_app__(self) -> Any:
+        pool, scheduler = RemotePool(self.voices), RemoteScheduler(self.max_streams)
+        return create_app(pool, scheduler, max_chars=self.max_chars)
+
+
+def build_app(args: dict[str, Any]) -> serve.Application:
+    """The application ``serve run`` deploys (``import_path: ttsint_serve.rayserve:build_app``).
+
+    ``args``: ``voices``, a list of ``{"addon": "NAME|PATH[:KEY=VALUE,...]", ...}`` (the ``--addon``
+    syntax, plus Ray Serve's ``num_replicas``, ``autoscaling_config``, ``ray_actor_options``,
+    ``max_ongoing_requests``, ``max_queued_requests``); with no voices, every installed addon. Also
+    ``max_streams`` (streams open at once in the ingress), ``max_chars``, ``voice_streams`` (streams
+    one voice replica interleaves), ``torch_threads`` (per voice replica) and ``ingress`` (its
+    deployment options).
+    """
+    if not isinstance(args, dict):
+        raise ttsint.ConfigError("args", f"must be a mapping, got {type(args).__name__}")
+    _check_keys(args, APP_KEYS, "args")
+    voices = args.get("voices") or [{"addon": e.spec.source} for e in VoicePool().entries]
+    if not isinstance(voices, list):
+        raise ttsint.ConfigError("args.voices", "must be a list of {addon: ..., num_replicas: ...}")
+    audio_only = not args.get("voices")
+    voice_streams = _positive(args, "voice_streams", 16)
+    torch_threads = _positive(args, "torch_threads", 1)
+    bound: list[tuple[str, serve.Application]] = []
+    names: dict[str, int] = {}
+    for i, entry in enumerate(voices):
+        path = f"args.voices[{i}]"
+        if isinstance(entry, str):
+            entry = {"addon": entry}
+        if not isinstance(entry, dict) or not isinstance(entry.get("addon"), str):
+            raise ttsint.ConfigError(path, "needs addon: NAME|PATH[:KEY=VALUE,...]",
+                                     "e.g. {addon: 'en-rms', num_replicas: 2}")
+        _check_keys(entry, ("addon", *VOICE_OPTIONS), path)
+        spec = parse_voice_spec(entry["addon"])
+        name = deployment_name(spec.label)
+        if name in names:
+            raise ttsint.ConfigError(f"{path}.addon", f"voice {spec.label!r} is also "
+                                     f"args.voices[{names[name]}]", "give each voice its own name=")
+        names[name] = i
+        options = {key: entry[key] for key in VOICE_OPTIONS if key in entry}
+        options.setdefault("max_ongoing_requests", voice_streams)
+        deployment = serve.deployment(VoiceReplica).options(name=name, **options)
+        replica = deployment.bind(entry["addon"], audio_only=audio_only, max_streams=voice_streams,
+                                  torch_threads=torch_threads)
+        bound.append((entry["addon"], replica))
+    max_streams = _positive(args, "max_streams", 64)
+    ingress_options = {"num_replicas": 1, "max_ongoing_requests": max_streams + 16,
+                       "ray_actor_options": {"num_cpus": 0}, **(args.get("ingress") or {})}
+    ingress = serve.deployment(Ingress).options(name=INGRESS_NAME, **ingress_options)
+    return ingress.bind(bound, max_streams=max_streams, max_chars=_positive(args, "max_chars", 50_000))
+
+
+def _check_keys(mapping: dict[str, Any], allowed: Sequence[str], path: str) -> None:
+    unknown = sorted(set(mapping) - set(allowed))
+    if unknown:
+        raise ttsint.ConfigError(f"{path}.{unknown[0]}", "is not a setting here",
+                                 f"use one of: {', '.join(allowed)}")
+
+
+def _positive(args: dict[str, Any], key: str, default: int) -> int:
+    value = args.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ttsint.ConfigError(f"args.{key}", f"must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def run(specs: Sequence[VoiceSpec], *, host: str, port: int, max_streams: int, max_chars: int,
+        address: str | None, replicas: int, voice_streams: int) -> None:
+    """``ttsint serve --ray``: deploy the voices on Ray Serve and serve HTTP on ``host:port`` until stopped.
+
+    ``address`` names an existing cluster ("auto" finds a local one); without it Ray starts on this machine.
+    """
+    import ray
+
+    voices = [{"addon": s.text, "num_replicas": replicas} for s in specs]
+    app = build_app({"voices": voices, "max_streams": max_streams, "max_chars": max_chars,
+                     "voice_streams": voice_streams})
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    ray.init(address=address, include_dashboard=False)
+    try:
+        serve.start(http_options={"host": host, "port": port})
+        serve.run(app, name=APP_NAME, route_prefix="/")
+        log.info("ttsint on Ray Serve at http://%s:%d/; Ctrl-C stops it", host, port)
+        stop.wait()
+    finally:
+        serve.shutdown()
+        ray.shutdown()
