@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import click
 import ttsint
 
-from .specs import parse_voice_spec
+from .specs import VoiceSpec, parse_voice_spec
 
 __all__ = ["serve"]
 
@@ -32,8 +32,18 @@ __all__ = ["serve"]
               help="Seconds that running streams get to finish after SIGTERM.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--ray", "use_ray", is_flag=True,
+              help="Serve on Ray Serve: each voice a deployment of its own (pip install 'ttsint[ray]').")
+@click.option("--ray-address", default=None, metavar="ADDRESS",
+              help="With --ray: the Ray cluster to join ('auto': the one started here with `ray start`); "
+                   "default: start Ray in this process.")
+@click.option("--replicas", default=1, show_default=True, type=click.IntRange(min=1),
+              help="With --ray: replicas of each voice.")
+@click.option("--voice-cpus", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="With --ray: CPUs each voice replica reserves (its torch uses one thread).")
 def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_chars: int, workers: int | None,
-          shutdown_timeout: int, log_level: str) -> None:
+          shutdown_timeout: int, log_level: str, use_ray: bool = False, ray_address: str | None = None,
+          replicas: int = 1, voice_cpus: float = 1.0) -> None:
     """Serve voices over HTTP: POST /v1/audio/speech (OpenAI's shape), /v1/voices, /metrics, a page at /."""
     specs = [parse_voice_spec(text) for text in addons]
     names = [s.overrides["name"] for s in specs if "name" in s.overrides]
@@ -41,6 +51,11 @@ def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_cha
     if twice:
         raise ttsint.ConfigError("--addon", f"voice name {twice[0]!r} is given to more than one --addon",
                                  "give each voice its own name=")
+    debug = bool(click.get_current_context().find_root().params.get("debug"))
+    level = "debug" if debug else log_level
+    if use_ray or ray_address or replicas != 1 or voice_cpus != 1.0:
+        return _serve_on_ray(specs, host, port, max_streams, max_chars, workers, use_ray, ray_address,
+                             replicas, voice_cpus, level)
     import torch
     import uvicorn
 
@@ -51,8 +66,6 @@ def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_cha
     workers = workers or os.cpu_count() or 1
     # One thread per op inside each worker: the workers already use every core.
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
-    debug = bool(click.get_current_context().find_root().params.get("debug"))
-    level = "debug" if debug else log_level
     logging.basicConfig(level=level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
     pool = VoicePool(specs)
     scheduler = Scheduler(workers=workers, max_streams=max_streams)
@@ -61,6 +74,28 @@ def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_cha
                             timeout_graceful_shutdown=shutdown_timeout)
     server = uvicorn.Server(config)
     server.run(sockets=[_listen(host, port)])
+
+
+def _serve_on_ray(specs: Sequence[VoiceSpec], host: str, port: int, max_streams: int, max_chars: int,
+                  workers: int | None, use_ray: bool, address: str | None, replicas: int, voice_cpus: float,
+                  level: str) -> None:
+    """``--ray``: the same HTTP API from an ingress deployment, each voice a Ray Serve deployment."""
+    if not use_ray:
+        raise ttsint.ConfigError("--ray", "--ray-address, --replicas and --voice-cpus only apply with --ray",
+                                 "add --ray, or drop them")
+    if workers is not None:
+        raise ttsint.ConfigError("--workers", "is for the in-process server; with --ray each voice replica "
+                                 "makes its streams on a thread of its own",
+                                 "use --replicas to scale a voice")
+    try:
+        from . import rayserve
+    except ImportError as exc:
+        raise ttsint.TTSIntError(f"--ray needs Ray Serve, which is not installed ({exc}): "
+                                 "pip install 'ttsint[ray]'") from exc
+    logging.basicConfig(level=level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
+    _listen(host, port).close()  # a taken port is one clear error, before Ray starts
+    rayserve.run(specs, host=host, port=port, max_streams=max_streams, max_chars=max_chars, address=address,
+                 replicas=replicas, voice_cpus=voice_cpus)
 
 
 def _listen(host: str, port: int) -> socket.socket:

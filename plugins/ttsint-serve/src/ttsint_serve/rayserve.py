@@ -45,7 +45,8 @@ INGRESS_NAME = "ttsint-ingress"
 VOICE_OPTIONS = ("num_replicas", "autoscaling_config", "ray_actor_options", "max_ongoing_requests",
                  "max_queued_requests")
 """Keys of a voice entry passed to ``serve.deployment`` as they are (Ray Serve's own meaning)."""
-APP_KEYS = ("voices", "max_streams", "max_chars", "voice_streams", "torch_threads", "ingress")
+APP_KEYS = ("voices", "voice_defaults", "max_streams", "max_chars", "voice_streams", "torch_threads",
+            "ingress")
 
 
 def deployment_name(label: str) -> str:
@@ -288,10 +289,10 @@ def build_app(args: dict[str, Any]) -> serve.Application:
 
     ``args``: ``voices``, a list of ``{"addon": "NAME|PATH[:KEY=VALUE,...]", ...}`` (the ``--addon``
     syntax, plus Ray Serve's ``num_replicas``, ``autoscaling_config``, ``ray_actor_options``,
-    ``max_ongoing_requests``, ``max_queued_requests``); with no voices, every installed addon. Also
-    ``max_streams`` (streams open at once in the ingress), ``max_chars``, ``voice_streams`` (streams
-    one voice replica interleaves), ``torch_threads`` (per voice replica) and ``ingress`` (its
-    deployment options).
+    ``max_ongoing_requests``, ``max_queued_requests``); with no voices, every installed addon that
+    makes audio. Also ``voice_defaults`` (those Ray Serve keys, for every voice), ``max_streams``
+    (streams open at once in the ingress), ``max_chars``, ``voice_streams`` (streams one voice
+    replica interleaves), ``torch_threads`` (per voice replica) and ``ingress`` (its deployment options).
     """
     if not isinstance(args, dict):
         raise ttsint.ConfigError("args", f"must be a mapping, got {type(args).__name__}")
@@ -300,6 +301,10 @@ def build_app(args: dict[str, Any]) -> serve.Application:
     if not isinstance(voices, list):
         raise ttsint.ConfigError("args.voices", "must be a list of {addon: ..., num_replicas: ...}")
     audio_only = not args.get("voices")
+    defaults = args.get("voice_defaults") or {}
+    if not isinstance(defaults, dict):
+        raise ttsint.ConfigError("args.voice_defaults", "must be a mapping of Ray Serve deployment options")
+    _check_keys(defaults, VOICE_OPTIONS, "args.voice_defaults")
     voice_streams = _positive(args, "voice_streams", 16)
     torch_threads = _positive(args, "torch_threads", 1)
     bound: list[tuple[str, serve.Application]] = []
@@ -312,6 +317,7 @@ def build_app(args: dict[str, Any]) -> serve.Application:
             raise ttsint.ConfigError(path, "needs addon: NAME|PATH[:KEY=VALUE,...]",
                                      "e.g. {addon: 'en-rms', num_replicas: 2}")
         _check_keys(entry, ("addon", *VOICE_OPTIONS), path)
+        entry = {**defaults, **entry}
         spec = parse_voice_spec(entry["addon"])
         name = deployment_name(spec.label)
         if name in names:
@@ -346,20 +352,20 @@ def _positive(args: dict[str, Any], key: str, default: int) -> int:
 
 
 def run(specs: Sequence[VoiceSpec], *, host: str, port: int, max_streams: int, max_chars: int,
-        address: str | None, replicas: int, voice_streams: int) -> None:
+        address: str | None = None, replicas: int = 1, voice_cpus: float = 1.0) -> None:
     """``ttsint serve --ray``: deploy the voices on Ray Serve and serve HTTP on ``host:port`` until stopped.
 
     ``address`` names an existing cluster ("auto" finds a local one); without it Ray starts on this machine.
     """
     import ray
 
-    voices = [{"addon": s.text, "num_replicas": replicas} for s in specs]
-    app = build_app({"voices": voices, "max_streams": max_streams, "max_chars": max_chars,
-                     "voice_streams": voice_streams})
+    defaults = {"num_replicas": replicas, "ray_actor_options": {"num_cpus": voice_cpus}}
+    app = build_app({"voices": [s.text or s.source for s in specs], "voice_defaults": defaults,
+                     "max_streams": max_streams, "max_chars": max_chars})
+    ray.init(address=address or "local", include_dashboard=False)
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM):  # after ray.init, whose own SIGTERM handler aborts
         signal.signal(sig, lambda *_: stop.set())
-    ray.init(address=address, include_dashboard=False)
     try:
         serve.start(http_options={"host": host, "port": port})
         serve.run(app, name=APP_NAME, route_prefix="/")

@@ -1,0 +1,192 @@
+"""`ttsint serve --ray` on a local Ray instance: the plain server's HTTP tests, through Ray Serve deployments.
+
+One server for the module (Ray takes tens of seconds to start on two cores): demo-a and demo-b, and
+demo-gate, whose ChunkStats writes a line per mel chunk into a named pipe the test holds. Ray
+Serve's streaming handles have no flow control, so the pipe is the gate: while the test does not
+read it, the replica stops once the pipe (one page) is full, and the test decides when it goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import select
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from . import test_app
+from .conftest import LONG_TEXT, Server, assert_valid_wav, demo, start_server
+
+if not os.environ.get("CI"):  # CI installs Ray (setup.sh) and must run this module
+    pytest.importorskip("ray.serve", reason="Ray Serve is not installed: pip install 'ttsint[ray]'")
+
+PIPE_BYTES = 4096
+"""The gate's pipe, made as small as Linux allows: ChunkStats' lines are over 200 bytes, so it holds
+fewer than 20 of the 280 mel chunks that LONG_TEXT needs."""
+CONCURRENT = 20
+
+
+@pytest.fixture(scope="module")
+def gate_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("gate") / "chunks.jsonl"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def ray_server(tmp_path_factory: pytest.TempPathFactory, gate_path: Path) -> Iterator[Server]:
+    """Three voices on Ray Serve with two CPUs, half a CPU reserved per voice replica."""
+    gate = f"stack.1.type=ChunkStats,stack.1.path={gate_path},stack.1.log=false,stack.2.type=GriffinLim," \
+           "stack.2.n_iter=2"
+    server = start_server(
+        tmp_path_factory.mktemp("ray-logs"), "--ray", "--voice-cpus", "0.5", "--max-streams", "32",
+        "--max-chars", "3000",
+        "--addon", demo("demo-a"),
+        "--addon", demo("demo-b", "stack.0.streamable_block.stack.0.pace=0.8"),
+        "--addon", f"demo:name=demo-gate,{gate}",
+    )
+    yield server
+    release(gate_path)  # a replica left waiting at the gate by a failed test would hold up the shutdown
+    assert server.stop() == 0, server.output()[-3000:]
+
+
+def open_gate(path: Path) -> int:
+    """Open the pipe for reading, without reading yet; the demo-gate voice writes into it from now on."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    return fd
+
+
+def drain(fd: int, timeout: float = 300.0) -> list[bytes]:
+    """Read the pipe until its writer closes it (the replica's stream closed), returning its lines."""
+    data, deadline = b"", time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, "the replica never closed its stream"
+        if select.select([fd], [], [], left)[0]:
+            try:
+                piece = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+            if not piece:
+                return data.splitlines()
+            data += piece
+
+
+def release(path: Path) -> None:
+    """Let a writer blocked on the pipe go on: open it, read what is there, close it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        os.read(fd, 1 << 20)
+    except OSError:
+        pass
+    os.close(fd)
+
+
+def test_two_voices_speak_through_their_deployments(ray_server: Server) -> None:
+    voices = {v["name"]: v for v in ray_server.get("/v1/voices").json()["data"]}
+    assert set(voices) == {"demo-a", "demo-b", "demo-gate"}
+    assert all(v["status"] == "ready" and v["tree"]["type"] for v in voices.values())
+    ready = ray_server.get("/readyz").json()
+    assert ready["ready"] is True and ready["voices"] == dict.fromkeys(voices, "ready")
+    # The same tests as the in-process server: a streamed WAV from each voice, demo-b slower (pace
+    # 0.8), pcm the WAV without its header, and speed mapped onto the voice's pace.
+    test_app.test_each_voice_speaks_a_streamed_wav(ray_server)
+    test_app.test_model_may_name_the_voice_and_pcm_is_the_wav_without_its_header(ray_server)
+    test_app.test_speed_maps_onto_the_voice_pace(ray_server)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "param", "words"),
+    [
+        (b'{"voice": "nobody", "input": "hi"}', 404, "voice", "demo-a, demo-b, demo-gate"),
+        (b'{"voice": "demo-a", "input": "@@@"}', 400, "input", "cannot speak this input"),
+        (b'{"voice": "demo-a", "input": "' + b"a" * 3001 + b'"}', 413, "input", "at most 3000"),
+    ],
+    ids=["unknown-voice", "unsayable", "too-long"],
+)
+def test_bad_requests_get_the_same_errors(ray_server: Server, body: bytes, status: int, param: str,
+                                          words: str) -> None:
+    # "unsayable" fails in the replica: its FrontendError crosses Ray and is answered as a 400.
+    test_app.test_bad_requests_get_openai_shaped_errors(ray_server, body, status, param, words)
+
+
+def test_the_first_bytes_arrive_before_the_last_chunk_is_made(ray_server: Server, gate_path: Path) -> None:
+    before = ray_server.metric("ttsint_chunks_total", voice="demo-gate")
+    fd = open_gate(gate_path)
+    lines: list[bytes] = []
+    try:
+        with ray_server.client() as client, client.stream(
+                "POST", "/v1/audio/speech", json={"voice": "demo-gate", "input": LONG_TEXT}) as response:
+            assert response.status_code == 200
+            body = response.iter_raw(4096)
+            first = next(body)
+            # The replica has made at most a pipe's worth of mel chunks: nothing has read the pipe yet.
+            received_at_first_bytes = ray_server.metric("ttsint_chunks_total", voice="demo-gate") - before
+            assert ray_server.metric("ttsint_active_streams") == 1
+            reader = threading.Thread(target=lambda: lines.extend(drain(fd)))
+            reader.start()
+            data = first + b"".join(body)
+            reader.join(300)
+            assert not reader.is_alive()
+    finally:
+        os.close(fd)
+    received_in_all = ray_server.metric("ttsint_chunks_total", voice="demo-gate") - before
+    assert_valid_wav(data)
+    assert 1 <= received_at_first_bytes < received_in_all
+    held_by_the_pipe = PIPE_BYTES // min(len(line) + 1 for line in lines)
+    assert len(lines) > held_by_the_pipe + 1  # so the last mel chunk was made after the gate opened
+
+
+def test_a_client_that_disconnects_cancels_the_replica_stream(ray_server: Server, gate_path: Path) -> None:
+    fd = open_gate(gate_path)
+    try:
+        with ray_server.client() as client, client.stream(
+                "POST", "/v1/audio/speech", json={"voice": "demo-gate", "input": LONG_TEXT}) as response:
+            assert response.status_code == 200
+            body = response.iter_raw(1024)  # kept: dropping the iterator would close the connection
+            next(body)
+            assert ray_server.metric("ttsint_active_streams") == 1
+        # Leaving the block closed the connection mid-body, while the replica waits at the gate.
+        ray_server.wait_for(lambda: ray_server.metric("ttsint_active_streams") == 0,
+                            "the ingress to cancel its stream")
+        print("CANCELLED-METRIC", ray_server.metric("ttsint_streams_cancelled_total", voice="demo-gate"))
+        # Reading the pipe lets the replica go on; the pipe ends when its generator is closed.
+        lines = drain(fd)
+    finally:
+        os.close(fd)
+    # LONG_TEXT needs 280 mel chunks; the stream stopped within a few of the gate.
+    held_by_the_pipe = PIPE_BYTES // min(len(line) + 1 for line in lines)
+    assert len(lines) <= held_by_the_pipe + 4
+
+
+def test_twenty_concurrent_requests_are_all_answered(ray_server: Server) -> None:
+    before = ray_server.metrics()
+    texts = [f"Request number {i} of a burst, to voice {'ab'[i % 2]}." for i in range(CONCURRENT)]
+
+    async def burst() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=CONCURRENT, max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=ray_server.url, timeout=300, limits=limits) as client:
+            calls = [client.post("/v1/audio/speech", json={"voice": f"demo-{'ab'[i % 2]}", "input": text})
+                     for i, text in enumerate(texts)]
+            return await asyncio.wait_for(asyncio.gather(*calls), timeout=600)
+
+    responses = asyncio.run(burst())
+    assert [r.status_code for r in responses] == [200] * CONCURRENT
+    lengths = [assert_valid_wav(r.content) for r in responses]
+    # Each answer is its own text's audio: the same request again gives the same length.
+    again = ray_server.speech(voice="demo-a", input=texts[0], response_format="pcm")
+    assert len(again.content) // 2 == lengths[0]
+    after = ray_server.metrics()
+    for voice in ("demo-a", "demo-b"):
+        key = ("ttsint_requests_total", (("status", "200"), ("voice", voice)))
+        assert after[key] - before.get(key, 0.0) == CONCURRENT // 2 + (voice == "demo-a")
