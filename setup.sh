@@ -27,8 +27,9 @@ pip_install -e core -e plugins/ttsint-encoders
 for plugin in plugins/ttsint-dsp plugins/ttsint-inferentia plugins/ttsint-onnx plugins/ttsint-voice-en plugins/ttsint-bench; do
     if [ -f "$plugin/pyproject.toml" ]; then pip_install -e "$plugin"; fi
 done
-# `ttsint serve`, with what its tests drive it with (httpx, the openai client, Playwright).
-pip_install -e "plugins/ttsint-serve[test]"
+# `ttsint serve`, with what its tests drive it with (httpx, the openai client, Playwright), and
+# ttsint[ray] (Ray Serve, some 80 MB) for `ttsint serve --ray`, whose test runs a local Ray instance.
+pip_install -e "plugins/ttsint-serve[test]" -e "core[ray]"
 
 # The page test runs Debian's Chromium through Playwright (Playwright's own browser download is not
 # used). Optional: without it, that one test is skipped.

@@ -111,7 +111,7 @@ def start_server(log_dir: Path, *args: str, ready: bool = True) -> Server:
     def answered() -> bool:
         try:
             body = server.get("/readyz").json()
-        except httpx.HTTPError:
+        except (httpx.HTTPError, ValueError):  # not up yet (Ray Serve's proxy answers 404 in plain text)
             return False
         return bool(body["ready"]) or (not ready and not body["loading"])
 

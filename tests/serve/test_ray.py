@@ -12,6 +12,7 @@ import asyncio
 import fcntl
 import os
 import select
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ import httpx
 import pytest
 
 from . import test_app
-from .conftest import LONG_TEXT, Server, assert_valid_wav, demo, start_server
+from .conftest import LONG_TEXT, Server, assert_valid_wav, demo, start_server, ttsint_command
 
 if not os.environ.get("CI"):  # CI installs Ray (setup.sh) and must run this module
     pytest.importorskip("ray.serve", reason="Ray Serve is not installed: pip install 'ttsint[ray]'")
@@ -148,6 +149,7 @@ def test_the_first_bytes_arrive_before_the_last_chunk_is_made(ray_server: Server
 
 
 def test_a_client_that_disconnects_cancels_the_replica_stream(ray_server: Server, gate_path: Path) -> None:
+    cancelled = ray_server.metric("ttsint_streams_cancelled_total", voice="demo-gate")
     fd = open_gate(gate_path)
     try:
         with ray_server.client() as client, client.stream(
@@ -159,7 +161,8 @@ def test_a_client_that_disconnects_cancels_the_replica_stream(ray_server: Server
         # Leaving the block closed the connection mid-body, while the replica waits at the gate.
         ray_server.wait_for(lambda: ray_server.metric("ttsint_active_streams") == 0,
                             "the ingress to cancel its stream")
-        print("CANCELLED-METRIC", ray_server.metric("ttsint_streams_cancelled_total", voice="demo-gate"))
+        ray_server.wait_for(lambda: ray_server.metric("ttsint_streams_cancelled_total", voice="demo-gate")
+                            == cancelled + 1, "the cancellation to be counted")
         # Reading the pipe lets the replica go on; the pipe ends when its generator is closed.
         lines = drain(fd)
     finally:
@@ -190,3 +193,51 @@ def test_twenty_concurrent_requests_are_all_answered(ray_server: Server) -> None
     for voice in ("demo-a", "demo-b"):
         key = ("ttsint_requests_total", (("status", "200"), ("voice", voice)))
         assert after[key] - before.get(key, 0.0) == CONCURRENT // 2 + (voice == "demo-a")
+
+
+SERVE_CONFIG = Path(__file__).parents[2] / "plugins" / "ttsint-serve" / "ray" / "serve_config.yaml"
+
+
+def test_the_serve_run_config_names_the_builder_and_builds() -> None:
+    import importlib
+
+    import yaml
+    from ray import serve
+
+    config = yaml.safe_load(SERVE_CONFIG.read_text(encoding="utf-8"))
+    (application,) = config["applications"]
+    module, _, name = application["import_path"].partition(":")
+    builder = getattr(importlib.import_module(module), name)
+    assert isinstance(builder(application["args"]), serve.Application)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ({"voices": [{"addon": "demo", "replicas": 2}]}, "args.voices[0].replicas: is not a setting here"),
+        ({"voices": ["demo:name=x", "en-rms:name=x"]}, "voice 'x' is also args.voices[0]"),
+        ({"max_streams": 0}, "args.max_streams: must be a whole number >= 1"),
+    ],
+    ids=["unknown-key", "same-name", "max-streams"],
+)
+def test_bad_builder_args_name_their_config_path(args: dict, words: str) -> None:
+    import ttsint
+    from ttsint_serve.rayserve import build_app
+
+    with pytest.raises(ttsint.ConfigError) as caught:
+        build_app(args)
+    assert words in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--replicas", "2"], "only apply with --ray"),
+        (["--ray", "--workers", "2"], "--workers: is for the in-process server"),
+    ],
+    ids=["ray-option-without-ray", "workers-with-ray"],
+)
+def test_bad_ray_options_exit_1_with_one_paragraph(args: list[str], words: str) -> None:
+    done = subprocess.run([*ttsint_command(), "serve", *args], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert words in done.stderr and "Traceback" not in done.stderr

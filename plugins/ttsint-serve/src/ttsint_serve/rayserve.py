@@ -16,6 +16,7 @@ ingress holds what its client has not read yet; a client that goes away cancels 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import signal
@@ -229,6 +230,11 @@ class RemoteStream:
             self.cancelled = True
             self._response.cancel()
             self._finish()
+            task = asyncio.current_task()
+            # Ray Serve cancels the request's task when its client goes away (the app sees no
+            # http.disconnect then), so that case is counted here.
+            if task is not None and getattr(task, "cancelling", lambda: 0)() and self._scheduler.on_cancel:
+                self._scheduler.on_cancel(self)
 
     def _finish(self, error: BaseException | None = None) -> None:
         self.error = error
@@ -248,6 +254,7 @@ class RemoteScheduler:
     def __init__(self, max_streams: int = 64) -> None:
         self.max_streams = max_streams
         self.on_chunk: Callable[[RemoteStream, ttsint.Chunk], None] | None = None
+        self.on_cancel: Callable[[RemoteStream], None] | None = None
         self._active: set[RemoteStream] = set()
 
     @property
@@ -281,7 +288,9 @@ class Ingress:
 
     def __serve_build_asgi_app__(self) -> Any:
         pool, scheduler = RemotePool(self.voices), RemoteScheduler(self.max_streams)
-        return create_app(pool, scheduler, max_chars=self.max_chars)
+        app = create_app(pool, scheduler, max_chars=self.max_chars)
+        scheduler.on_cancel = lambda stream: app.state.metrics.cancelled.labels(stream.label).inc()
+        return app
 
 
 def build_app(args: dict[str, Any]) -> serve.Application:
