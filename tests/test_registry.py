@@ -14,6 +14,7 @@ import toyblocks
 import ttsint
 from conftest import BROKEN, OTHERGAIN, THROWAWAY, PluginVenv
 from ttsint import ConfigError, PluginError, Registry, build_stack
+from ttsint.registry import FIRST_PARTY
 
 
 class _Plugin:
@@ -119,6 +120,75 @@ def test_strict_plugins_makes_a_failing_hook_fatal(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("TTSINT_STRICT_PLUGINS", "1")
     with pytest.raises(PluginError, match="plugin 'bad' failed in ttsint_register_blocks: hook exploded"):
         Registry(load_entry_points=False, plugins={"bad": _Plugin(fail="hook exploded")})
+
+
+class _Misspelled:
+    """Implements ``ttsint_register_block`` (no s): without a check it would register nothing, silently."""
+
+    @ttsint.hookimpl
+    def ttsint_register_block(self, register: Callable[[str, Any], None]) -> None:
+        register("Lost", toyblocks.ToyGain)
+
+
+class _NoArguments:
+    """Declares none of the hook's arguments: pluggy passes only what an implementation names."""
+
+    calls = 0
+
+    @ttsint.hookimpl
+    def ttsint_register_frontends(self) -> None:
+        _NoArguments.calls += 1
+
+
+def test_a_misspelled_hook_is_reported_by_ttsint_plugins(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from ttsint.cli import run
+
+    monkeypatch.delenv("TTSINT_STRICT_PLUGINS", raising=False)
+    plugins = {"typo": _Misspelled(), "good": _Plugin({"G": toyblocks.ToyGain})}
+    ttsint.reset_registry(lambda: Registry(plugins=plugins))
+    try:
+        assert run(["plugins", "--json"]) == 0
+        rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+        assert rows["typo"]["status"] == "failed"
+        assert "'ttsint_register_block' (did you mean 'ttsint_register_blocks'?)" in rows["typo"]["error"]
+        assert rows["good"]["status"] == "ok"
+        assert run(["plugins"]) == 0
+        assert "ttsint_register_block" in capsys.readouterr().out
+        assert "Lost" not in ttsint.get_registry().blocks and "G" in ttsint.get_registry().blocks
+    finally:
+        ttsint.reset_registry()
+
+
+def test_strict_plugins_makes_a_misspelled_hook_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TTSINT_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="plugin 'typo' implements 'ttsint_register_block'"):
+        Registry(load_entry_points=False, plugins={"typo": _Misspelled()})
+
+
+def test_hooks_are_called_with_only_the_arguments_an_implementation_declares() -> None:
+    before = _NoArguments.calls
+    registry = Registry(load_entry_points=False, plugins={"bare": _NoArguments()})
+    assert _NoArguments.calls == before + 1 and not registry.failures
+
+
+def test_install_hints_table_matches_what_first_party_plugins_register() -> None:
+    from ttsint.cli import make_cli
+
+    registry = Registry()
+    make_cli(registry)  # fills registry.commands
+    first_party = {d for table in FIRST_PARTY.values() for d in table.values()}
+    assert {p.distribution for p in registry.plugins} >= first_party, "a first-party plugin is not installed"
+    for table_name, expected in FIRST_PARTY.items():
+        found = {r.name: r.distribution for regs in getattr(registry, table_name).values() for r in regs
+                 if r.distribution in first_party}
+        assert found == expected, table_name
+
+
+def test_an_unknown_first_party_name_says_what_to_install() -> None:
+    registry = Registry(load_entry_points=False)
+    hint = "'NetworkVocoder' is provided by ttsint-dsp: pip install ttsint-dsp"
+    with pytest.raises(ConfigError, match=hint):
+        build_stack([{"type": "NetworkVocoder"}], registry=registry)
 
 
 def test_two_plugins_registering_one_name_neither_wins(monkeypatch: pytest.MonkeyPatch) -> None:

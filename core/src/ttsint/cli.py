@@ -1,4 +1,9 @@
-"""The ``ttsint`` command: inspect plugins and blocks, check addons, synthesize."""
+"""The ``ttsint`` command: inspect plugins and blocks, check addons, synthesize.
+
+``make_cli`` builds the click group: core's commands, then each plugin's, added once through the
+``ttsint_register_commands`` hook. Only click, pluggy and the registry load at start-up; torch and
+block modules load inside the commands that need them, so ``ttsint --help`` starts fast.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,10 @@ import click
 
 from .errors import ConfigError, TTSIntError
 from .overrides import parse_override
-from .registry import get_registry
+from .registry import Registry, get_registry
 from .scaffold import KINDS
-from .stack import block_parameters, format_tree
 
-__all__ = ["cli", "main", "run"]
+__all__ = ["make_cli", "main", "run", "set_option", "json_option"]
 
 
 def _overrides(values: Sequence[str]) -> dict[str, Any]:
@@ -47,25 +51,56 @@ def _runtime_value(text: str | None) -> Any:
                           "\"threads\": 2}'") from exc
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-@click.version_option(package_name="ttsint", prog_name="ttsint")
-def cli(debug: bool) -> None:
-    """Integrate and stream text-to-speech models built from SequenceBlocks and StreamableBlocks."""
+class _Group(click.Group):
+    """The ``ttsint`` group: an unknown command that a first-party plugin provides says what to install."""
+
+    def __init__(self, registry: Registry, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.registry = registry
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and name not in self.commands:
+            hint = self.registry.first_party_hint(self.registry.commands, name)
+            if hint:
+                ctx.fail(f"No such command {name!r}. {hint}")
+        return super().resolve_command(ctx, args)
+
+
+def make_cli(registry: Registry | None = None) -> click.Group:
+    """The ``ttsint`` group with core's commands and every plugin's; the commands hook runs once, here.
+
+    A plugin adds commands by implementing ``ttsint_register_commands(cli)`` and calling
+    ``cli.add_command(command)``; its command module should import heavy packages inside the command.
+    """
+    registry = registry or get_registry()
+
+    @click.group(cls=_Group, registry=registry, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+    @click.version_option(package_name="ttsint", prog_name="ttsint")
+    def cli(debug: bool) -> None:
+        """Integrate and stream text-to-speech models built from SequenceBlocks and StreamableBlocks."""
+
+    for command in (addons, blocks, check, new_plugin, plugins, runtimes, synth, verify):
+        cli.add_command(command)
+    registry.add_commands(cli)
+    return cli
 
 
 def _block_rows() -> list[dict[str, Any]]:
+    from .blockinfo import describe_target
+
     rows = []
     for reg in get_registry().iter_blocks():
         row: dict[str, Any] = {"name": reg.name, "kind": "?", "plugin": reg.plugin,
                                "distribution": reg.distribution, "version": reg.version, "doc": ""}
-        try:
-            cls = reg.load()
-            row["kind"] = getattr(cls, "kind", "?")
-            row["doc"] = ((cls.__doc__ or "").strip().splitlines() or [""])[0]
-        except TTSIntError as exc:
-            row["error"] = str(exc)
-            row["doc"] = "cannot be imported (see --json)"
+        row["kind"], row["doc"] = describe_target(reg.target)
+        if row["kind"] == "?":  # the source did not say; import the class to ask it
+            try:
+                row["kind"], row["doc"] = describe_target(reg.load())
+            except TTSIntError as exc:
+                row["error"] = str(exc)
+                row["doc"] = "cannot be imported (see --json)"
         rows.append(row)
     return rows
 
@@ -78,7 +113,7 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-@cli.command()
+@click.command()
 @json_option
 def blocks(as_json: bool) -> None:
     """List every block type that configs can name."""
@@ -90,7 +125,7 @@ def blocks(as_json: bool) -> None:
     _warn_failures()
 
 
-@cli.command()
+@click.command()
 @json_option
 def plugins(as_json: bool) -> None:
     """List loaded plugins with their versions, and plugins that failed to load."""
@@ -104,7 +139,7 @@ def plugins(as_json: bool) -> None:
         click.echo(_table(rows, ["name", "distribution", "version", "status", "error"]))
 
 
-@cli.command()
+@click.command()
 @json_option
 def addons(as_json: bool) -> None:
     """List addons that installed plugins register by name."""
@@ -114,10 +149,12 @@ def addons(as_json: bool) -> None:
     click.echo(json.dumps(rows, indent=2) if as_json else _table(rows, columns))
 
 
-@cli.command()
+@click.command()
 @json_option
 def runtimes(as_json: bool) -> None:
     """List the runtimes that can execute an addon's networks, and the devices each can use here."""
+    from .instantiate import constructor_parameters
+
     rows = []
     for reg in get_registry().iter_runtimes():
         row: dict[str, Any] = {"name": reg.name, "plugin": reg.plugin, "distribution": reg.distribution,
@@ -127,7 +164,7 @@ def runtimes(as_json: bool) -> None:
             row["devices"] = ", ".join(cls.devices()) or "none here"
             row["fixed_shapes"] = bool(cls.fixed_shapes)
             row["device_types"] = list(cls.device_types)
-            row["options"] = [p for p in block_parameters(cls)[0] if p != "device"]
+            row["options"] = [p for p in constructor_parameters(cls)[0] if p != "device"]
             row["doc"] = ((cls.__doc__ or "").strip().splitlines() or [""])[0]
         except TTSIntError as exc:
             row["error"] = str(exc)
@@ -140,7 +177,7 @@ def runtimes(as_json: bool) -> None:
     _warn_failures()
 
 
-@cli.command()
+@click.command()
 @click.argument("addon")
 @set_option
 @runtime_option
@@ -148,6 +185,7 @@ def runtimes(as_json: bool) -> None:
 def check(addon: str, sets: Sequence[str], runtime: str | None, device: str | None) -> None:
     """Load ADDON (a directory or registered name), build its stack and print the block tree and where
     each network runs."""
+    from .stack import format_tree
     from .voice import Voice
 
     voice = Voice.load(addon, _overrides(sets), runtime=_runtime_value(runtime), device=device)
@@ -171,7 +209,7 @@ def check(addon: str, sets: Sequence[str], runtime: str | None, device: str | No
     _warn_failures()
 
 
-@cli.command()
+@click.command()
 @click.argument("text", required=False)
 @click.option("--text-file", type=click.Path(dir_okay=False, exists=True), metavar="PATH",
               help="Read the text from PATH (UTF-8), of any length, instead of TEXT.")
@@ -189,7 +227,8 @@ def check(addon: str, sets: Sequence[str], runtime: str | None, device: str | No
               help="Print segments, time to first chunk, gaps at sentence boundaries, total time, RTF, "
                    "and the blocks' own reports.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), metavar="PATH",
-              help="Also draw the mel (the vocoder's input, if any) to PATH (.png; needs ttsint-dsp).")
+              help="Also draw the mel (the vocoder's input, if any) of this run to PATH (.png, .svg or .pdf "
+                   "with ttsint-dsp).")
 @json_option
 def synth(text: str | None, text_file: str | None, addon_name: str | None, sets: Sequence[str],
           runtime: str | None, device: str | None, output: str | None, timestamps: str | None, stats: bool,
@@ -206,22 +245,16 @@ def synth(text: str | None, text_file: str | None, addon_name: str | None, sets:
     elif text == "-":
         text = click.get_text_stream("stdin").read()
     assert text is not None
-    # A plugin adds the `plot` command; check before synthesizing so a missing one fails fast.
-    plot_command = cli.commands.get("plot") if plot_path else None
-    if plot_path and plot_command is None:
-        raise TTSIntError("--plot draws with the `plot` command of ttsint-dsp, which is not installed: "
-                          "pip install ttsint-dsp")
     report = synthesize_to(text, addon_name, _overrides(sets), output, timestamps,
-                           runtime=_runtime_value(runtime), device=device)
-    if plot_command is not None:
-        click.get_current_context().invoke(plot_command, source=text, output=plot_path, addon_name=addon_name,
-                                           sets=sets)
+                           runtime=_runtime_value(runtime), device=device, plot=plot_path)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     elif stats:
         click.echo(_stats_text(report))
-    if output and not as_json:
-        click.echo(f"wrote {output}", err=True)
+    if not as_json:
+        for written in (output, plot_path):
+            if written:
+                click.echo(f"wrote {written}", err=True)
 
 
 def _stats_text(report: dict[str, Any]) -> str:
@@ -248,7 +281,7 @@ def _stats_text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@cli.command("new-plugin")
+@click.command("new-plugin")
 @click.argument("name")
 @click.option("--dir", "directory", default=".", show_default=True, type=click.Path(file_okay=False),
               help="Directory to create ttsint-NAME/ in.")
@@ -262,7 +295,7 @@ def new_plugin(name: str, directory: str, kind: str) -> None:
     click.echo(f"wrote {path}\nnext: pip install -e {path} && (cd {path} && pytest)")
 
 
-@cli.command()
+@click.command()
 @click.argument("addon")
 @click.option("--vs", "configurations", multiple=True, required=True, metavar='"K=V ..."',
               help="One configuration: runtime=NAME, device=DEVICE and config overrides by dotted path "
@@ -309,19 +342,15 @@ def _warn_failures() -> None:
         click.echo(f"warning: plugin {p.name!r} ({p.distribution}) failed to load: {p.error}", err=True)
 
 
-def _add_plugin_commands() -> None:
-    registry = get_registry()
-    if not getattr(registry, "commands_added", False):
-        registry.commands_added = True  # type: ignore[attr-defined]
-        registry.add_commands(cli)
-
-
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code: 0 ok, 1 user error, 2 wrong usage."""
     args = list(sys.argv[1:] if argv is None else argv)
+    ctx: click.Context | None = None
     try:
-        _add_plugin_commands()
-        result = cli.main(args=args, prog_name="ttsint", standalone_mode=False)
+        cli = make_cli()
+        ctx = cli.make_context("ttsint", args)
+        with ctx:
+            result = cli.invoke(ctx)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -331,21 +360,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         click.echo("aborted", err=True)
         return 1
     except TTSIntError as exc:
-        if "--debug" in _global_options(args):
+        if ctx is not None and ctx.params.get("debug"):
             traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
         return 1
     return result if isinstance(result, int) else 0
-
-
-def _global_options(args: list[str]) -> list[str]:
-    """The options given before the subcommand (where --debug belongs)."""
-    head = []
-    for arg in args:
-        if not arg.startswith("-"):
-            break
-        head.append(arg)
-    return head
 
 
 def main() -> None:

@@ -35,5 +35,17 @@ def ttsint_register_runtimes(register: Callable[[str, Any], None]) -> None:
 
 
 @hookspec
+def ttsint_register_plotters(register: Callable[[str, Any], None]) -> None:
+    """Call ``register(suffix, target)`` for a function that draws mel frames to a ``suffix`` file.
+
+    ``synth --plot out.png`` calls it as ``target(mel, path, sample_rate=, hop_length=, title=)`` with
+    mel a float array [T, n_mels]; target is a function or a lazy "module:attr".
+    """
+
+
+@hookspec
 def ttsint_register_commands(cli: Any) -> None:
-    """Add subcommands to the ``ttsint`` click group (e.g. ``@cli.command() def plot(...)``)."""
+    """Add subcommands to the ``ttsint`` click group that ``make_cli`` builds: ``cli.add_command(command)``.
+
+    Called once per CLI; import heavy packages inside the command, so ``ttsint --help`` stays fast.
+    """

@@ -32,22 +32,27 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "ttsint"
 
-FIRST_PARTY: dict[str, str] = {
-    **dict.fromkeys(["Encoders", "CustomizedEncoders", "Upsampler", "Decoder"], "ttsint-encoders"),
-    **dict.fromkeys(["NeuronEncoders", "NeuronDecoder"], "ttsint-inferentia"),
-    **dict.fromkeys(
-        ["GriffinLim", "PGHI", "Pace", "Gain", "Tilt", "Smooth", "MelShift", "Normalize",
-         "ChunkStats", "Tap", "NaNGuard"],
-        "ttsint-dsp",
-    ),
+FIRST_PARTY: dict[str, dict[str, str]] = {
+    "blocks": {
+        **dict.fromkeys(["Encoders", "CustomizedEncoders", "Upsampler", "Decoder"], "ttsint-encoders"),
+        **dict.fromkeys(["NeuronEncoders", "NeuronDecoder"], "ttsint-inferentia"),
+        **dict.fromkeys(["GriffinLim", "PGHI", "NetworkVocoder", "Pace", "Gain", "Tilt", "Smooth", "MelShift",
+                         "Normalize", "ChunkStats", "Tap", "NaNGuard"], "ttsint-dsp"),
+    },
+    "addons": {"demo": "ttsint-encoders", "en-rms": "ttsint-voice-en"},
+    "frontends": {"flite-phones": "ttsint-voice-en"},
+    "runtimes": {"onnxruntime": "ttsint-onnx",
+                 **dict.fromkeys(["cpu-static", "neuron"], "ttsint-inferentia")},
+    "plotters": dict.fromkeys([".png", ".svg", ".pdf"], "ttsint-dsp"),
+    "commands": {"plot": "ttsint-dsp", "bench": "ttsint-bench", "serve": "ttsint-serve"},
 }
-"""Block names shipped by first-party plugins, so an unknown name can say what to install."""
+"""What each first-party distribution registers, by Registry table, so an unknown name can say what to
+install. tests/test_registry.py checks it against what the installed first-party plugins register."""
 
-FIRST_PARTY_RUNTIMES: dict[str, str] = {
-    "onnxruntime": "ttsint-onnx",
-    **dict.fromkeys(["cpu-static", "neuron"], "ttsint-inferentia"),
-}
-"""Runtime names shipped by first-party plugins, for the same hint."""
+_TABLES = {"ttsint_register_blocks": "blocks", "ttsint_register_addons": "addons",
+           "ttsint_register_frontends": "frontends", "ttsint_register_runtimes": "runtimes",
+           "ttsint_register_plotters": "plotters"}
+"""The registration hooks and the Registry table each one fills."""
 
 
 @dataclass
@@ -101,7 +106,7 @@ class PluginInfo:
 
 
 class Registry:
-    """Everything plugins registered: block types, addons, front ends and runtimes, each by name."""
+    """Everything plugins registered: block types, addons, front ends, runtimes and mel plotters, by name."""
 
     def __init__(self, *, load_entry_points: bool = True,
                  plugins: Mapping[str, object] | None = None) -> None:
@@ -111,6 +116,9 @@ class Registry:
         self.addons: dict[str, list[Registration]] = {}
         self.frontends: dict[str, list[Registration]] = {}
         self.runtimes: dict[str, list[Registration]] = {}
+        self.plotters: dict[str, list[Registration]] = {}
+        self.commands: dict[str, list[Registration]] = {}
+        """CLI commands added by plugins, filled when ``add_commands`` builds the click group."""
         self._pm = pluggy.PluginManager(hookspecs.PROJECT)
         self._pm.add_hookspecs(hookspecs)
         self._add_core()
@@ -119,6 +127,7 @@ class Registry:
             self.plugins.append(PluginInfo(name, None, None))
         if load_entry_points:
             self._add_entry_points()
+        self._check_hooks()
         self._collect()
 
     # -- loading -------------------------------------------------------------------------
@@ -130,7 +139,7 @@ class Registry:
         self.plugins.append(PluginInfo("ttsint", "ttsint", version))
 
     def _add_entry_points(self) -> None:
-        strict = os.environ.get("TTSINT_STRICT_PLUGINS", "") not in ("", "0")
+        strict = _strict()
         disabled = {p.strip() for p in os.environ.get("TTSINT_DISABLE_PLUGINS", "").split(",") if p.strip()}
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             if ep.name in disabled or ep.name == "ttsint":
@@ -156,31 +165,75 @@ class Registry:
                 info.traceback = traceback.format_exc()
             self.plugins.append(info)
 
-    def _collect(self) -> None:
-        by_name = {p.name: p for p in reversed(self.plugins)}  # the first of a duplicated name wins
-        for hook_name, table in (
-            ("ttsint_register_blocks", self.blocks),
-            ("ttsint_register_addons", self.addons),
-            ("ttsint_register_frontends", self.frontends),
-            ("ttsint_register_runtimes", self.runtimes),
-        ):
-            for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
-                info = by_name[impl.plugin_name]
+    def _check_hooks(self) -> None:
+        """Report a plugin implementing a hook that ttsint does not define (a misspelling) as failed.
 
-                def register(name: str, target: Any, _info: PluginInfo = info, _t: dict = table) -> None:
+        pluggy's ``check_pending`` finds them; the plugin is unregistered, like one that failed to load.
+        """
+        while True:
+            try:
+                self._pm.check_pending()
+                return
+            except pluggy.PluginValidationError as exc:
+                name = self._pm.get_name(exc.plugin) or str(exc.plugin)
+                unknown = sorted(c.name for c in self._pm.get_hookcallers(exc.plugin) or [] if c.spec is None)
+                hints = []
+                for hook in unknown:
+                    close = difflib.get_close_matches(hook, _HOOK_NAMES, n=1)
+                    hints.append(f"{hook!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+                error = (f"implements {', '.join(hints)}, which ttsint does not define; "
+                         f"its hooks are {', '.join(_HOOK_NAMES)}")
+                self._pm.unregister(exc.plugin)
+                if _strict():
+                    raise PluginError(f"plugin {name!r} {error}") from exc
+                self._fail(name, error)
+
+    def _fail(self, name: str, error: str, tb: str | None = None) -> None:
+        info = self._info(name)
+        info.error = info.error or error
+        info.traceback = info.traceback or tb
+
+    def _info(self, name: str) -> PluginInfo:
+        return next(p for p in self.plugins if p.name == name)  # the first of a duplicated name
+
+    def _call_each(self, hook_name: str, make_kwargs: Callable[[PluginInfo], dict[str, Any]],
+                   after: Callable[[PluginInfo], None] | None = None) -> None:
+        """Call one hook through pluggy, one plugin at a time, so each registration knows its plugin.
+
+        pluggy hands every implementation only the arguments it declares, so a hook spec can gain
+        arguments without breaking older plugins. A plugin that raises is reported, not fatal.
+        """
+        implementers = {id(i.plugin) for i in getattr(self._pm.hook, hook_name).get_hookimpls()}
+        for info in self.plugins:  # in the order they were found, so ties are reported in that order
+            plugin = self._pm.get_plugin(info.name)
+            if plugin is None or id(plugin) not in implementers or info is not self._info(info.name):
+                continue
+            others = [p for p in self._pm.get_plugins() if p is not plugin]
+            try:
+                self._pm.subset_hook_caller(hook_name, others)(**make_kwargs(info))
+            except Exception as exc:
+                if _strict():
+                    raise PluginError(f"plugin {info.name!r} failed in {hook_name}: {exc}") from exc
+                self._fail(info.name, f"{hook_name} raised {type(exc).__name__}: {exc}",
+                           traceback.format_exc())
+            else:
+                if after is not None:
+                    after(info)
+
+    def _collect(self) -> None:
+        for hook_name, table_name in _TABLES.items():
+            table: dict[str, list[Registration]] = getattr(self, table_name)
+
+            def kwargs(info: PluginInfo, _t: dict[str, list[Registration]] = table) -> dict[str, Any]:
+                def register(name: str, target: Any) -> None:
                     if _t is self.addons:
                         target = Path(target)  # addons are directories, never imported
                     _t.setdefault(name, []).append(
-                        Registration(name, target, _info.name, _info.distribution, _info.version)
-                    )
+                        Registration(name, target, info.name, info.distribution, info.version))
 
-                try:
-                    impl.function(register=register)
-                except Exception as exc:
-                    if os.environ.get("TTSINT_STRICT_PLUGINS", "") not in ("", "0"):
-                        raise PluginError(f"plugin {info.name!r} failed in {hook_name}: {exc}") from exc
-                    info.error = f"{hook_name} raised {type(exc).__name__}: {exc}"
-                    info.traceback = traceback.format_exc()
+                return {"register": register}
+
+            self._call_each(hook_name, kwargs)
 
     # -- lookup --------------------------------------------------------------------------
     @property
@@ -208,9 +261,9 @@ class Registry:
         close = _close_matches(name, table)
         if close:
             hints.append("did you mean " + " or ".join(repr(c) for c in close) + "?")
-        shipped = {id(self.blocks): FIRST_PARTY, id(self.runtimes): FIRST_PARTY_RUNTIMES}.get(id(table), {})
-        if name in shipped:
-            hints.append(f"{name!r} is provided by {shipped[name]}: pip install {shipped[name]}")
+        dist = self.first_party_hint(table, name)
+        if dist:
+            hints.append(dist)
         known = sorted(table)
         if known and not close:
             hints.append("known: " + ", ".join(known))
@@ -218,16 +271,26 @@ class Registry:
             hints.append(f"plugin {failed.name!r} ({failed.distribution}) failed to load: {failed.error}")
         return "\n  ".join(hints)
 
+    def first_party_hint(self, table: dict[str, list[Registration]], name: str) -> str | None:
+        """"NAME is provided by DIST: pip install DIST" when a first-party plugin ships ``name``."""
+        table_name = next((t for t in FIRST_PARTY if getattr(self, t, None) is table), "")
+        dist = FIRST_PARTY.get(table_name, {}).get(name)
+        return f"{name!r} is provided by {dist}: pip install {dist}" if dist else None
+
     def add_commands(self, cli: Any) -> None:
-        """Let plugins add subcommands to the CLI; a plugin that fails here is reported, not fatal."""
-        by_name = {p.name: p for p in reversed(self.plugins)}  # the first of a duplicated name wins
-        for impl in self._pm.hook.ttsint_register_commands.get_hookimpls():
-            try:
-                impl.function(cli=cli)
-            except Exception as exc:
-                info = by_name[impl.plugin_name]
-                info.error = f"ttsint_register_commands raised {type(exc).__name__}: {exc}"
-                info.traceback = traceback.format_exc()
+        """Let each plugin add subcommands to the ``cli`` click group; one that fails here is reported.
+
+        The commands each plugin adds are recorded in ``commands``, like the names in the other tables.
+        """
+        known = set(cli.commands)
+
+        def record(info: PluginInfo) -> None:
+            for name in sorted(set(cli.commands) - known):
+                self.commands.setdefault(name, []).append(
+                    Registration(name, cli.commands[name], info.name, info.distribution, info.version))
+                known.add(name)
+
+        self._call_each("ttsint_register_commands", lambda info: {"cli": cli}, after=record)
 
     def iter_blocks(self) -> Iterable[Registration]:
         for name in sorted(self.blocks):
@@ -253,6 +316,14 @@ def lazy_exports(package: str,
         return getattr(importlib.import_module(f"{package}.{where[name]}"), name)
 
     return __getattr__, sorted(where)
+
+
+_HOOK_NAMES = sorted(n for n in dir(hookspecs) if n.startswith("ttsint_"))
+
+
+def _strict() -> bool:
+    """TTSINT_STRICT_PLUGINS=1 turns a broken plugin into an error instead of a report."""
+    return os.environ.get("TTSINT_STRICT_PLUGINS", "") not in ("", "0")
 
 
 def _normalize(dist: str | None) -> str:

@@ -13,8 +13,10 @@ import torch
 from .addon import default_addon
 from .audio import NpyWriter, WavWriter
 from .blocks import Block
-from .errors import ConfigError, TTSIntError
+from .errors import ConfigError, PluginError, TTSIntError
+from .registry import get_registry
 from .speech import SpeechStream, word_timings
+from .tap import tap
 from .voice import Voice
 
 __all__ = ["synthesize_to", "timed_stream", "block_reports", "StreamTimer"]
@@ -109,14 +111,23 @@ def block_reports(block: Block, label: str = "stack") -> dict[str, dict[str, Any
 
 def synthesize_to(text: str, addon: str | None = None, overrides: Mapping[str, Any] | None = None,
                   output: str | Path | None = None, timestamps: str | Path | None = None, *,
-                  runtime: Any = None, device: str | None = None) -> dict[str, Any]:
+                  runtime: Any = None, device: str | None = None,
+                  plot: str | Path | None = None) -> dict[str, Any]:
     """Synthesize ``text`` with an addon (default: the best installed), writing .npy or .wav as chunks arrive.
 
     ``timestamps`` names a JSON file for each segment's (and, where durations are known, each
-    word's) start and end in seconds. A failed run leaves no partial output file behind.
+    word's) start and end in seconds. ``plot`` names an image of the mel (the vocoder's input, if
+    there is one), tapped from the same run. A failed run leaves no partial output file behind.
     ``runtime`` and ``device`` run every network there.
     """
-    voice = Voice.load(addon or default_addon(), overrides, runtime=runtime, device=device)
+    with Voice.load(addon or default_addon(), overrides, runtime=runtime, device=device) as voice:
+        return _synthesize(voice, text, output, timestamps, plot)
+
+
+def _synthesize(voice: Voice, text: str, output: str | Path | None, timestamps: str | Path | None,
+                plot: str | Path | None) -> dict[str, Any]:
+    mel: dict[int, list[torch.Tensor]] = {}
+    draw = _plotter(voice, plot, mel) if plot else None
     suffix = Path(output).suffix.lower() if output else None
     if suffix not in (None, ".npy", ".wav"):
         raise ConfigError("-o", f"cannot write {suffix!r} files", "use .npy for frames or .wav for audio")
@@ -144,7 +155,35 @@ def synthesize_to(text: str, addon: str | None = None, overrides: Mapping[str, A
     if timestamps:
         Path(timestamps).write_text(json.dumps(segment_timestamps(voice, speech), indent=1), encoding="utf-8")
         report["timestamps"] = str(timestamps)
+    if draw is not None:
+        a = voice.addon
+        frames = torch.cat([f for n in sorted(mel) for f in mel[n]]).detach().cpu().float().numpy()
+        quoted = " ".join(text.split())
+        quoted = quoted if len(quoted) <= 50 else quoted[:47] + "..."
+        draw(frames, plot, sample_rate=a.sample_rate, hop_length=a.hop_length,
+             title=f"{a.name}: \u201c{quoted}\u201d ({frames.shape[0]} frames x {frames.shape[1]} mel bins)")
+        report["plot"] = str(plot)
     return report
+
+
+def _plotter(voice: Voice, path: str | Path, sink: dict[int, list[torch.Tensor]]) -> Callable[..., Any]:
+    """The registered drawing function for ``path``'s suffix, with ``voice.block`` tapped to fill ``sink``.
+
+    Both are checked before synthesis, so a missing plotter or a stack without mel fails at once.
+    """
+    registry = voice.runtimes.registry or get_registry()
+    suffix = Path(path).suffix.lower()
+    reg = registry.find(registry.plotters, suffix, what="plot format", path="--plot")
+    try:
+        draw = reg.load()
+    except PluginError as exc:
+        raise ConfigError("--plot", str(exc), "reinstall or fix that plugin") from exc
+    tapped = tap(voice.block, "mel", lambda stream, chunk: sink.setdefault(stream, []).append(chunk.frames))
+    if tapped is None:
+        raise ConfigError("--plot", "no block in this stack says it makes mel frames, so there is no mel "
+                          "to draw", "write the output with -o out.npy and plot that with ttsint plot")
+    voice.block = tapped
+    return draw
 
 
 def segment_timestamps(voice: Voice, speech: SpeechStream) -> dict[str, Any]:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import numpy as np
 import ttsint
 
-from .mel import MelSpec
-from .plot import plot_mel
-from .vocoders import mel_input
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy, torch and matplotlib load inside the command: `ttsint --help` imports this module.
 
 __all__ = ["plot", "text_mel"]
 
@@ -20,6 +21,8 @@ def text_mel(
     text: str, addon: str | None = None, sets: Sequence[str] = ()
 ) -> tuple[np.ndarray, ttsint.Addon]:
     """The mel an addon's stack makes for ``text``; with a vocoder in the stack, the mel that feeds it."""
+    from .vocoders import mel_input
+
     overrides = dict(ttsint.parse_override(s) for s in sets)
     voice = ttsint.Voice.load(addon or ttsint.default_addon(), overrides)
     block = mel_input(voice.block) or voice.block
@@ -55,6 +58,11 @@ def plot(
     title: str | None,
 ) -> None:
     """Render a mel spectrogram to OUTPUT: SOURCE is a .npy of frames [T, n_mels], or text to speak."""
+    import numpy as np
+
+    from .mel import MelSpec
+    from .plot import plot_mel
+
     if source.lower().endswith(".npy"):
         path = Path(source)
         if not path.is_file():

@@ -1,4 +1,4 @@
-"""Registers the block types (lazily: loading the registry imports no DSP code) and `ttsint plot`."""
+"""Registers the block types, the mel plotter of ``synth --plot`` (both lazily) and ``ttsint plot``."""
 
 from __future__ import annotations
 
@@ -27,6 +27,12 @@ _BLOCKS = {
 def ttsint_register_blocks(register: Callable[[str, Any], None]) -> None:
     for name, target in _BLOCKS.items():
         register(name, target)
+
+
+@ttsint.hookimpl
+def ttsint_register_plotters(register: Callable[[str, Any], None]) -> None:
+    for suffix in (".png", ".svg", ".pdf"):
+        register(suffix, "ttsint_dsp.plot:plot_mel")
 
 
 @ttsint.hookimpl
