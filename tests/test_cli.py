@@ -222,3 +222,82 @@ def test_real_process_prints_user_errors_without_traceback(
         "unknown sequence block type 'ToyEncodr'\n  did you mean 'ToyEncoder'"
     )
     assert "Traceback" not in done.stderr
+
+
+_IMPORTED = """
+import sys
+from ttsint.cli import run
+code = run(sys.argv[1:])
+from ttsint import get_registry
+modules = {r.target.partition(":")[0] for r in get_registry().iter_blocks() if isinstance(r.target, str)}
+blocks = [m for m in modules if m in sys.modules]
+print("torch" in sys.modules, sorted(blocks), code, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["plugins"], ["blocks"], ["addons"], ["--version"]])
+def test_listing_commands_import_neither_torch_nor_block_modules(args: list[str]) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _IMPORTED, *args], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stderr.splitlines()[-1] == "False [] 0", done.stderr
+
+
+def test_blocks_reads_kind_and_summary_from_source_as_the_classes_have_them() -> None:
+    from ttsint import get_registry
+    from ttsint.blockinfo import describe_target
+
+    registry = get_registry()
+    checked = 0
+    for reg in registry.iter_blocks():
+        if not isinstance(reg.target, str):
+            continue
+        cls = reg.load()
+        doc = ((cls.__doc__ or "").strip().splitlines() or [""])[0]
+        assert describe_target(reg.target) == (cls.kind, doc), reg.name
+        checked += 1
+    assert checked >= 20
+
+
+def test_make_cli_calls_the_commands_hook_once_and_adds_the_plugins_commands() -> None:
+    import click
+    import ttsint
+    from ttsint.cli import make_cli
+
+    calls: list[str] = []
+
+    class CommandsPlugin:
+        @ttsint.hookimpl
+        def ttsint_register_commands(self, cli: click.Group) -> None:
+            calls.append(cli.name or "")
+
+            @click.command()
+            def hello() -> None:
+                """Say hello."""
+                click.echo("hello")
+
+            cli.add_command(hello)
+
+    group = make_cli(Registry(load_entry_points=False, plugins={"greeter": CommandsPlugin()}))
+    assert len(calls) == 1
+    assert {"hello", "synth", "check", "blocks", "plugins", "addons"} <= set(group.commands)
+
+
+def test_debug_is_read_from_the_click_context_not_from_argv(
+    capsys: pytest.CaptureFixture[str], tiny_addon: Path, global_registry: Registry
+) -> None:
+    # "--debug" as a --set value is not the global option: no traceback.
+    code, _, err = _run(capsys, "check", str(tiny_addon), "--set", "stack.1.type=--debug")
+    assert code == 1 and "Traceback" not in err
+    code, _, err = _run(capsys, "--debug", "check", str(tiny_addon), "--set", "stack.1.type=ToyDecodr")
+    assert code == 1 and "Traceback" in err
+
+
+def test_a_first_party_command_that_is_not_installed_says_what_to_install(
+    capsys: pytest.CaptureFixture[str], global_registry: Registry
+) -> None:
+    code, _, err = _run(capsys, "serve")
+    assert code == 2
+    assert "No such command 'serve'. 'serve' is provided by ttsint-serve: pip install ttsint-serve" in err

@@ -114,3 +114,37 @@ def test_synth_plot_without_ttsint_dsp_says_what_to_install(tmp_path):
     )
     assert done.returncode == 1 and "pip install ttsint-dsp" in done.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_synth_plot_taps_the_one_run(tmp_path, monkeypatch):
+    from ttsint.voice import Voice
+
+    loads: list[str] = []
+    streams: list[str] = []
+    real_load, real_stream = Voice.load.__func__, Voice.stream
+
+    def counting_load(cls, *args, **kwargs):
+        loads.append(str(args[0]))
+        return real_load(cls, *args, **kwargs)
+
+    def counting_stream(self, text):
+        streams.append(text)
+        return real_stream(self, text)
+
+    monkeypatch.setattr(Voice, "load", classmethod(counting_load))
+    monkeypatch.setattr(Voice, "stream", counting_stream)
+    png, wav = tmp_path / "hi.png", tmp_path / "hi.wav"
+    code = run(["synth", "Hi there.", "--addon", "demo", "--set", "stack.1.type=GriffinLim",
+                "--set", "stack.1.n_iter=4", "-o", str(wav), "--plot", str(png)])
+    assert code == 0
+    assert (loads, streams) == (["demo"], ["Hi there."])
+    assert png.read_bytes().startswith(PNG) and wav.stat().st_size > 44
+
+
+def test_synth_plot_of_a_stack_without_mel_is_a_config_error(tmp_path, capsys):
+    code = run(["synth", "Hi.", "--addon", "demo", "--set", "stack.0.streamable_block.stack.1.type=Tap",
+                "--set", f"stack.0.streamable_block.stack.1.directory={tmp_path}", "--plot",
+                str(tmp_path / "x.png")])
+    assert code == 1
+    assert "--plot: no block in this stack says it makes mel frames" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()

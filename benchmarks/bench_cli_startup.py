@@ -1,0 +1,52 @@
+"""Start-up time of `ttsint --help`, `ttsint plugins` and `ttsint blocks` next to `python -c "import torch"`.
+
+Each command runs as its own process (the installed console script, next to this interpreter),
+interleaved round by round with the torch baseline, so a busy machine slows both alike. Prints the
+median wall time of each and its ratio to the baseline's median (issue 9's target: at most 0.25).
+
+    python benchmarks/bench_cli_startup.py [--rounds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SCRIPT = str(Path(sys.executable).parent / "ttsint")
+COMMANDS = {
+    'python -c "import torch"': [sys.executable, "-c", "import torch"],
+    "ttsint --help": [SCRIPT, "--help"],
+    "ttsint plugins": [SCRIPT, "plugins"],
+    "ttsint blocks": [SCRIPT, "blocks"],
+}
+
+
+def wall(argv: list[str]) -> float:
+    begin = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - begin
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+    for argv in COMMANDS.values():  # warm the file cache once
+        wall(argv)
+    times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    for _ in range(args.rounds):
+        for name, argv in COMMANDS.items():
+            times[name].append(wall(argv))
+    baseline = statistics.median(times['python -c "import torch"'])
+    print(f"{'command':28} {'median ms':>10} {'ratio to import torch':>22}")
+    for name, samples in times.items():
+        median = statistics.median(samples)
+        print(f"{name:28} {1000 * median:10.1f} {median / baseline:22.3f}")
+
+
+if __name__ == "__main__":
+    main()
