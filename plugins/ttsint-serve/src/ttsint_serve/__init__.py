@@ -10,6 +10,6 @@ __getattr__, __all__ = ttsint.lazy_exports(__name__, {
     "formats": ["FORMATS", "AudioFormat", "streaming_wav_header"],
     "metrics": ["ServeMetrics"],
     "pool": ["PaceUnsupported", "ServedVoice", "VoicePool"],
-    "scheduler": ["CapacityError", "Scheduler", "SynthesisStream"],
+    "scheduler": ["CapacityError", "Scheduler", "StreamRecord", "SynthesisStream"],
     "specs": ["VoiceSpec", "parse_voice_spec"],
 })

@@ -34,7 +34,7 @@ from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 
 from .app import create_app
 from .pool import READY, SKIPPED, PaceUnsupported, ServedVoice, VoicePool
-from .scheduler import CapacityError, Scheduler
+from .scheduler import CapacityError, Scheduler, StreamRecord
 from .specs import VoiceSpec, parse_voice_spec
 
 __all__ = ["VoiceReplica", "Ingress", "RemotePool", "RemoteScheduler", "RemoteStream", "build_app", "run"]
@@ -167,25 +167,16 @@ class RemotePool(VoicePool):
         super()._fail(entry, message, skip=skip or getattr(entry, "skipped", False))
 
 
-class RemoteStream:
+class RemoteStream(StreamRecord):
     """One utterance made on a voice replica, read chunk by chunk from its streaming handle call.
 
-    It offers what the app uses of a ``SynthesisStream``: ``next``, ``cancel``, done callbacks, and
-    the timestamps and counts its metrics read.
+    It offers what the app uses of a ``SynthesisStream``: ``next``, ``cancel`` and done callbacks.
     """
 
     def __init__(self, scheduler: RemoteScheduler, response: DeploymentResponseGenerator, label: str) -> None:
-        self.label = label
+        super().__init__(label)
         self._scheduler = scheduler
         self._response = response
-        self.cancelled = False
-        self.error: BaseException | None = None
-        self.opened_at = time.perf_counter()
-        self.first_chunk_at: float | None = None
-        self.finished_at: float | None = None
-        self.chunks_made = 0
-        self.samples_made = 0
-        self._on_finish: list[Callable[[RemoteStream], None]] = []
 
     @property
     def finished(self) -> bool:
@@ -381,5 +372,8 @@ def run(specs: Sequence[VoiceSpec], *, host: str, port: int, max_streams: int, m
         log.info("ttsint on Ray Serve at http://%s:%d/; Ctrl-C stops it", host, port)
         stop.wait()
     finally:
-        serve.shutdown()
+        if address:  # a cluster this command joined keeps running, with its other applications
+            serve.delete(APP_NAME)
+        else:
+            serve.shutdown()
         ray.shutdown()

@@ -18,10 +18,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from ttsint import Chunk
 
-__all__ = ["CapacityError", "Scheduler", "SynthesisStream"]
+__all__ = ["CapacityError", "Scheduler", "StreamRecord", "SynthesisStream"]
 
 log = logging.getLogger("ttsint.serve")
 
@@ -36,16 +37,30 @@ class CapacityError(Exception):
         super().__init__(f"the server is already making {limit} streams, its limit (--max-streams)")
 
 
-class SynthesisStream:
-    """One utterance being synthesized: workers make its chunks, its consumer awaits them in order.
+class StreamRecord:
+    """What the app and its metrics read of a stream, wherever it is made: its outcome, times and counts.
 
-    Timestamps (``time.perf_counter``) and counts are kept for metrics: ``opened_at``,
-    ``first_chunk_at``, ``finished_at``, ``chunks_made``, ``samples_made``.
+    Times are ``time.perf_counter()`` readings: ``opened_at``, ``first_chunk_at``, ``finished_at``.
     """
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.cancelled = False
+        self.error: BaseException | None = None
+        self.opened_at = time.perf_counter()
+        self.first_chunk_at: float | None = None
+        self.finished_at: float | None = None
+        self.chunks_made = 0
+        self.samples_made = 0
+        self._on_finish: list[Callable[[Any], None]] = []
+
+
+class SynthesisStream(StreamRecord):
+    """One utterance being synthesized: workers make its chunks, its consumer awaits them in order."""
 
     def __init__(self, scheduler: Scheduler, start: Callable[[], Iterator[Chunk]], label: str,
                  loop: asyncio.AbstractEventLoop) -> None:
-        self.label = label
+        super().__init__(label)
         self._scheduler = scheduler
         self._start = start
         self._loop = loop
@@ -54,14 +69,6 @@ class SynthesisStream:
         self._wakeup = asyncio.Event()
         self._state = _QUEUED
         self._vtime = 0.0
-        self.cancelled = False
-        self.error: BaseException | None = None
-        self.opened_at = time.perf_counter()
-        self.first_chunk_at: float | None = None
-        self.finished_at: float | None = None
-        self.chunks_made = 0
-        self.samples_made = 0
-        self._on_finish: list[Callable[[SynthesisStream], None]] = []
 
     @property
     def finished(self) -> bool:
