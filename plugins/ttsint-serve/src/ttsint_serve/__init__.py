@@ -12,4 +12,5 @@ __getattr__, __all__ = ttsint.lazy_exports(__name__, {
     "pool": ["PaceUnsupported", "ServedVoice", "VoicePool"],
     "scheduler": ["CapacityError", "Scheduler", "StreamRecord", "SynthesisStream"],
     "specs": ["VoiceSpec", "parse_voice_spec"],
+    "wyoming": ["SentenceBuffer", "WyomingServer", "run_wyoming", "wyoming_info"],
 })

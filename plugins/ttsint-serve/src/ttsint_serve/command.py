@@ -30,6 +30,11 @@ __all__ = ["serve"]
               help="Synthesis threads that interleave the streams chunk by chunk (default: one per core).")
 @click.option("--shutdown-timeout", default=30, show_default=True, type=click.IntRange(min=0),
               help="Seconds that running streams get to finish after SIGTERM.")
+@click.option("--wyoming", metavar="tcp://HOST:PORT", default=None,
+              help="Also serve the voices over the Wyoming protocol (Home Assistant), e.g. "
+                   "tcp://0.0.0.0:10200; same voices and synthesis threads as HTTP.")
+@click.option("--http/--no-http", default=True, show_default=True,
+              help="Serve HTTP (--host/--port); --no-http with --wyoming serves Wyoming alone.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 @click.option("--ray", "use_ray", is_flag=True,
@@ -43,17 +48,29 @@ __all__ = ["serve"]
               help="With --ray: CPUs each voice replica reserves (its torch uses one thread).")
 def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_chars: int, workers: int | None,
           shutdown_timeout: int, log_level: str, use_ray: bool = False, ray_address: str | None = None,
-          replicas: int = 1, voice_cpus: float = 1.0) -> None:
-    """Serve voices over HTTP: POST /v1/audio/speech (OpenAI's shape), /v1/voices, /metrics, a page at /."""
+          replicas: int = 1, voice_cpus: float = 1.0, wyoming: str | None = None, http: bool = True) -> None:
+    """Serve voices over HTTP: POST /v1/audio/speech (OpenAI's shape), /v1/voices, /metrics, a page at /;
+    with --wyoming, over the Wyoming protocol too (Home Assistant)."""
     specs = [parse_voice_spec(text) for text in addons]
     names = [s.overrides["name"] for s in specs if "name" in s.overrides]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ttsint.ConfigError("--addon", f"voice name {twice[0]!r} is given to more than one --addon",
                                  "give each voice its own name=")
+    if not http and wyoming is None:
+        raise ttsint.ConfigError("--no-http", "with HTTP off and no --wyoming there is nothing to serve",
+                                 "add --wyoming tcp://HOST:PORT, or drop --no-http")
+    if wyoming is not None:
+        from .wyoming import parse_wyoming_uri
+
+        parse_wyoming_uri(wyoming)  # a bad URI is reported before anything loads
     debug = bool(click.get_current_context().find_root().params.get("debug"))
     level = "debug" if debug else log_level
     if use_ray or ray_address or replicas != 1 or voice_cpus != 1.0:
+        if wyoming is not None or not http:
+            raise ttsint.ConfigError("--wyoming" if wyoming is not None else "--no-http",
+                                     "applies to the in-process server, not to --ray",
+                                     "run a second `ttsint serve --wyoming ...` beside the Ray one")
         return _serve_on_ray(specs, host, port, max_streams, max_chars, workers, use_ray, ray_address,
                              replicas, voice_cpus, level)
     import torch
@@ -69,11 +86,19 @@ def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_cha
     logging.basicConfig(level=level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
     pool = VoicePool(specs)
     scheduler = Scheduler(workers=workers, max_streams=max_streams)
-    app = create_app(pool, scheduler, max_chars=max_chars)
-    config = uvicorn.Config(app, host=host, port=port, log_level=level, lifespan="on",
-                            timeout_graceful_shutdown=shutdown_timeout)
-    server = uvicorn.Server(config)
-    server.run(sockets=[_listen(host, port)])
+    sockets = [_listen(host, port)] if http else []
+    config = None
+    if http:
+        app = create_app(pool, scheduler, max_chars=max_chars)
+        config = uvicorn.Config(app, host=host, port=port, log_level=level, lifespan="on",
+                                timeout_graceful_shutdown=shutdown_timeout)
+    if wyoming is not None:
+        from .wyoming import WyomingServer, run_wyoming
+
+        run_wyoming(WyomingServer(wyoming, pool, scheduler, max_chars=max_chars), config, sockets,
+                    shutdown_timeout)
+    elif config is not None:
+        uvicorn.Server(config).run(sockets=sockets)
 
 
 def _serve_on_ray(specs: Sequence[VoiceSpec], host: str, port: int, max_streams: int, max_chars: int,
@@ -98,7 +123,7 @@ def _serve_on_ray(specs: Sequence[VoiceSpec], host: str, port: int, max_streams:
                  replicas=replicas, voice_cpus=voice_cpus)
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _listen(host: str, port: int, option: str = "--port (or --host)") -> socket.socket:
     """Bind before anything loads, so a taken port is one clear error instead of a failed start-up."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -108,5 +133,5 @@ def _listen(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise ttsint.TTSIntError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another "
-                                 "--port (or --host), or stop what is using it") from exc
+                                 f"{option}, or stop what is using it") from exc
     return sock
