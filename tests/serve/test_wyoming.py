@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import subprocess
 from collections.abc import Awaitable, Iterator
 from pathlib import Path
@@ -300,3 +301,15 @@ def test_bad_wyoming_options_exit_1_with_one_paragraph(args: list[str], words: s
                           text=True, timeout=300)
     assert done.returncode == 1
     assert words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_wyoming_port_in_use_is_reported() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        done = subprocess.run([*ttsint_command(), "serve", "--no-http", "--addon", DEMO, "--wyoming",
+                               f"tcp://127.0.0.1:{taken.getsockname()[1]}"], capture_output=True, text=True,
+                              timeout=300)
+    assert done.returncode == 1
+    assert "cannot listen on 127.0.0.1:" in done.stderr and "--wyoming port" in done.stderr
+    assert "Traceback" not in done.stderr
