@@ -293,8 +293,9 @@ def test_wyoming_alone_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
         (["--no-http"], "--no-http: with HTTP off and no --wyoming there is nothing to serve"),
         (["--wyoming", "http://127.0.0.1:10200"], "--wyoming: 'http://127.0.0.1:10200' names no address"),
         (["--wyoming", "tcp://127.0.0.1"], "give tcp://HOST:PORT"),
+        (["--ray", "--wyoming", "tcp://127.0.0.1:10200"], "--wyoming: applies to the in-process server"),
     ],
-    ids=["nothing-to-serve", "not-tcp", "no-port"],
+    ids=["nothing-to-serve", "not-tcp", "no-port", "with-ray"],
 )
 def test_bad_wyoming_options_exit_1_with_one_paragraph(args: list[str], words: str) -> None:
     done = subprocess.run([*ttsint_command(), "serve", "--addon", DEMO, *args], capture_output=True,
