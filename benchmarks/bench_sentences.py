@@ -1,7 +1,7 @@
 """Texts of any length: the five figures of sentence-by-sentence streaming, each a ratio to a baseline.
 
-    python benchmarks/bench_sentences.py [--words 2000] [--long-words 1400] [--repeats 5] [--threads 1]
-                                         [--only NAME ...]
+    python benchmarks/bench_sentences.py [--words 2000] [--long-words 1400] [--cli-words 5000] [--repeats 5]
+                                         [--threads 1] [--only NAME ...]
 
 Every baseline is measured in the same run, interleaved with what it is compared to, because the
 machine is shared. Figures (names for --only):
@@ -13,12 +13,18 @@ machine is shared. Figures (names for --only):
 - rtf:    en-rms, real-time factor of the WORDS-word text / of its first sentence alone
           (both over speech only: the pauses between sentences are not counted as audio)
 - gap:    in that same run, the median gap at a sentence boundary / the median gap between chunks
+- cli:    the issue's done-when run: `ttsint synth --addon en-rms --text-file ... -o x.wav --json` of
+          CLI-WORDS words / of its first sentence alone (two runs before the long one and two after):
+          first chunk, real-time factor over speech and peak RSS; the WAV must hold every frame reported
+
+The CLI runs (rss, cli) get OMP_NUM_THREADS=THREADS, so that they use as many torch threads as the rest.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -70,23 +76,34 @@ def interleaved_medians(fns: list, repeats: int) -> list[float]:
     return [statistics.median(t) for t in times]
 
 
-def peak_rss_kb(text: str, workdir: Path) -> tuple[int, float]:
-    """Peak resident set size of the CLI writing ``text`` to a WAV, and the audio seconds it wrote."""
+def cli_synth(text: str, workdir: Path, threads: int) -> dict:
+    """`ttsint synth --text-file` of ``text`` to a WAV under ``/usr/bin/time -v``: its --json report, with
+    the peak resident set size (``peak_kb``) added; fails unless the WAV holds every frame reported."""
     source, out = workdir / "text.txt", workdir / "out.wav"
     source.write_text(text, encoding="utf-8")
     cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "ttsint", "synth", "--addon", "en-rms",
            "--text-file", str(source), "-o", str(out), "--json"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
-    return peak, json.loads(proc.stdout)["audio_seconds"]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+    report = json.loads(proc.stdout)
+    report["peak_kb"] = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
+    samples, _ = ttsint.read_wav(out)
+    if samples.shape[0] != report["frames"]:
+        raise SystemExit(f"the WAV has {samples.shape[0]} frames, the report {report['frames']}")
+    return report
+
+
+def speech_rtf(report: dict) -> float:
+    return report["total_ms"] / 1000 / report["speech_seconds"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--words", type=int, default=2000)
     parser.add_argument("--long-words", type=int, default=1400, help="words for about ten minutes of audio")
+    parser.add_argument("--cli-words", type=int, default=5000, help="words of the done-when CLI run")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--only", nargs="*", default=["first", "demo", "rss", "rtf", "gap"])
+    parser.add_argument("--only", nargs="*", default=["first", "demo", "rss", "rtf", "gap", "cli"])
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1 by default: on a busy 2-core machine, two OpenMP threads "
                              "wait for each other and a short sentence can take 10x longer)")
@@ -117,10 +134,31 @@ def main() -> None:
 
     if "rss" in args.only:
         with tempfile.TemporaryDirectory() as tmp:
-            short_kb, short_s = peak_rss_kb(english_text(25), Path(tmp))
-            long_kb, long_s = peak_rss_kb(english_text(args.long_words), Path(tmp))
-        rows.append((f"peak RSS, CLI to WAV: {long_s / 60:.1f} min / {short_s:.0f} s of audio",
-                     f"{long_kb / 1024:.0f} MB / {short_kb / 1024:.0f} MB", long_kb / short_kb, "<= 1.2"))
+            short = cli_synth(english_text(25), Path(tmp), args.threads)
+            long = cli_synth(english_text(args.long_words), Path(tmp), args.threads)
+        rows.append((f"peak RSS, CLI to WAV: {long['audio_seconds'] / 60:.1f} min / "
+                     f"{short['audio_seconds']:.0f} s of audio",
+                     f"{long['peak_kb'] / 1024:.0f} MB / {short['peak_kb'] / 1024:.0f} MB",
+                     long["peak_kb"] / short["peak_kb"], "<= 1.2"))
+
+    if "cli" in args.only:
+        cli_text = english_text(args.cli_words)
+        sentence = next(ttsint.split_sentences(cli_text))
+        with tempfile.TemporaryDirectory() as tmp:
+            singles = [cli_synth(sentence, Path(tmp), args.threads) for _ in range(2)]
+            long = cli_synth(cli_text, Path(tmp), args.threads)
+            singles += [cli_synth(sentence, Path(tmp), args.threads) for _ in range(2)]
+        label = f"CLI --text-file, {args.cli_words} words ({long['audio_seconds'] / 60:.1f} min, " \
+                f"{long['segments']} segments) / first sentence alone"
+        first = statistics.median(r["first_chunk_ms"] for r in singles)
+        rtf = statistics.median(speech_rtf(r) for r in singles)
+        peak = statistics.median(r["peak_kb"] for r in singles)
+        rows.append((f"{label}: first chunk", f"{long['first_chunk_ms']:.0f} ms / {first:.0f} ms",
+                     long["first_chunk_ms"] / first, "<= 1.2"))
+        rows.append((f"{label}: real-time factor (speech only)", f"{speech_rtf(long):.3f} / {rtf:.3f}",
+                     speech_rtf(long) / rtf, "<= 1.1"))
+        rows.append((f"{label}: peak RSS", f"{long['peak_kb'] / 1024:.0f} MB / {peak / 1024:.0f} MB",
+                     long["peak_kb"] / peak, "(<= 1.2 for 10 min / 10 s)"))
 
     if "rtf" in args.only or "gap" in args.only:
         voice = ttsint.Voice.load("en-rms")
@@ -128,8 +166,8 @@ def main() -> None:
         singles = [timed_stream(voice, first_sentence)[1] for _ in range(3)]
         _, long_report = timed_stream(voice, text)
         singles += [timed_stream(voice, first_sentence)[1] for _ in range(3)]  # load may change meanwhile
-        single_rtf = statistics.median(r["total_ms"] / 1000 / r["speech_seconds"] for r in singles)
-        long_rtf = long_report["total_ms"] / 1000 / long_report["speech_seconds"]
+        single_rtf = statistics.median(speech_rtf(r) for r in singles)
+        long_rtf = speech_rtf(long_report)
         if "rtf" in args.only:
             rows.append((f"en-rms: real-time factor, {args.words} words / first sentence alone",
                          f"{long_rtf:.3f} / {single_rtf:.3f}", long_rtf / single_rtf, "<= 1.1"))
