@@ -103,6 +103,10 @@ def test_timestamps_time_every_spoken_word(tmp_path):
     for segment in segments:
         first, last = segment["words"][0], segment["words"][-1]
         assert segment["start"] <= first["start"] and last["end"] <= segment["end"]
+    # Between the sentences, the addon's pause (0.25 s by default) of silence in the WAV.
+    first_end, second_start = segments[0]["end"], segments[1]["start"]
+    assert second_start == pytest.approx(first_end + 0.25, abs=1e-3)
+    assert not samples[round(first_end * rate):round(second_start * rate)].any()
     paid, money = words[2], words[3]
     assert money["text"] == "$3.50" and money["end"] - money["start"] > 3 * (paid["end"] - paid["start"])
 
