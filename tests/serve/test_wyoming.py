@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from ttsint_serve.wyoming import SentenceBuffer
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
@@ -63,6 +64,16 @@ async def read_group(client: AsyncTcpClient) -> tuple[AudioStart, list[AudioChun
             return AudioStart.from_event(first), chunks, AudioStop.from_event(event)
         assert AudioChunk.is_type(event.type), event
         chunks.append(AudioChunk.from_event(event))
+
+
+def test_sentences_are_handed_out_once_the_next_one_begins() -> None:
+    buffer = SentenceBuffer("en")
+    pieces = ["Dr", ". Smith went ", "home at 3.5 ", "p.m. today. He", " left", "! Then", " what? ", "Fine"]
+    out = [buffer.add(piece) for piece in pieces]
+    # "Dr." and "p.m." do not end sentences; a sentence is out as soon as the next has begun.
+    assert out == [[], [], [], ["Dr. Smith went home at 3.5 p.m. today."], [], ["He left!"], [],
+                   ["Then what?"]]
+    assert buffer.finish() == "Fine" and buffer.finish() == ""
 
 
 def test_describe_lists_every_voice_as_a_tts_program(served: tuple[Server, int]) -> None:

@@ -161,6 +161,7 @@ class WyomingHandler(AsyncEventHandler):
         self.idle.set()
         self._speaker: asyncio.Task[None] | None = None
         self._session: _Session | None = None
+        self._refused = False
 
     async def run(self) -> None:
         try:
@@ -215,6 +216,8 @@ class WyomingHandler(AsyncEventHandler):
                                f"most {self.server.max_chars} (--max-chars)")
 
     def _queue(self, job: Callable[[], Awaitable[None]]) -> None:
+        if self._refused:
+            return  # an error was sent and the connection is closing: events still in flight are dropped
         self.idle.clear()
         self.jobs.put_nowait(job)
         if self._speaker is None:
@@ -234,16 +237,21 @@ class WyomingHandler(AsyncEventHandler):
                 log.exception("answering a Wyoming client failed")
                 await self._fail(WyomingError("internal", f"the server failed: {type(exc).__name__}: {exc}"))
             finally:
-                if self.jobs.empty():
+                if self.jobs.empty() or self._refused:
                     self.idle.set()
+            if self._refused:
+                return
 
     async def _fail(self, exc: WyomingError) -> None:
         """Send the error, then close: clients wait for ``audio-stop`` and would otherwise hang."""
         log.info("Wyoming client refused (%s): %s", exc.code, exc.text)
-        await self.write_event(Error(text=exc.text, code=exc.code).event())
+        self._refused = True
         while not self.jobs.empty():
             self.jobs.get_nowait()
-        await self.stop()
+        try:
+            await self.write_event(Error(text=exc.text, code=exc.code).event())
+        finally:
+            await self.stop()
 
     async def disconnect(self) -> None:
         """The client left (or the server stops): cancel what it was being sent."""
