@@ -37,18 +37,23 @@ def long_text(words: int) -> str:
     return " ".join(out)
 
 
-def first_audio(url: str, voice: str) -> float:
-    """Seconds from sending the one-sentence request to its first body bytes; reads the rest too."""
+def timed(url: str, voice: str) -> tuple[float, float]:
+    """Seconds from sending the one-sentence request to its first body bytes, and to its last."""
     with httpx.Client(timeout=600) as client:
         began = time.perf_counter()
         with client.stream("POST", url + "/v1/audio/speech", json={"voice": voice, "input": SHORT}) as r:
             r.raise_for_status()
             body = r.iter_raw()
             next(body)
-            took = time.perf_counter() - began
+            first = time.perf_counter() - began
             for _ in body:
                 pass
-    return took
+    return first, time.perf_counter() - began
+
+
+def first_audio(url: str, voice: str) -> float:
+    """Seconds from sending the one-sentence request to its first body bytes; reads the rest too."""
+    return timed(url, voice)[0]
 
 
 class LongStream(threading.Thread):

@@ -16,8 +16,7 @@ import sys
 import time
 
 import httpx
-
-SHORT = "The quick brown fox jumps over the lazy dog."
+from bench_serve_fairness import SHORT, timed  # run from benchmarks/, like the other benchmarks
 
 
 def start(port: int, *args: str) -> subprocess.Popen[bytes]:
@@ -35,20 +34,6 @@ def start(port: int, *args: str) -> subprocess.Popen[bytes]:
             server.terminate()
             raise SystemExit(f"`ttsint serve {' '.join(args)}` did not become ready")
         time.sleep(0.5)
-
-
-def timed(url: str, voice: str) -> tuple[float, float]:
-    """Seconds from sending the request to its first body bytes, and to its last."""
-    with httpx.Client(timeout=600) as client:
-        began = time.perf_counter()
-        with client.stream("POST", url + "/v1/audio/speech", json={"voice": voice, "input": SHORT}) as r:
-            r.raise_for_status()
-            body = r.iter_raw()
-            next(body)
-            first = time.perf_counter() - began
-            for _ in body:
-                pass
-    return first, time.perf_counter() - began
 
 
 def main() -> None:
