@@ -247,6 +247,7 @@ def test_two_clients_at_once(served: tuple[Server, int]) -> None:
 def test_a_client_that_disconnects_cancels_its_stream(served: tuple[Server, int]) -> None:
     server, port = served
     before = server.metric("ttsint_chunks_total", voice="demo-b")
+    cancelled = server.metric("ttsint_streams_cancelled_total", voice="demo-b")
 
     async def main() -> None:
         async with AsyncTcpClient("127.0.0.1", port) as client:
@@ -258,6 +259,7 @@ def test_a_client_that_disconnects_cancels_its_stream(served: tuple[Server, int]
 
     run(main())  # leaving the block closed the connection mid-answer
     server.wait_for(lambda: server.metric("ttsint_active_streams") == 0, "the stream to be cancelled")
+    assert server.metric("ttsint_streams_cancelled_total", voice="demo-b") == cancelled + 1
     made = server.metric("ttsint_chunks_total", voice="demo-b") - before
     assert made < 400  # the whole text needs 500+ chunks (see LONG_TEXT): the generator was closed
     assert server.metric("ttsint_chunks_total", voice="demo-b") - before == made

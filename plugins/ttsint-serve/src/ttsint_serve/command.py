@@ -87,16 +87,17 @@ def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_cha
     pool = VoicePool(specs)
     scheduler = Scheduler(workers=workers, max_streams=max_streams)
     sockets = [_listen(host, port)] if http else []
-    config = None
+    config, metrics = None, None
     if http:
         app = create_app(pool, scheduler, max_chars=max_chars)
+        metrics = app.state.metrics
         config = uvicorn.Config(app, host=host, port=port, log_level=level, lifespan="on",
                                 timeout_graceful_shutdown=shutdown_timeout)
     if wyoming is not None:
         from .wyoming import WyomingServer, run_wyoming
 
-        run_wyoming(WyomingServer(wyoming, pool, scheduler, max_chars=max_chars), config, sockets,
-                    shutdown_timeout)
+        run_wyoming(WyomingServer(wyoming, pool, scheduler, max_chars=max_chars, metrics=metrics), config,
+                    sockets, shutdown_timeout)
     elif config is not None:
         uvicorn.Server(config).run(sockets=sockets)
 

@@ -34,6 +34,7 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
+from .metrics import ServeMetrics
 from .pool import READY, ServedVoice, VoicePool
 from .scheduler import CapacityError, Scheduler
 
@@ -325,7 +326,11 @@ class WyomingHandler(AsyncEventHandler):
             await self.write_event(AudioStop(timestamp=end_ms).event())
         except ttsint.FrontendError as exc:
             raise WyomingError("bad-input", f"voice {entry.name!r} cannot speak this text: {exc}") from exc
-        except (WyomingError, ConnectionError):
+        except WyomingError:
+            raise
+        except (ConnectionError, asyncio.CancelledError):  # the client left (or the server stops)
+            if self.server.metrics is not None:
+                self.server.metrics.cancelled.labels(entry.name).inc()
             raise
         except Exception as exc:  # a block's bug: tell this client, keep serving the others
             log.error("voice %r failed after %d chunk(s): %s: %s", entry.name, stream.chunks_made,
@@ -352,8 +357,11 @@ class _Session:
 class WyomingServer:
     """Listens at a ``tcp://`` or ``unix://`` URI and serves the pool's voices to Wyoming clients."""
 
-    def __init__(self, uri: str, pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000) -> None:
+    def __init__(self, uri: str, pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000,
+                 metrics: ServeMetrics | None = None) -> None:
+        """``metrics``: the HTTP app's, when it runs beside, so /metrics counts Wyoming cancellations too."""
         self.uri = uri
+        self.metrics = metrics
         self.address = parse_wyoming_uri(uri)
         self.pool, self.scheduler, self.max_chars = pool, scheduler, max_chars
         self.handlers: set[WyomingHandler] = set()
