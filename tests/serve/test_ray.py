@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import re
 import select
+import shutil
 import subprocess
 import threading
 import time
@@ -41,11 +43,18 @@ def gate_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def ray_server(tmp_path_factory: pytest.TempPathFactory, gate_path: Path,
+def tap_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where demo-gate's Tap writes each mel chunk (a test puts a file there to fail a stream)."""
+    return tmp_path_factory.mktemp("ray-tap")
+
+
+@pytest.fixture(scope="module")
+def ray_server(tmp_path_factory: pytest.TempPathFactory, gate_path: Path, tap_path: Path,
                broken_addon: Path) -> Iterator[Server]:
     """Three voices and a broken addon on Ray Serve with two CPUs, a quarter CPU per voice replica."""
-    gate = f"stack.1.type=ChunkStats,stack.1.path={gate_path},stack.1.log=false,stack.2.type=GriffinLim," \
-           "stack.2.n_iter=2"
+    gate = f"stack.1.type=ChunkStats,stack.1.path={gate_path},stack.1.log=false," \
+           f"stack.2.type=Tap,stack.2.directory={tap_path},stack.2.concat=false," \
+           "stack.3.type=GriffinLim,stack.3.n_iter=2"
     server = start_server(
         tmp_path_factory.mktemp("ray-logs"), "--ray", "--voice-cpus", "0.25", "--max-streams", "32",
         "--max-chars", "3000",
@@ -66,20 +75,21 @@ def open_gate(path: Path) -> int:
     return fd
 
 
-def drain(fd: int, timeout: float = 300.0) -> list[bytes]:
-    """Read the pipe until its writer closes it (the replica's stream closed), returning its lines."""
+def drain(fd: int, timeout: float = 300.0, stop: threading.Event | None = None) -> list[bytes]:
+    """Read the pipe until its writer closes it (the replica's stream closed), or ``stop`` is set."""
     data, deadline = b"", time.monotonic() + timeout
-    while True:
+    while not (stop and stop.is_set()):
         left = deadline - time.monotonic()
         assert left > 0, "the replica never closed its stream"
-        if select.select([fd], [], [], left)[0]:
+        if select.select([fd], [], [], min(left, 0.2))[0]:
             try:
                 piece = os.read(fd, 65536)
             except BlockingIOError:
                 continue
             if not piece:
-                return data.splitlines()
+                break
             data += piece
+    return data.splitlines()
 
 
 def release(path: Path) -> None:
@@ -174,6 +184,57 @@ def test_a_client_that_disconnects_cancels_the_replica_stream(ray_server: Server
     # LONG_TEXT needs 280 mel chunks; the stream stopped within a few of the gate.
     held_by_the_pipe = PIPE_BYTES // min(len(line) + 1 for line in lines)
     assert len(lines) <= held_by_the_pipe + 4
+
+
+def test_a_stream_that_fails_before_audio_gets_a_500(ray_server: Server, tap_path: Path) -> None:
+    # With a file where demo-gate's Tap writes, its first chunk fails in the replica; the error
+    # crosses Ray as the replica raised it.
+    shutil.rmtree(tap_path)
+    tap_path.write_text("not a directory")
+    try:
+        response = ray_server.speech(voice="demo-gate", input=test_app.SHORT)
+    finally:
+        tap_path.unlink()
+        tap_path.mkdir()
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert error["type"] == "server_error" and "demo-gate" in error["message"]
+    assert str(tap_path) in error["message"] and "Traceback" not in error["message"]
+    assert ray_server.metric("ttsint_errors_total", voice="demo-gate", stage="before_audio") == 1
+
+
+def test_a_stream_that_fails_midway_is_cut_off_and_counted(ray_server: Server, gate_path: Path,
+                                                            tap_path: Path) -> None:
+    # The replica cannot finish LONG_TEXT before the gate opens, and the tap breaks before it does.
+    fd = open_gate(gate_path)
+    stop = threading.Event()
+    reader = threading.Thread(target=drain, args=(fd, 300.0, stop))
+    try:
+        with ray_server.client() as client, client.stream(
+                "POST", "/v1/audio/speech", json={"voice": "demo-gate", "input": LONG_TEXT}) as response:
+            assert response.status_code == 200
+            body = response.iter_raw(4096)
+            received = next(body)
+            shutil.rmtree(tap_path)
+            tap_path.write_text("not a directory")
+            reader.start()
+            with pytest.raises(httpx.RemoteProtocolError):
+                for piece in body:
+                    received += piece
+    finally:
+        stop.set()
+        if reader.is_alive():
+            reader.join(60)
+        os.close(fd)
+        tap_path.unlink(missing_ok=True)
+        tap_path.mkdir(exist_ok=True)
+    assert received[:4] == b"RIFF" and len(received) > 44
+    assert ray_server.metric("ttsint_errors_total", voice="demo-gate", stage="mid_stream") == 1
+    # Logged by the ingress with the voice and how far it got (the error is the tap's: the file, or
+    # the directory gone for a moment while the test swapped them).
+    logged = r"voice 'demo-gate' \(addon demo, --addon demo:name=demo-gate,\S+\) failed after [1-9]\d* chunk"
+    assert re.search(logged + r"\(s\): (NotADirectoryError|FileNotFoundError)", ray_server.output())
+    ray_server.wait_for(lambda: ray_server.metric("ttsint_active_streams") == 0, "the stream to be closed")
 
 
 def test_twenty_concurrent_requests_are_all_answered(ray_server: Server) -> None:
