@@ -13,6 +13,9 @@ machine is shared. Figures (names for --only):
 - rtf:    en-rms, real-time factor of the WORDS-word text / of its first sentence alone
           (both over speech only: the pauses between sentences are not counted as audio)
 - gap:    in that same run, the median gap at a sentence boundary / the median gap between chunks
+- mix:    what the rtf figure is made of: the first 40 sentences streamed as one text / each streamed
+          alone (overhead of streaming them together), and the cost per second of speech of an average
+          one of them alone / of the first sentence alone (how representative the baseline is)
 - cli:    the issue's done-when run: `ttsint synth --addon en-rms --text-file ... -o x.wav --json` of
           CLI-WORDS words / of its first sentence alone (two runs before the long one and two after):
           first chunk, real-time factor over speech and peak RSS; the WAV must hold every frame reported
@@ -93,6 +96,13 @@ def cli_synth(text: str, workdir: Path, threads: int) -> dict:
     return report
 
 
+def stream_seconds(voice: ttsint.Voice, text: str) -> tuple[float, float]:
+    """Seconds to stream all of ``text`` in process, and the seconds of audio it made."""
+    begin = time.perf_counter()
+    frames = sum(len(chunk) for chunk in voice.stream(text))
+    return time.perf_counter() - begin, frames * voice.frame_seconds
+
+
 def speech_rtf(report: dict) -> float:
     return report["total_ms"] / 1000 / report["speech_seconds"]
 
@@ -103,7 +113,7 @@ def main() -> None:
     parser.add_argument("--long-words", type=int, default=1400, help="words for about ten minutes of audio")
     parser.add_argument("--cli-words", type=int, default=5000, help="words of the done-when CLI run")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--only", nargs="*", default=["first", "demo", "rss", "rtf", "gap", "cli"])
+    parser.add_argument("--only", nargs="*", default=["first", "demo", "rss", "rtf", "gap", "mix", "cli"])
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1 by default: on a busy 2-core machine, two OpenMP threads "
                              "wait for each other and a short sentence can take 10x longer)")
@@ -140,6 +150,26 @@ def main() -> None:
                      f"{short['audio_seconds']:.0f} s of audio",
                      f"{long['peak_kb'] / 1024:.0f} MB / {short['peak_kb'] / 1024:.0f} MB",
                      long["peak_kb"] / short["peak_kb"], "<= 1.2"))
+
+    if "mix" in args.only:
+        voice = ttsint.Voice.load("en-rms")
+        sentences = list(ttsint.split_sentences(text))[:40]
+        joined, each, first = [], [], []
+        stream_seconds(voice, sentences[0])  # warm-up
+        for _ in range(3):
+            joined.append(stream_seconds(voice, " ".join(sentences))[0])
+            alone = [stream_seconds(voice, s) for s in sentences]
+            each.append(sum(t for t, _ in alone) / sum(a for _, a in alone))
+            firsts = [stream_seconds(voice, sentences[0]) for _ in range(5)]
+            first.append(sum(t for t, _ in firsts) / sum(a for _, a in firsts))
+        speech = sum(stream_seconds(voice, s)[1] for s in sentences)
+        together = statistics.median(t / (e * speech) for t, e in zip(joined, each, strict=True))
+        rows.append(("en-rms: 40 sentences streamed as one text / each alone (time)",
+                     f"{statistics.median(joined):.2f} s / {statistics.median(each) * speech:.2f} s",
+                     together, "(~1: no cost in streaming them together)"))
+        rows.append(("en-rms: cost per second of speech, those sentences alone / the first sentence alone",
+                     f"{statistics.median(each):.3f} / {statistics.median(first):.3f}",
+                     statistics.median(each) / statistics.median(first), "(the rtf baseline's bias)"))
 
     if "cli" in args.only:
         cli_text = english_text(args.cli_words)
