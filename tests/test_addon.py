@@ -187,9 +187,14 @@ def test_bad_overrides_name_the_path(
         ('quoted="12"', ("quoted", "12")),
         ("expr=a=b", ("expr", "a=b")),
         (" name =", ("name", "")),
+        ("table={ type = \"Gain\", db = -3.5 }", ("table", {"type": "Gain", "db": -3.5})),
+        ("big=2.5e3", ("big", 2500.0)),
+        ("single='x y'", ("single", "x y")),
+        ("word=abc", ("word", "abc")),
+        ("inf=inf", ("inf", float("inf"))),
     ],
 )
-def test_parse_override_reads_json_values(text: str, expected: tuple[str, Any]) -> None:
+def test_parse_override_reads_toml_and_json_values(text: str, expected: tuple[str, Any]) -> None:
     assert parse_override(text) == expected
 
 

@@ -70,15 +70,21 @@ def test_nanguard_passes_clean_frames(run, random_mel):
     assert torch.equal(run(NaNGuard(), random_mel, 9), random_mel)
 
 
-def test_nanguard_names_its_path_and_the_frames():
-    voice = ttsint.Voice.load(
-        "demo", {"stack.1": {"type": "Gain", "db": float("nan")}, "stack.2": {"type": "NaNGuard"}}
-    )
+def test_a_nan_parameter_is_refused_before_anything_streams():
+    with pytest.raises(ttsint.ConfigError, match=r"stack\[1\]\.db: expected a finite number, got nan"):
+        ttsint.Voice.load("demo", {"stack.1": {"type": "Gain", "db": float("nan")}})
+
+
+def test_nanguard_names_its_path_and_the_frames(run):
+    guard = NaNGuard()
+    guard.config_path = "stack[2]"
+    frames = torch.zeros(6, 2)
+    frames[3, 1] = math.nan
     with pytest.raises(ttsint.StreamError) as info:
-        voice.synthesize("Hi.")
+        run(guard, frames, 2)
     text = str(info.value)
     assert text.startswith("stack[2] (NaNGuard): ")
-    assert " NaN and 0 Inf value(s) in frames 0-" in text and "the block before stack[2]" in text
+    assert " NaN and 0 Inf value(s) in frames 3-3" in text and "the block before stack[2]" in text
 
 
 def test_nanguard_can_let_infinities_through(run):

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import httpx
 import pytest
 import ttsint
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ttsint_serve.app import parse_speech_request
+from ttsint_serve.errors import APIError
 
 from .conftest import LONG_TEXT, Server, assert_valid_wav
 
@@ -250,3 +255,32 @@ def test_the_page_is_served_as_plain_files(server: Server) -> None:
     assert '<script src="/static/app.js">' in page.text
     script = server.get("/static/app.js")
     assert script.status_code == 200 and "window.ttsintPage" in script.text
+
+
+_json = st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=6),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                                  max_size=3), max_leaves=8)
+_fields = st.fixed_dictionaries({}, optional={"input": _json | st.text(max_size=20), "voice": _json,
+                                              "model": _json, "response_format": _json | st.sampled_from(
+                                                  ["wav", "pcm", "mp3"]), "speed": _json})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(_fields.map(lambda d: json.dumps(d).encode()), _json.map(lambda v: json.dumps(v).encode()),
+                 st.binary(max_size=40)))
+def test_any_request_body_parses_or_gets_a_4xx_naming_why(body: bytes) -> None:
+    """No body makes request parsing raise anything but an APIError with a 4xx status (never a 500)."""
+    try:
+        parse_speech_request(body, max_chars=100)
+    except APIError as exc:
+        assert 400 <= exc.status < 500 and exc.body()["error"]["message"]
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000,
+                                  b'{"input": "hi", "voice": "a", "response_format": []}',
+                                  b'{"input": "hi", "voice": "a", "response_format": {"x": 1}}'],
+                         ids=["deep", "format-list", "format-table"])
+def test_hostile_bodies_get_a_400(body: bytes) -> None:
+    with pytest.raises(APIError) as caught:
+        parse_speech_request(body, max_chars=100)
+    assert caught.value.status == 400

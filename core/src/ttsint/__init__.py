@@ -54,8 +54,10 @@ if TYPE_CHECKING:
     from .data import BuildContext, Chunk, Utterance
     from .frontends import CharacterFrontend, Frontend, normalize_text
     from .integrity import sha256_hex, stamp_digests
+    from .limits import Limits
     from .network import Network, network_levels
     from .overrides import apply_overrides, parse_override
+    from .params import Range
     from .registry import Registry, get_registry, lazy_exports, reset_registry
     from .runtimes import Executable, ExportedNetwork, Runtime, RuntimePool, RuntimeSetting, device_present
     from .safety import check_archive
@@ -63,6 +65,7 @@ if TYPE_CHECKING:
     from .speech import SegmentInfo, SpeechStream
     from .stack import block_parameters, build_stack, format_tree
     from .stats import RunStats
+    from .synth import check_output_path
     from .voice import Voice
     from .windowed import WindowedNetworkBlock
 
@@ -112,6 +115,8 @@ _LAZY: dict[str, str] = {
     "Network": "network",
     "network_levels": "network",
     "apply_overrides": "overrides",
+    "Limits": "limits",
+    "Range": "params",
     "parse_override": "overrides",
     "Registry": "registry",
     "get_registry": "registry",
@@ -133,6 +138,7 @@ _LAZY: dict[str, str] = {
     "build_stack": "stack",
     "format_tree": "stack",
     "RunStats": "stats",
+    "check_output_path": "synth",
     "Voice": "voice",
     "WindowedNetworkBlock": "windowed",
 }
@@ -150,6 +156,7 @@ __all__ = [
     "BuildContext",
     "CharacterFrontend",
     "check_archive",
+    "check_output_path",
     "Chunk",
     "chunks_to",
     "concat_chunks",
@@ -169,6 +176,7 @@ __all__ = [
     "hookimpl",
     "lazy_exports",
     "length_mask",
+    "Limits",
     "load_addon",
     "merge_outputs",
     "Network",
@@ -183,6 +191,7 @@ __all__ = [
     "parse_override",
     "PluginError",
     "Prepared",
+    "Range",
     "read_wav",
     "Registry",
     "reset_registry",

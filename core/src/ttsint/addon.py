@@ -16,6 +16,7 @@ from typing import Any
 
 from .errors import AddonError, ConfigError
 from .frontends import Frontend, build_frontend
+from .limits import MAX_NESTING, Limits, read_limits
 from .network import Network, load_network
 from .overrides import apply_overrides
 from .registry import Registry, get_registry
@@ -78,6 +79,11 @@ class Addon:
         return [n for n in self.networks.values() if n.role == role]
 
     @property
+    def limits(self) -> Limits:
+        """The addon's ``[limits]`` (frames per symbol and per utterance, text length), with defaults."""
+        return read_limits(self.config, str(self.config_file) if self.config_file else None)
+
+    @property
     def frontend(self) -> Frontend:
         """The text front end named in the config, built on first use."""
         if self._frontend is None:
@@ -91,12 +97,27 @@ def load_addon(path_or_name: str | Path, overrides: Mapping[str, Any] | None = N
     registry = registry or get_registry()
     directory = _locate(path_or_name, registry)
     config_file, raw = _read_config(directory)
-    config = apply_overrides(raw, overrides)
     source = str(config_file)
+    for name, value in (overrides or {}).items():
+        if _depth(value) > MAX_NESTING:
+            raise ConfigError(str(name), f"nested deeper than {MAX_NESTING} levels", source="--set")
+    config = apply_overrides(raw, overrides)
     _validate(config, source)
+    read_limits(config, source)
     networks = {name: load_network(name, spec, directory, source)
                 for name, spec in config.get("networks", {}).items()}
     return Addon(config["name"], directory, config, networks, registry, config_file=config_file)
+
+
+def _depth(value: Any, limit: int = MAX_NESTING + 1) -> int:
+    """How deeply lists and tables nest in ``value`` (counted without recursion, up to ``limit``)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level < limit and isinstance(item, (dict, list)):
+            stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def _read_config(directory: Path) -> tuple[Path, Any]:
@@ -106,9 +127,14 @@ def _read_config(directory: Path) -> tuple[Path, Any]:
         raise AddonError(f"{directory} has no {' or '.join(CONFIG_NAMES)}")
     try:
         text = config_file.read_text(encoding="utf-8")
-        return config_file, tomllib.loads(text) if config_file.suffix == ".toml" else json.loads(text)
+        config = tomllib.loads(text) if config_file.suffix == ".toml" else json.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         raise AddonError(f"{config_file} is not valid {config_file.suffix[1:].upper()}: {exc}") from exc
+    except RecursionError:
+        raise AddonError(f"{config_file}: tables or lists nested far too deep") from None
+    if _depth(config) > MAX_NESTING:
+        raise AddonError(f"{config_file}: tables or lists nested deeper than {MAX_NESTING} levels")
+    return config_file, config
 
 
 def default_addon(registry: Registry | None = None) -> str:

@@ -7,11 +7,16 @@ block modules load inside the commands that need them, so ``ttsint --help`` star
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import logging
+import math
 import sys
 import traceback
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -80,11 +85,40 @@ def make_cli(registry: Registry | None = None) -> click.Group:
     @click.version_option(package_name="ttsint", prog_name="ttsint")
     def cli(debug: bool) -> None:
         """Integrate and stream text-to-speech models built from SequenceBlocks and StreamableBlocks."""
+        if not debug:  # torch's own warnings and deserialization tracebacks stay off the terminal
+            logging.getLogger("torch").setLevel(logging.CRITICAL)
 
     for command in (addons, blocks, check, new_plugin, plugins, runtimes, synth, verify):
         cli.add_command(command)
     registry.add_commands(cli)
     return cli
+
+
+@contextlib.contextmanager
+def _flag_errors() -> Iterator[None]:
+    """Errors in the voice-wide runtime or device name the flag that gave it (--runtime, --device)."""
+    try:
+        yield
+    except ConfigError as exc:
+        if exc.source != "voice":
+            raise
+        flag = "--device" if exc.path.startswith("device") else "--runtime"
+        raise ConfigError(flag, exc.message, exc.hint) from exc
+
+
+def _read_text(data: bytes, where: str) -> str:
+    """Decode UTF-8 with a clear error; NUL and other control characters (not newlines) are dropped."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start:exc.start + 4]
+        raise TTSIntError(f"{where} is not valid UTF-8 (byte {exc.start}: {bad!r}); "
+                          "save or pipe the text as UTF-8") from None
+    return _drop_controls(text)
+
+
+def _drop_controls(text: str) -> str:
+    return "".join(c for c in text if c in "\n\r\t" or unicodedata.category(c) != "Cc")
 
 
 def _block_rows() -> list[dict[str, Any]]:
@@ -188,7 +222,8 @@ def check(addon: str, sets: Sequence[str], runtime: str | None, device: str | No
     from .stack import format_tree
     from .voice import Voice
 
-    voice = Voice.load(addon, _overrides(sets), runtime=_runtime_value(runtime), device=device)
+    with _flag_errors():
+        voice = Voice.load(addon, _overrides(sets), runtime=_runtime_value(runtime), device=device)
     a = voice.addon
     click.echo(f"addon {a.name} {a.version}  ({a.path})")
     click.echo(f"  sample_rate={a.sample_rate} n_mels={a.n_mels} hop_length={a.hop_length} "
@@ -240,13 +275,18 @@ def synth(text: str | None, text_file: str | None, addon_name: str | None, sets:
         raise click.UsageError("give the text to speak as TEXT, as - (standard input), "
                                "or with --text-file PATH")
     if text_file is not None:
-        with open(text_file, encoding="utf-8", errors="replace") as f:
-            text = f.read()
+        try:
+            text = _read_text(Path(text_file).read_bytes(), f"--text-file {text_file}")
+        except OSError as exc:
+            raise TTSIntError(f"--text-file {text_file}: {exc.strerror or exc}") from None
     elif text == "-":
-        text = click.get_text_stream("stdin").read()
+        text = _read_text(click.get_binary_stream("stdin").read(), "standard input")
+    else:
+        text = _drop_controls(text)
     assert text is not None
-    report = synthesize_to(text, addon_name, _overrides(sets), output, timestamps,
-                           runtime=_runtime_value(runtime), device=device, plot=plot_path)
+    with _flag_errors():
+        report = synthesize_to(text, addon_name, _overrides(sets), output, timestamps,
+                               runtime=_runtime_value(runtime), device=device, plot=plot_path)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     elif stats:
@@ -314,6 +354,8 @@ def verify(addon: str, configurations: Sequence[str], texts: str, tolerance: flo
     """
     from .verify import parse_configuration, read_texts, verify_addon
 
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise ConfigError("--tolerance", f"expected a finite number >= 0, got {tolerance!r}")
     configs = [parse_configuration(c) for c in configurations]
     if len(configs) == 1:
         configs.insert(0, parse_configuration(""))
@@ -353,6 +395,10 @@ def run(argv: Sequence[str] | None = None) -> int:
             result = cli.invoke(ctx)
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.UsageError as exc:  # one paragraph, like every other error
+        where = exc.ctx.command_path if exc.ctx is not None else "ttsint"
+        click.echo(f"error: {exc.format_message()}\n  see: {where} --help", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
@@ -363,6 +409,12 @@ def run(argv: Sequence[str] | None = None) -> int:
         if ctx is not None and ctx.params.get("debug"):
             traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
+        return 1
+    except OSError as exc:  # a file the user named cannot be read or written
+        if ctx is not None and ctx.params.get("debug"):
+            traceback.print_exc()
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"error: {where}{exc.strerror or exc}", err=True)
         return 1
     return result if isinstance(result, int) else 0
 

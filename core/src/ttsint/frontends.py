@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 
@@ -117,7 +117,7 @@ class CharacterFrontend(Frontend):
     type_name = "characters"
 
     def __init__(self, symbols: str | list[str], pad: str = "<pad>", lowercase: bool = True,
-                 expand_numbers: bool = True, unknown: str = "error") -> None:
+                 expand_numbers: bool = True, unknown: Literal["error", "skip"] = "error") -> None:
         if unknown not in ("error", "skip"):
             raise ValueError(f"unknown must be 'error' or 'skip', got {unknown!r}")
         chars = list(symbols)

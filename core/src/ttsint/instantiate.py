@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import ConfigError, ParameterError, PluginError, TTSIntError
+from .params import check_values
 from .registry import Registration, Registry
 
 __all__ = ["load_class", "constructor_parameters", "check_parameters", "instantiate"]
@@ -64,6 +65,7 @@ def check_parameters(cls: type, params: Mapping[str, Any], path: str, name: str)
     if missing:
         raise ConfigError(f"{path}.{missing[0]}", f"{name} requires {missing[0]!r}",
                           f"required: {', '.join(required)}")
+    check_values(cls, params, path)
 
 
 def instantiate(cls: Any, params: dict[str, Any], source: Any, *, path: str, name: str) -> Any:

@@ -4,24 +4,33 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 from .errors import ConfigError
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
 __all__ = ["parse_override", "apply_overrides"]
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """Split "a.b.0.c=VALUE"; VALUE is read as JSON when it parses (numbers, true, lists), else as text."""
+    """Split "a.b.0.c=VALUE"; VALUE is a TOML literal (2, 2.5, true, "x", [1, 2]) or JSON, else text."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError("--set", f"expected KEY=VALUE, got {text!r}",
                           "e.g. --set stack.0.sequence_block.type=CustomizedEncoders")
     try:
-        value = json.loads(raw)
-    except ValueError:
-        value = raw
+        value = tomllib.loads(f"value = {raw}")["value"]
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError):
+        try:  # JSON too, as before: null, and {"key": value} tables
+            value = json.loads(raw)
+        except (ValueError, RecursionError):
+            value = raw
     return key.strip(), value
 
 

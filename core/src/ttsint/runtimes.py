@@ -240,7 +240,10 @@ class RuntimePool:
         runtime_from = next((s for s in reversed(settings) if s.runtime is not None), None)
         device_from = next((s for s in reversed(settings) if s.device is not None), None)
         runtime_value = runtime_from.runtime if runtime_from else default
-        name, options = parse_runtime(runtime_value, runtime_from.runtime_at if runtime_from else "runtime")
+        try:
+            name, options = parse_runtime(runtime_value, "runtime")
+        except ConfigError as exc:
+            raise (runtime_from or RuntimeSetting()).error("runtime", exc.message, exc.hint) from None
         cls = self._runtime_class(name, runtime_from)
         if cls.fixed_shapes and not fixed_shapes:
             where = runtime_from or RuntimeSetting(runtime_at=block_path)

@@ -13,6 +13,7 @@ from .addon import Addon
 from .blocks import Block, SequenceBlock, StreamableBlock, StreamablePipeline, StreamableStack
 from .errors import ConfigError
 from .instantiate import check_parameters, constructor_parameters, instantiate, load_class
+from .limits import MAX_NESTING
 from .network import Network
 from .registry import Registry, get_registry
 from .runtimes import DEFAULT_RUNTIME, RuntimePool, RuntimeSetting
@@ -58,6 +59,8 @@ class StackContext:
     def build(self, spec: Any, key: str, kind: type[Block] | None = None) -> Any:
         """Build a nested spec found under ``key`` (e.g. "sequence_block" or "stack[1]")."""
         child = f"{self.path}{key}" if key.startswith("[") else f"{self.path}.{key}" if self.path else key
+        if child.count(".") + child.count("[") > MAX_NESTING:
+            raise ConfigError(child, f"blocks nested deeper than {MAX_NESTING} levels")
         self.record.nested += 1
         return _build_block(spec, kind or Block, self._at(child))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -120,6 +121,9 @@ def synthesize_to(text: str, addon: str | None = None, overrides: Mapping[str, A
     there is one), tapped from the same run. A failed run leaves no partial output file behind.
     ``runtime`` and ``device`` run every network there.
     """
+    for flag, path in (("-o", output), ("--timestamps", timestamps), ("--plot", plot)):
+        if path is not None:
+            check_output_path(path, flag)
     with Voice.load(addon or default_addon(), overrides, runtime=runtime, device=device) as voice:
         return _synthesize(voice, text, output, timestamps, plot)
 
@@ -184,6 +188,23 @@ def _plotter(voice: Voice, path: str | Path, sink: dict[int, list[torch.Tensor]]
                           "to draw", "write the output with -o out.npy and plot that with ttsint plot")
     voice.block = tapped
     return draw
+
+
+def check_output_path(path: str | Path, flag: str) -> None:
+    """A ConfigError at ``flag`` unless ``path`` names a file that can be created or replaced."""
+    text = str(path)
+    if not text.strip():
+        raise ConfigError(flag, "the output path is empty", f"name a file after {flag}")
+    target = Path(text).expanduser()
+    parent = target.parent
+    if target.is_dir():
+        raise ConfigError(flag, f"{text} is a directory", f"name a file inside it, e.g. {target / 'out.wav'}")
+    if not parent.exists():
+        raise ConfigError(flag, f"the folder {parent} does not exist", "create it first, or write elsewhere")
+    if not parent.is_dir():
+        raise ConfigError(flag, f"{parent} is not a folder, so {text} cannot be created")
+    if not os.access(parent, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise ConfigError(flag, f"no permission to write {text}")
 
 
 def segment_timestamps(voice: Voice, speech: SpeechStream) -> dict[str, Any]:

@@ -16,11 +16,15 @@ import torch
 from .blocks import Block, StreamableStack
 from .chunking import concat_chunks
 from .errors import ConfigError
+from .guard import OutputGuard
 from .overrides import parse_override
 from .voice import Voice
 
 __all__ = ["Configuration", "VerifyRow", "parse_configuration", "sample_texts", "read_texts", "verify_addon",
            "compared_block"]
+
+MAX_TEXTS = 10_000
+"""The most texts ``--texts N`` generates; more is surely a typo, and would run for hours."""
 
 VOICE_KEYS = ("runtime", "device")
 """Keys of a ``--vs`` configuration that go to ``Voice.load``; every other key is a config override."""
@@ -67,6 +71,9 @@ def parse_configuration(text: str) -> Configuration:
                           "quote values that contain spaces") from exc
     config = Configuration(label=text.strip() or "(addon as configured)")
     for part in parts:
+        if "=" not in part:
+            raise ConfigError("--vs", f"expected KEY=VALUE items, got {part!r} in {text!r}",
+                              'e.g. --vs "runtime=onnxruntime device=cpu"')
         key, value = parse_override(part)
         if key in VOICE_KEYS:
             config.voice[key] = value
@@ -100,12 +107,19 @@ def sample_texts(count: int, longest: int = 2000) -> list[str]:
 def read_texts(value: str) -> list[str]:
     """``--texts``: a count of generated texts, or a file with one text per line."""
     if value.isdigit():
+        if int(value) > MAX_TEXTS:
+            raise ConfigError("--texts", f"at most {MAX_TEXTS} generated texts, got {value}")
         return sample_texts(int(value))
     path = Path(value)
     if not path.is_file():
         raise ConfigError("--texts", f"{value!r} is neither a number nor a file",
                           "give a count (e.g. --texts 50) or a UTF-8 file with one text per line")
-    texts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ConfigError("--texts", f"{value} is not valid UTF-8 (byte {exc.start})",
+                          "save the file as UTF-8") from None
+    texts = [line.strip() for line in lines if line.strip()]
     if not texts:
         raise ConfigError("--texts", f"{value} has no non-empty lines")
     return texts
@@ -125,7 +139,9 @@ def compared_block(voice: Voice) -> tuple[Block, str]:
 
 def _outputs(voice: Voice, texts: Sequence[str]) -> tuple[list[torch.Tensor], str]:
     block, kind = compared_block(voice)
-    outs = [concat_chunks(block.stream(voice.encode(t), None)).detach().cpu().float() for t in texts]
+    a = voice.addon
+    guarded = OutputGuard(block, n_mels=a.n_mels, hop_length=a.hop_length, limits=a.limits)
+    outs = [concat_chunks(guarded.stream(voice.encode(t), None)).detach().cpu().float() for t in texts]
     return outs, kind
 
 

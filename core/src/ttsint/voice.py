@@ -12,7 +12,8 @@ from .addon import Addon, load_addon
 from .blocks import StreamableBlock, chunks_to
 from .chunking import concat_chunks
 from .data import Chunk, Utterance
-from .errors import ConfigError
+from .errors import ConfigError, FrontendError
+from .guard import OutputGuard
 from .registry import Registry, get_registry
 from .runtimes import Binding, RuntimePool
 from .segments import SegmentSettings, segment_settings
@@ -45,7 +46,17 @@ class Voice:
             raise ConfigError("stack", f"{block.type_name} is a {block.kind} block; a voice's stack must "
                               "produce frames, so it needs a streamable block at the top")
         self.block: StreamableBlock = block
+        self._guard: OutputGuard | None = None
         self.segment_settings: SegmentSettings = segment_settings(addon)
+
+    @property
+    def guarded(self) -> OutputGuard:
+        """``block`` behind the output guard, which every stream goes through: finite, well-shaped,
+        bounded output, or a StreamError. Rebuilt if ``block`` is replaced (e.g. tapped for a plot)."""
+        if self._guard is None or self._guard.block is not self.block:
+            a = self.addon
+            self._guard = OutputGuard(self.block, n_mels=a.n_mels, hop_length=a.hop_length, limits=a.limits)
+        return self._guard
 
     @property
     def bindings(self) -> list[Binding]:
@@ -91,6 +102,10 @@ class Voice:
     def segments(self, text: str) -> Iterator[tuple[str, Utterance]]:
         """The text's segments (sentences, split to the addon's symbol limit), each with its utterance."""
         s = self.segment_settings
+        most = self.addon.limits.max_text_chars
+        if len(text) > most:
+            raise FrontendError(f"the text has {len(text)} characters, more than max_text_chars = {most} "
+                                f"({self.addon.limits.source}); split it into several requests")
         return self.addon.frontend.segments(text, s.max_symbols, source=s.source)
 
     def stream(self, text: str) -> SpeechStream:
@@ -100,12 +115,12 @@ class Voice:
         here); later ones are prepared in the background while earlier ones stream.
         """
         pause = round(self.segment_settings.pause / self.frame_seconds)
-        return SpeechStream(self.block, self.segments(text), pause_frames=pause)
+        return SpeechStream(self.guarded, self.segments(text), pause_frames=pause)
 
     def stream_utterance(self, utt: Utterance) -> Iterator[Chunk]:
         """Stream from ready-made tensors (e.g. symbols from an external front end); chunks come out on
         the CPU wherever the networks ran."""
-        return chunks_to(self.block.stream(utt, None), torch.device("cpu"))  # type: ignore[return-value]
+        return chunks_to(self.guarded.stream(utt, None), torch.device("cpu"))  # type: ignore[return-value]
 
     def synthesize(self, text: str) -> torch.Tensor:
         """The whole output of the stack for ``text``, [T, C], pauses between sentences included."""

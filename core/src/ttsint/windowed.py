@@ -7,7 +7,7 @@ in one place, each window is padded and masked when the shape is fixed, and cont
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import torch
 
@@ -16,6 +16,7 @@ from .chunking import Window, context_windows, length_mask, pad_to
 from .data import BuildContext, Chunk, Utterance
 from .errors import ParameterError, StreamError
 from .network import Network
+from .params import Range
 
 __all__ = ["WindowedNetworkBlock", "resolve_context"]
 
@@ -59,8 +60,9 @@ class WindowedNetworkBlock(StreamableBlock):
     output_rate: ClassVar[int] = 1
     context_params = ("network",)
 
-    def __init__(self, network: Network, chunk_frames: int = 64, first_chunk_frames: int | None = 16,
-                 context_frames: int | None = None, exact: bool = True,
+    def __init__(self, network: Network, chunk_frames: Annotated[int, Range(1)] = 64,
+                 first_chunk_frames: Annotated[int, Range(1)] | None = 16,
+                 context_frames: Annotated[int, Range(0)] | None = None, exact: bool = True,
                  chunk_growth: float | None = None) -> None:
         if not isinstance(chunk_frames, int) or chunk_frames < 1:
             raise ParameterError("chunk_frames", f"must be >= 1, got {chunk_frames!r}")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+import ttsint
 
 __all__ = ["bench"]
 
@@ -36,10 +39,18 @@ def bench(
     from .report import markdown, plot, write_json
     from .suite import run_suite
 
+    # Every argument is checked before anything is measured: a bad one fails in a second, not after the run.
+    for flag, path in (("--json", json_path), ("--markdown", markdown_path), ("--plot", plot_path)):
+        if path is not None:
+            ttsint.check_output_path(path, flag)
+    if plot_path is not None and Path(plot_path).suffix.lower() != ".png":
+        raise ttsint.ConfigError("--plot", f"cannot draw {Path(plot_path).name!r}", "name a .png file")
+    if only is not None and not only.strip():
+        raise ttsint.ConfigError("--only", "names no item", "leave --only out to run every item")
     doc = run_suite(
         addon_name,
         quick,
-        only.split(",") if only else None,
+        [name.strip() for name in only.split(",")] if only else None,
         progress=lambda line: click.echo(f"bench: {line}", err=True),
     )
     table = markdown(doc)

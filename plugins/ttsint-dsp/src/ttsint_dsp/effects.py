@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from typing import Annotated
 
 import torch
-from ttsint import Chunk, StreamableBlock, StreamError, Utterance, context_windows, pad_context
+from ttsint import Chunk, Range, StreamableBlock, StreamError, Utterance, context_windows, pad_context
 
 __all__ = ["MelEffect", "FrameEffect", "Gain", "Tilt", "Smooth", "MelShift", "Normalize", "db_to_log"]
 
@@ -51,7 +52,7 @@ class FrameEffect(MelEffect):
 class Gain(FrameEffect):
     """Adds ``db`` decibels to every mel bin."""
 
-    def __init__(self, db: float) -> None:
+    def __init__(self, db: Annotated[float, Range(-120, 120)]) -> None:
         self.db = float(db)
         self.offset = db_to_log(self.db)
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Annotated
 
 import torch
-from ttsint import Chunk, Utterance, context_windows, crossfade
+from ttsint import Chunk, Range, Utterance, context_windows, crossfade
 
 from .mel import MelInverse, stft_analysis
 from .pghi import pghi_phase
@@ -39,11 +40,11 @@ class GriffinLim(Vocoder):
         win_length: int | None = None,
         fmin: float = 0.0,
         fmax: float | None = None,
-        n_iter: int = 32,
+        n_iter: Annotated[int, Range(1, 1000)] = 32,
         momentum: float = 0.99,
-        chunk_frames: int = 32,
-        first_chunk_frames: int | None = 16,
-        context_frames: int = 8,
+        chunk_frames: Annotated[int, Range(1)] = 32,
+        first_chunk_frames: Annotated[int, Range(1)] | None = 16,
+        context_frames: Annotated[int, Range(0)] = 8,
         crossfade_frames: int = 2,
         seed: int = 0,
         log_floor: float = 1e-5,

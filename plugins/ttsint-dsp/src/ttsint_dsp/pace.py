@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
-from ttsint import SequenceBlock, StreamError, Utterance
+from ttsint import Range, SequenceBlock, StreamError, Utterance
 
 __all__ = ["Pace"]
 
@@ -15,7 +17,7 @@ class Pace(SequenceBlock):
     rather than drifting by a rounding error per symbol.
     """
 
-    def __init__(self, factor: float, key: str = "durations") -> None:
+    def __init__(self, factor: Annotated[float, Range(0.1, 10)], key: str = "durations") -> None:
         if not factor > 0:
             raise ValueError(f"factor must be > 0, got {factor}")
         self.factor = float(factor)

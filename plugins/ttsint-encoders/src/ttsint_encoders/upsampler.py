@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated
 
 import torch
-from ttsint import Chunk, StreamableBlock, StreamError, Utterance
+from ttsint import Chunk, Range, StreamableBlock, StreamError, Utterance
 
 
 class Upsampler(StreamableBlock):
@@ -16,7 +17,8 @@ class Upsampler(StreamableBlock):
 
     produces = "upsampled"
 
-    def __init__(self, pace: float = 1.0, chunk_frames: int = 32, encoding: str = "text_encoding",
+    def __init__(self, pace: Annotated[float, Range(0.1, 10)] = 1.0,
+                 chunk_frames: Annotated[int, Range(1)] = 32, encoding: str = "text_encoding",
                  durations: str = "durations") -> None:
         if not pace > 0:
             raise ValueError(f"pace must be > 0, got {pace}")

@@ -50,6 +50,8 @@ def parse_speech_request(body: bytes, max_chars: int) -> SpeechRequest:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise APIError(400, f"the request body is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise APIError(400, "the request body nests arrays or objects far too deep") from None
     if not isinstance(data, dict):
         raise APIError(400, f"the request body must be a JSON object, got {type(data).__name__}")
     text = data.get("input")
@@ -65,7 +67,7 @@ def parse_speech_request(body: bytes, max_chars: int) -> SpeechRequest:
     if voice is None and model is None:
         raise APIError(400, "'voice' is required: the name of a served voice (GET /v1/voices)", param="voice")
     fmt_name = data.get("response_format", "wav")
-    if fmt_name not in FORMATS:
+    if not isinstance(fmt_name, str) or fmt_name not in FORMATS:
         raise APIError(400, f"response_format {fmt_name!r} is not supported; use one of: "
                        f"{', '.join(FORMATS)}", param="response_format", code="unsupported_format")
     speed = data.get("speed", 1.0)

@@ -1,0 +1,143 @@
+"""The output guard: a stream that goes wrong fails with a StreamError naming the block; none runs forever.
+
+``Voice`` puts an ``OutputGuard`` at the end of every stack it builds. It checks each chunk (finite,
+contiguous, the addon's ``n_mels`` for mel, one channel for a waveform), bounds the frames of an
+utterance, checks the total against the durations, and turns an exception escaping a block into a
+StreamError naming that block's type, plugin and config path.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from .blocks import Block, Prepared, StreamableBlock, StreamablePipeline, StreamableStack
+from .data import Chunk, Utterance
+from .errors import StreamError, TTSIntError
+from .limits import Limits, check_symbol_frames
+
+__all__ = ["OutputGuard", "blame"]
+
+
+def blame(exc: BaseException) -> Block | None:
+    """The innermost built block (one with a config path) whose code was running when ``exc`` was raised."""
+    found = None
+    tb: types.TracebackType | None = exc.__traceback__
+    while tb is not None:
+        candidate = tb.tb_frame.f_locals.get("self")
+        if isinstance(candidate, Block) and candidate.config_path:
+            found = candidate
+        tb = tb.tb_next
+    return found
+
+
+def _wrap(exc: Exception, fallback: Block) -> StreamError:
+    block = blame(exc) or fallback
+    origin = f" from {block.provided_by}" if block.provided_by else ""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return StreamError(f"{block.where} ({block.type_name}{origin}) failed: {type(exc).__name__}"
+                       f"{': ' + message[:300] if message else ''}")
+
+
+def _last_leaf(block: StreamableBlock) -> StreamableBlock:
+    while True:
+        if isinstance(block, StreamableStack) and block.stack:
+            block = block.stack[-1]
+        elif isinstance(block, StreamablePipeline):
+            block = block.streamable_block
+        else:
+            return block
+
+
+class OutputGuard(StreamableBlock):
+    """Wraps a built stack and checks what it streams; it adds no frames and keeps no per-stream state."""
+
+    def __init__(self, block: StreamableBlock, *, n_mels: int | None, hop_length: int,
+                 limits: Limits | None = None) -> None:
+        self.block = block
+        self.n_mels = n_mels
+        self.hop_length = hop_length
+        self.limits = limits or Limits()
+        self.kind_out = block.output_kind(None)
+        self.config_path = block.config_path
+        self.provided_by = block.provided_by
+        self.device = block.device
+
+    def output_kind(self, upstream_kind: str | None = None) -> str | None:
+        return self.block.output_kind(upstream_kind)
+
+    def children(self) -> list[tuple[str, Block]]:
+        return self.block.children()
+
+    def describe(self) -> str:
+        return self.block.describe()
+
+    def report(self) -> dict[str, Any]:
+        return self.block.report()
+
+    def close(self) -> None:
+        self.block.close()
+
+    def prepare(self, utt: Utterance) -> Prepared:
+        try:
+            return Prepared(self, utt, (self.block.prepare(utt),))
+        except TTSIntError:
+            raise
+        except Exception as exc:
+            raise _wrap(exc, self.block) from exc
+
+    def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        return self.stream_prepared(self.prepare(utt), upstream)
+
+    def stream_prepared(self, prepared: Prepared, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        inner = prepared.parts[0] if prepared.parts else Prepared(self.block, prepared.utt)
+        symbol_frames = inner.symbol_frames()
+        return self._checked(inner.stream(upstream), symbol_frames)
+
+    def symbol_frames(self, utt: Utterance) -> torch.Tensor | None:
+        return self.block.symbol_frames(utt)
+
+    def _checked(self, chunks: Iterator[Chunk], symbol_frames: torch.Tensor | None) -> Iterator[Chunk]:
+        leaf = _last_leaf(self.block)
+        where = f"{leaf.where} ({leaf.type_name})"
+        scale = self.hop_length if self.kind_out == "waveform" else 1
+        if symbol_frames is not None:
+            check_symbol_frames(symbol_frames, self.limits, where)
+        expected = int(symbol_frames.sum()) * scale if symbol_frames is not None else None
+        most = self.limits.max_frames_per_utterance * scale
+        position = 0
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                break
+            except TTSIntError:
+                raise
+            except Exception as exc:
+                raise _wrap(exc, leaf) from exc
+            frames = chunk.frames
+            span = f"frames {chunk.start}-{chunk.end}"
+            if chunk.start != position:
+                raise StreamError(f"{where}: chunk starts at frame {chunk.start}, expected {position} "
+                                  "(chunks must be contiguous)")
+            if self.kind_out == "mel" and self.n_mels is not None and frames.shape[1] != self.n_mels:
+                raise StreamError(f"{where}: {span} have {frames.shape[1]} mel bins; the addon declares "
+                                  f"n_mels = {self.n_mels}")
+            if self.kind_out == "waveform" and frames.shape[1] != 1:
+                raise StreamError(f"{where}: {span} have {frames.shape[1]} channels; a waveform has one")
+            if frames.is_floating_point() and not bool(torch.isfinite(frames).all()):
+                bad = int((~torch.isfinite(frames)).any(dim=1).nonzero()[0, 0]) + chunk.start
+                raise StreamError(f"{where}: produced NaN or infinite values in {span} (first at frame "
+                                  f"{bad}); nothing was written")
+            position = chunk.end
+            if position > most:
+                raise StreamError(f"{where}: more than {most} frames for one utterance "
+                                  f"(max_frames_per_utterance = {self.limits.max_frames_per_utterance}, "
+                                  f"{self.limits.source})")
+            yield chunk
+        if expected is not None and position != expected:
+            raise StreamError(f"{where}: made {position} frames, but the durations ask for {expected}; "
+                              "a block dropped or added frames")

@@ -1,0 +1,66 @@
+"""Limits that make hangs impossible: frames per symbol and per utterance, and text length, per addon.
+
+An addon may declare them in ``[limits]``; the defaults are generous for speech and small enough
+that a runaway duration predictor, a tiny pace or a flood of text is an error within seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigError, StreamError
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["Limits", "read_limits", "check_symbol_frames", "MAX_NESTING"]
+
+MAX_NESTING = 64
+"""How deep block specs (and config tables) may nest; deeper is a config error, not a RecursionError."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds an addon may declare in ``[limits]``; the defaults turn a runaway network into an error."""
+
+    max_frames_per_symbol: int = 200
+    max_frames_per_utterance: int = 40_000
+    max_text_chars: int = 1_000_000
+    source: str = "default"
+
+
+_LIMIT_KEYS = ("max_frames_per_symbol", "max_frames_per_utterance", "max_text_chars")
+
+
+def read_limits(config: Mapping[str, Any], source: str | None = None) -> Limits:
+    """The addon's ``[limits]`` table with defaults; each value a positive integer, else a ConfigError."""
+    table = config.get("limits", {})
+    if not isinstance(table, dict):
+        raise ConfigError("limits", f"expected a table, got {table!r}", source=source)
+    unknown = sorted(set(table) - set(_LIMIT_KEYS))
+    if unknown:
+        raise ConfigError(f"limits.{unknown[0]}", "unknown key", f"accepted: {', '.join(_LIMIT_KEYS)}",
+                          source=source)
+    for key, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"limits.{key}", f"expected a positive integer, got {value!r}", source=source)
+    return Limits(**table, source=f"{source}: limits" if table and source else "default")
+
+
+def check_symbol_frames(counts: torch.Tensor, limits: Limits, where: str) -> None:
+    """Refuse durations beyond the addon's limits before any frame is made (StreamError naming ``where``)."""
+    if counts.numel() == 0:
+        return
+    worst = int(counts.max())
+    if worst > limits.max_frames_per_symbol:
+        index = int(counts.argmax())
+        raise StreamError(f"{where}: symbol {index} would last {worst} frames, more than "
+                          f"max_frames_per_symbol = {limits.max_frames_per_symbol} ({limits.source}); "
+                          "the duration predictor or pace is out of range")
+    total = int(counts.sum())
+    if total > limits.max_frames_per_utterance:
+        raise StreamError(f"{where}: the utterance would last {total} frames, more than "
+                          f"max_frames_per_utterance = {limits.max_frames_per_utterance} ({limits.source}); "
+                          "use shorter sentences, or raise the limit in the addon's [limits]")
