@@ -340,9 +340,13 @@ def _cases(addons: dict[str, Path]) -> list[dict[str, Any]]:
         "cache-is-file": {"TTSINT_CACHE_DIR": str(root / "a-file")},
     }
     for name, env in env_cases.items():
-        cases.append(case(f"env:{name}:unknown-addon", ["synth", "hi", "--addon", "no-such-voice"], env=env))
+        # An unknown boolean spelling is an error of its own, before any other.
+        garbage = "TTSINT_STRICT_PLUGINS" if name == "strict-garbage" else None
+        cases.append(case(f"env:{name}:unknown-addon", ["synth", "hi", "--addon", "no-such-voice"], env=env,
+                          path=garbage))
+        at = None if "disable" in name else _path(DECODER) + ".chunk_frames"
         cases.append(case(f"env:{name}:bad-set", ["check", "demo", "--set", f"{DECODER}.chunk_frames=x"],
-                          env=env, path=None if "disable" in name else _path(DECODER) + ".chunk_frames"))
+                          env=env, path=garbage or at))
     for name in ("cache-unwritable", "cache-is-file"):
         cases.append(case(f"env:{name}:neuron", ["synth", "hi", "--addon", "demo", "--set",
                                                 "stack.0.sequence_block.type=NeuronEncoders", "--set",

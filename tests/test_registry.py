@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from importlib import metadata
@@ -116,10 +117,40 @@ def test_a_hook_that_raises_is_reported_and_the_rest_still_resolves(monkeypatch:
     )
 
 
-def test_strict_plugins_makes_a_failing_hook_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_strict_plugins_makes_a_failing_hook_fatal_where_stacks_are_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("TTSINT_STRICT_PLUGINS", "1")
-    with pytest.raises(PluginError, match="plugin 'bad' failed in ttsint_register_blocks: hook exploded"):
-        Registry(load_entry_points=False, plugins={"bad": _Plugin(fail="hook exploded")})
+    registry = Registry(load_entry_points=False, plugins={"bad": _Plugin(fail="hook exploded")})
+    assert registry.failures  # recorded, so that `ttsint plugins` can still list it
+    message = re.escape("plugin 'bad' (None) failed to load: ttsint_register_blocks raised RuntimeError: "
+                        "hook exploded")
+    with pytest.raises(PluginError, match=message):
+        registry.check_strict()
+    with pytest.raises(PluginError, match=message):
+        build_stack({"type": "StreamableStack", "stack": []}, registry=registry)
+
+
+@pytest.mark.parametrize(("value", "strict"), [("1", True), ("true", True), ("YES", True), (" on ", True),
+                                                ("0", False), ("false", False), ("No", False), ("off", False),
+                                                ("", False)])
+def test_strict_plugins_reads_the_usual_boolean_spellings(monkeypatch: pytest.MonkeyPatch, value: str,
+                                                          strict: bool) -> None:
+    monkeypatch.setenv("TTSINT_STRICT_PLUGINS", value)
+    registry = Registry(load_entry_points=False, plugins={"bad": _Plugin(fail="hook exploded")})
+    if strict:
+        with pytest.raises(PluginError):
+            registry.check_strict()
+    else:
+        registry.check_strict()
+
+
+def test_an_unknown_boolean_spelling_is_an_error_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TTSINT_STRICT_PLUGINS", "maybe")
+    with pytest.raises(ConfigError) as info:
+        Registry(load_entry_points=False).check_strict()
+    assert info.value.path == "TTSINT_STRICT_PLUGINS"
+    assert "expected a boolean, got 'maybe'" in str(info.value) and "0 (or false, no, off)" in str(info.value)
 
 
 class _Misspelled:
@@ -159,10 +190,58 @@ def test_a_misspelled_hook_is_reported_by_ttsint_plugins(monkeypatch: pytest.Mon
         ttsint.reset_registry()
 
 
+def test_synth_prints_one_line_per_failed_plugin_and_still_speaks(monkeypatch: pytest.MonkeyPatch, capsys,
+                                                                  tmp_path: Path) -> None:
+    from ttsint.cli import run
+
+    monkeypatch.delenv("TTSINT_STRICT_PLUGINS", raising=False)
+    plugins = {"bad": _Plugin(fail="hook exploded"), "typo": _Misspelled()}
+    ttsint.reset_registry(lambda: Registry(plugins=plugins))
+    try:
+        assert run(["synth", "hello", "--addon", "demo", "-o", str(tmp_path / "x.npy")]) == 0
+        warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+        assert [w.split(":")[1] for w in warnings] == [" plugin 'bad' (None) failed to load",
+                                                      " plugin 'typo' (None) failed to load"]
+        assert (tmp_path / "x.npy").is_file()
+    finally:
+        ttsint.reset_registry()
+
+
 def test_strict_plugins_makes_a_misspelled_hook_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TTSINT_STRICT_PLUGINS", "1")
-    with pytest.raises(PluginError, match="plugin 'typo' implements 'ttsint_register_block'"):
-        Registry(load_entry_points=False, plugins={"typo": _Misspelled()})
+    registry = Registry(load_entry_points=False, plugins={"typo": _Misspelled()})
+    with pytest.raises(PluginError, match="plugin 'typo' .* implements 'ttsint_register_block'"):
+        registry.check_strict()
+
+
+class _Commands:
+    """Adds click commands to the CLI, as a plugin's ``ttsint_register_commands`` does."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+
+    @ttsint.hookimpl
+    def ttsint_register_commands(self, cli: Any) -> None:
+        import click
+
+        for name in self.names:
+            cli.add_command(click.Command(name, callback=lambda: click.echo("taken over")))
+
+
+def test_a_plugin_command_never_replaces_a_built_in_or_another_plugins() -> None:
+    from ttsint.cli import make_cli, synth
+
+    registry = Registry(load_entry_points=False, plugins={
+        "first": _Commands("hello"), "thief": _Commands("synth", "hello", "own")})
+    cli = make_cli(registry)
+    assert cli.commands["synth"] is synth
+    assert [r.plugin for r in registry.commands["hello"]] == ["first"]
+    assert [r.plugin for r in registry.commands["own"]] == ["thief"]  # its other commands still work
+    (failed,) = registry.failures
+    assert failed.name == "thief"
+    (line,) = registry.failure_lines()
+    assert line.startswith("plugin 'thief' (None) failed to load: command 'hello' collides with plugin "
+                           "'first' (None); command 'synth' collides with the built-in command of ttsint")
 
 
 def test_hooks_are_called_with_only_the_arguments_an_implementation_declares() -> None:
@@ -223,7 +302,7 @@ def _install_by_hand(site: Path, dist: str, version: str, entry: str, module: st
     (info / "entry_points.txt").write_text(f"[ttsint]\n{entry} = {module}\n", encoding="utf-8")
 
 
-def test_two_distributions_with_one_entry_point_name_are_not_shadowed_silently(
+def test_two_distributions_with_one_entry_point_name_both_load(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plugin = (
@@ -238,18 +317,13 @@ def test_two_distributions_with_one_entry_point_name_are_not_shadowed_silently(
     monkeypatch.delenv("TTSINT_STRICT_PLUGINS", raising=False)
     registry = Registry()
     same = [p for p in registry.plugins if p.name == "same"]
-    assert len(same) == 2
-    loaded, skipped = same
-    assert (
-        loaded.ok
-        and skipped.error == f"entry point name 'same' is already used by {loaded.distribution}; skipped"
-    )
-    assert {loaded.distribution, skipped.distribution} == {"dist-one", "dist-two"}
-    (reg,) = [r for name in ("FromOne", "FromTwo") for r in registry.blocks.get(name, [])]
-    assert reg.distribution == loaded.distribution
-    monkeypatch.setenv("TTSINT_STRICT_PLUGINS", "1")
-    with pytest.raises(PluginError, match="entry point name 'same' is already used by"):
-        Registry()
+    assert sorted((p.distribution, p.key, p.ok) for p in same) == [
+        ("dist-one", "dist-one:same", True), ("dist-two", "dist-two:same", True)]
+    assert [r.distribution for r in registry.blocks["FromOne"]] == ["dist-one"]
+    assert [r.distribution for r in registry.blocks["FromTwo"]] == ["dist-two"]
+    monkeypatch.setenv("TTSINT_DISABLE_PLUGINS", ",".join([*foreign, "dist-two:same"]))
+    registry = Registry()
+    assert [p.distribution for p in registry.plugins if p.name == "same"] == ["dist-one"]
 
 
 def test_get_registry_is_created_once_and_reset_replaces_it() -> None:
@@ -401,8 +475,25 @@ def test_check_uses_an_installed_plugin_and_its_registered_addon(plugin_venv: Pl
 def test_strict_plugins_makes_an_import_failure_fatal(plugin_venv: PluginVenv) -> None:
     done = plugin_venv.cli("blocks", TTSINT_STRICT_PLUGINS="1")
     assert done.returncode == 1
-    assert done.stderr.strip() == "error: plugin 'broken' (ttsint-broken) failed to load: broken on purpose"
+    assert done.stderr.strip() == ("error: plugin 'broken' (ttsint-broken) failed to load: "
+                                   "RuntimeError: broken on purpose")
     assert "Traceback" not in done.stderr
+
+
+def test_help_and_plugins_work_in_strict_mode_so_what_is_broken_shows(plugin_venv: PluginVenv) -> None:
+    for args in (["--help"], ["synth", "--help"], ["plugins"]):
+        done = plugin_venv.cli(*args, TTSINT_STRICT_PLUGINS="yes")
+        assert done.returncode == 0, (args, done.stderr)
+    assert "broken on purpose" in done.stdout
+
+
+def test_strict_plugins_false_is_off_and_an_unknown_spelling_is_an_error(plugin_venv: PluginVenv) -> None:
+    done = plugin_venv.cli("blocks", TTSINT_STRICT_PLUGINS="false")
+    assert done.returncode == 0, done.stderr
+    assert "warning: plugin 'broken' (ttsint-broken) failed to load" in done.stderr
+    done = plugin_venv.cli("blocks", TTSINT_STRICT_PLUGINS="sometimes")
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: TTSINT_STRICT_PLUGINS: expected a boolean, got 'sometimes'")
 
 
 def test_disable_plugins_skips_a_plugin_by_entry_point_name(plugin_venv: PluginVenv) -> None:

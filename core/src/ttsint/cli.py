@@ -69,7 +69,11 @@ class _Group(click.Group):
             hint = self.registry.first_party_hint(self.registry.commands, name)
             if hint:
                 ctx.fail(f"No such command {name!r}. {hint}")
-        return super().resolve_command(ctx, args)
+        found = super().resolve_command(ctx, args)
+        # Strict mode fails every command but these, so that a user can always see what is broken.
+        if found[0] != "plugins" and not {"-h", "--help"} & set(found[2]):
+            self.registry.check_strict()
+        return found
 
 
 def make_cli(registry: Registry | None = None) -> click.Group:
@@ -271,6 +275,7 @@ def synth(text: str | None, text_file: str | None, addon_name: str | None, sets:
     """Stream TEXT (or - for stdin, or --text-file PATH) through an addon's stack, sentence by sentence."""
     from .synth import synthesize_to
 
+    _warn_failures()
     if (text is None) == (text_file is None):
         raise click.UsageError("give the text to speak as TEXT, as - (standard input), "
                                "or with --text-file PATH")
@@ -354,6 +359,7 @@ def verify(addon: str, configurations: Sequence[str], texts: str, tolerance: flo
     """
     from .verify import parse_configuration, read_texts, verify_addon
 
+    _warn_failures()
     if not (math.isfinite(tolerance) and tolerance >= 0):
         raise ConfigError("--tolerance", f"expected a finite number >= 0, got {tolerance!r}")
     configs = [parse_configuration(c) for c in configurations]
@@ -380,8 +386,8 @@ def verify(addon: str, configurations: Sequence[str], texts: str, tolerance: flo
 
 
 def _warn_failures() -> None:
-    for p in get_registry().failures:
-        click.echo(f"warning: plugin {p.name!r} ({p.distribution}) failed to load: {p.error}", err=True)
+    for line in get_registry().failure_lines():
+        click.echo(f"warning: {line}", err=True)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -25,6 +25,7 @@ __all__ = [
     "Registration",
     "PluginInfo",
     "Registry",
+    "env_flag",
     "get_registry",
     "lazy_exports",
     "reset_registry",
@@ -99,10 +100,18 @@ class PluginInfo:
     version: str | None
     error: str | None = None
     traceback: str | None = None
+    from_entry_point: bool = False
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def key(self) -> str:
+        """How pluggy knows the plugin: ``DIST:NAME`` for an entry point, so that two distributions may
+        use one entry-point name without one silently replacing the other."""
+        keyed = self.from_entry_point and self.distribution
+        return f"{self.distribution}:{self.name}" if keyed else self.name
 
 
 class Registry:
@@ -139,28 +148,22 @@ class Registry:
         self.plugins.append(PluginInfo("ttsint", "ttsint", version))
 
     def _add_entry_points(self) -> None:
-        strict = _strict()
+        """Register every ``ttsint`` entry point, keyed by distribution and name; a failure is recorded.
+
+        ``TTSINT_DISABLE_PLUGINS`` names entry points to skip, as ``NAME`` (any distribution's) or
+        ``DIST:NAME``. A plugin that fails is never fatal here, so ``ttsint plugins`` can list it
+        even in strict mode; ``check_strict`` makes it an error where a stack is built.
+        """
         disabled = {p.strip() for p in os.environ.get("TTSINT_DISABLE_PLUGINS", "").split(",") if p.strip()}
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            if ep.name in disabled or ep.name == "ttsint":
-                continue
             dist = ep.dist.name if ep.dist is not None else None
             version = ep.dist.version if ep.dist is not None else None
-            info = PluginInfo(ep.name, dist, version)
-            if self._pm.has_plugin(ep.name):
-                # Two distributions using one entry-point name must not shadow each other silently.
-                first = next((p.distribution for p in self.plugins if p.name == ep.name), None)
-                if first != dist:
-                    info.error = f"entry point name {ep.name!r} is already used by {first}; skipped"
-                    if strict:
-                        raise PluginError(f"plugin {ep.name!r} ({dist}): {info.error}")
-                    self.plugins.append(info)
-                continue
+            info = PluginInfo(ep.name, dist, version, from_entry_point=True)
+            if ep.name == "ttsint" or disabled & {ep.name, info.key} or self._pm.has_plugin(info.key):
+                continue  # core itself, a disabled one, or one distribution found twice on the path
             try:
-                self._pm.register(ep.load(), name=ep.name)
+                self._pm.register(ep.load(), name=info.key)
             except Exception as exc:
-                if strict:
-                    raise PluginError(f"plugin {ep.name!r} ({dist}) failed to load: {exc}") from exc
                 info.error = f"{type(exc).__name__}: {exc}"
                 info.traceback = traceback.format_exc()
             self.plugins.append(info)
@@ -184,8 +187,6 @@ class Registry:
                 error = (f"implements {', '.join(hints)}, which ttsint does not define; "
                          f"its hooks are {', '.join(_HOOK_NAMES)}")
                 self._pm.unregister(exc.plugin)
-                if _strict():
-                    raise PluginError(f"plugin {name!r} {error}") from exc
                 self._fail(name, error)
 
     def _fail(self, name: str, error: str, tb: str | None = None) -> None:
@@ -193,8 +194,8 @@ class Registry:
         info.error = info.error or error
         info.traceback = info.traceback or tb
 
-    def _info(self, name: str) -> PluginInfo:
-        return next(p for p in self.plugins if p.name == name)  # the first of a duplicated name
+    def _info(self, key: str) -> PluginInfo:
+        return next(p for p in self.plugins if p.key == key)
 
     def _call_each(self, hook_name: str, make_kwargs: Callable[[PluginInfo], dict[str, Any]],
                    after: Callable[[PluginInfo], None] | None = None) -> None:
@@ -205,20 +206,17 @@ class Registry:
         """
         implementers = {id(i.plugin) for i in getattr(self._pm.hook, hook_name).get_hookimpls()}
         for info in self.plugins:  # in the order they were found, so ties are reported in that order
-            plugin = self._pm.get_plugin(info.name)
-            if plugin is None or id(plugin) not in implementers or info is not self._info(info.name):
+            plugin = self._pm.get_plugin(info.key)
+            if plugin is None or id(plugin) not in implementers or info is not self._info(info.key):
                 continue
             others = [p for p in self._pm.get_plugins() if p is not plugin]
             try:
                 self._pm.subset_hook_caller(hook_name, others)(**make_kwargs(info))
             except Exception as exc:
-                if _strict():
-                    raise PluginError(f"plugin {info.name!r} failed in {hook_name}: {exc}") from exc
-                self._fail(info.name, f"{hook_name} raised {type(exc).__name__}: {exc}",
+                self._fail(info.key, f"{hook_name} raised {type(exc).__name__}: {exc}",
                            traceback.format_exc())
-            else:
-                if after is not None:
-                    after(info)
+            if after is not None:
+                after(info)
 
     def _collect(self) -> None:
         for hook_name, table_name in _TABLES.items():
@@ -239,6 +237,19 @@ class Registry:
     @property
     def failures(self) -> list[PluginInfo]:
         return [p for p in self.plugins if not p.ok]
+
+    def failure_lines(self) -> list[str]:
+        """One line per plugin that failed to load, naming it and its distribution."""
+        return [f"plugin {p.name!r} ({p.distribution}) failed to load: {p.error}" for p in self.failures]
+
+    def check_strict(self) -> None:
+        """With ``TTSINT_STRICT_PLUGINS`` on, a PluginError listing each failed plugin, one line each.
+
+        The builder and every CLI command but ``plugins`` and ``--help`` call it, so that a user can
+        still see what is broken.
+        """
+        if env_flag("TTSINT_STRICT_PLUGINS") and self.failures:
+            raise PluginError("\n".join(self.failure_lines()))
 
     def find(self, table: dict[str, list[Registration]], name: str, *, what: str, path: str) -> Registration:
         """Return the single registration for ``name`` (or "dist:name"), else a ConfigError at ``path``."""
@@ -267,8 +278,7 @@ class Registry:
         known = sorted(table)
         if known and not close:
             hints.append("known: " + ", ".join(known))
-        for failed in self.failures:
-            hints.append(f"plugin {failed.name!r} ({failed.distribution}) failed to load: {failed.error}")
+        hints.extend(self.failure_lines())
         return "\n  ".join(hints)
 
     def first_party_hint(self, table: dict[str, list[Registration]], name: str) -> str | None:
@@ -281,16 +291,31 @@ class Registry:
         """Let each plugin add subcommands to the ``cli`` click group; one that fails here is reported.
 
         The commands each plugin adds are recorded in ``commands``, like the names in the other tables.
+        A command whose name is taken (by a built-in or an earlier plugin) is put back as it was, and
+        the plugin is reported as failed, naming both distributions: never a silent replacement.
         """
-        known = set(cli.commands)
+        owners = {name: f"the built-in command of ttsint {_version('ttsint') or ''}".rstrip()
+                  for name in cli.commands}
+        before: dict[str, Any] = {}
+
+        def snapshot(info: PluginInfo) -> dict[str, Any]:
+            before.clear()
+            before.update(cli.commands)
+            return {"cli": cli}
 
         def record(info: PluginInfo) -> None:
-            for name in sorted(set(cli.commands) - known):
+            taken = sorted(n for n, command in before.items() if cli.commands.get(n) is not command)
+            for name in taken:
+                cli.commands[name] = before[name]
+            if taken:
+                clashes = "; ".join(f"command {name!r} collides with {owners[name]}" for name in taken)
+                self._fail(info.key, f"{clashes} (not replaced)")
+            for name in sorted(set(cli.commands) - set(before)):
+                owners[name] = f"plugin {info.name!r} ({info.distribution})"
                 self.commands.setdefault(name, []).append(
                     Registration(name, cli.commands[name], info.name, info.distribution, info.version))
-                known.add(name)
 
-        self._call_each("ttsint_register_commands", lambda info: {"cli": cli}, after=record)
+        self._call_each("ttsint_register_commands", snapshot, after=record)
 
     def iter_blocks(self) -> Iterable[Registration]:
         for name in sorted(self.blocks):
@@ -321,9 +346,20 @@ def lazy_exports(package: str,
 _HOOK_NAMES = sorted(n for n in dir(hookspecs) if n.startswith("ttsint_"))
 
 
-def _strict() -> bool:
-    """TTSINT_STRICT_PLUGINS=1 turns a broken plugin into an error instead of a report."""
-    return os.environ.get("TTSINT_STRICT_PLUGINS", "") not in ("", "0")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+def env_flag(name: str) -> bool:
+    """A boolean environment variable: 1/true/yes/on, or 0/false/no/off (any case; unset is off).
+
+    Any other value is a ConfigError naming the variable, rather than a guess either way.
+    """
+    value = os.environ.get(name, "").strip().lower()
+    if value in _TRUE or value in _FALSE:
+        return value in _TRUE
+    raise ConfigError(name, f"expected a boolean, got {os.environ[name]!r}",
+                      f"use {name}=1 (or true, yes, on) to turn it on, 0 (or false, no, off) to turn it off")
 
 
 def _normalize(dist: str | None) -> str:

@@ -132,6 +132,7 @@ def build_stack(
     and the blocks say; ``pool`` collects the runtimes and bindings (``Voice`` keeps it to report them).
     """
     registry = registry or get_registry()
+    registry.check_strict()
     voice = None
     if runtime is not None or device is not None:
         # Errors in these name the voice as their source (the addon's file did not say it).
