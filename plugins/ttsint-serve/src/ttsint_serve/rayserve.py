@@ -30,6 +30,7 @@ import torch
 import ttsint
 from ray import serve
 from ray.exceptions import RayTaskError
+from ray.serve.exceptions import RequestCancelledError
 from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 
 from .app import create_app
@@ -177,6 +178,7 @@ class RemoteStream(StreamRecord):
         super().__init__(label)
         self._scheduler = scheduler
         self._response = response
+        self._owner = asyncio.current_task()
 
     @property
     def finished(self) -> bool:
@@ -199,6 +201,9 @@ class RemoteStream(StreamRecord):
         except StopAsyncIteration:
             self._finish()
             return None
+        except RequestCancelledError as exc:  # the client went away and Ray cancelled this call first
+            self.cancel()
+            raise asyncio.CancelledError from exc
         except RayTaskError as exc:
             cause = exc.cause if isinstance(exc.cause, BaseException) else exc
             self._finish(cause)
@@ -221,10 +226,10 @@ class RemoteStream(StreamRecord):
             self.cancelled = True
             self._response.cancel()
             self._finish()
-            task = asyncio.current_task()
-            # Ray Serve cancels the request's task when its client goes away (the app sees no
-            # http.disconnect then), so that case is counted here.
-            if task is not None and getattr(task, "cancelling", lambda: 0)() and self._scheduler.on_cancel:
+            # The request's own task gives its stream up only when its client has gone: Ray Serve
+            # cancels that task (or this call, or fails a send) instead of the app seeing an
+            # http.disconnect, which the app counts itself, from another task.
+            if asyncio.current_task() is self._owner and self._scheduler.on_cancel is not None:
                 self._scheduler.on_cancel(self)
 
     def _finish(self, error: BaseException | None = None) -> None:
