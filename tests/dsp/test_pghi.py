@@ -118,3 +118,15 @@ def test_reads_the_analysis_from_the_addon():
     block = voice.block.stack[1]
     assert isinstance(block, PGHI) and voice.output_kind == "waveform"
     assert (block.spec.n_fft, block.spec.fmax, block.lookahead_frames) == (1024, 8000.0, 3)
+
+
+@pytest.mark.parametrize("vocoder", ["PGHI", "GriffinLim"])
+def test_a_suspended_stream_leaves_its_consumer_out_of_inference_mode(vocoder):
+    block = ttsint.build_stack({"type": vocoder}, ttsint.load_addon("demo"))
+    mel = torch.randn(200, 80) - 4.0
+    stream = block.stream({}, iter([ttsint.Chunk(mel[:100], 0), ttsint.Chunk(mel[100:], 100)]))
+    next(stream)
+    assert not torch.is_inference_mode_enabled()  # the consumer's thread, while the stream is suspended
+    assert not torch.nn.Linear(2, 2).weight.is_inference()
+    rest = list(stream)
+    assert rest and not torch.is_inference_mode_enabled()

@@ -154,3 +154,16 @@ def test_a_compile_blocks_only_its_own_shape(net: ttsint.Network, tmp_path: Path
     executable.close()
     executable(inputs(32))
     assert executable.stats.snapshot()["cache_hits"] == 1  # closed: memory forgotten, the disk cache kept
+
+
+def test_a_network_loaded_in_inference_mode_compiles_in_another_thread(tmp_path: Path) -> None:
+    with torch.inference_mode():  # a caller's mode must not turn the weights into inference tensors
+        net = ttsint.load_addon("demo").networks["duration_predictor"]
+    assert not any(p.is_inference() for p in net.module.parameters())
+    with torch.inference_mode():
+        args = inputs(48)
+    results: list[object] = []
+    worker = threading.Thread(target=lambda: results.append(static(net, tmp_path)(args)))
+    worker.start()
+    worker.join(300)
+    assert len(results) == 1

@@ -141,11 +141,14 @@ def load_network(name: str, spec: dict[str, Any], directory: Path, source: str) 
     check_digest(spec.get("sha256"), data, file.name, f"{at}.sha256", source)
     check_archive(data, file.suffix, f"{source}: {at}.file: {file.name}")
     try:
-        if file.suffix == ".pt2":
-            program = torch.export.load(io.BytesIO(data))
-            module = program.module()
-        else:
-            program = module = torch.jit.load(io.BytesIO(data), map_location="cpu")
+        # Weights loaded in a caller's inference mode would be inference tensors, which no runtime can
+        # re-export or trace later, in any thread; an addon's networks are the same whoever loads them.
+        with torch.inference_mode(False):
+            if file.suffix == ".pt2":
+                program = torch.export.load(io.BytesIO(data))
+                module = program.module()
+            else:
+                program = module = torch.jit.load(io.BytesIO(data), map_location="cpu")
     except Exception as exc:
         raise AddonError(f"{source}: {at}.file: cannot load {file.name}: "
                          f"{type(exc).__name__}: {exc}") from exc

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import torch
-from ttsint import Chunk, Range, Utterance, context_windows, crossfade
+from ttsint import Chunk, ParameterError, Range, Utterance, context_windows, crossfade
 
 from .mel import MelInverse, stft_analysis
 from .pghi import pghi_phase
@@ -52,18 +52,19 @@ class GriffinLim(Vocoder):
     ) -> None:
         super().__init__(sample_rate, hop_length, n_mels)
         if n_iter < 0 or not 0 <= momentum < 1:
-            raise ValueError(f"need n_iter >= 0 and 0 <= momentum < 1, got {n_iter}, {momentum}")
+            raise ParameterError("n_iter" if n_iter < 0 else "momentum",
+                                 f"need n_iter >= 0 and 0 <= momentum < 1, got {n_iter}, {momentum}")
         if chunk_frames < 1 or (first_chunk_frames is not None and first_chunk_frames < 1):
-            raise ValueError(
-                f"chunk_frames and first_chunk_frames must be >= 1, got {chunk_frames}, {first_chunk_frames}"
-            )
+            raise ParameterError("chunk_frames" if chunk_frames < 1 else "first_chunk_frames",
+                                 f"chunk_frames and first_chunk_frames must be >= 1, got {chunk_frames}, "
+                                 f"{first_chunk_frames}")
         if crossfade_frames < 0 or context_frames < crossfade_frames:
-            raise ValueError(
-                f"need 0 <= crossfade_frames <= context_frames, got {crossfade_frames}, "
+            raise ParameterError(
+                "crossfade_frames", f"need 0 <= crossfade_frames <= context_frames, got {crossfade_frames}, "
                 f"{context_frames}: each side of a cross-fade must come from context"
             )
         if phase_init not in ("random", "pghi"):
-            raise ValueError(f"phase_init must be 'random' or 'pghi', got {phase_init!r}")
+            raise ParameterError("phase_init", f"must be 'random' or 'pghi', got {phase_init!r}")
         self.spec = stft_analysis(sample_rate, hop_length, n_mels, n_fft, win_length, fmin, fmax, log_floor)
         self.n_iter = int(n_iter)
         self.momentum = float(momentum)
@@ -168,8 +169,10 @@ class GriffinLim(Vocoder):
         tail: torch.Tensor | None = None  # the last window's rendering of the samples after ``emitted``
         # the last window's first frame, final phases and magnitudes
         settled: tuple[int, torch.Tensor, torch.Tensor] | None = None
-        with torch.inference_mode():
-            for w in windows:
+        # Inference mode is entered per window and left before each yield: held across a yield, it would
+        # leak into the consumer's thread for as long as the stream is suspended.
+        for w in windows:
+            with torch.inference_mode():
                 first = w.start - w.left
                 mag = self.magnitudes(w.frames)
                 phase = self.start_phase(first, mag, settled)
@@ -192,12 +195,16 @@ class GriffinLim(Vocoder):
                     emitted_to = keep_until
                 tail = samples[emitted_to - offset : w.end * hop + min(half, w.right * hop) - offset]
                 out = torch.cat(pieces) if pieces else samples[:0]
-                if out.shape[0]:
-                    yield Chunk(frames=out.clamp(-1.0, 1.0).reshape(-1, 1), start=emitted)
-                emitted = emitted_to
-                end = w.end * hop
-            if tail is not None and end > emitted:
-                yield Chunk(frames=tail[: end - emitted].clamp(-1.0, 1.0).reshape(-1, 1), start=emitted)
+                chunk = (Chunk(frames=out.clamp(-1.0, 1.0).reshape(-1, 1), start=emitted)
+                         if out.shape[0] else None)
+            emitted = emitted_to
+            end = w.end * hop
+            if chunk is not None:
+                yield chunk
+        if tail is not None and end > emitted:
+            with torch.inference_mode():
+                last = Chunk(frames=tail[: end - emitted].clamp(-1.0, 1.0).reshape(-1, 1), start=emitted)
+            yield last
 
     def describe(self) -> str:
         s = self.spec

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 import torch.nn.functional as F
-from ttsint import Chunk, Utterance
+from ttsint import Chunk, ParameterError, Utterance
 
 from .mel import MelInverse, MelSpec, stft_analysis
 from .vocoders import Vocoder
@@ -135,7 +135,7 @@ class PGHI(Vocoder):
     ) -> None:
         super().__init__(sample_rate, hop_length, n_mels)
         if chunk_frames < 1:
-            raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
+            raise ParameterError("chunk_frames", f"must be >= 1, got {chunk_frames}")
         self.chunk_frames = int(chunk_frames)
         self.spec = stft_analysis(sample_rate, hop_length, n_mels, n_fft, win_length, fmin, fmax, log_floor)
         self.inverse = MelInverse(self.spec)
@@ -199,22 +199,26 @@ class PGHI(Vocoder):
             acc, norm, acc_start, emitted = acc[hi:], norm[hi:], done, done
             return out.clamp(-1.0, 1.0).reshape(-1, 1)
 
-        with torch.inference_mode():
-            for chunk in self._upstream(upstream):
-                if len(chunk) == 0:
-                    continue
+        # Inference mode is entered per step and left before each yield: held across a yield, it would
+        # leak into the consumer's thread for as long as the stream is suspended.
+        for chunk in self._upstream(upstream):
+            if len(chunk) == 0:
+                continue
+            with torch.inference_mode():
                 pending = torch.cat([pending, self.inverse(chunk.frames)], dim=1)
-                received += len(chunk)
-                while pending.shape[1] > 1:
-                    start = emitted
-                    out = advance(final=False)
-                    if out is not None:
-                        yield Chunk(frames=out, start=start)
-            while pending.shape[1] or emitted < received * hop:
+            received += len(chunk)
+            while pending.shape[1] > 1:
                 start = emitted
-                out = advance(final=True)
+                with torch.inference_mode():
+                    out = advance(final=False)
                 if out is not None:
                     yield Chunk(frames=out, start=start)
+        while pending.shape[1] or emitted < received * hop:
+            start = emitted
+            with torch.inference_mode():
+                out = advance(final=True)
+            if out is not None:
+                yield Chunk(frames=out, start=start)
 
     def describe(self) -> str:
         s = self.spec
