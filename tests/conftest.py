@@ -208,7 +208,7 @@ ADDON = Path({addon!r})
 
 @ttsint.hookimpl
 def ttsint_register_blocks(register):
-    for name in ("ToyEncoder", "ToyEmbed", "ToyUpsample", "ToyDecoder", "ToyGain"):
+    for name in ("ToyEncoder", "ToyEmbed", "ToyUpsample", "ToyDecoder", "ToyGain", "ToyRatio"):
         register(name, f"throwaway_blocks.blocks:{{name}}")
 
 

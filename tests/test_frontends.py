@@ -84,8 +84,8 @@ def test_unknown_skip_drops_what_it_cannot_say_but_not_everything() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"symbols": "abca"}, "symbols contains duplicates"),
-        ({"symbols": "abc", "unknown": "ignore"}, "unknown must be 'error' or 'skip', got 'ignore'"),
+        ({"symbols": "abca"}, "symbols: contains duplicates"),
+        ({"symbols": "abc", "unknown": "ignore"}, "unknown: must be 'error' or 'skip', got 'ignore'"),
     ],
 )
 def test_character_front_end_rejects_bad_settings(kwargs: dict[str, Any], message: str) -> None:
@@ -123,7 +123,7 @@ def test_addon_builds_its_named_front_end_once(tmp_path: Path, toy_registry: Reg
             ],
         ),
         ({"type": "characters"}, "frontend.symbols", ["characters requires 'symbols'"]),
-        ({"type": "characters", "symbols": "aa"}, "frontend", ["characters: symbols contains duplicates"]),
+        ({"type": "characters", "symbols": "aa"}, "frontend.symbols", ["contains duplicates"]),
     ],
 )
 def test_bad_front_end_config_is_a_config_error(

@@ -502,3 +502,20 @@ def test_disable_plugins_skips_a_plugin_by_entry_point_name(plugin_venv: PluginV
     names = [r["name"] for r in json.loads(done.stdout)]
     assert "broken" not in names
     assert {"ttsint", "throwaway", "othergain"} <= set(names)
+
+
+def test_a_block_that_fails_while_built_is_a_bug_naming_its_plugin(plugin_venv: PluginVenv) -> None:
+    args = ("check", "toy-voice", "--set", "stack.0.sequence_block.type=ToyRatio",
+            "--set", "stack.0.sequence_block.divisor=0")
+    done = plugin_venv.cli(*args)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.count("error:") == 1
+    assert ("error: stack[0].sequence_block: ToyRatio from plugin 'throwaway' (ttsint-throwaway 0.3.1) "
+            "raised ZeroDivisionError while being built: division by zero\n  this is a bug in ToyRatio, "
+            "not in the config") in done.stderr
+    assert "report it to ttsint-throwaway" in done.stderr
+    debug = plugin_venv.cli("--debug", *args)
+    assert debug.returncode == 1
+    assert "Traceback" in debug.stderr and "self.scale = 1 / divisor" in debug.stderr
+    assert plugin_venv.cli("check", "toy-voice", "--set", "stack.0.sequence_block.type=ToyRatio",
+                           "--set", "stack.0.sequence_block.divisor=2").returncode == 0

@@ -12,6 +12,7 @@ import torch
 import toyblocks
 from ttsint import (
     ConfigError,
+    PluginError,
     Registry,
     StreamablePipeline,
     StreamableStack,
@@ -199,14 +200,14 @@ MALFORMED_STACKS = [
     pytest.param([], "stack", ["the stack is empty"], id="empty-stack"),
     pytest.param(
         [{"type": "ToyUpsample", "repeat": 0}],
-        "stack[0]",
-        ["ToyUpsample: repeat and chunk_frames must be >= 1, got 0 and 4"],
+        "stack[0].repeat",
+        ["must be >= 1, got 0 and 4"],
         id="constructor-rejects-value",
     ),
     pytest.param(
         _pipeline({"type": "SequenceBlockContainer", "blocks": []}, {"type": "ToyUpsample"}),
-        "stack[0].sequence_block",
-        ["'blocks' must be a non-empty list of sequence block specs"],
+        "stack[0].sequence_block.blocks",
+        ["must be a non-empty list of sequence block specs"],
         id="empty-container",
     ),
     pytest.param(
@@ -284,3 +285,16 @@ def test_chunked_stack_matches_the_networks_run_on_the_whole_utterance(
         encoding = tiny_models.encoder(utt["symbols"][None])
         reference = tiny_models.decoder(encoding.repeat_interleave(3, dim=1))[0]
     torch.testing.assert_close(torch.cat([c.frames for c in chunks]), reference, rtol=1e-5, atol=1e-5)
+
+
+def test_an_exception_a_block_does_not_declare_is_reported_as_a_bug_in_it(toy_registry: Registry) -> None:
+    with pytest.raises(PluginError) as info:
+        build_stack(_pipeline({"type": "ToyRatio", "divisor": 0}, {"type": "ToyUpsample"}),
+                    registry=toy_registry)
+    assert str(info.value).startswith("stack[0].sequence_block: ToyRatio from plugin 'toy' raised "
+                                      "ZeroDivisionError while being built: division by zero\n"
+                                      "  this is a bug in ToyRatio")
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+    with pytest.raises(ConfigError) as declared:  # a ParameterError is the user's: a ConfigError at its key
+        build_stack({"type": "ToyUpsample", "chunk_frames": 0}, registry=toy_registry)
+    assert declared.value.path == "stack.chunk_frames"

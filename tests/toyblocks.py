@@ -15,6 +15,7 @@ from ttsint import (
     BuildContext,
     Chunk,
     Network,
+    ParameterError,
     SequenceBlock,
     StreamableBlock,
     StreamError,
@@ -67,7 +68,8 @@ class ToyUpsample(StreamableBlock):
 
     def __init__(self, repeat: int = 2, chunk_frames: int = 4) -> None:
         if repeat < 1 or chunk_frames < 1:
-            raise ValueError(f"repeat and chunk_frames must be >= 1, got {repeat} and {chunk_frames}")
+            raise ParameterError("repeat" if repeat < 1 else "chunk_frames",
+                                 f"must be >= 1, got {repeat} and {chunk_frames}")
         self.repeat = repeat
         self.chunk_frames = chunk_frames
 
@@ -137,7 +139,17 @@ class ToyVocoder(StreamableBlock):
             yield Chunk(frames=samples, start=chunk.start * self.hop)
 
 
-BLOCKS = (ToyEncoder, ToyEmbed, ToyUpsample, ToyDecoder, ToyGain, ToyVocoder)
+class ToyRatio(SequenceBlock):
+    """Scales text_encoding by 1 / divisor, and forgets to check the divisor: a bug the builder must name."""
+
+    def __init__(self, divisor: float = 1.0) -> None:
+        self.scale = 1 / divisor
+
+    def forward(self, utt: Utterance) -> Utterance:
+        return {"text_encoding": utt["text_encoding"] * self.scale}
+
+
+BLOCKS = (ToyEncoder, ToyEmbed, ToyUpsample, ToyDecoder, ToyGain, ToyVocoder, ToyRatio)
 
 
 @hookimpl

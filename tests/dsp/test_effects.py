@@ -75,7 +75,7 @@ def test_effect_needs_an_upstream():
 
 
 def test_bad_parameters_are_config_errors():
-    with pytest.raises(ttsint.ConfigError, match=r"stack\[1\].*frames must be a positive odd number"):
+    with pytest.raises(ttsint.ConfigError, match=r"stack\[1\]\.frames: must be a positive odd number"):
         ttsint.build_stack([{"type": "Gain", "db": 1}, {"type": "Smooth", "frames": 4}])
 
 

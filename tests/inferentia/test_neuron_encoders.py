@@ -95,7 +95,7 @@ def test_networks_without_receptive_field_are_reported_approximate(ref_voice: tt
 
 
 def test_context_below_receptive_field_is_a_config_error(cache_dir) -> None:
-    with pytest.raises(ttsint.ConfigError, match=r"stack\[0\]\.sequence_block: .*receptive field"):
+    with pytest.raises(ttsint.ConfigError, match=r"sequence_block\.context_symbols: .*receptive field"):
         ttsint.Voice.load("demo", overrides=neuron_overrides(
             cache_dir, **{"stack.0.sequence_block.context_symbols": 3}))
 

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import torch
 
 from .data import BuildContext, Chunk, Utterance
+from .errors import ParameterError
 
 __all__ = [
     "Block",
@@ -195,7 +196,7 @@ class SequenceBlockContainer(SequenceBlock):
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> Block:
         specs = params.get("blocks")
         if not isinstance(specs, list) or not specs:
-            raise ValueError("'blocks' must be a non-empty list of sequence block specs")
+            raise ParameterError("blocks", "must be a non-empty list of sequence block specs")
         return cls([ctx.build(s, f"blocks[{i}]", SequenceBlock) for i, s in enumerate(specs)])
 
     def forward(self, utt: Utterance) -> Utterance:
@@ -218,7 +219,7 @@ class StreamableStack(StreamableBlock):
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> Block:
         specs = params.get("stack")
         if not isinstance(specs, list) or not specs:
-            raise ValueError("'stack' must be a non-empty list of streamable block specs")
+            raise ParameterError("stack", "must be a non-empty list of streamable block specs")
         return cls([ctx.build(s, f"stack[{i}]", StreamableBlock) for i, s in enumerate(specs)])
 
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:

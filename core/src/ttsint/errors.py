@@ -49,7 +49,7 @@ class ParameterError(TTSIntError, ValueError):
 
 
 class PluginError(TTSIntError):
-    """A plugin could not be loaded, or two plugins claim the same name."""
+    """A plugin could not be loaded, two plugins claim one name, or its code failed (a bug in it)."""
 
 
 class AddonError(TTSIntError):

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 import torch
 
 from .data import Utterance
-from .errors import FrontendError
+from .errors import FrontendError, ParameterError
 from .instantiate import instantiate, load_class
 from .registry import get_registry
 from .segments import segment_text
@@ -58,9 +58,9 @@ def build_frontend(addon: Any) -> Frontend:
     registry = addon.registry or get_registry()
     params = dict(addon.config["frontend"])
     name = params.pop("type")
-    cls, _ = load_class(registry, registry.frontends, name, what="front end", path="frontend.type",
-                        base=Frontend, base_name="ttsint Frontend")
-    return instantiate(cls, params, addon, path="frontend", name=name)
+    cls, reg = load_class(registry, registry.frontends, name, what="front end", path="frontend.type",
+                          base=Frontend, base_name="ttsint Frontend")
+    return instantiate(cls, params, addon, path="frontend", name=name, origin=reg)
 
 
 _PUNCT_MAP = str.maketrans({
@@ -119,10 +119,10 @@ class CharacterFrontend(Frontend):
     def __init__(self, symbols: str | list[str], pad: str = "<pad>", lowercase: bool = True,
                  expand_numbers: bool = True, unknown: Literal["error", "skip"] = "error") -> None:
         if unknown not in ("error", "skip"):
-            raise ValueError(f"unknown must be 'error' or 'skip', got {unknown!r}")
+            raise ParameterError("unknown", f"must be 'error' or 'skip', got {unknown!r}")
         chars = list(symbols)
         if len(set(chars)) != len(chars):
-            raise ValueError("symbols contains duplicates")
+            raise ParameterError("symbols", "contains duplicates")
         self.symbols = ([pad] if pad else []) + chars
         self._ids = {s: i for i, s in enumerate(self.symbols)}
         self.lowercase = lowercase

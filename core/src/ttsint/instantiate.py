@@ -68,8 +68,14 @@ def check_parameters(cls: type, params: Mapping[str, Any], path: str, name: str)
     check_values(cls, params, path)
 
 
-def instantiate(cls: Any, params: dict[str, Any], source: Any, *, path: str, name: str) -> Any:
-    """``cls.from_config(params, source)`` after the parameter check; bad values: ConfigErrors at ``path``."""
+def instantiate(cls: Any, params: dict[str, Any], source: Any, *, path: str, name: str,
+                origin: Registration | None = None) -> Any:
+    """``cls.from_config(params, source)`` after the parameter check.
+
+    Only the errors a class declares as the user's pass as such: a ParameterError becomes a ConfigError
+    at ``path.KEY``, and ttsint's own errors (ConfigError, ...) go through. Any other exception is a bug
+    in the class, not in the config: a PluginError naming ``origin``'s plugin and ``path``, chained to it.
+    """
     check_parameters(cls, params, path, name)
     try:
         return cls.from_config(params, source)
@@ -77,5 +83,17 @@ def instantiate(cls: Any, params: dict[str, Any], source: Any, *, path: str, nam
         raise ConfigError(f"{path}.{exc.key}", exc.message, exc.hint) from exc
     except TTSIntError:
         raise
-    except (TypeError, ValueError, KeyError) as exc:
-        raise ConfigError(path, f"{name}: {exc}") from exc
+    except Exception as exc:
+        raise _bug(name, origin, path, exc) from exc
+
+
+def _bug(name: str, origin: Registration | None, path: str, exc: Exception) -> PluginError:
+    """The one-paragraph report of an exception a class raised while being built from ``path``."""
+    where = f"plugin {origin.plugin!r}" if origin else "its plugin"
+    if origin and origin.distribution:
+        version = f" {origin.version}" if origin.version else ""
+        where += f" ({origin.distribution}{version})"
+    owner = origin.distribution or origin.plugin if origin else "the plugin's authors"
+    return PluginError(f"{path}: {name} from {where} raised {type(exc).__name__} while being built: {exc}\n"
+                       f"  this is a bug in {name}, not in the config (a bad value is reported with "
+                       f"ttsint.ParameterError); report it to {owner}, with the traceback --debug shows")

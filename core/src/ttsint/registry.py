@@ -290,10 +290,12 @@ class Registry:
     def add_commands(self, cli: Any) -> None:
         """Let each plugin add subcommands to the ``cli`` click group; one that fails here is reported.
 
-        The commands each plugin adds are recorded in ``commands``, like the names in the other tables.
+        The commands each plugin adds are recorded in ``commands`` (those of the last group built), like
+        the names in the other tables.
         A command whose name is taken (by a built-in or an earlier plugin) is put back as it was, and
         the plugin is reported as failed, naming both distributions: never a silent replacement.
         """
+        self.commands.clear()
         owners = {name: f"the built-in command of ttsint {_version('ttsint') or ''}".rstrip()
                   for name in cli.commands}
         before: dict[str, Any] = {}

@@ -174,7 +174,7 @@ def _build_block(spec: Any, kind: type[Block], ctx: StackContext) -> Any:
     settings = (*ctx.settings, own) if given else ctx.settings
     ctx = StackContext(ctx.addon, path, ctx.registry, ctx.pool, settings, ctx.voice, cls)
     bindings_before = len(ctx.pool.bindings)
-    block = instantiate(cls, params, ctx, path=path, name=name)
+    block = instantiate(cls, params, ctx, path=path, name=name, origin=reg)
     if given and len(ctx.pool.bindings) == bindings_before:
         key = "runtime" if own.runtime is not None else "device"
         raise own.error(key, f"{name} runs no network, so {key!r} would do nothing here",

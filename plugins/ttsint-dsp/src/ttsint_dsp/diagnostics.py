@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from ttsint import Chunk, StreamError, Utterance
+from ttsint import Chunk, ParameterError, StreamError, Utterance
 
 from .effects import MelEffect
 
@@ -50,7 +50,7 @@ class ChunkStats(MelEffect):
 
     def __init__(self, path: str | None = None, log: bool = True, level: str = "INFO") -> None:
         if not isinstance(logging.getLevelName(level.upper()), int):
-            raise ValueError(f"unknown log level {level!r}")
+            raise ParameterError("level", f"unknown log level {level!r}", "use DEBUG, INFO, WARNING or ERROR")
         self.path = Path(path) if path else None
         self.log = bool(log)
         self.level = logging.getLevelName(level.upper())
@@ -116,7 +116,7 @@ class Tap(MelEffect):
 
     def __init__(self, directory: str, prefix: str = "chunk", concat: bool = True) -> None:
         if not prefix or "/" in prefix:
-            raise ValueError(f"prefix must be a plain file name part, got {prefix!r}")
+            raise ParameterError("prefix", f"must be a plain file name part, got {prefix!r}")
         self.directory = Path(directory)
         self.prefix = prefix
         self.concat = bool(concat)

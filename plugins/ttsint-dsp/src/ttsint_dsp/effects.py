@@ -10,7 +10,16 @@ from collections.abc import Iterator, Sequence
 from typing import Annotated
 
 import torch
-from ttsint import Chunk, Range, StreamableBlock, StreamError, Utterance, context_windows, pad_context
+from ttsint import (
+    Chunk,
+    ParameterError,
+    Range,
+    StreamableBlock,
+    StreamError,
+    Utterance,
+    context_windows,
+    pad_context,
+)
 
 __all__ = ["MelEffect", "FrameEffect", "Gain", "Tilt", "Smooth", "MelShift", "Normalize", "db_to_log"]
 
@@ -72,7 +81,8 @@ class Tilt(FrameEffect):
 
     def __init__(self, db: float = 0.0, eq: Sequence[float] | None = None) -> None:
         if eq is not None and (isinstance(eq, (str, bytes)) or len(eq) < 2):
-            raise ValueError(f"eq must list at least two dB values (lowest bin .. highest bin), got {eq!r}")
+            raise ParameterError("eq", f"must list at least two dB values (lowest bin .. highest bin), "
+                                 f"got {eq!r}")
         self.db = float(db)
         self.eq = [float(g) for g in eq] if eq is not None else None
 
@@ -136,9 +146,9 @@ class Smooth(MelEffect):
 
     def __init__(self, frames: int = 3, chunk_frames: int = 16) -> None:
         if frames < 1 or frames % 2 == 0:
-            raise ValueError(f"frames must be a positive odd number, got {frames}")
+            raise ParameterError("frames", f"must be a positive odd number, got {frames}")
         if chunk_frames < 1:
-            raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
+            raise ParameterError("chunk_frames", f"must be >= 1, got {chunk_frames}")
         self.frames = int(frames)
         self.chunk_frames = int(chunk_frames)
         self.radius = self.frames // 2
@@ -175,12 +185,11 @@ class Normalize(MelEffect):
         chunk_frames: int = 16,
     ) -> None:
         if window < 1 or lookahead < 0 or chunk_frames < 1:
-            raise ValueError(
-                f"need window >= 1, lookahead >= 0, chunk_frames >= 1; got {window}, {lookahead}, "
-                f"{chunk_frames}"
-            )
+            key = "window" if window < 1 else "lookahead" if lookahead < 0 else "chunk_frames"
+            raise ParameterError(key, f"need window >= 1, lookahead >= 0, chunk_frames >= 1; got {window}, "
+                                 f"{lookahead}, {chunk_frames}")
         if max_gain_db < 0:
-            raise ValueError(f"max_gain_db must be >= 0, got {max_gain_db}")
+            raise ParameterError("max_gain_db", f"must be >= 0, got {max_gain_db}")
         self.target_db = float(target_db)
         self.window = int(window)
         self.lookahead = int(lookahead)

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+from ttsint import ParameterError
 
 __all__ = ["MelSpec", "MelInverse", "mel_filterbank", "log_mel", "stft_analysis"]
 
@@ -94,12 +95,11 @@ def stft_analysis(
     fmax: float | None = None,
     log_floor: float = 1e-5,
 ) -> MelSpec:
-    """A vocoder's MelSpec from its parameters, with a ValueError for an STFT that cannot be inverted."""
+    """A vocoder's MelSpec from its parameters, with a ParameterError for an STFT that cannot be inverted."""
     win_length = n_fft if win_length is None else win_length
     if not 0 < win_length <= n_fft or hop_length > win_length:
-        raise ValueError(
-            f"need 0 < hop_length <= win_length <= n_fft, got {hop_length}, {win_length}, {n_fft}"
-        )
+        raise ParameterError("win_length", f"need 0 < hop_length <= win_length <= n_fft, got {hop_length}, "
+                             f"{win_length}, {n_fft}")
     return MelSpec(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, win_length=win_length,
                    n_mels=n_mels, fmin=float(fmin), fmax=None if fmax is None else float(fmax),
                    log_floor=log_floor)

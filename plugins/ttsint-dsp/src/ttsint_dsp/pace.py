@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import torch
-from ttsint import Range, SequenceBlock, StreamError, Utterance
+from ttsint import ParameterError, Range, SequenceBlock, StreamError, Utterance
 
 __all__ = ["Pace"]
 
@@ -19,7 +19,7 @@ class Pace(SequenceBlock):
 
     def __init__(self, factor: Annotated[float, Range(0.1, 10)], key: str = "durations") -> None:
         if not factor > 0:
-            raise ValueError(f"factor must be > 0, got {factor}")
+            raise ParameterError("factor", f"must be > 0, got {factor}")
         self.factor = float(factor)
         self.key = key
 

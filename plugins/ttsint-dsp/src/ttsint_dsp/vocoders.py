@@ -14,6 +14,7 @@ from ttsint import (
     BuildContext,
     Chunk,
     Network,
+    ParameterError,
     StreamableBlock,
     StreamablePipeline,
     StreamableStack,
@@ -41,7 +42,7 @@ class Vocoder(StreamableBlock):
     def __init__(self, sample_rate: int, hop_length: int, n_mels: int) -> None:
         for name, value in (("sample_rate", sample_rate), ("hop_length", hop_length), ("n_mels", n_mels)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise ParameterError(name, f"must be a positive integer, got {value!r}")
         self.sample_rate = sample_rate
         self.hop_length = hop_length
         self.n_mels = n_mels

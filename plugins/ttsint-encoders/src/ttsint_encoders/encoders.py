@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import ttsint
-from ttsint import BuildContext, Network, SequenceBlock, SequenceBlockContainer, Utterance
+from ttsint import BuildContext, Network, ParameterError, SequenceBlock, SequenceBlockContainer, Utterance
 
 
 class EncoderNetwork(SequenceBlock):
@@ -68,7 +68,7 @@ class CustomizedEncoders(SequenceBlock):
         self.levels = levels
         self.threads = threads or max(1, min(widest, os.cpu_count() or 1))
         if self.threads < 1:
-            raise ValueError(f"threads must be >= 1, got {threads}")
+            raise ParameterError("threads", f"must be >= 1, got {threads}")
         self._pool = (ThreadPoolExecutor(self.threads, thread_name_prefix="ttsint-encoders")
                       if widest > 1 else None)
 

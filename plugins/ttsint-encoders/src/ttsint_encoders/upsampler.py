@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import torch
-from ttsint import Chunk, Range, StreamableBlock, StreamError, Utterance
+from ttsint import Chunk, ParameterError, Range, StreamableBlock, StreamError, Utterance
 
 
 class Upsampler(StreamableBlock):
@@ -21,9 +21,9 @@ class Upsampler(StreamableBlock):
                  chunk_frames: Annotated[int, Range(1)] = 32, encoding: str = "text_encoding",
                  durations: str = "durations") -> None:
         if not pace > 0:
-            raise ValueError(f"pace must be > 0, got {pace}")
+            raise ParameterError("pace", f"must be > 0, got {pace}")
         if chunk_frames < 1:
-            raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
+            raise ParameterError("chunk_frames", f"must be >= 1, got {chunk_frames}")
         self.pace = float(pace)
         self.chunk_frames = int(chunk_frames)
         self.encoding = encoding

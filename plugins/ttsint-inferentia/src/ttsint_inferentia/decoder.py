@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-from ttsint import Chunk, Network, RunStats, Utterance, WindowedNetworkBlock
+from ttsint import Chunk, Network, ParameterError, RunStats, Utterance, WindowedNetworkBlock
 
 __all__ = ["NeuronDecoder"]
 
@@ -39,8 +39,9 @@ class NeuronDecoder(WindowedNetworkBlock):
         assert self.window_frames is not None
         spec = (self.network.input_specs() or {}).get(self.input_name)
         if spec is None or any(d is None for d in spec[0][2:]):
-            raise ValueError(f"precompile needs the feature size of {self.network.name!r}'s input, which its "
-                             "file does not record (export with torch.export), or set precompile = false")
+            raise ParameterError("precompile", f"needs the feature size of {self.network.name!r}'s input, "
+                                 "which its file does not record", "export with torch.export, or set "
+                                 "precompile = false")
         shape, dtype = spec
         frames = torch.zeros((1, self.window_frames, *shape[2:]), dtype=dtype)
         self.network.run({self.input_name: frames, "mask": torch.zeros(1, self.window_frames)}, batched=True)

@@ -9,6 +9,7 @@ import torch
 from ttsint import (
     BuildContext,
     Network,
+    ParameterError,
     RunStats,
     SequenceBlock,
     Span,
@@ -62,24 +63,26 @@ class NeuronEncoders(SequenceBlock):
                  precompile: bool = False) -> None:
         self.networks = encoder_order(networks)
         if not self.networks:
-            raise ValueError("NeuronEncoders needs at least one encoder network")
+            raise ParameterError("networks", "NeuronEncoders needs at least one encoder network")
         unmasked = [n.name for n in self.networks if "mask" not in n.inputs]
         if unmasked:
-            raise ValueError(f"network(s) {unmasked} take no 'mask' input, so padding them to a bucket "
-                             "would change their outputs; fixed-shape blocks need masked networks")
+            raise ParameterError("networks", f"network(s) {unmasked} take no 'mask' input, so padding "
+                                 "them to a bucket would change their outputs; fixed-shape blocks need "
+                                 "masked networks")
         self.buckets = sorted({int(b) for b in buckets})
         if not self.buckets or self.buckets[0] < 1:
-            raise ValueError(f"buckets must be a non-empty list of positive lengths, got {list(buckets)}")
+            raise ParameterError("buckets", f"must be a non-empty list of positive lengths, "
+                                 f"got {list(buckets)}")
         rf, self.undeclared = chain_receptive_field(self.networks)
         if context_symbols is None:
             # Without a declared field there is no exact answer; a quarter of the largest bucket is a guess.
             context_symbols = max(rf, self.buckets[-1] // 4) if self.undeclared else rf
         if context_symbols < rf:
-            raise ValueError(f"context_symbols {context_symbols} is less than the encoders' receptive field "
-                             f"of {rf}; split outputs would differ from whole-utterance outputs")
+            raise ParameterError("context_symbols", f"{context_symbols} is less than the encoders' receptive "
+                                 f"field of {rf}; split outputs would differ from whole-utterance outputs")
         if self.buckets[-1] <= 2 * context_symbols:
-            raise ValueError(f"the largest bucket {self.buckets[-1]} must exceed twice the context "
-                             f"({context_symbols}) so a split piece keeps some positions")
+            raise ParameterError("buckets", f"the largest bucket {self.buckets[-1]} must exceed twice the "
+                                 f"context ({context_symbols}) so a split piece keeps some positions")
         self.context = context_symbols
         self.space_id = space_id
         self.stats = RunStats()
@@ -98,8 +101,8 @@ class NeuronEncoders(SequenceBlock):
                 specs.setdefault(name, spec)
         missing = [n for n in self.input_names if n not in specs]
         if missing:
-            raise ValueError(f"precompile needs the input shapes of {missing}, which the network files do "
-                             "not record (export with torch.export), or set precompile = false")
+            raise ParameterError("precompile", f"needs the input shapes of {missing}, which the network "
+                                 "files do not record", "export with torch.export, or set precompile = false")
         for bucket in self.buckets:
             dummy = {}
             for name in self.input_names:

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 import ttsint
-from ttsint import ConfigError, FrontendError, Utterance, normalize_text
+from ttsint import ConfigError, FrontendError, ParameterError, Utterance, normalize_text
 
 __all__ = ["FlitePhones", "FliteLibrary", "flite_library", "text_to_phones", "text_to_phone_words"]
 
@@ -195,15 +195,16 @@ class FlitePhones(ttsint.Frontend):
     def __init__(self, symbols: list[str] | None = None, symbols_file: str | Path | None = None,
                  voice: str = FLITE_VOICE) -> None:
         if (symbols is None) == (symbols_file is None):
-            raise ValueError("give exactly one of symbols (a list) or symbols_file (a JSON list)")
+            raise ParameterError("symbols",
+                                 "give exactly one of symbols (a list) or symbols_file (a JSON list)")
         if symbols_file is not None:
             try:
                 symbols = json.loads(Path(symbols_file).read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
-                raise ValueError(f"symbols_file {str(symbols_file)!r} is not a readable JSON list: "
-                                 f"{exc}") from None
+                raise ParameterError("symbols_file", f"{str(symbols_file)!r} is not a readable JSON list: "
+                                     f"{exc}") from None
         if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
-            raise ValueError(f"symbols must be a list of phone names, got {type(symbols).__name__}")
+            raise ParameterError("symbols", f"must be a list of phone names, got {type(symbols).__name__}")
         self.symbols = list(symbols)
         self.voice = voice
         self._ids = {s: i for i, s in enumerate(self.symbols)}
