@@ -107,15 +107,25 @@ def median_seconds(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> floa
     return statistics.median(times)
 
 
-def interleaved_seconds(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1) -> dict[str, float]:
-    """Median wall time of each function, calling them in turn so that load changes hit all of them alike."""
+def interleaved_seconds(
+    fns: dict[str, Callable[[], Any]],
+    repeats: int,
+    warmup: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, float]:
+    """Median time of each function, calling them in turn so that load changes hit all of them alike.
+
+    ``clock`` is wall time by default; ``time.thread_time`` gives the calling thread's CPU time, which
+    other processes on a shared machine barely disturb (use it with one torch thread, so that every
+    operator runs in the calling thread).
+    """
     for _ in range(warmup):
         for fn in fns.values():
             fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(max(1, repeats)):
         for name, fn in fns.items():
-            start = time.perf_counter()
+            start = clock()
             fn()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(clock() - start)
     return {name: statistics.median(t) for name, t in times.items()}
