@@ -55,8 +55,8 @@ def context_windows(
         raise ValueError(f"growth must be > 1 (or None for a fixed size after the first), got {growth}")
     size = first_chunk_frames or chunk_frames
     source = iter(upstream)
-    buffer: torch.Tensor | None = None
-    buffer_start = 0  # utterance index of buffer[0]
+    pieces: list[torch.Tensor] = []  # frames from buffer_start on; joined once per window, not per chunk
+    buffer_start = 0  # utterance index of the first frame held
     end = 0  # utterance index one past the last frame pulled
     exhausted = False
     start = 0
@@ -72,20 +72,20 @@ def context_windows(
                                   "chunks must be contiguous")
             if len(chunk) == 0:
                 continue
-            buffer = chunk.frames if buffer is None else torch.cat([buffer, chunk.frames])
+            pieces.append(chunk.frames)
             end = chunk.end
         if start >= end:
             return
+        buffer = pieces[0] if len(pieces) == 1 else torch.cat(pieces)
         length = min(size, end - start)
         left = min(left_ctx, start)
         right = min(right_ctx, end - start - length)
-        assert buffer is not None
         lo = start - left - buffer_start
         yield Window(buffer[lo:lo + left + length + right], start, left, length, right)
         start += length
         size = chunk_frames if growth is None else min(chunk_frames, max(size + 1, math.ceil(size * growth)))
         keep_from = max(start - left_ctx, buffer_start)
-        buffer = buffer[keep_from - buffer_start:]
+        pieces = [buffer[keep_from - buffer_start:]]
         buffer_start = keep_from
 
 

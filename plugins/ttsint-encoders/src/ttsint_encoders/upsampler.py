@@ -49,17 +49,12 @@ class Upsampler(StreamableBlock):
         if counts.shape[0] != encoding.shape[0]:
             raise StreamError(f"{self.type_name}: {counts.shape[0]} durations for "
                               f"{encoding.shape[0]} encodings")
-        ends = torch.cumsum(counts, 0)
-        total = int(ends[-1]) if len(ends) else 0
-        starts = ends - counts
+        # Which symbol each frame repeats: 8 bytes a frame, where the frames themselves are a vector each.
+        symbol_of_frame = torch.repeat_interleave(torch.arange(counts.shape[0]), counts)
+        total = symbol_of_frame.shape[0]
         for start in range(0, total, self.chunk_frames):
             stop = min(start + self.chunk_frames, total)
-            first = int(torch.searchsorted(ends, start, right=True))
-            last = int(torch.searchsorted(ends, stop - 1, right=True))
-            lo = torch.clamp(starts[first:last + 1], min=start)
-            hi = torch.clamp(ends[first:last + 1], max=stop)
-            frames = torch.repeat_interleave(encoding[first:last + 1], hi - lo, dim=0)
-            yield Chunk(frames=frames, start=start)
+            yield Chunk(frames=encoding[symbol_of_frame[start:stop]], start=start)
 
     def describe(self) -> str:
         return f"{self.type_name} (pace={self.pace}, chunk_frames={self.chunk_frames})"
