@@ -51,6 +51,21 @@ def timed(url: str, voice: str) -> tuple[float, float]:
     return first, time.perf_counter() - began
 
 
+def wait_ready(server: subprocess.Popen, url: str, timeout: float = 600) -> str:
+    """Wait until the server at ``url`` answers /readyz with 200; return its first voice's name."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url + "/readyz", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("the server did not become ready")
+        time.sleep(0.5)
+    return httpx.get(url + "/v1/voices").json()["data"][0]["name"]
+
+
 def first_audio(url: str, voice: str) -> float:
     """Seconds from sending the one-sentence request to its first body bytes; reads the rest too."""
     return timed(url, voice)[0]
@@ -94,17 +109,7 @@ def main() -> None:
                                str(args.port), "--max-streams", str(args.streams + 2), "--max-chars",
                                str(len(text) + 1), "--log-level", "warning"])
     try:
-        deadline = time.monotonic() + 600
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the server did not become ready")
-            time.sleep(0.5)
-        voice = httpx.get(url + "/v1/voices").json()["data"][0]["name"]
+        voice = wait_ready(server, url)
         first_audio(url, voice)  # warm-up: first use of each code path
 
         idle, loaded = [], []

@@ -19,8 +19,7 @@ import subprocess
 import sys
 import time
 
-import httpx
-from bench_serve_fairness import SHORT, first_audio
+from bench_serve_fairness import SHORT, first_audio, wait_ready
 from wyoming.audio import AudioChunk, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.tts import Synthesize, SynthesizeVoice
@@ -64,17 +63,7 @@ def main() -> None:
                                str(http_port), "--wyoming", f"tcp://127.0.0.1:{wyoming_port}",
                                "--log-level", "warning"])
     try:
-        deadline = time.monotonic() + 600
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the server did not become ready")
-            time.sleep(0.5)
-        voice = httpx.get(url + "/v1/voices").json()["data"][0]["name"]
+        voice = wait_ready(server, url)
         first_audio(url, voice)  # warm-up: first use of each code path
         asyncio.run(wyoming_first_audio(wyoming_port, voice))
 
