@@ -50,10 +50,14 @@ def test_sigterm_refuses_new_connections_and_lets_running_streams_finish(tmp_pat
             server.process.send_signal(signal.SIGTERM)
 
             def refused() -> bool:
+                """True once a connection is refused; a probe that the closing listener accepted and then
+                reset (ReadError, RemoteProtocolError, a timeout) raced the close, so it is tried again."""
                 try:
                     httpx.get(server.url + "/healthz", timeout=5)
                 except httpx.ConnectError:
                     return True
+                except httpx.TransportError:
+                    return False
                 return False
 
             server.wait_for(refused, "the listening socket to close")
