@@ -151,15 +151,16 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def _listing(rows: list[dict[str, Any]], as_json: bool, columns: Sequence[str]) -> None:
+    """Print a listing command's rows: every field as JSON, or the named columns as a table."""
+    click.echo(json.dumps(rows, indent=2) if as_json else _table(rows, columns))
+
+
 @click.command()
 @json_option
 def blocks(as_json: bool) -> None:
     """List every block type that configs can name."""
-    rows = _block_rows()
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-    else:
-        click.echo(_table(rows, ["name", "kind", "distribution", "version", "doc"]))
+    _listing(_block_rows(), as_json, ["name", "kind", "distribution", "version", "doc"])
     _warn_failures()
 
 
@@ -171,10 +172,7 @@ def plugins(as_json: bool) -> None:
     rows = [{"name": p.name, "distribution": p.distribution, "version": p.version,
              "status": "ok" if p.ok else "failed", "error": p.error,
              **({"traceback": p.traceback} if p.traceback else {})} for p in reg.plugins]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-    else:
-        click.echo(_table(rows, ["name", "distribution", "version", "status", "error"]))
+    _listing(rows, as_json, ["name", "distribution", "version", "status", "error"])
 
 
 @click.command()
@@ -183,8 +181,7 @@ def addons(as_json: bool) -> None:
     """List addons that installed plugins register by name."""
     rows = [{"name": r.name, "plugin": r.plugin, "distribution": r.distribution, "version": r.version,
              "path": str(r.target)} for regs in get_registry().addons.values() for r in regs]
-    columns = ["name", "distribution", "version", "path"]
-    click.echo(json.dumps(rows, indent=2) if as_json else _table(rows, columns))
+    _listing(rows, as_json, ["name", "distribution", "version", "path"])
 
 
 @click.command()
@@ -208,10 +205,7 @@ def runtimes(as_json: bool) -> None:
             row["error"] = str(exc)
             row["doc"] = "cannot be imported (see --json)"
         rows.append(row)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-    else:
-        click.echo(_table(rows, ["name", "distribution", "version", "devices", "doc"]))
+    _listing(rows, as_json, ["name", "distribution", "version", "devices", "doc"])
     _warn_failures()
 
 
