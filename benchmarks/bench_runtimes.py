@@ -1,6 +1,6 @@
 """Runtimes side by side: verify table; acoustic-stack speed and first chunk, onnxruntime ÷ torch.
 
-    python benchmarks/bench_runtimes.py verify [--texts 50]      # {torch, onnxruntime} x encoders x decoders
+    python benchmarks/bench_runtimes.py verify [--texts 50] [--longest 2000]  # runtimes x encoders x decoders
     python benchmarks/bench_runtimes.py speed [--repeats 7]      # 1 and 2 threads, and the first chunk
 
 The speed figures run en-rms's acoustic stack (encoders, upsampler, streaming decoder; no vocoder),
@@ -24,7 +24,7 @@ TEXT = ("The quick brown fox jumps over the lazy dog, and then it runs away into
         "Please call Stella and ask her to bring these things with her from the store.")
 
 
-def verify_table(addon: str, count: int) -> None:
+def verify_table(addon: str, count: int, longest: int) -> None:
     configs = []
     for runtime in ("torch", "onnxruntime"):
         for enc in ENCODERS:
@@ -37,10 +37,13 @@ def verify_table(addon: str, count: int) -> None:
     configs.append(Configuration("cpu-static NeuronEncoders NeuronDecoder", {}, {
         "stack.0.sequence_block.type": "NeuronEncoders",
         "stack.0.streamable_block.stack.1": {"type": "NeuronDecoder"}}))
-    texts = sample_texts(count)
+    texts = sample_texts(count, longest)
+    with ttsint.Voice.load(addon) as voice:  # what the front end makes of them, summed over segments
+        symbols = [sum(utt["symbols"].shape[-1] for _, utt in voice.segments(text)) for text in texts]
     begin = time.perf_counter()
     rows = verify_addon(addon, configs, texts)
-    print(f"{addon}: {count} texts of {len(texts[0])}-{len(texts[-1])} characters, "
+    print(f"{addon}: {count} texts of {len(texts[0])}-{len(texts[-1])} characters "
+          f"({min(symbols)}-{max(symbols)} symbols), "
           f"{rows[0].frames} mel frames per configuration, {time.perf_counter() - begin:.0f} s")
     print("| runtime | encoders | decoder | max abs diff of the mel from torch Encoders Decoder | ≤ 1e-4 |")
     print("| --- | --- | --- | --- | --- |")
@@ -103,10 +106,12 @@ def main() -> None:
     parser.add_argument("what", choices=["verify", "speed"])
     parser.add_argument("--addon", default="en-rms")
     parser.add_argument("--texts", type=int, default=50)
+    parser.add_argument("--longest", type=int, default=2000, help="verify: the longest text, in characters")
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
-    run: dict[str, Callable[[], None]] = {"verify": lambda: verify_table(args.addon, args.texts),
-                                          "speed": lambda: speed(args.repeats)}
+    run: dict[str, Callable[[], None]] = {
+        "verify": lambda: verify_table(args.addon, args.texts, args.longest),
+        "speed": lambda: speed(args.repeats)}
     run[args.what]()
 
 
