@@ -228,6 +228,28 @@ class _Commands:
             cli.add_command(click.Command(name, callback=lambda: click.echo("taken over")))
 
 
+def test_a_plugin_command_is_told_of_failed_plugins_before_it_runs(monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys) -> None:
+    # serve and bench run for minutes or hours, or fail because a plugin is broken: warn first.
+    from ttsint.cli import run
+
+    monkeypatch.delenv("TTSINT_STRICT_PLUGINS", raising=False)
+    plugins = {"bad": _Plugin(fail="hook exploded"), "cmds": _Commands("hello")}
+    ttsint.reset_registry(lambda: Registry(load_entry_points=False, plugins=plugins))
+    try:
+        assert run(["hello"]) == 0
+        out, err = capsys.readouterr()
+        assert out == "taken over\n"
+        assert err.startswith("warning: plugin 'bad' (None) failed to load: ")
+        assert run(["hello", "--help"]) == 0 and "warning:" not in capsys.readouterr().err
+        monkeypatch.setenv("TTSINT_STRICT_PLUGINS", "1")
+        assert run(["hello"]) == 1
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith("error: plugin 'bad' (None) failed to load: ")
+    finally:
+        ttsint.reset_registry()
+
+
 def test_a_plugin_command_never_replaces_a_built_in_or_another_plugins() -> None:
     from ttsint.cli import make_cli, synth
 

@@ -73,6 +73,10 @@ class _Group(click.Group):
         # Strict mode fails every command but these, so that a user can always see what is broken.
         if found[0] != "plugins" and not {"-h", "--help"} & set(found[2]):
             self.registry.check_strict()
+            # Core's commands warn when they end; a plugin's (serve, bench, ...) may run for hours, or
+            # fail because of the broken plugin, so its user is told first.
+            if found[0] in self.registry.commands:
+                _warn_failures(self.registry)
         return found
 
 
@@ -379,8 +383,9 @@ def verify(addon: str, configurations: Sequence[str], texts: str, tolerance: flo
     return 1 if failed else 0
 
 
-def _warn_failures() -> None:
-    for line in get_registry().failure_lines():
+def _warn_failures(registry: Registry | None = None) -> None:
+    """One ``warning:`` line on stderr per plugin that failed to load."""
+    for line in (registry or get_registry()).failure_lines():
         click.echo(f"warning: {line}", err=True)
 
 
