@@ -32,6 +32,27 @@ def demo(name: str, extra: str = "") -> str:
     return f"{DEMO},name={name}" + (f",{extra}" if extra else "")
 
 
+def turn_into_file(path: Path, timeout: float = 60.0) -> None:
+    """Replace the directory ``path`` by a regular file, though a server's Tap may make it again meanwhile
+    (it does at every sentence): remove it and create the file exclusively until the file wins."""
+    deadline = time.monotonic() + timeout
+    while True:
+        shutil.rmtree(path, ignore_errors=True)
+        try:
+            with open(path, "x", encoding="utf-8") as file:
+                file.write("not a directory")
+            return
+        except FileExistsError:  # made again between the two calls
+            assert time.monotonic() < deadline, f"{path} kept coming back as a directory"
+
+
+def turn_back_into_directory(path: Path) -> None:
+    """Undo ``turn_into_file``, whatever the path is now."""
+    if not path.is_dir():
+        path.unlink(missing_ok=True)
+        path.mkdir(exist_ok=True)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

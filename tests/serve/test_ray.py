@@ -13,7 +13,6 @@ import fcntl
 import os
 import re
 import select
-import shutil
 import subprocess
 import threading
 import time
@@ -24,7 +23,16 @@ import httpx
 import pytest
 
 from . import test_app
-from .conftest import LONG_TEXT, Server, assert_valid_wav, demo, start_server, ttsint_command
+from .conftest import (
+    LONG_TEXT,
+    Server,
+    assert_valid_wav,
+    demo,
+    start_server,
+    ttsint_command,
+    turn_back_into_directory,
+    turn_into_file,
+)
 
 if not os.environ.get("CI"):  # CI installs Ray (setup.sh) and must run this module
     pytest.importorskip("ray.serve", reason="Ray Serve is not installed: pip install 'ttsint[ray]'")
@@ -192,13 +200,11 @@ def test_a_client_that_disconnects_cancels_the_replica_stream(ray_server: Server
 def test_a_stream_that_fails_before_audio_gets_a_500(ray_server: Server, tap_path: Path) -> None:
     # With a file where demo-gate's Tap writes, its first chunk fails in the replica; the error
     # crosses Ray as the replica raised it.
-    shutil.rmtree(tap_path)
-    tap_path.write_text("not a directory")
+    turn_into_file(tap_path)
     try:
         response = ray_server.speech(voice="demo-gate", input=test_app.SHORT)
     finally:
-        tap_path.unlink()
-        tap_path.mkdir()
+        turn_back_into_directory(tap_path)
     assert response.status_code == 500
     error = response.json()["error"]
     assert error["type"] == "server_error" and "demo-gate" in error["message"]
@@ -218,8 +224,7 @@ def test_a_stream_that_fails_midway_is_cut_off_and_counted(ray_server: Server, g
             assert response.status_code == 200
             body = response.iter_raw(4096)
             received = next(body)
-            shutil.rmtree(tap_path)
-            tap_path.write_text("not a directory")
+            turn_into_file(tap_path)
             reader.start()
             with pytest.raises(httpx.RemoteProtocolError):
                 for piece in body:
@@ -229,14 +234,14 @@ def test_a_stream_that_fails_midway_is_cut_off_and_counted(ray_server: Server, g
         if reader.is_alive():
             reader.join(60)
         os.close(fd)
-        tap_path.unlink(missing_ok=True)
-        tap_path.mkdir(exist_ok=True)
+        turn_back_into_directory(tap_path)
     assert received[:4] == b"RIFF" and len(received) > 44
     assert ray_server.metric("ttsint_errors_total", voice="demo-gate", stage="mid_stream") == 1
     # Logged by the ingress with the voice and how far it got (the error is the tap's: the file, or
     # the directory gone for a moment while the test swapped them).
     logged = r"voice 'demo-gate' \(addon demo, --addon demo:name=demo-gate,\S+\) failed after [1-9]\d* chunk"
-    assert re.search(logged + r"\(s\): .*(NotADirectoryError|FileNotFoundError)", ray_server.output())
+    tap_errors = r"(NotADirectoryError|FileExistsError|FileNotFoundError)"
+    assert re.search(logged + r"\(s\): .*" + tap_errors, ray_server.output())
     ray_server.wait_for(lambda: ray_server.metric("ttsint_active_streams") == 0, "the stream to be closed")
 
 
