@@ -69,6 +69,16 @@ def test_every_figure_is_a_ratio_against_a_named_baseline(quick):
             assert f["ratio"] == pytest.approx(f["value"] / f["baseline_value"])
 
 
+def test_overhead_per_chunk_is_measured_over_many_chunks(quick):
+    doc, _, _ = quick
+    item = next(i for i in doc["items"] if i["id"] == "overhead")
+    figure = next(f for f in item["figures"] if f["name"].startswith("overhead per chunk"))
+    assert figure["unit"] == "us" and figure["target"] == "<= 100" and figure["target_of"] == "value"
+    p = figure["params"]
+    assert p["chunks"] >= 20 and p["repeats"] >= 5 and p["context_frames"] > 0
+    assert p["min"] <= p["p25"] <= figure["value"] <= p["p75"] <= p["max"]
+
+
 def test_markdown_and_plot_are_written(quick):
     doc, where, done = quick
     text = (where / "b.md").read_text()

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["Figure", "Item", "interleaved_seconds", "machine_info", "median_seconds"]
+__all__ = ["Figure", "Item", "interleaved_samples", "interleaved_seconds", "machine_info", "median_seconds"]
 
 
 @dataclass
@@ -107,17 +107,15 @@ def median_seconds(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> floa
     return statistics.median(times)
 
 
-def interleaved_seconds(
+def interleaved_samples(
     fns: dict[str, Callable[[], Any]],
     repeats: int,
     warmup: int = 1,
     clock: Callable[[], float] = time.perf_counter,
-) -> dict[str, float]:
-    """Median time of each function, calling them in turn so that load changes hit all of them alike.
+) -> dict[str, list[float]]:
+    """Each function's time in every repeat, calling them in turn so that load changes hit all of them alike.
 
-    ``clock`` is wall time by default; ``time.thread_time`` gives the calling thread's CPU time, which
-    other processes on a shared machine barely disturb (use it with one torch thread, so that every
-    operator runs in the calling thread).
+    Sample ``i`` of every function comes from the same round, so paired differences cancel slow drifts.
     """
     for _ in range(warmup):
         for fn in fns.values():
@@ -128,4 +126,20 @@ def interleaved_seconds(
             start = clock()
             fn()
             times[name].append(clock() - start)
+    return times
+
+
+def interleaved_seconds(
+    fns: dict[str, Callable[[], Any]],
+    repeats: int,
+    warmup: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, float]:
+    """Median time of each function over interleaved repeats (see ``interleaved_samples``).
+
+    ``clock`` is wall time by default; ``time.thread_time`` gives the calling thread's CPU time, which
+    other processes on a shared machine barely disturb (use it with one torch thread, so that every
+    operator runs in the calling thread).
+    """
+    times = interleaved_samples(fns, repeats, warmup, clock)
     return {name: statistics.median(t) for name, t in times.items()}
