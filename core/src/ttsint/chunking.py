@@ -55,8 +55,10 @@ def context_windows(
         raise ValueError(f"growth must be > 1 (or None for a fixed size after the first), got {growth}")
     size = first_chunk_frames or chunk_frames
     source = iter(upstream)
-    pieces: list[torch.Tensor] = []  # frames from buffer_start on; joined once per window, not per chunk
-    buffer_start = 0  # utterance index of the first frame held
+    held: torch.Tensor | None = None  # frames from held_start on; new pieces joined once per window
+    held_start = 0
+    keep_from = 0  # utterance index of the first frame still needed; earlier ones go at the next join
+    new: list[torch.Tensor] = []
     end = 0  # utterance index one past the last frame pulled
     exhausted = False
     start = 0
@@ -72,21 +74,24 @@ def context_windows(
                                   "chunks must be contiguous")
             if len(chunk) == 0:
                 continue
-            pieces.append(chunk.frames)
+            new.append(chunk.frames)
             end = chunk.end
         if start >= end:
             return
-        buffer = pieces[0] if len(pieces) == 1 else torch.cat(pieces)
+        if new:
+            if held is not None:
+                new.insert(0, held if keep_from == held_start else held[keep_from - held_start:])
+            held = new[0] if len(new) == 1 else torch.cat(new)
+            held_start, new = keep_from, []
+        assert held is not None
         length = min(size, end - start)
         left = min(left_ctx, start)
         right = min(right_ctx, end - start - length)
-        lo = start - left - buffer_start
-        yield Window(buffer[lo:lo + left + length + right], start, left, length, right)
+        lo, n = start - left - held_start, left + length + right
+        yield Window(held if lo == 0 and n == held.shape[0] else held[lo:lo + n], start, left, length, right)
         start += length
         size = chunk_frames if growth is None else min(chunk_frames, max(size + 1, math.ceil(size * growth)))
-        keep_from = max(start - left_ctx, buffer_start)
-        pieces = [buffer[keep_from - buffer_start:]]
-        buffer_start = keep_from
+        keep_from = max(start - left_ctx, held_start)
 
 
 def pad_to(x: torch.Tensor, length: int, dim: int = 0, value: float = 0.0) -> torch.Tensor:

@@ -8,6 +8,7 @@ StreamError naming that block's type, plugin and config path.
 
 from __future__ import annotations
 
+import math
 import types
 from collections.abc import Iterator
 from typing import Any
@@ -108,6 +109,8 @@ class OutputGuard(StreamableBlock):
             check_symbol_frames(symbol_frames, self.limits, where)
         expected = int(symbol_frames.sum()) * scale if symbol_frames is not None else None
         most = self.limits.max_frames_per_utterance * scale
+        # What every chunk must have in dimension 1: the addon's mel bins, or one channel of waveform.
+        width = {"mel": self.n_mels, "waveform": 1}.get(self.kind_out or "")
         position = 0
         while True:
             try:
@@ -119,19 +122,18 @@ class OutputGuard(StreamableBlock):
             except Exception as exc:
                 raise _wrap(exc, leaf) from exc
             frames = chunk.frames
-            span = f"frames {chunk.start}-{chunk.end}"
             if chunk.start != position:
                 raise StreamError(f"{where}: chunk starts at frame {chunk.start}, expected {position} "
                                   "(chunks must be contiguous)")
-            if self.kind_out == "mel" and self.n_mels is not None and frames.shape[1] != self.n_mels:
-                raise StreamError(f"{where}: {span} have {frames.shape[1]} mel bins; the addon declares "
-                                  f"n_mels = {self.n_mels}")
-            if self.kind_out == "waveform" and frames.shape[1] != 1:
-                raise StreamError(f"{where}: {span} have {frames.shape[1]} channels; a waveform has one")
-            if frames.is_floating_point() and not bool(torch.isfinite(frames).all()):
+            if width is not None and frames.shape[1] != width:
+                raise self._wrong_width(where, chunk)
+            # The sum is finite exactly when every value is, unless finite values overflow it: one
+            # reduction a chunk instead of three operations, with the full check only to confirm.
+            if (frames.is_floating_point() and not math.isfinite(frames.sum().item())
+                    and not bool(torch.isfinite(frames).all())):
                 bad = int((~torch.isfinite(frames)).any(dim=1).nonzero()[0, 0]) + chunk.start
-                raise StreamError(f"{where}: produced NaN or infinite values in {span} (first at frame "
-                                  f"{bad}); nothing was written")
+                raise StreamError(f"{where}: produced NaN or infinite values in frames {chunk.start}-"
+                                  f"{chunk.end} (first at frame {bad}); nothing was written")
             position = chunk.end
             if position > most:
                 raise StreamError(f"{where}: more than {most} frames for one utterance "
@@ -141,3 +143,10 @@ class OutputGuard(StreamableBlock):
         if expected is not None and position != expected:
             raise StreamError(f"{where}: made {position} frames, but the durations ask for {expected}; "
                               "a block dropped or added frames")
+
+    def _wrong_width(self, where: str, chunk: Chunk) -> StreamError:
+        span = f"frames {chunk.start}-{chunk.end}"
+        if self.kind_out == "mel":
+            return StreamError(f"{where}: {span} have {chunk.frames.shape[1]} mel bins; the addon declares "
+                               f"n_mels = {self.n_mels}")
+        return StreamError(f"{where}: {span} have {chunk.frames.shape[1]} channels; a waveform has one")

@@ -21,10 +21,11 @@ __all__ = ["Network", "network_levels", "load_network"]
 
 
 def _ones_mask(net: Network, tensors: Mapping[str, torch.Tensor], batched: bool) -> torch.Tensor:
+    """All-ones float mask over the positions of the first other input, batched ([1, T] when it is not)."""
     first = next((tensors[n] for n in net.inputs if n != "mask" and n in tensors), None)
     if first is None:
         raise AddonError(f"network {net.name!r} needs a 'mask' but has no other input to size it from")
-    shape = first.shape[:2] if batched else first.shape[:1]
+    shape = first.shape[:2] if batched else (1, first.shape[0])
     return torch.ones(shape, dtype=torch.float32, device=first.device)
 
 
@@ -55,20 +56,26 @@ class Network:
 
         Inputs on another device than the runtime's are moved there; outputs stay on the runtime's device.
         """
-        if "mask" in self.inputs and "mask" not in tensors:
-            tensors = {**tensors, "mask": _ones_mask(self, tensors, batched)}
-        missing = [n for n in self.inputs if n not in tensors]
+        # Runs once per chunk for decoders and vocoders, so it does each input's work in one pass.
+        inputs = self.inputs
+        missing = [n for n in inputs if n not in tensors and n != "mask"]
         if missing:
+            if "mask" in inputs and "mask" not in tensors:
+                _ones_mask(self, tensors, batched)  # its error first, as when the mask was made up front
             raise AddonError(f"network {self.name!r} needs input(s) {missing}; available: {sorted(tensors)}")
-        if self.signature is not None:
-            for n, want in zip(self.inputs, self.signature.input_dtypes, strict=True):
-                if want is not None and tensors[n].dtype != want:
-                    raise AddonError(f"network {self.name!r} takes {n!r} as {want}, but was given "
-                                     f"{tensors[n].dtype}")
         executable = self.executable or self._default_executable()
         device = executable.tensor_device
-        args = {n: tensors[n] if batched else tensors[n].unsqueeze(0) for n in self.inputs}
-        args = {n: t if t.device == device else t.to(device) for n, t in args.items()}
+        wants = self.signature.input_dtypes if self.signature is not None else (None,) * len(inputs)
+        args: dict[str, torch.Tensor] = {}
+        for n, want in zip(inputs, wants, strict=True):
+            t = tensors.get(n)
+            if t is None:  # the mask nobody gave: all ones, made with its batch dimension
+                t = _ones_mask(self, tensors, batched)
+            elif not batched:
+                t = t.unsqueeze(0)
+            if want is not None and t.dtype != want:
+                raise AddonError(f"network {self.name!r} takes {n!r} as {want}, but was given {t.dtype}")
+            args[n] = t if t.device == device else t.to(device)
         out = executable(args)
         return out if batched else {n: t.squeeze(0) for n, t in out.items()}
 

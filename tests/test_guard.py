@@ -1,0 +1,57 @@
+"""The output guard: what it lets through and what it stops, chunk by chunk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+from ttsint import Chunk, StreamableBlock, StreamError, Utterance
+from ttsint.guard import OutputGuard
+
+
+class Given(StreamableBlock):
+    """Streams the frames it was built with, in chunks of ``size``."""
+
+    def __init__(self, frames: torch.Tensor, size: int = 4, produces: str = "mel") -> None:
+        self.frames = frames
+        self.size = size
+        self.produces = produces
+
+    def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        for start in range(0, self.frames.shape[0], self.size):
+            yield Chunk(self.frames[start:start + self.size], start)
+
+
+def guarded(frames: torch.Tensor, produces: str = "mel") -> torch.Tensor:
+    guard = OutputGuard(Given(frames, produces=produces), n_mels=frames.shape[1] if produces == "mel" else 8,
+                        hop_length=4)
+    return torch.cat([c.frames for c in guard.stream({}, None)])
+
+
+def test_finite_frames_pass_even_when_their_sum_overflows():
+    big = torch.full((10, 8), 3e38)  # every value finite; any sum of two is inf in float32
+    assert torch.equal(guarded(big), big)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_non_finite_value_stops_the_stream_at_its_frame(bad):
+    frames = torch.zeros(10, 8)
+    frames[6, 3] = bad
+    with pytest.raises(StreamError, match=r"NaN or infinite values in frames 4-8 \(first at frame 6\)"):
+        guarded(frames)
+
+
+def test_opposite_infinities_in_one_chunk_are_caught():
+    frames = torch.zeros(8, 8)
+    frames[1, 0], frames[2, 0] = float("inf"), -float("inf")
+    with pytest.raises(StreamError, match="first at frame 1"):
+        guarded(frames)
+
+
+def test_wrong_widths_name_the_frames():
+    guard = OutputGuard(Given(torch.zeros(8, 5)), n_mels=80, hop_length=4)
+    with pytest.raises(StreamError, match="frames 0-4 have 5 mel bins; the addon declares n_mels = 80"):
+        list(guard.stream({}, None))
+    with pytest.raises(StreamError, match="frames 0-4 have 2 channels; a waveform has one"):
+        guarded(torch.zeros(8, 2), produces="waveform")
