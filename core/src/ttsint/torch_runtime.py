@@ -21,7 +21,7 @@ class TorchExecutable(Executable):
 
     def execute(self, tensors: Mapping[str, torch.Tensor]) -> Sequence[torch.Tensor]:
         with torch.inference_mode():
-            return self.module(*(tensors[n] for n in self.network.inputs))
+            return self.module(*[tensors[n] for n in self.network.inputs])
 
 
 class TorchRuntime(Runtime):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import statistics
@@ -169,7 +170,7 @@ def overhead(bench: Bench, item: Item) -> None:
     """The streaming acoustic stack against a hand-written loop: same networks, same windows."""
     pipeline, upsampler, decoder = bench.acoustic_parts()
     utt = bench.voice.encode(bench.sample)
-    by_hand = hand_written_loop(bench, utt, upsampler, decoder)
+    by_hand = hand_written_loop(bench.voice.addon, utt, upsampler, decoder)
     chunks = 0
 
     def by_stack() -> torch.Tensor:
@@ -205,15 +206,47 @@ def overhead(bench: Bench, item: Item) -> None:
 PER_CHUNK_FRAMES = 8
 
 
+class _TimedModule:
+    """An exported module adding the CPU time of each call to ``spent``: the networks' share of a run."""
+
+    def __init__(self, module: Any, spent: list[float]) -> None:
+        self.module = module
+        self.spent = spent
+
+    def __call__(self, *args: torch.Tensor) -> Any:
+        begin = time.thread_time()
+        try:
+            return self.module(*args)
+        finally:
+            self.spent[0] += time.thread_time() - begin
+
+
 def overhead_per_chunk(bench: Bench, item: Item, utt: ttsint.Utterance, decoder: Any) -> None:
     """(stack - loop) / chunks over many small windows, per interleaved repeat, in CPU time at 1 thread.
 
     With the addon's schedule a paragraph streams in 3 chunks, and the difference divided by 3 is
     run-to-run noise; windows of ``PER_CHUNK_FRAMES`` (context unchanged, so still exact) give dozens.
+    Both sides call the same timed modules, so the time outside the networks is a second, steadier figure.
     """
-    with small_window_voice(bench, decoder, PER_CHUNK_FRAMES) as voice:
+    spent = [0.0]
+    addon = bench.voice.addon
+    timed = dataclasses.replace(addon, networks={
+        name: dataclasses.replace(net, module=_TimedModule(net.module, spent), executable=None)
+        for name, net in addon.networks.items()
+    })
+    inside: dict[str, list[float]] = {"loop": [], "stack": []}
+
+    def networks_timed(name: str, fn: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
+        def run() -> torch.Tensor:
+            spent[0] = 0.0
+            out = fn()
+            inside[name].append(spent[0])
+            return out
+        return run
+
+    with small_window_voice(bench, timed, decoder, PER_CHUNK_FRAMES) as voice:
         _, upsampler, small = bench.acoustic_parts(voice.block)
-        by_hand = hand_written_loop(bench, utt, upsampler, small)
+        by_hand = hand_written_loop(timed, utt, upsampler, small)
         chunks = 0
 
         def by_stack() -> torch.Tensor:  # the whole mel stack as a Voice streams it, output guard included
@@ -225,37 +258,47 @@ def overhead_per_chunk(bench: Bench, item: Item, utt: ttsint.Utterance, decoder:
         if not torch.allclose(by_hand(), by_stack(), atol=1e-5):
             item.notes.append("small windows: the loop's mel differs from the stack's: not comparable")
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        fns = {"loop": networks_timed("loop", by_hand), "stack": networks_timed("stack", by_stack)}
         with torch_threads(1):
-            cpu = interleaved_samples({"loop": by_hand, "stack": by_stack}, bench.repeats * 3,
-                                      clock=time.thread_time)
-    per = sorted((s - lo) / chunks * 1e6 for s, lo in zip(cpu["stack"], cpu["loop"], strict=True))
-    p25, median, p75 = statistics.quantiles(per, n=4) if len(per) > 1 else per * 3
-    item.add(
-        "overhead per chunk, CPU time at 1 thread (many chunks)",
-        median,
-        "us",
-        "hand-written loop per chunk (CPU time)",
-        statistics.median(cpu["loop"]) / chunks * 1e6,
-        "<= 100",
-        target_of="value",
-        chunks=chunks,
-        repeats=len(per),
-        chunk_frames=PER_CHUNK_FRAMES,
-        context_frames=small.context_frames,
-        p25=p25,
-        p75=p75,
-        min=per[0],
-        max=per[-1],
-        load_average=load,
-    )
+            cpu = interleaved_samples(fns, 6 if bench.quick else 40, clock=time.thread_time)
+    inside = {name: times[1:] for name, times in inside.items()}  # the first call was the warm-up
+    pairs = list(zip(cpu["stack"], cpu["loop"], inside["stack"], inside["loop"], strict=True))
+    total = sorted((s - lo) / chunks * 1e6 for s, lo, _, _ in pairs)
+    outside = sorted(((s - si) - (lo - li)) / chunks * 1e6 for s, lo, si, li in pairs)
+    networks = statistics.median((si - li) / chunks * 1e6 for _, _, si, li in pairs)
+    loop_per_chunk = statistics.median(cpu["loop"]) / chunks * 1e6
+    for name, per in (("", total), (", outside the network calls", outside)):
+        p25, median, p75 = statistics.quantiles(per, n=4) if len(per) > 1 else per * 3
+        item.add(
+            f"overhead per chunk{name}, CPU time at 1 thread (many chunks)",
+            median,
+            "us",
+            "hand-written loop per chunk (CPU time)",
+            loop_per_chunk,
+            "<= 100",
+            target_of="value",
+            chunks=chunks,
+            repeats=len(per),
+            chunk_frames=PER_CHUNK_FRAMES,
+            context_frames=small.context_frames,
+            p25=p25,
+            p75=p75,
+            min=per[0],
+            max=per[-1],
+            load_average=load,
+        )
+        item.notes.append(
+            f"per chunk{name}: median {median:.0f} us, quartiles {p25:.0f} to {p75:.0f} us, range "
+            f"{per[0]:.0f} to {per[-1]:.0f} us of the (stack - loop) difference / chunks"
+        )
     item.notes.append(
-        f"per chunk: {chunks} windows of {PER_CHUNK_FRAMES} frames with {small.context_frames} frames of "
-        f"context each side, {len(per)} interleaved repeats; median {median:.0f} us, quartiles "
-        f"{p25:.0f} to {p75:.0f} us, range {per[0]:.0f} to {per[-1]:.0f} us of (stack - loop) / chunks"
+        f"{chunks} windows of {PER_CHUNK_FRAMES} frames with {small.context_frames} frames of context each "
+        f"side, {len(total)} interleaved repeats; inside the network calls the stack took {networks:+.0f} us "
+        "a chunk against the loop (median): the same calls on the same inputs, so that share is noise"
     )
 
 
-def small_window_voice(bench: Bench, decoder: Any, frames: int) -> ttsint.Voice:
+def small_window_voice(bench: Bench, addon: ttsint.Addon, decoder: Any, frames: int) -> ttsint.Voice:
     """The addon's stack up to its decoder's top-level entry, with every decoder window ``frames`` long."""
     path = re.sub(r"\[(\d+)\]", r".\1", decoder.config_path or "")
     top = re.match(r"stack\.(\d+)(\.|$)", path)
@@ -263,15 +306,14 @@ def small_window_voice(bench: Bench, decoder: Any, frames: int) -> ttsint.Voice:
         raise ttsint.TTSIntError(f"addon {bench.addon!r}: the decoder has no config path under stack[...]")
     windows = {f"{path}.{key}": value for key, value in
                (("chunk_frames", frames), ("first_chunk_frames", frames), ("chunk_growth", None))}
-    config = ttsint.apply_overrides({"stack": bench.voice.addon.stack}, windows)
-    return ttsint.Voice(bench.voice.addon, stack=config["stack"][: int(top.group(1)) + 1])
+    config = ttsint.apply_overrides({"stack": addon.stack}, windows)
+    return ttsint.Voice(addon, stack=config["stack"][: int(top.group(1)) + 1])
 
 
 def hand_written_loop(
-    bench: Bench, utt: ttsint.Utterance, upsampler: Any, decoder: Any
+    addon: ttsint.Addon, utt: ttsint.Utterance, upsampler: Any, decoder: Any
 ) -> Callable[[], torch.Tensor]:
     """The acoustic model without the framework: the same exported modules on the decoder's windows."""
-    addon = bench.voice.addon
     encoders = [n for level in ttsint.network_levels(addon.networks_with_role("encoder")) for n in level]
 
     def call(net: ttsint.Network, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
