@@ -76,9 +76,10 @@ class SynthesisStream(StreamRecord):
         return self._state == _FINISHED
 
     def add_done_callback(self, callback: Callable[[SynthesisStream], None]) -> None:
-        """Call ``callback(stream)`` on the worker thread when the stream finishes (at once if it has)."""
+        """Call ``callback(stream)`` on the worker thread when the stream finishes (at once if it has),
+        before its consumer sees the end."""
         with self._scheduler._lock:
-            if self._state != _FINISHED:
+            if self.finished_at is None:
                 self._on_finish.append(callback)
                 return
         callback(self)
@@ -200,7 +201,7 @@ class Scheduler:
 
     def _cancel(self, stream: SynthesisStream) -> None:
         with self._lock:
-            if stream._state == _FINISHED or stream.cancelled:
+            if stream._state == _FINISHED or stream.cancelled or stream.finished_at is not None:
                 return
             stream.cancelled = True
             stream._buffer.clear()
@@ -271,15 +272,18 @@ class Scheduler:
         with self._lock:
             stream.error = error
             stream.finished_at = time.perf_counter()
-            stream._state = _FINISHED
-            self._active.discard(stream)
             callbacks, stream._on_finish = stream._on_finish, []
-            if self._stopping and not self._active:
-                self._ready.notify_all()
+        # The callbacks run before the stream is seen to end, so a client that has read the whole
+        # stream finds what they record (its real-time factor) already in /metrics.
         for callback in callbacks:
             try:
                 callback(stream)
             except Exception:
                 log.exception("a done-callback of stream %s failed", stream.label)
+        with self._lock:
+            stream._state = _FINISHED
+            self._active.discard(stream)
+            if self._stopping and not self._active:
+                self._ready.notify_all()
         stream._notify()
 
