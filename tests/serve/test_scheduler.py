@@ -12,14 +12,28 @@ import ttsint
 from ttsint_serve.scheduler import CapacityError, Scheduler, SynthesisStream
 
 
+class Gate:
+    """Holds up the generators that pass it, once closed, in the middle of a step, until it opens."""
+
+    def __init__(self) -> None:
+        self.closed, self.holding, self.opened = threading.Event(), threading.Event(), threading.Event()
+
+    def passing(self) -> None:
+        if self.closed.is_set():
+            self.holding.set()
+            assert self.opened.wait(60), "the gate was never opened"
+
+
 def chunks(label: str, log: list[str], count: int | None = None, fail_at: int | None = None,
-           closed: threading.Event | None = None) -> Iterator[ttsint.Chunk]:
+           closed: threading.Event | None = None, gate: Gate | None = None) -> Iterator[ttsint.Chunk]:
     """``count`` chunks of 10 samples (forever if None), logging each step under ``label``."""
     i = 0
     try:
         while count is None or i < count:
             if fail_at is not None and i == fail_at:
                 raise ValueError(f"{label} broke at chunk {i}")
+            if gate is not None:
+                gate.passing()
             log.append(label)
             yield ttsint.Chunk(frames=torch.zeros(10, 1), start=10 * i)
             i += 1
@@ -28,11 +42,14 @@ def chunks(label: str, log: list[str], count: int | None = None, fail_at: int | 
             closed.set()
 
 
-async def until(predicate: object, timeout: float = 30.0) -> None:
+async def until(predicate: object, timeout: float = 120.0) -> None:
     """Wait for a condition the workers make true (an event, not a measured duration)."""
-    async with asyncio.timeout(timeout):
-        while not predicate():  # type: ignore[operator]
-            await asyncio.sleep(0.001)
+    try:
+        async with asyncio.timeout(timeout):
+            while not predicate():  # type: ignore[operator]
+                await asyncio.sleep(0.001)
+    except TimeoutError:
+        raise AssertionError(f"gave up after {timeout} s waiting for {predicate}") from None
 
 
 async def drain(stream: SynthesisStream) -> int:
@@ -42,17 +59,23 @@ async def drain(stream: SynthesisStream) -> int:
 def test_a_new_stream_is_served_before_long_ones_get_another_step() -> None:
     async def main() -> None:
         log: list[str] = []
+        gate = Gate()
         scheduler = Scheduler(workers=1, max_streams=8)
-        longs = [scheduler.open(lambda n=n: chunks(f"long{n}", log), f"long{n}") for n in range(4)]
+        longs = [scheduler.open(lambda n=n: chunks(f"long{n}", log, gate=gate), f"long{n}") for n in range(4)]
         readers = [asyncio.create_task(drain(s)) for s in longs]
-        await until(lambda: len(log) >= 200)
+        # The long streams take turns. Turns go by compute time, so a step the OS or the GIL paused
+        # costs its stream some turns: wait for every stream's 20, rather than count them at a moment.
+        await until(lambda: len(log) >= 200 and all(log.count(f"long{n}") > 20 for n in range(4)))
+        # `short` is queued while the worker is held inside a long step, so the log cannot grow
+        # between counting it and queueing `short` (on a loaded machine, many steps could).
+        gate.closed.set()
+        await until(gate.holding.is_set)
         opened_at = len(log)
         short = scheduler.open(lambda: chunks("short", log, count=3), "short")
+        gate.opened.set()
         assert await drain(short) == 3
         # With one worker, at most the step already running when `short` was queued comes first.
         assert log.index("short", opened_at) - opened_at <= 1
-        # And the long streams took turns (by compute time, so step counts differ a little).
-        assert all(log[:opened_at].count(f"long{n}") > 20 for n in range(4))
         for stream in longs:
             stream.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
