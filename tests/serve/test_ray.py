@@ -125,6 +125,10 @@ def test_two_voices_speak_through_their_deployments(ray_server: Server) -> None:
 
 
 def test_a_broken_addon_is_reported_and_the_others_serve(ray_server: Server, broken_addon: Path) -> None:
+    # The ingress logs in a Ray worker; Ray forwards its lines to the server's output a little later.
+    ray_server.wait_for(lambda: "failed to load" in ray_server.output()
+                        and str(broken_addon / "addon.toml") in ray_server.output(),
+                        "the ingress's log of the broken addon to reach the server's output")
     test_app.test_a_broken_addon_is_reported_and_the_others_serve(ray_server, broken_addon)
 
 
@@ -238,10 +242,12 @@ def test_a_stream_that_fails_midway_is_cut_off_and_counted(ray_server: Server, g
     assert received[:4] == b"RIFF" and len(received) > 44
     assert ray_server.metric("ttsint_errors_total", voice="demo-gate", stage="mid_stream") == 1
     # Logged by the ingress with the voice and how far it got (the error is the tap's: the file, or
-    # the directory gone for a moment while the test swapped them).
+    # the directory gone for a moment while the test swapped them). The ingress runs in a Ray worker,
+    # whose log lines Ray forwards to the server's output a little later, so the test waits for it.
     logged = r"voice 'demo-gate' \(addon demo, --addon demo:name=demo-gate,\S+\) failed after [1-9]\d* chunk"
     tap_errors = r"(NotADirectoryError|FileExistsError|FileNotFoundError)"
-    assert re.search(logged + r"\(s\): .*" + tap_errors, ray_server.output())
+    ray_server.wait_for(lambda: re.search(logged + r"\(s\): .*" + tap_errors, ray_server.output()),
+                        "the ingress's log of the failure")
     ray_server.wait_for(lambda: ray_server.metric("ttsint_active_streams") == 0, "the stream to be closed")
 
 
