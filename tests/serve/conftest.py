@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import itertools
 import os
 import shutil
 import signal
@@ -53,10 +55,26 @@ def turn_back_into_directory(path: Path) -> None:
         path.mkdir(exist_ok=True)
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` different ports that are free now; another process may still take one before it is bound,
+    so a server started on them is started again when it reports a port in use (see ``port_taken``)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:  # all bound at once, so the kernel cannot hand out the same port twice
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def port_taken(output: str) -> bool:
+    """Whether a `ttsint serve` that exited said that a port it was given is in use."""
+    return "cannot listen on 127.0.0.1:" in output
+
+
+PORT_ATTEMPTS = 3
 
 
 def ttsint_command() -> list[str]:
@@ -67,11 +85,12 @@ def ttsint_command() -> list[str]:
 
 @dataclass
 class Server:
-    """A running `ttsint serve` process, its base URL and its log file."""
+    """A running `ttsint serve` process, its base URL, its log file and its Wyoming port if it has one."""
 
     process: subprocess.Popen[bytes]
     url: str
     log: Path
+    wyoming_port: int | None = None
 
     def client(self, **kwargs: object) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=120, **kwargs)  # type: ignore[arg-type]
@@ -119,29 +138,41 @@ class Server:
         return int(self.process.returncode)
 
 
-def start_server(log_dir: Path, *args: str, ready: bool = True) -> Server:
-    """Start `ttsint serve ARGS` on a free port and wait until /readyz answers (200, or 503 once loaded)."""
-    port = free_port()
-    log = log_dir / f"serve-{port}.log"
+def start_server(log_dir: Path, *args: str, ready: bool = True, wyoming: bool = False) -> Server:
+    """Start `ttsint serve ARGS` on a free port and wait until /readyz answers (200, or 503 once loaded).
+
+    ``wyoming``: serve Wyoming too, on another free port. A port taken by another process between
+    choosing and binding it (the server then exits saying so) is chosen again.
+    """
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with log.open("wb") as out:
-        process = subprocess.Popen([*ttsint_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
-                                    *args], stdout=out, stderr=subprocess.STDOUT, env=env)
-    server = Server(process, f"http://127.0.0.1:{port}", log)
+    for attempt in itertools.count(1):
+        port, wyoming_port = free_ports(2)
+        log = log_dir / f"serve-{port}.log"
+        command = [*ttsint_command(), "serve", "--host", "127.0.0.1", "--port", str(port), *args]
+        if wyoming:
+            command += ["--wyoming", f"tcp://127.0.0.1:{wyoming_port}"]
+        with log.open("wb") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        server = Server(process, f"http://127.0.0.1:{port}", log, wyoming_port if wyoming else None)
 
-    def answered() -> bool:
+        def answered(server: Server = server) -> bool:
+            try:
+                body = server.get("/readyz").json()
+            except (httpx.HTTPError, ValueError):  # not up yet (Ray Serve's proxy answers 404 in plain text)
+                return False
+            return bool(body["ready"]) or (not ready and not body["loading"])
+
         try:
-            body = server.get("/readyz").json()
-        except (httpx.HTTPError, ValueError):  # not up yet (Ray Serve's proxy answers 404 in plain text)
-            return False
-        return bool(body["ready"]) or (not ready and not body["loading"])
-
-    try:
-        server.wait_for(answered, "the server to load its voices", START_TIMEOUT)
-    except BaseException:
-        server.stop()
-        raise
-    return server
+            server.wait_for(answered, "the server to load its voices", START_TIMEOUT)
+        except AssertionError:
+            server.stop()
+            if server.process.returncode == 1 and port_taken(server.output()) and attempt < PORT_ATTEMPTS:
+                continue
+            raise
+        except BaseException:
+            server.stop()
+            raise
+        return server
 
 
 def read_wav(data: bytes) -> tuple[wave._wave_params, bytes]:
