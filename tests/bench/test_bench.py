@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from commands import ttsint_command
 from ttsint_bench import ITEMS, SCHEMA, Figure, Item, markdown
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -27,7 +28,7 @@ FIGURE_KEYS = {
 
 def ttsint(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["ttsint", *args],
+        [*ttsint_command(), *args],
         cwd=cwd,
         capture_output=True,
         text=True,

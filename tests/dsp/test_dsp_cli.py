@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import ttsint
 from click.testing import CliRunner
+from commands import ttsint_command
 from ttsint.cli import run
 from ttsint_dsp.commands import plot
 
@@ -19,7 +20,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 def ttsint_cmd(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["ttsint", *args],
+        [*ttsint_command(), *args],
         cwd=cwd,
         env={**os.environ, "OMP_NUM_THREADS": "1", **env},
         capture_output=True,

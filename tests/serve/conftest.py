@@ -10,7 +10,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import wave
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from commands import ttsint_command
 from prometheus_client.parser import text_string_to_metric_families
 
 # The demo voice with a cheap Griffin-Lim: audio out, little CPU (CI has two cores for everything).
@@ -75,12 +75,6 @@ def port_taken(output: str) -> bool:
 
 
 PORT_ATTEMPTS = 3
-
-
-def ttsint_command() -> list[str]:
-    """The installed `ttsint` console script next to this Python, else its module."""
-    script = Path(sys.executable).with_name("ttsint")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "ttsint"]
 
 
 @dataclass
