@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import torch
 import ttsint
+from commands import ttsint_command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -499,10 +500,9 @@ def test_the_driver_agrees_with_the_ttsint_script(fuzz_results: Any) -> None:
               "output:missing-dir", "usage:synth-no-text", "addon-check:pickle-sample-inputs"}
     sample = [c for c in cases if c["id"] in chosen]
     assert len(sample) == 6
-    script = Path(sys.executable).parent / "ttsint"
     for c in sample:
-        done = subprocess.run([str(script), *c["argv"]], input=bytes.fromhex(c["stdin"]), capture_output=True,
-                              timeout=300, env={**os.environ, **c["env"]})
+        done = subprocess.run([*ttsint_command(), *c["argv"]], input=bytes.fromhex(c["stdin"]),
+                              capture_output=True, timeout=300, env={**os.environ, **c["env"]})
         assert done.returncode == results[c["id"]]["code"], c["id"]
         assert done.stderr.decode().strip() == results[c["id"]]["stderr"].strip(), c["id"]
 
