@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import signal
 import threading
@@ -47,6 +48,8 @@ INGRESS_NAME = "ttsint-ingress"
 VOICE_OPTIONS = ("num_replicas", "autoscaling_config", "ray_actor_options", "max_ongoing_requests",
                  "max_queued_requests")
 """Keys of a voice entry passed to ``serve.deployment`` as they are (Ray Serve's own meaning)."""
+PROXY_READY_TIMEOUT = 60.0
+"""Seconds Ray Serve's HTTP proxy gets to report ready, when `ttsint serve --ray` starts Ray itself."""
 APP_KEYS = ("voices", "voice_defaults", "max_streams", "max_chars", "voice_streams", "torch_threads",
             "ingress")
 
@@ -367,6 +370,11 @@ def run(specs: Sequence[VoiceSpec], *, host: str, port: int, max_streams: int, m
     defaults = {"num_replicas": replicas, "ray_actor_options": {"num_cpus": voice_cpus}}
     app = build_app({"voices": [s.text or s.source for s in specs], "voice_defaults": defaults,
                      "max_streams": max_streams, "max_chars": max_chars})
+    if not address:
+        # Ray Serve gives its HTTP proxy 5 s to report ready, three times, then kills it and
+        # serve.start fails; on a busy small machine the proxy's start-up takes longer than that. The
+        # Ray started here inherits this environment (a cluster joined keeps its own settings).
+        os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", str(PROXY_READY_TIMEOUT))
     ray.init(address=address or "local", include_dashboard=False)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # after ray.init, whose own SIGTERM handler aborts
