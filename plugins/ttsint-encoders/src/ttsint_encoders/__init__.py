@@ -6,5 +6,6 @@ import ttsint
 __getattr__, __all__ = ttsint.lazy_exports(__name__, {
     "decoder": ["Decoder"],
     "encoders": ["CustomizedEncoders", "EncoderNetwork", "Encoders"],
+    "stateful_decoder": ["StatefulDecoder"],
     "upsampler": ["Upsampler"],
 })

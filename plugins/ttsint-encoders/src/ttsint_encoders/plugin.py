@@ -13,6 +13,7 @@ _BLOCKS = {
     "CustomizedEncoders": "ttsint_encoders.encoders:CustomizedEncoders",
     "Upsampler": "ttsint_encoders.upsampler:Upsampler",
     "Decoder": "ttsint_encoders.decoder:Decoder",
+    "StatefulDecoder": "ttsint_encoders.stateful_decoder:StatefulDecoder",
 }
 
 
