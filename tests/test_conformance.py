@@ -85,6 +85,9 @@ SAMPLES = [
     BlockSample({"type": "Upsampler"}, addon="demo", utt=_encoded),
     BlockSample({"type": "Decoder", "chunk_frames": 16, "first_chunk_frames": 4}, addon="demo",
                 upstream=HIDDEN, atol=1e-4, lookahead=18),
+    # The demo addon has no step network; en-rms ships one. The first chunk needs its 4 frames + the lag.
+    BlockSample({"type": "StatefulDecoder", "chunk_frames": 16, "first_chunk_frames": 4}, addon="en-rms",
+                upstream=_frames(150, 256, 2, 0.0) * 0.5, atol=1e-4, lookahead=66),
     # ttsint-inferentia
     BlockSample({"type": "NeuronEncoders", "runtime": _CPU_STATIC}, addon="demo", utt=TEXT, atol=1e-4),
     BlockSample({"type": "NeuronDecoder", "chunk_frames": 16, "runtime": _CPU_STATIC}, addon="demo",
