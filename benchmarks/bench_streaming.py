@@ -1,6 +1,7 @@
 """Latency and throughput of the streaming stack against a non-streaming baseline, measured in one run.
 
     python benchmarks/bench_streaming.py [--addon demo] [--symbols 400] [--repeats 7]
+    python benchmarks/bench_streaming.py --decoders [--repeats 40]   # en-rms: Decoder vs StatefulDecoder
 
 Baseline: the same networks run once over the whole utterance (encoders, full upsampling, one
 decoder call). Ratios are what to compare across machines; absolute times vary with load.
@@ -9,6 +10,7 @@ decoder call). Ratios are what to compare across machines; absolute times vary w
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -26,12 +28,73 @@ def _median_seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+WINDOWED = {"type": "Decoder", "chunk_frames": 4096, "first_chunk_frames": 16, "chunk_growth": 16}
+STATEFUL = {"type": "StatefulDecoder", "chunk_frames": 4096, "first_chunk_frames": 16, "chunk_growth": 16}
+
+
+def compare_decoders(addon: str, repeats: int) -> None:
+    """Streaming ÷ whole-utterance CPU time (1 torch thread) of the acoustic stack with each decoder block.
+
+    Whole: encoders, upsampling and one call of the addon's decoder network. Streaming: the stack's
+    chunks, all of them, or the first one. All five run interleaved; medians of ``repeats``.
+    """
+    from ttsint_bench.figures import interleaved_seconds
+    from ttsint_bench.suite import texts_by_length
+
+    torch.set_num_threads(1)  # every operator runs in the calling thread, so thread_time is the whole cost
+    text = texts_by_length(quick=True)["1 paragraph"]
+    pipelines = {}
+    for name, spec in (("windowed", WINDOWED), ("stateful", STATEFUL)):
+        voice = ttsint.Voice.load(addon, {"stack.0.streamable_block.stack.1": spec})
+        pipelines[name] = voice.block.stack[0]
+    windowed = pipelines["windowed"]
+    upsampler, decoder = windowed.streamable_block.stack[:2]
+    utt = ttsint.Voice.load(addon).encode(text)
+
+    def whole() -> torch.Tensor:
+        encoded = windowed.sequence_block.forward(utt)
+        return decoder.decode_all(ttsint.concat_chunks(upsampler.stream(encoded, None)))
+
+    def first(pipeline: ttsint.StreamablePipeline) -> torch.Tensor:
+        stream = pipeline.stream(utt, None)
+        chunk = next(stream)
+        stream.close()
+        return chunk.frames
+
+    reference = whole()
+    for name, pipeline in pipelines.items():
+        diff = (ttsint.concat_chunks(pipeline.stream(utt, None)) - reference).abs().max().item()
+        print(f"{name}: {pipeline.streamable_block.stack[1].describe()}; max |stream - whole| = {diff:.2e}")
+    fns = {"whole": whole}
+    for name, pipeline in pipelines.items():
+        fns[f"{name} all"] = lambda p=pipeline: ttsint.concat_chunks(p.stream(utt, None))
+        fns[f"{name} first"] = lambda p=pipeline: first(p)
+    cpu = interleaved_seconds(fns, repeats, clock=time.thread_time)
+    load = os.getloadavg()
+    print(f"addon {addon}: {len(text.split())} words -> {reference.shape[0]} frames; CPU time, "
+          "1 torch thread, "
+          f"medians of {repeats} interleaved; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    print(f"whole utterance at once             {1000 * cpu['whole']:8.1f} ms   1.00")
+    for name in pipelines:
+        all_s, first_s = cpu[f"{name} all"], cpu[f"{name} first"]
+        for label, s in (("all chunks ", all_s), ("first chunk", first_s)):
+            print(f"{name:9s} streamed, {label}    {1000 * s:8.1f} ms   {s / cpu['whole']:.3f} x whole")
+    print(f"stateful ÷ windowed, first chunk: {cpu['stateful first'] / cpu['windowed first']:.3f}; "
+          "all chunks: "
+          f"{cpu['stateful all'] / cpu['windowed all']:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--addon", default="demo")
     parser.add_argument("--symbols", type=int, default=400)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--decoders", action="store_true",
+                        help="Decoder against StatefulDecoder on the bench paragraph (en-rms by default)")
     args = parser.parse_args()
+    if args.decoders:
+        compare_decoders("en-rms" if args.addon == "demo" else args.addon, args.repeats)
+        return
 
     voice = ttsint.Voice.load(args.addon)
     words = "the quick brown fox jumps over the lazy dog and keeps on running "

@@ -459,7 +459,8 @@ def check_streamable_block(
 
 def example_inputs(network: Network, length: int, seed: int = 0) -> dict[str, torch.Tensor]:
     """Batched inputs of ``length`` positions for ``network``, shaped as its torch.export graph records:
-    random symbol ids for integer inputs, random frames for float ones, a mask of ones."""
+    random symbol ids for integer inputs, random frames for float ones, a mask of ones, and a zero
+    ``state`` (a step network's state at the start of a stream: random caches are no state it can be in)."""
     specs = network.input_specs()
     if specs is None:
         raise TTSIntError(f"network {network.name!r} records no input shapes; export it with torch.export")
@@ -469,6 +470,8 @@ def example_inputs(network: Network, length: int, seed: int = 0) -> dict[str, to
         dims = [length if d is None else d for d in shape]
         if name == "mask":
             tensors[name] = torch.ones(dims)
+        elif name == "state":
+            tensors[name] = torch.zeros(dims, dtype=dtype)
         elif dtype in (torch.int64, torch.int32):
             tensors[name] = torch.randint(1, 30, dims, generator=gen, dtype=dtype)
         else:

@@ -1,4 +1,4 @@
-"""StatefulDecoder: the addon's step decoder network run over upstream frames with per-layer caches, exactly."""
+"""StatefulDecoder: the addon's step decoder network run over upstream frames with per-layer caches."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 import torch
-from ttsint import BuildContext, Chunk, Network, ParameterError, Range, StreamableBlock, StreamError, Utterance
+from ttsint import (
+    BuildContext,
+    Chunk,
+    Network,
+    ParameterError,
+    Range,
+    StreamableBlock,
+    StreamError,
+    Utterance,
+)
 
 
 class StatefulDecoder(StreamableBlock):
@@ -35,8 +44,9 @@ class StatefulDecoder(StreamableBlock):
                                  "to null for steps of chunk_frames after the first")
         expected = ["frames", "mask", "state"]
         if list(network.inputs) != expected or len(network.outputs) != 3:
-            raise ParameterError("network", f"network {network.name!r} must take inputs {expected} and return "
-                                 f"(frames, mask, state), it takes {network.inputs} -> {network.outputs}")
+            raise ParameterError("network", f"network {network.name!r} must take inputs {expected} and "
+                                 f"return (frames, mask, state), it takes {network.inputs} -> "
+                                 f"{network.outputs}")
         if network.receptive_field is None:
             raise ParameterError("network", f"network {network.name!r} declares no receptive_field, so how "
                                  "many frames its output lags is unknown",
@@ -61,7 +71,7 @@ class StatefulDecoder(StreamableBlock):
         return cls(network=network, **params)
 
     def steps(self) -> Iterator[int]:
-        """Output frames per step: the first chunk, then growing by ``chunk_growth`` up to ``chunk_frames``."""
+        """Output frames per step: the first chunk, then growing by ``chunk_growth`` to ``chunk_frames``."""
         size = self.first_chunk_frames
         while True:
             yield size
@@ -101,7 +111,8 @@ class StatefulDecoder(StreamableBlock):
                     pulled = chunk.end
             if pulled == 0:
                 return
-            buffer = pieces[0] if len(pieces) == 1 else torch.cat(pieces) if pieces else torch.zeros(0, self.hidden)
+            empty = torch.zeros(0, self.hidden)
+            buffer = pieces[0] if len(pieces) == 1 else torch.cat(pieces) if pieces else empty
             take = len(buffer) if exhausted else size
             frames, rest = buffer[:take], buffer[take:]
             pieces, held = ([rest] if len(rest) else []), len(rest)
