@@ -35,8 +35,9 @@ STATEFUL = {"type": "StatefulDecoder", "chunk_frames": 4096, "first_chunk_frames
 def compare_decoders(addon: str, repeats: int) -> None:
     """Streaming ÷ whole-utterance CPU time (1 torch thread) of the acoustic stack with each decoder block.
 
-    Whole: encoders, upsampling and one call of the addon's decoder network. Streaming: the stack's
-    chunks, all of them, or the first one. All five run interleaved; medians of ``repeats``.
+    Whole: encoders, upsampling and one call of the addon's decoder network (and, for the same network's
+    own ratio, one call of decoder_step). Streaming: the stack's chunks, all of them, or the first one.
+    All six run interleaved; medians of ``repeats``.
     """
     from ttsint_bench.figures import interleaved_seconds
     from ttsint_bench.suite import texts_by_length
@@ -65,7 +66,13 @@ def compare_decoders(addon: str, repeats: int) -> None:
     for name, pipeline in pipelines.items():
         diff = (ttsint.concat_chunks(pipeline.stream(utt, None)) - reference).abs().max().item()
         print(f"{name}: {pipeline.streamable_block.stack[1].describe()}; max |stream - whole| = {diff:.2e}")
-    fns = {"whole": whole}
+    stateful = pipelines["stateful"].streamable_block.stack[1]
+
+    def stateful_whole() -> torch.Tensor:  # decoder_step in one call: that network's own whole cost
+        encoded = windowed.sequence_block.forward(utt)
+        return stateful.decode_all(ttsint.concat_chunks(upsampler.stream(encoded, None)))
+
+    fns = {"whole": whole, "stateful whole": stateful_whole}
     for name, pipeline in pipelines.items():
         fns[f"{name} all"] = lambda p=pipeline: ttsint.concat_chunks(p.stream(utt, None))
         fns[f"{name} first"] = lambda p=pipeline: first(p)
@@ -79,6 +86,8 @@ def compare_decoders(addon: str, repeats: int) -> None:
         all_s, first_s = cpu[f"{name} all"], cpu[f"{name} first"]
         for label, s in (("all chunks ", all_s), ("first chunk", first_s)):
             print(f"{name:9s} streamed, {label}    {1000 * s:8.1f} ms   {s / cpu['whole']:.3f} x whole")
+    print(f"stateful whole (decoder_step in one call) {1000 * cpu['stateful whole']:8.1f} ms; stateful "
+          f"streamed ÷ it: {cpu['stateful all'] / cpu['stateful whole']:.3f}")
     print(f"stateful ÷ windowed, first chunk: {cpu['stateful first'] / cpu['windowed first']:.3f}; "
           "all chunks: "
           f"{cpu['stateful all'] / cpu['windowed all']:.3f}")
