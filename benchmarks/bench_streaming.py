@@ -30,6 +30,8 @@ def _median_seconds(fn, repeats: int) -> float:
 
 WINDOWED = {"type": "Decoder", "chunk_frames": 4096, "first_chunk_frames": 16, "chunk_growth": 16}
 STATEFUL = {"type": "StatefulDecoder", "chunk_frames": 4096, "first_chunk_frames": 16, "chunk_growth": 16}
+# Two steps: 16 (+ the lag), then the rest up to 4,096 frames; fewer calls, but no gradual pacing.
+STATEFUL_2 = {"type": "StatefulDecoder", "chunk_frames": 4096, "first_chunk_frames": 16, "chunk_growth": None}
 
 
 def compare_decoders(addon: str, repeats: int) -> None:
@@ -37,7 +39,7 @@ def compare_decoders(addon: str, repeats: int) -> None:
 
     Whole: encoders, upsampling and one call of the addon's decoder network (and, for the same network's
     own ratio, one call of decoder_step). Streaming: the stack's chunks, all of them, or the first one.
-    All six run interleaved; medians of ``repeats``.
+    All eight run interleaved; medians of ``repeats``.
     """
     from ttsint_bench.figures import interleaved_seconds
     from ttsint_bench.suite import texts_by_length
@@ -45,7 +47,7 @@ def compare_decoders(addon: str, repeats: int) -> None:
     torch.set_num_threads(1)  # every operator runs in the calling thread, so thread_time is the whole cost
     text = texts_by_length(quick=True)["1 paragraph"]
     pipelines = {}
-    for name, spec in (("windowed", WINDOWED), ("stateful", STATEFUL)):
+    for name, spec in (("windowed", WINDOWED), ("stateful", STATEFUL), ("stateful2", STATEFUL_2)):
         voice = ttsint.Voice.load(addon, {"stack.0.streamable_block.stack.1": spec})
         pipelines[name] = voice.block.stack[0]
     windowed = pipelines["windowed"]
