@@ -35,7 +35,8 @@ ENTRY_POINT_GROUP = "ttsint"
 
 FIRST_PARTY: dict[str, dict[str, str]] = {
     "blocks": {
-        **dict.fromkeys(["Encoders", "CustomizedEncoders", "Upsampler", "Decoder"], "ttsint-encoders"),
+        **dict.fromkeys(["Encoders", "CustomizedEncoders", "Upsampler", "Decoder", "StatefulDecoder"],
+                         "ttsint-encoders"),
         **dict.fromkeys(["NeuronEncoders", "NeuronDecoder"], "ttsint-inferentia"),
         **dict.fromkeys(["GriffinLim", "PGHI", "NetworkVocoder", "Pace", "Gain", "Tilt", "Smooth", "MelShift",
                          "Normalize", "ChunkStats", "Tap", "NaNGuard"], "ttsint-dsp"),
