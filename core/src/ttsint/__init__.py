@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from .runtimes import Executable, ExportedNetwork, Runtime, RuntimePool, RuntimeSetting, device_present
     from .safety import check_archive
     from .segments import SegmentSettings, segment_text, split_sentences
-    from .speech import SegmentInfo, SpeechStream
+    from .speech import SegmentInfo, SpeechStream, word_timings
     from .stack import block_parameters, build_stack, format_tree
     from .stats import RunStats
     from .synth import check_output_path
@@ -134,6 +134,7 @@ _LAZY: dict[str, str] = {
     "split_sentences": "segments",
     "SegmentInfo": "speech",
     "SpeechStream": "speech",
+    "word_timings": "speech",
     "block_parameters": "stack",
     "build_stack": "stack",
     "format_tree": "stack",
@@ -207,6 +208,7 @@ __all__ = [
     "sha256_hex",
     "Span",
     "SpeechStream",
+    "word_timings",
     "split_sentences",
     "split_spans",
     "stamp_digests",
