@@ -5,5 +5,7 @@ import ttsint
 # Names resolve on first use, so loading the plugin entry point imports neither onnx nor onnxruntime.
 __getattr__, __all__ = ttsint.lazy_exports(__name__, {
     "convert": ["convert", "onnx_path"],
+    "graph": ["GraphLimits", "NoiseInput", "check_model", "decoder_cut", "extract", "load_checked",
+              "model_digest", "replace_noise", "save_model", "split_model", "tensor_of_op"],
     "runtime": ["OnnxExecutable", "OnnxRuntime"],
 })
