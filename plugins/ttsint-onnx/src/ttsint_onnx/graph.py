@@ -1,4 +1,4 @@
-"""Import tools for ONNX graphs trained elsewhere: a checked load, noise nodes as inputs, cuts found by structure.
+"""Tools to import ONNX graphs trained elsewhere: a checked load, noise as inputs, cuts found by structure.
 
 An importer runs these once, when it turns a foreign model into an addon; the blocks that later run the
 pieces know nothing of where they came from. Every check raises an AddonError whose message names the
@@ -49,7 +49,7 @@ class GraphLimits:
 
 @dataclass(frozen=True)
 class NoiseInput:
-    """A graph input that replaced a random node: fill it with ``distribution`` noise of the like-tensor's shape."""
+    """A graph input that replaced a random node: standard ``distribution`` noise shaped like ``like``."""
 
     name: str
     distribution: str  # "normal" or "uniform"
@@ -63,7 +63,7 @@ def _fail(where: str, message: str, hint: str = "") -> AddonError:
 
 
 def load_checked(path: str | Path, limits: GraphLimits | None = None) -> ModelProto:
-    """Parse ``path`` as an ONNX model and run ``check_model`` on it; any failure is an AddonError naming the file."""
+    """Parse ``path`` as an ONNX model and ``check_model`` it; a failure is an AddonError naming the file."""
     limits = limits or GraphLimits()
     path = Path(path)
     try:
@@ -84,7 +84,7 @@ def load_checked(path: str | Path, limits: GraphLimits | None = None) -> ModelPr
 
 
 def check_model(model: ModelProto, where: str, limits: GraphLimits | None = None) -> None:
-    """Refuse custom-domain or random-source operators, external data, and tensors or shapes beyond ``limits``."""
+    """Refuse custom-domain or random-source operators, external data, tensors or shapes beyond ``limits``."""
     limits = limits or GraphLimits()
     graph = model.graph
     if not graph.node:
@@ -102,8 +102,8 @@ def check_model(model: ModelProto, where: str, limits: GraphLimits | None = None
                         f"{node.domain}.{node.op_type}",
                         "only ONNX's default-domain operators are run; re-export without custom operators")
         if node.op_type in _REFUSED_OPS:
-            raise _fail(where, f"node {node.name!r} is a {node.op_type}, a source of noise with a fixed shape "
-                        "that cannot be made reproducible")
+            raise _fail(where, f"node {node.name!r} is a {node.op_type}, a source of noise with a fixed "
+                        "shape that cannot be made reproducible")
     for tensor in _all_tensors(graph):
         if tensor.data_location == TensorProto.EXTERNAL or tensor.external_data:
             location = next((e.value for e in tensor.external_data if e.key == "location"), "?")
@@ -173,7 +173,8 @@ def replace_noise(model: ModelProto, prefix: str = "noise") -> list[NoiseInput]:
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         dtype = attrs.get("dtype", TensorProto.FLOAT)
         if dtype != TensorProto.FLOAT:
-            raise _fail(node.name, f"{node.op_type} of type {TensorProto.DataType.Name(dtype)} is not supported")
+            kind = TensorProto.DataType.Name(dtype)
+            raise _fail(node.name, f"{node.op_type} of type {kind} is not supported")
         name = f"{prefix}_{len(found)}"
         if node.op_type == "RandomNormalLike":
             entry = NoiseInput(name, "normal", node.input[0], float(attrs.get("mean", 0.0)),
@@ -230,7 +231,7 @@ def decoder_cut(model: ModelProto, channels: int = 192, upsampler: str = "ConvTr
     first = next((n for n in model.graph.node if n.op_type == upsampler), None)
     if first is None:
         raise _fail("decoder", f"the graph has no {upsampler} node, so no vocoder generator was found",
-                    "this importer expects a VITS-style model whose decoder upsamples with transposed convolutions")
+                    "this importer expects a VITS-style decoder that upsamples with transposed convolutions")
     node, seen = first, 0
     while seen < 64:
         seen += 1
@@ -241,8 +242,9 @@ def decoder_cut(model: ModelProto, channels: int = 192, upsampler: str = "ConvTr
         if node.op_type == "Conv":
             weight = inits.get(node.input[1])
             if weight is None or len(weight.dims) != 3 or weight.dims[1] != channels:
-                raise _fail("decoder", f"the convolution before the first {upsampler} ({node.name!r}) does not "
-                            f"read {channels} channels (weight shape {list(weight.dims) if weight else '?'})")
+                shape = list(weight.dims) if weight else "?"
+                raise _fail("decoder", f"the convolution before the first {upsampler} ({node.name!r}) does "
+                            f"not read {channels} channels (weight shape {shape})")
             return node.input[0]
     raise _fail("decoder", f"no convolution feeds the first {upsampler} node {first.name!r}")
 
@@ -286,7 +288,8 @@ def split_model(model: ModelProto, cut: Sequence[str], head_outputs: Sequence[st
     free = set(graph_inputs) | set(inits) | {""}
     for i in reversed(range(len(graph.node))):
         node = graph.node[i]
-        if i in downstream or not set(node.input) <= free | tainted or set(node.output) & (kept_out | cut_set):
+        if i in downstream or not set(node.input) <= free | tainted \
+                or set(node.output) & (kept_out | cut_set):
             continue
         readers = [index[id(n)] for out in node.output for n in users.get(out, [])]
         if readers and all(r in downstream for r in readers):
