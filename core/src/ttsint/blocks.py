@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 
@@ -22,6 +22,9 @@ __all__ = [
     "merge_outputs",
     "utterance_to",
     "chunks_to",
+    "Node",
+    "walk",
+    "last_streamable",
 ]
 
 
@@ -93,7 +96,7 @@ class Block:
         return cls(**params)
 
     def children(self) -> list[tuple[str, Block]]:
-        """Nested blocks as (label, block) pairs, for printing the block tree."""
+        """Nested blocks as (label, block) pairs, in stream order; ``walk`` follows them."""
         return []
 
     def describe(self) -> str:
@@ -114,7 +117,7 @@ class Block:
         Closing twice is harmless. A closed block must not be streamed again.
         """
         for _, child in self.children():
-            child.close()
+            child.close()  # each container closes its own children: a walk would close deep blocks twice
 
     def __enter__(self) -> Block:
         return self
@@ -283,6 +286,38 @@ class StreamablePipeline(StreamableBlock):
 
     def children(self) -> list[tuple[str, Block]]:
         return [("sequence_block", self.sequence_block), ("streamable_block", self.streamable_block)]
+
+
+class Node(NamedTuple):
+    """One block of a tree, as ``walk`` reaches it."""
+
+    path: str
+    """The child labels from the root joined with dots: "" for the root, e.g. "stack[0].streamable_block"."""
+    label: str
+    """The label its parent gave it ("" for the root)."""
+    depth: int
+    block: Block
+
+
+def walk(block: Block, path: str = "", label: str = "", depth: int = 0) -> Iterator[Node]:
+    """Every block of the tree under ``block``, parents before children, children in stream order.
+
+    The one walk over a block tree: building, checking, printing, reporting and serving all use it,
+    so a block that nests others needs only ``children()`` to be seen by every feature.
+    """
+    yield Node(path, label, depth, block)
+    for child_label, child in block.children():
+        yield from walk(child, f"{path}.{child_label}" if path else child_label, child_label, depth + 1)
+
+
+def last_streamable(block: Block) -> Block:
+    """The last streamable block that nests no streamable block: the one whose chunks leave the tree."""
+    found = block
+    for node in walk(block):
+        if isinstance(node.block, StreamableBlock) and not any(
+                isinstance(child, StreamableBlock) for _, child in node.block.children()):
+            found = node.block
+    return found
 
 
 def utterance_to(utt: Utterance, device: torch.device | None) -> Utterance:

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from .blocks import Block, Prepared, StreamableBlock, StreamablePipeline, StreamableStack
+from .blocks import Block, Prepared, StreamableBlock, last_streamable
 from .data import Chunk, Utterance
 from .errors import StreamError, TTSIntError
 from .limits import Limits, check_symbol_frames
@@ -41,16 +41,6 @@ def _wrap(exc: Exception, fallback: Block) -> StreamError:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return StreamError(f"{block.where} ({block.type_name}{origin}) failed: {type(exc).__name__}"
                        f"{': ' + message[:300] if message else ''}")
-
-
-def _last_leaf(block: StreamableBlock) -> StreamableBlock:
-    while True:
-        if isinstance(block, StreamableStack) and block.stack:
-            block = block.stack[-1]
-        elif isinstance(block, StreamablePipeline):
-            block = block.streamable_block
-        else:
-            return block
 
 
 class OutputGuard(StreamableBlock):
@@ -102,7 +92,7 @@ class OutputGuard(StreamableBlock):
         return self.block.symbol_frames(utt)
 
     def _checked(self, chunks: Iterator[Chunk], symbol_frames: torch.Tensor | None) -> Iterator[Chunk]:
-        leaf = _last_leaf(self.block)
+        leaf = last_streamable(self.block)
         where = f"{leaf.where} ({leaf.type_name})"
         scale = self.hop_length if self.kind_out == "waveform" else 1
         if symbol_frames is not None:

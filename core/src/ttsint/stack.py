@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from .addon import Addon
-from .blocks import Block, SequenceBlock, StreamableBlock, StreamablePipeline, StreamableStack
+from .blocks import Block, SequenceBlock, StreamableBlock, StreamablePipeline, StreamableStack, walk
 from .errors import ConfigError
 from .instantiate import check_parameters, constructor_parameters, instantiate, load_class
 from .limits import MAX_NESTING
@@ -217,16 +217,19 @@ def check_stream_kinds(root: Block) -> None:
 _Flow = tuple[StreamableBlock, "str | None", "str | None"]
 
 
-def _leaves(block: Block, kind: str | None, source: str | None) -> Iterator[_Flow]:
-    """Each streamable block that is not a container, with the kind and path of what flows into it."""
-    if isinstance(block, StreamableStack):
-        for child in block.stack:
-            yield from _leaves(child, kind, source)
-            kind, source = child.output_kind(kind), child.where
-    elif isinstance(block, StreamablePipeline):
-        yield from _leaves(block.streamable_block, kind, source)
-    elif isinstance(block, StreamableBlock):
+def _leaves(root: Block, kind: str | None, source: str | None) -> Iterator[_Flow]:
+    """Each streamable block that nests no streamable block, with the kind and path of what flows into it.
+
+    In a walk, the chunks a leaf receives are those of the leaf before it: containers pass their
+    upstream to their first streamable child and each child's chunks to the next.
+    """
+    for node in walk(root):
+        block = node.block
+        if not isinstance(block, StreamableBlock) or any(
+                isinstance(child, StreamableBlock) for _, child in block.children()):
+            continue
         yield block, kind, source
+        kind, source = block.output_kind(kind), block.where
 
 
 def _positions(block: Block, kind: str | None) -> Iterator[tuple[str, str | None]]:
@@ -257,17 +260,22 @@ def _describe(value: Any) -> str:
 
 def format_tree(block: Block, label: str = "") -> str:
     """Render a built block tree, one block per line, for ``ttsint check``."""
+    nodes = list(walk(block, label=label))
     lines: list[str] = []
-
-    def walk(b: Block, label: str, prefix: str, last: bool, root: bool) -> None:
-        head = f"{label}: " if label else ""
+    open_levels: list[bool] = []  # for each ancestor depth: does it have siblings still to come?
+    for i, node in enumerate(nodes):
+        b = node.block
+        head = f"{node.label}: " if node.label else ""
         origin = b.provided_by
         line = f"{head}{b.describe()} [{b.kind}{', ' + origin if origin else ''}]"
-        lines.append(line if root else f"{prefix}{'└─ ' if last else '├─ '}{line}")
-        kids = b.children()
-        inner = prefix if root else prefix + ("   " if last else "│  ")
-        for i, (lab, kid) in enumerate(kids):
-            walk(kid, lab, inner, i == len(kids) - 1, False)
-
-    walk(block, label, "", True, True)
+        if node.depth == 0:
+            lines.append(line)
+            open_levels = [False]
+            continue
+        later = next((n.depth for n in nodes[i + 1:] if n.depth <= node.depth), 0)
+        last = later < node.depth
+        del open_levels[node.depth:]
+        prefix = "".join("│  " if more else "   " for more in open_levels[1:])
+        lines.append(f"{prefix}{'└─ ' if last else '├─ '}{line}")
+        open_levels.append(not last)
     return "\n".join(lines)

@@ -13,7 +13,7 @@ import torch
 
 from .addon import default_addon
 from .audio import NpyWriter, WavWriter
-from .blocks import Block
+from .blocks import Block, walk
 from .errors import ConfigError, PluginError, TTSIntError
 from .registry import get_registry
 from .speech import SpeechStream, word_timings
@@ -102,11 +102,10 @@ def timed_stream(voice: Voice, text: str, sink: Callable[[torch.Tensor], None] |
 def block_reports(block: Block, label: str = "stack") -> dict[str, dict[str, Any]]:
     """Every non-empty ``Block.report()`` in the tree, keyed by the block's config path."""
     found: dict[str, dict[str, Any]] = {}
-    report = block.report()
-    if report:
-        found[block.config_path or label] = {"type": block.type_name, **report}
-    for child_label, child in block.children():
-        found.update(block_reports(child, f"{label}.{child_label}"))
+    for node in walk(block, label):
+        report = node.block.report()
+        if report:
+            found[node.block.config_path or node.path] = {"type": node.block.type_name, **report}
     return found
 
 
@@ -224,9 +223,4 @@ def segment_timestamps(voice: Voice, speech: SpeechStream) -> dict[str, Any]:
 
 
 def _last_block(voice: Voice) -> str:
-    block = voice.block
-    while True:
-        kids = block.children()
-        if not kids:
-            return block.type_name
-        block = kids[-1][1]
+    return list(walk(voice.block))[-1].block.type_name

@@ -587,13 +587,12 @@ def neuron(bench: Bench, item: Item) -> None:
     )
 
 
-def _reports(block: ttsint.Block, label: str = "stack") -> dict[str, dict[str, Any]]:
+def _reports(block: ttsint.Block) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
-    report = block.report()
-    if report:
-        found[label] = {"type": block.type_name, **report}
-    for child_label, child in block.children():
-        found.update(_reports(child, f"{label}.{child_label}"))
+    for node in ttsint.walk(block, "stack"):
+        report = node.block.report()
+        if report:
+            found[node.path] = {"type": node.block.type_name, **report}
     return found
 
 
@@ -608,9 +607,7 @@ def _compiles(block: ttsint.Block) -> int:
 
 
 def _blocks(block: ttsint.Block) -> Iterator[ttsint.Block]:
-    yield block
-    for _, child in block.children():
-        yield from _blocks(child)
+    return (node.block for node in ttsint.walk(block))
 
 
 def memory(bench: Bench, item: Item) -> None:

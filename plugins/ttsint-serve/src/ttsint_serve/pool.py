@@ -17,6 +17,7 @@ from typing import Any
 
 import ttsint
 
+from .catalog import scrub, voice_card
 from .specs import VoiceSpec
 
 __all__ = ["PaceUnsupported", "ServedVoice", "VoicePool"]
@@ -101,7 +102,8 @@ class ServedVoice:
         return paced
 
     def describe(self) -> dict[str, Any]:
-        """What ``/v1/voices`` shows: addon, version, sample rate, status, and the block tree with origins."""
+        """What ``/v1/voices`` shows: addon, version, rates, status, the block tree with origins, and the
+        ``catalog.voice_card`` fields (architecture, language, licence, honoured fields)."""
         info: dict[str, Any] = {"name": self.name, "status": self.status, "addon": self.spec.source,
                                 "overrides": self.spec.overrides}
         if self.error:
@@ -111,11 +113,13 @@ class ServedVoice:
             registry = addon.registry or ttsint.get_registry()
             regs = registry.addons.get(self.spec.source, [])
             info["distribution"] = regs[0].distribution if len(regs) == 1 else None
-            info.update(version=addon.version, sample_rate=addon.sample_rate, path=str(addon.path),
+            info.update(version=addon.version, sample_rate=addon.sample_rate,
                         output_kind=self.voice.output_kind, speed=self.supports_pace,
                         description=addon.config.get("description"),
                         tree=_tree(self.voice.block, addon.stack, registry))
-        return info
+            if info["output_kind"] == "waveform":
+                info.update(voice_card(self))
+        return scrub(info)  # clients see names, versions and digests, never the server's paths
 
     def close(self) -> None:
         """Release the built stacks (blocks that hold pools or compiled graphs free them)."""
@@ -278,23 +282,27 @@ def _default_pace(registry: ttsint.Registry, spec: dict[str, Any], path: str) ->
     return 1.0 if default is inspect.Parameter.empty else float(default)
 
 
-def _tree(block: ttsint.Block, stack: Any, registry: ttsint.Registry, label: str = "stack",
-          parent: dict[str, Any] | None = None) -> dict[str, Any]:
+def _tree(block: ttsint.Block, stack: Any, registry: ttsint.Registry) -> dict[str, Any]:
     """A built block and its children, each with the plugin and distribution that registered its type.
 
     A block built inside another (not from a spec of its own) is credited to its parent's plugin.
     """
-    path = getattr(block, "config_path", label)
-    node: dict[str, Any] = {"type": block.type_name, "kind": block.kind, "path": path,
-                            "describe": block.describe()}
-    try:
-        spec = _resolve(stack, path)
-        name = spec["type"] if isinstance(spec, dict) else block.type_name
-        reg = registry.find(registry.blocks, name, what="block type", path=path)
-        node.update(plugin=reg.plugin, distribution=reg.distribution, version=reg.version)
-    except (ttsint.TTSIntError, LookupError, TypeError):
-        node.update({k: (parent or {}).get(k) for k in ("plugin", "distribution", "version")})
-    children = [_tree(child, stack, registry, f"{path}.{lab}", node) for lab, child in block.children()]
-    if children:
-        node["children"] = children
-    return node
+    ancestors: list[dict[str, Any]] = []
+    for visit in ttsint.walk(block):
+        del ancestors[visit.depth:]
+        parent = ancestors[-1] if ancestors else None
+        label = f"{parent['path']}.{visit.label}" if parent is not None else "stack"
+        b = visit.block
+        path = getattr(b, "config_path", label)
+        node: dict[str, Any] = {"type": b.type_name, "kind": b.kind, "path": path, "describe": b.describe()}
+        try:
+            spec = _resolve(stack, path)
+            name = spec["type"] if isinstance(spec, dict) else b.type_name
+            reg = registry.find(registry.blocks, name, what="block type", path=path)
+            node.update(plugin=reg.plugin, distribution=reg.distribution, version=reg.version)
+        except (ttsint.TTSIntError, LookupError, TypeError):
+            node.update({k: (parent or {}).get(k) for k in ("plugin", "distribution", "version")})
+        if parent is not None:
+            parent.setdefault("children", []).append(node)
+        ancestors.append(node)
+    return ancestors[0]
