@@ -34,6 +34,7 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
+from .catalog import frontend_language, voice_languages
 from .metrics import ServeMetrics
 from .pool import READY, ServedVoice, VoicePool
 from .scheduler import CapacityError, Scheduler
@@ -73,22 +74,6 @@ def parse_wyoming_uri(uri: str) -> tuple[str, str, int | None]:
     raise ttsint.ConfigError("--wyoming", f"{uri!r} names no address to listen on",
                              "give tcp://HOST:PORT (e.g. tcp://127.0.0.1:10200, Home Assistant's usual port) "
                              "or unix:///PATH/TO/SOCKET")
-
-
-def voice_languages(entry: ServedVoice) -> list[str]:
-    """The addon config's ``language`` (a string or a list), else the language its front end reads."""
-    assert entry.voice is not None
-    declared = entry.voice.addon.config.get("language")
-    if isinstance(declared, str) and declared:
-        return [declared]
-    if isinstance(declared, list) and declared and all(isinstance(x, str) for x in declared):
-        return list(declared)
-    return [_frontend_language(entry)]
-
-
-def _frontend_language(entry: ServedVoice) -> str:
-    assert entry.voice is not None
-    return str(getattr(entry.voice.addon.frontend, "language", "en"))
 
 
 def _version(distribution: str) -> str | None:
@@ -277,7 +262,7 @@ class WyomingHandler(AsyncEventHandler):
 
     async def _start_session(self, session: _Session) -> None:
         session.entry = self.server.voice(session.wanted)
-        session.buffer = SentenceBuffer(_frontend_language(session.entry))
+        session.buffer = SentenceBuffer(frontend_language(session.entry))
 
     async def _add_text(self, session: _Session, text: str) -> None:
         assert session.entry is not None and session.buffer is not None
