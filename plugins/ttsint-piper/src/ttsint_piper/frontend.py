@@ -1,0 +1,135 @@
+"""Text to a Piper voice's phoneme ids: espeak-ng clauses, punctuation kept, ``^ _ ... $`` padding.
+
+The same steps as piper-tts 1.8 (its ids are the test's reference): a clause's IPA loses espeak's
+language-switch flags, gains its terminator (plus a space after ``,``, ``:``, ``;``), is split into
+Unicode code points after NFD, and a sentence ends where espeak-ng ends one. Each phoneme becomes its
+ids followed by the pad id; phonemes the voice does not know are skipped with a warning and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import torch
+import ttsint
+from ttsint import FrontendError, ParameterError, Utterance
+
+from .config import BOS, EOS, PAD, PiperConfig
+from .espeak import espeak_library
+
+__all__ = ["PiperPhonemes", "phonemize", "phonemes_to_ids"]
+
+LOG = logging.getLogger("ttsint_piper")
+_LANGUAGE_FLAGS = re.compile(r"\([^)]+\)")
+
+
+def phonemize(text: str, voice: str, vowel_clusters: list[list[str]] | None = None,
+              linking_glide: bool = True) -> list[list[str]]:
+    """The phonemes of ``text``, one list per sentence, as piper-tts's PiperVoice.phonemize returns them."""
+    sentences: list[list[str]] = []
+    current: list[str] = []
+    clusters = {tuple(c) for c in vowel_clusters or [] if len(c) > 1}
+    for clause in espeak_library().clauses(text, voice, linking_glide):
+        phonemes = _LANGUAGE_FLAGS.sub("", clause.phonemes) + clause.terminator
+        if clause.terminator in (",", ":", ";"):
+            phonemes += " "
+        current.extend(unicodedata.normalize("NFD", phonemes))
+        if clause.sentence_end:
+            sentences.append(_merge_clusters(current, clusters))
+            current = []
+    if current:
+        sentences.append(_merge_clusters(current, clusters))
+    if sentences and not sentences[-1]:
+        sentences.pop()
+    return sentences
+
+
+def _merge_clusters(phonemes: list[str], clusters: set[tuple[str, ...]]) -> list[str]:
+    """Adjacent phonemes that form one of the voice's vowel clusters become one phoneme (longest first)."""
+    if not clusters:
+        return phonemes
+    longest = max(len(c) for c in clusters)
+    out: list[str] = []
+    i = 0
+    while i < len(phonemes):
+        for n in range(min(longest, len(phonemes) - i), 1, -1):
+            if tuple(phonemes[i:i + n]) in clusters:
+                out.append("".join(phonemes[i:i + n]))
+                i += n
+                break
+        else:
+            out.append(phonemes[i])
+            i += 1
+    return out
+
+
+def phonemes_to_ids(phonemes: list[str], id_map: dict[str, list[int]],
+                    missing: Counter[str] | None = None) -> list[int]:
+    """``^ _`` then each known phoneme's ids and ``_``, then ``$``; unknown phonemes are counted in ``missing``."""
+    pad = id_map[PAD]
+    ids = [*id_map[BOS], *pad]
+    for phoneme in phonemes:
+        found = id_map.get(phoneme)
+        if found is None:
+            if missing is not None:
+                missing[phoneme] += 1
+            continue
+        ids.extend(found)
+        ids.extend(pad)
+    ids.extend(id_map[EOS])
+    return ids
+
+
+class PiperPhonemes(ttsint.Frontend):
+    """espeak-ng phonemes mapped through a Piper voice's ``phoneme_id_map`` (its ``.onnx.json``).
+
+    A segment that espeak-ng reads as several sentences (it ends one after "Dr.") becomes one id
+    sequence: the core already cut the text into sentences, and one segment is one utterance.
+    """
+
+    type_name = "piper-espeak"
+
+    def __init__(self, config: PiperConfig, linking_glide: bool = True) -> None:
+        self.config = config
+        self.linking_glide = bool(linking_glide)
+        self.skipped: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, params: dict[str, Any], addon: ttsint.Addon | None) -> PiperPhonemes:
+        params = dict(params)
+        name = params.pop("config", None)
+        if name is None:
+            raise ParameterError("config", "name the voice's .onnx.json (e.g. config = \"voice.onnx.json\")")
+        path = addon.file(name, "frontend.config") if addon is not None else Path(name)
+        return cls(PiperConfig.from_file(path), **params)
+
+    def sentences(self, text: str) -> list[list[str]]:
+        """The phonemes of ``text`` per espeak-ng sentence (piper-tts synthesizes each one on its own)."""
+        return phonemize(text, self.config.espeak_voice, self.config.vowel_clusters, self.linking_glide)
+
+    def ids(self, phonemes: list[str]) -> list[int]:
+        """Phoneme ids for one sentence; unknown phonemes are skipped, logged once each and counted."""
+        missing: Counter[str] = Counter()
+        ids = phonemes_to_ids(phonemes, self.config.phoneme_id_map, missing)
+        if missing:
+            with self._lock:
+                new = [p for p in missing if p not in self.skipped]
+                self.skipped.update(missing)
+            for phoneme in new:
+                LOG.warning("this voice has no id for the phoneme %r (U+%04X); skipped, as Piper does",
+                            phoneme, ord(phoneme[0]))
+        return ids
+
+    def __call__(self, text: str) -> Utterance:
+        sentences = self.sentences(text)
+        phonemes = [p for sentence in sentences for p in sentence]
+        if not any(p.strip() for p in phonemes):
+            raise FrontendError(f"nothing to say: espeak-ng found no phonemes in {text[:60]!r}")
+        return {"symbols": torch.tensor(self.ids(phonemes), dtype=torch.int64)}
