@@ -15,7 +15,8 @@ PLACES = ["the harbour", "Main St.", "the old mill", "Berlin", "the N.Y.C. offic
 THINGS = ["the report", "a red kite", "three boxes of nails", "the Wi-Fi router", "an e-mail", "the U.S. map",
           "a 12-volt battery", "the NASA photo", "half a loaf", "the café menu"]
 VERBS = ["found", "lost", "carried", "painted", "fixed", "read", "sent", "ordered", "tested", "sold"]
-MONTHS = ["January", "Feb.", "March", "Apr.", "May", "June", "Jul.", "August", "Sept.", "October", "Nov.", "Dec."]
+MONTHS = ["January", "Feb.", "March", "Apr.", "May", "June", "Jul.", "August", "Sept.", "October", "Nov.",
+          "Dec."]
 ABBREV = ["e.g.", "i.e.", "etc.", "vs.", "approx.", "no.", "Jr.", "Ltd.", "Inc.", "a.m.", "p.m.", "AI", "CPU",
           "GPU", "FAQ", "ASAP", "UK", "EU", "km", "kg", "mph", "Fig. 3"]
 SHORT = ["Yes.", "No!", "Why?", "Okay.", "Wait...", "Hmm.", "Go!", "Really?", "Sure, why not.", "Thanks!",
@@ -35,7 +36,8 @@ def dates(rng: random.Random) -> str:
     day = rng.randint(1, 31)
     month = rng.randint(1, 12)
     forms = [f"{rng.choice(MONTHS)} {day}, {year}", f"{day}/{month}/{year}", f"{year}-{month:02d}-{day:02d}",
-             f"the {day}th of {rng.choice(MONTHS)}", f"{year}s", f"{rng.randint(1, 12)}:{rng.randint(0, 59):02d}",
+             f"the {day}th of {rng.choice(MONTHS)}", f"{year}s",
+             f"{rng.randint(1, 12)}:{rng.randint(0, 59):02d}",
              f"{rng.randint(1, 12)} {rng.choice(['a.m.', 'p.m.', 'AM', 'PM'])}"]
     return f"We met at {rng.choice(PLACES)} on {rng.choice(forms)}{rng.choice(['.', '!', '?', ';', ''])}"
 
@@ -49,7 +51,8 @@ def quotes(rng: random.Random) -> str:
     said = f"{rng.choice(VERBS).capitalize()} {rng.choice(THINGS)}{rng.choice(['!', '?', '.', ','])}"
     forms = [f'"{said}" said {rng.choice(NAMES)}.', f"'{said}' she whispered.",
              f"\u201c{said}\u201d he wrote \u2014 twice.", f"He said, \u2018{said}\u2019 and left.",
-             f"({rng.choice(THINGS)}) was [{rng.randint(1, 9)}] items: {rng.choice(THINGS)}; {rng.choice(THINGS)}.",
+             f"({rng.choice(THINGS)}) was [{rng.randint(1, 9)}] items: {rng.choice(THINGS)}; "
+             f"{rng.choice(THINGS)}.",
              f"She yelled: \"{said}\" -- then laughed.", f"It's {rng.choice(NAMES)}'s, isn't it?",
              f"Don't, won't, can't; they'd've {rng.choice(VERBS)} it."]
     return rng.choice(forms)

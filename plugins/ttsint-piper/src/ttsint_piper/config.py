@@ -73,7 +73,8 @@ class PiperConfig:
         rate = _get(data, "audio", "sample_rate")
         low, high = SAMPLE_RATES
         if isinstance(rate, bool) or not isinstance(rate, int) or not low <= rate <= high:
-            raise fail("audio.sample_rate", f"expected an integer rate between {low} and {high} Hz, got {rate!r}")
+            raise fail("audio.sample_rate", f"expected an integer rate between {low} and {high} Hz, "
+                       f"got {rate!r}")
         voice = _get(data, "espeak", "voice")
         if not isinstance(voice, str) or not voice or len(voice) > 64 or not voice.replace("-", "").isalnum():
             raise fail("espeak.voice", f"expected an espeak-ng voice name such as 'en-us', got {voice!r}")
@@ -81,7 +82,8 @@ class PiperConfig:
         if not isinstance(id_map, Mapping) or not id_map:
             raise fail("phoneme_id_map", "missing or empty")
         if len(id_map) > MAX_PHONEMES:
-            raise fail("phoneme_id_map", f"{len(id_map):,} entries; a Piper voice has at most {MAX_PHONEMES:,}")
+            raise fail("phoneme_id_map", f"{len(id_map):,} entries; a Piper voice has at most "
+                       f"{MAX_PHONEMES:,}")
         num_symbols = data.get("num_symbols", 256)
         if isinstance(num_symbols, bool) or not isinstance(num_symbols, int) or not 1 <= num_symbols <= 65536:
             raise fail("num_symbols", f"expected a positive integer, got {num_symbols!r}")
@@ -109,8 +111,8 @@ class PiperConfig:
         if isinstance(speakers, bool) or not isinstance(speakers, int) or speakers < 1:
             raise fail("num_speakers", f"expected a positive integer, got {speakers!r}")
         clusters = data.get("vowel_clusters") or []
-        if not isinstance(clusters, list) or not all(isinstance(c, list) and all(isinstance(p, str) for p in c)
-                                                     for c in clusters):
+        if not isinstance(clusters, list) or not all(
+                isinstance(c, list) and all(isinstance(p, str) for p in c) for c in clusters):
             raise fail("vowel_clusters", "expected a list of lists of phonemes")
         language = _get(data, "language", "code")
         return cls(sample_rate=rate, espeak_voice=voice, phoneme_id_map=checked, num_symbols=num_symbols,

@@ -64,7 +64,7 @@ class EspeakLibrary:
         self._voice: str | None = None
 
     def clauses(self, text: str, voice: str, linking_glide: bool = True) -> list[Clause]:
-        """The clauses of ``text`` in espeak-ng ``voice`` (e.g. "en-us"), as piper-tts 1.8's bridge returns them."""
+        """The clauses of ``text`` in espeak-ng ``voice`` ("en-us"), as piper-tts 1.8's bridge gives them."""
         data = text.encode("utf-8")
         with _LOCK:
             self._set_voice(voice)

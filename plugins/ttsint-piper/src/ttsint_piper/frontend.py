@@ -71,7 +71,7 @@ def _merge_clusters(phonemes: list[str], clusters: set[tuple[str, ...]]) -> list
 
 def phonemes_to_ids(phonemes: list[str], id_map: dict[str, list[int]],
                     missing: Counter[str] | None = None) -> list[int]:
-    """``^ _`` then each known phoneme's ids and ``_``, then ``$``; unknown phonemes are counted in ``missing``."""
+    """``^ _``, each known phoneme's ids and ``_``, then ``$``; unknown phonemes counted in ``missing``."""
     pad = id_map[PAD]
     ids = [*id_map[BOS], *pad]
     for phoneme in phonemes:
