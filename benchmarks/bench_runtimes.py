@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import torch
 import ttsint
-from ttsint.verify import Configuration, sample_texts, verify_addon
+from ttsint._verify import Configuration, sample_texts, verify_addon
 
 ENCODERS = ["Encoders", "CustomizedEncoders", "NeuronEncoders"]
 DECODERS = ["Decoder", "NeuronDecoder"]

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import torch
 import ttsint
-from ttsint.synth import timed_stream
+from ttsint._synth import timed_stream
 
 HERE = Path(__file__).parent
 SOURCES = [HERE / "everyday.txt", HERE.parent / "plugins/ttsint-voice-en/training/heldout.txt"]

@@ -187,7 +187,7 @@ def test_debug_shows_the_traceback(
     code, _, err = _run(capsys, "--debug", "check", str(tiny_addon), "--set", "stack.1.type=ToyDecodr")
     assert code == 1
     assert err.startswith("Traceback (most recent call last):")
-    assert "ttsint.errors.ConfigError" in err
+    assert "ttsint._errors.ConfigError" in err
     assert "error: " in err and "stack[1].type: unknown streamable block type 'ToyDecodr'" in err
 
 
@@ -247,7 +247,7 @@ def test_listing_commands_import_neither_torch_nor_block_modules(args: list[str]
 
 def test_blocks_reads_kind_and_summary_from_source_as_the_classes_have_them() -> None:
     from ttsint import get_registry
-    from ttsint.blockinfo import describe_target
+    from ttsint._blockinfo import describe_target
 
     registry = get_registry()
     checked = 0

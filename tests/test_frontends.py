@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import SYMBOLS, TINY_CONFIG, write_addon
 from ttsint import CharacterFrontend, ConfigError, FrontendError, Registry, load_addon, normalize_text
-from ttsint.frontends import number_to_words
+from ttsint._frontends import number_to_words
 
 
 @pytest.mark.parametrize(

@@ -522,7 +522,7 @@ def test_set_values_parse_or_stay_text(raw: str) -> None:
                  st.lists(st.integers(), max_size=3)))
 def test_any_chunk_frames_value_is_built_or_named(value: Any) -> None:
     """Any value for a typed parameter either builds or is a ConfigError at its path; nothing else escapes."""
-    from ttsint.params import Range, check_values
+    from ttsint._params import Range, check_values
 
     class Block:
         def __init__(self, chunk_frames: Any = 1) -> None: ...

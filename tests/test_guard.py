@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import torch
 from ttsint import Chunk, StreamableBlock, StreamError, Utterance
-from ttsint.guard import OutputGuard
+from ttsint._guard import OutputGuard
 
 
 class Given(StreamableBlock):

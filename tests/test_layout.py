@@ -60,7 +60,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_core_modules_import_each_other_without_a_cycle() -> None:
     graph = import_graph()
-    assert {"blocks", "stack", "addon", "frontends"} <= set(graph)
+    assert {"_blocks", "_stack", "_addon", "_frontends"} <= set(graph)
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
 
 
@@ -71,7 +71,7 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 
 def test_leaf_modules_import_nothing_from_ttsint() -> None:
     graph = import_graph()
-    for leaf in ("data", "errors", "hookspecs"):
+    for leaf in ("_data", "_errors", "_lazy", "hookspecs"):
         assert graph[leaf] == set(), f"{leaf}.py imports {graph[leaf]}"
 
 
@@ -86,3 +86,49 @@ def test_importing_ttsint_does_not_import_torch() -> None:
     code = "import sys, ttsint; from ttsint import hookimpl, ConfigError; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
+
+
+def private_core_imports(path: Path) -> list[str]:
+    """``ttsint._x`` modules (or private names of ``ttsint``) that a source file imports."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            parts = node.module.split(".")
+            if parts[0] == "ttsint" and (len(parts) > 1 and parts[1].startswith("_")
+                                         or any(a.name.startswith("_") for a in node.names)):
+                found.append(f"{path}:{node.lineno} from {node.module} import ...")
+            elif parts[0] == "ttsint" and len(parts) > 1 and parts[1] not in PUBLIC_MODULES:
+                found.append(f"{path}:{node.lineno} from {node.module} (not a public module)")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "ttsint" and len(parts) > 1 and parts[1] not in PUBLIC_MODULES:
+                    found.append(f"{path}:{node.lineno} import {alias.name}")
+    return found
+
+
+PUBLIC_MODULES = {"testing", "hookspecs", "cli"}
+"""The core modules a plugin may import besides ``ttsint`` itself: the kit, the hook specs, the CLI."""
+
+
+def test_plugins_import_only_the_public_api() -> None:
+    files = [p for p in PLUGINS.glob("*/src/**/*.py")]
+    assert len(files) > 20
+    offenders = [hit for p in files for hit in private_core_imports(p)]
+    assert offenders == [], "plugins must import from `ttsint` only:\n" + "\n".join(offenders)
+
+
+def test_the_private_import_check_catches_one(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("from ttsint._blocks import walk\nimport ttsint._stack\nfrom ttsint import Voice\n")
+    assert len(private_core_imports(bad)) == 2
+
+
+def test_every_public_name_lives_in_a_private_module() -> None:
+    from ttsint._lazy import lazy_module
+
+    modules = {lazy_module("ttsint", name) for name in ttsint.__all__} - {None}
+    assert len(modules) > 10 and all(m.startswith("_") for m in modules), modules

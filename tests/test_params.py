@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 import pytest
 from ttsint import ConfigError, Range, Voice
-from ttsint.params import check_values
+from ttsint._params import check_values
 
 
 class _Block:

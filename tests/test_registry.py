@@ -15,7 +15,7 @@ import toyblocks
 import ttsint
 from conftest import BROKEN, OTHERGAIN, THROWAWAY, PluginVenv
 from ttsint import ConfigError, PluginError, Registry, build_stack
-from ttsint.registry import FIRST_PARTY
+from ttsint._registry import FIRST_PARTY
 
 
 class _Plugin:

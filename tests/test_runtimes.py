@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 import ttsint
-from ttsint.blocks import chunks_to, utterance_to
+from ttsint._blocks import chunks_to, utterance_to
 
 DECODER = "stack.0.streamable_block.stack.1"
 ENCODERS = "stack.0.sequence_block"

@@ -15,7 +15,7 @@ import pytest
 import torch
 from conftest import TINY_CONFIG, write_addon
 from ttsint import AddonError, ArchiveError, ConfigError, Registry, apply_overrides, check_archive, load_addon
-from ttsint.safety import check_pickle
+from ttsint._safety import check_pickle
 
 
 class _Payload:

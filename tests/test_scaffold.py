@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import host_venv
 from ttsint.cli import run
-from ttsint.scaffold import KINDS, plugin_names
+from ttsint._scaffold import KINDS, plugin_names
 
 NAMES = {"effect": "hush", "network": "zebra", "vocoder": "buzz", "frontend": "abc"}
 

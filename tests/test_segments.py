@@ -10,8 +10,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ttsint import CharacterFrontend, ConfigError, FrontendError, Registry, Utterance, Voice, load_addon
-from ttsint.frontends import normalize_text
-from ttsint.segments import normalize_space, segment_settings, segment_text, split_sentences
+from ttsint._frontends import normalize_text
+from ttsint._segments import normalize_space, segment_settings, segment_text, split_sentences
 
 
 def by_chars(text: str) -> Utterance:

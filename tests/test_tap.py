@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 import ttsint
-from ttsint.tap import tap
+from ttsint._tap import tap
 
 
 def test_a_tap_sees_each_sentence_in_order_while_the_voice_streams() -> None:

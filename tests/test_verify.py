@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from ttsint.verify import parse_configuration, sample_texts
+from ttsint._verify import parse_configuration, sample_texts
 
 # The decoder's whole spec is replaced: en-rms's Decoder grows its windows, which a fixed window cannot.
 NEURON_BLOCKS = ("stack.0.sequence_block.type=NeuronEncoders "

@@ -118,7 +118,7 @@ def test_synth_plot_without_ttsint_dsp_says_what_to_install(tmp_path):
 
 
 def test_synth_plot_taps_the_one_run(tmp_path, monkeypatch):
-    from ttsint.voice import Voice
+    from ttsint._voice import Voice
 
     loads: list[str] = []
     streams: list[str] = []

@@ -11,14 +11,14 @@ from .hookspecs import hookimpl
 @hookimpl
 def ttsint_register_blocks(register: Callable[[str, Any], None]) -> None:
     for name in ("SequenceBlockContainer", "StreamableStack", "StreamablePipeline"):
-        register(name, f"ttsint.blocks:{name}")
+        register(name, f"ttsint._blocks:{name}")
 
 
 @hookimpl
 def ttsint_register_frontends(register: Callable[[str, Any], None]) -> None:
-    register("characters", "ttsint.frontends:CharacterFrontend")
+    register("characters", "ttsint._frontends:CharacterFrontend")
 
 
 @hookimpl
 def ttsint_register_runtimes(register: Callable[[str, Any], None]) -> None:
-    register("torch", "ttsint.torch_runtime:TorchRuntime")
+    register("torch", "ttsint._torch_runtime:TorchRuntime")

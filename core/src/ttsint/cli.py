@@ -21,10 +21,10 @@ from typing import Any
 
 import click
 
-from .errors import ConfigError, TTSIntError
-from .overrides import parse_override
-from .registry import Registry, get_registry
-from .scaffold import KINDS
+from ._errors import ConfigError, TTSIntError
+from ._overrides import parse_override
+from ._registry import Registry, get_registry
+from ._scaffold import KINDS
 
 __all__ = ["make_cli", "main", "run", "set_option", "json_option"]
 
@@ -130,7 +130,7 @@ def _drop_controls(text: str) -> str:
 
 
 def _block_rows() -> list[dict[str, Any]]:
-    from .blockinfo import describe_target
+    from ._blockinfo import describe_target
 
     rows = []
     for reg in get_registry().iter_blocks():
@@ -192,7 +192,7 @@ def addons(as_json: bool) -> None:
 @json_option
 def runtimes(as_json: bool) -> None:
     """List the runtimes that can execute an addon's networks, and the devices each can use here."""
-    from .instantiate import constructor_parameters
+    from ._instantiate import constructor_parameters
 
     rows = []
     for reg in get_registry().iter_runtimes():
@@ -221,8 +221,8 @@ def runtimes(as_json: bool) -> None:
 def check(addon: str, sets: Sequence[str], runtime: str | None, device: str | None) -> None:
     """Load ADDON (a directory or registered name), build its stack and print the block tree and where
     each network runs."""
-    from .stack import format_tree
-    from .voice import Voice
+    from ._stack import format_tree
+    from ._voice import Voice
 
     with _flag_errors():
         voice = Voice.load(addon, _overrides(sets), runtime=_runtime_value(runtime), device=device)
@@ -271,7 +271,7 @@ def synth(text: str | None, text_file: str | None, addon_name: str | None, sets:
           runtime: str | None, device: str | None, output: str | None, timestamps: str | None, stats: bool,
           plot_path: str | None, as_json: bool) -> None:
     """Stream TEXT (or - for stdin, or --text-file PATH) through an addon's stack, sentence by sentence."""
-    from .synth import synthesize_to
+    from ._synth import synthesize_to
 
     _warn_failures()
     if (text is None) == (text_file is None):
@@ -332,7 +332,7 @@ def _stats_text(report: dict[str, Any]) -> str:
               help="The sample it starts from: " + "; ".join(f"{k}: {d}" for k, d in KINDS.items()))
 def new_plugin(name: str, directory: str, kind: str) -> None:
     """Write a ready plugin distribution: pyproject, a sample of KIND, tests with ttsint.testing, README."""
-    from .scaffold import new_plugin as scaffold
+    from ._scaffold import new_plugin as scaffold
 
     path = scaffold(name, directory, kind)
     click.echo(f"wrote {path}\nnext: pip install -e {path} && (cd {path} && pytest)")
@@ -355,7 +355,7 @@ def verify(addon: str, configurations: Sequence[str], texts: str, tolerance: flo
     Prints the largest absolute difference of the mel (of the waveform when the stack makes no mel)
     from the reference, and exits 1 when any exceeds --tolerance.
     """
-    from .verify import parse_configuration, read_texts, verify_addon
+    from ._verify import parse_configuration, read_texts, verify_addon
 
     _warn_failures()
     if not (math.isfinite(tolerance) and tolerance >= 0):

@@ -27,15 +27,15 @@ from typing import Any
 
 import torch
 
-from .addon import Addon, load_addon
-from .blocks import Block, SequenceBlock, StreamableBlock
-from .chunking import concat_chunks
-from .data import Chunk, Utterance
-from .errors import TTSIntError
-from .network import Network
-from .registry import ENTRY_POINT_GROUP, Registry, get_registry
-from .runtimes import Runtime
-from .stack import build_stack
+from ._addon import Addon, load_addon
+from ._blocks import Block, SequenceBlock, StreamableBlock
+from ._chunking import concat_chunks
+from ._data import Chunk, Utterance
+from ._errors import TTSIntError
+from ._network import Network
+from ._registry import ENTRY_POINT_GROUP, Registry, get_registry
+from ._runtimes import Runtime
+from ._stack import build_stack
 
 __all__ = [
     "ArrayStream",

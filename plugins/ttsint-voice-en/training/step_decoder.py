@@ -21,7 +21,7 @@ import torch
 import ttsint
 from torch import nn
 from torch.export import Dim
-from ttsint.network import load_network
+from ttsint._network import load_network
 
 HERE = Path(__file__).resolve().parent
 ADDON = HERE.parent / "src" / "ttsint_voice_en" / "addon"

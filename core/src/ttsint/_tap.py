@@ -9,8 +9,8 @@ import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .blocks import Prepared, StreamableBlock, StreamablePipeline, StreamableStack
-from .data import Chunk, Utterance
+from ._blocks import Prepared, StreamableBlock, StreamablePipeline, StreamableStack
+from ._data import Chunk, Utterance
 
 __all__ = ["Sink", "Tee", "tap"]
 

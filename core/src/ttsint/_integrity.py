@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from .errors import ConfigError
+from ._errors import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib

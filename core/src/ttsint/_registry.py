@@ -17,7 +17,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import ConfigError, PluginError
+from ._errors import ConfigError, PluginError
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -27,7 +27,6 @@ __all__ = [
     "Registry",
     "env_flag",
     "get_registry",
-    "lazy_exports",
     "reset_registry",
 ]
 
@@ -327,23 +326,6 @@ class Registry:
     def iter_runtimes(self) -> Iterable[Registration]:
         for name in sorted(self.runtimes):
             yield from self.runtimes[name]
-
-
-def lazy_exports(package: str,
-                 modules: Mapping[str, Iterable[str]]) -> tuple[Callable[[str], Any], list[str]]:
-    """A module ``__getattr__`` and ``__all__`` that import each name's submodule on first use.
-
-    A plugin package's ``__init__`` uses it so that loading its entry module (which imports the
-    package first) does not import the blocks that the plugin registers as lazy "module:attr" targets.
-    """
-    where = {name: module for module, names in modules.items() for name in names}
-
-    def __getattr__(name: str) -> Any:
-        if name not in where:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        return getattr(importlib.import_module(f"{package}.{where[name]}"), name)
-
-    return __getattr__, sorted(where)
 
 
 _HOOK_NAMES = sorted(n for n in dir(hookspecs) if n.startswith("ttsint_"))

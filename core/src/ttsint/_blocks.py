@@ -8,8 +8,8 @@ from typing import Any, ClassVar, NamedTuple
 
 import torch
 
-from .data import BuildContext, Chunk, Utterance
-from .errors import ParameterError
+from ._data import BuildContext, Chunk, Utterance
+from ._errors import ParameterError
 
 __all__ = [
     "Block",

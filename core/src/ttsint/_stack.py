@@ -9,14 +9,14 @@ from typing import Any
 
 import torch
 
-from .addon import Addon
-from .blocks import Block, SequenceBlock, StreamableBlock, StreamablePipeline, StreamableStack, walk
-from .errors import ConfigError
-from .instantiate import check_parameters, constructor_parameters, instantiate, load_class
-from .limits import MAX_NESTING
-from .network import Network
-from .registry import Registry, get_registry
-from .runtimes import DEFAULT_RUNTIME, RuntimePool, RuntimeSetting
+from ._addon import Addon
+from ._blocks import Block, SequenceBlock, StreamableBlock, StreamablePipeline, StreamableStack, walk
+from ._errors import ConfigError
+from ._instantiate import check_parameters, constructor_parameters, instantiate, load_class
+from ._limits import MAX_NESTING
+from ._network import Network
+from ._registry import Registry, get_registry
+from ._runtimes import DEFAULT_RUNTIME, RuntimePool, RuntimeSetting
 
 __all__ = ["StackContext", "build_stack", "block_parameters", "check_parameters", "check_stream_kinds",
            "format_tree"]

@@ -11,12 +11,12 @@ from typing import Annotated, Any, ClassVar
 
 import torch
 
-from .blocks import StreamableBlock
-from .chunking import Window, context_windows, length_mask, pad_to
-from .data import BuildContext, Chunk, Utterance
-from .errors import ParameterError, StreamError
-from .network import Network
-from .params import Range
+from ._blocks import StreamableBlock
+from ._chunking import Window, context_windows, length_mask, pad_to
+from ._data import BuildContext, Chunk, Utterance
+from ._errors import ParameterError, StreamError
+from ._network import Network
+from ._params import Range
 
 __all__ = ["WindowedNetworkBlock", "resolve_context"]
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import ConfigError
+from ._errors import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib

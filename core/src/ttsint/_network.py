@@ -11,11 +11,11 @@ from typing import Any
 
 import torch
 
-from .errors import AddonError, ConfigError
-from .integrity import GraphSignature, check_digest, check_signature, graph_signature
-from .runtimes import Executable, Runtime
-from .safety import check_archive, confined_file
-from .torch_runtime import TorchRuntime
+from ._errors import AddonError, ConfigError
+from ._integrity import GraphSignature, check_digest, check_signature, graph_signature
+from ._runtimes import Executable, Runtime
+from ._safety import check_archive, confined_file
+from ._torch_runtime import TorchRuntime
 
 __all__ = ["Network", "network_levels", "load_network"]
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .data import Chunk
-from .errors import StreamError
+from ._data import Chunk
+from ._errors import StreamError
 
 __all__ = ["Window", "context_windows", "pad_to", "length_mask", "next_bucket", "concat_chunks",
            "Span", "split_spans", "stitch_spans", "pad_to_bucket", "pad_context", "crossfade"]

@@ -10,9 +10,9 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import ConfigError, ParameterError, PluginError, TTSIntError
-from .params import check_values
-from .registry import Registration, Registry
+from ._errors import ConfigError, ParameterError, PluginError, TTSIntError
+from ._params import check_values
+from ._registry import Registration, Registry
 
 __all__ = ["load_class", "constructor_parameters", "check_parameters", "instantiate"]
 

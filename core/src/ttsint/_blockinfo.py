@@ -69,9 +69,9 @@ def _resolve(base: ast.expr, module: str, imports: dict[str, tuple[str, str]]) -
 def _public(module: str, name: str) -> tuple[str, str]:
     """Names imported from the ``ttsint`` package live in the submodule its lazy table names."""
     if module == "ttsint":
-        from . import _LAZY  # the package is imported already; this reads its table, nothing more
+        from ._lazy import lazy_module  # the package is imported already; this reads its table, nothing more
 
-        return f"ttsint.{_LAZY.get(name, 'errors')}", name
+        return f"ttsint.{lazy_module('ttsint', name) or '_errors'}", name
     return module, name
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from .runtimes import Executable, ExportedNetwork, Runtime
+from ._runtimes import Executable, ExportedNetwork, Runtime
 
 __all__ = ["TorchRuntime", "TorchExecutable"]
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import torch
 
-from .blocks import Block, Prepared, StreamableBlock, last_streamable
-from .data import Chunk, Utterance
-from .errors import StreamError, TTSIntError
-from .limits import Limits, check_symbol_frames
+from ._blocks import Block, Prepared, StreamableBlock, last_streamable
+from ._data import Chunk, Utterance
+from ._errors import StreamError, TTSIntError
+from ._limits import Limits, check_symbol_frames
 
 __all__ = ["OutputGuard", "blame"]
 

@@ -11,14 +11,14 @@ from typing import Any
 
 import torch
 
-from .addon import default_addon
-from .audio import NpyWriter, WavWriter
-from .blocks import Block, walk
-from .errors import ConfigError, PluginError, TTSIntError
-from .registry import get_registry
-from .speech import SpeechStream, word_timings
-from .tap import tap
-from .voice import Voice
+from ._addon import default_addon
+from ._audio import NpyWriter, WavWriter
+from ._blocks import Block, walk
+from ._errors import ConfigError, PluginError, TTSIntError
+from ._registry import get_registry
+from ._speech import SpeechStream, word_timings
+from ._tap import tap
+from ._voice import Voice
 
 __all__ = ["synthesize_to", "timed_stream", "block_reports", "StreamTimer"]
 

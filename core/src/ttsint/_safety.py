@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .errors import ArchiveError, ConfigError
+from ._errors import ArchiveError, ConfigError
 
 __all__ = ["confined_file", "check_archive", "check_pickle"]
 

@@ -9,11 +9,11 @@ from typing import Any, ClassVar, Literal
 
 import torch
 
-from .data import Utterance
-from .errors import FrontendError, ParameterError
-from .instantiate import instantiate, load_class
-from .registry import get_registry
-from .segments import segment_text
+from ._data import Utterance
+from ._errors import FrontendError, ParameterError
+from ._instantiate import instantiate, load_class
+from ._registry import get_registry
+from ._segments import segment_text
 
 __all__ = ["Frontend", "CharacterFrontend", "build_frontend", "normalize_text", "number_to_words"]
 

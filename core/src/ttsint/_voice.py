@@ -8,17 +8,17 @@ from typing import Any
 
 import torch
 
-from .addon import Addon, load_addon
-from .blocks import StreamableBlock, chunks_to
-from .chunking import concat_chunks
-from .data import Chunk, Utterance
-from .errors import ConfigError, FrontendError
-from .guard import OutputGuard
-from .registry import Registry, get_registry
-from .runtimes import Binding, RuntimePool
-from .segments import SegmentSettings, segment_settings
-from .speech import SpeechStream
-from .stack import build_stack
+from ._addon import Addon, load_addon
+from ._blocks import StreamableBlock, chunks_to
+from ._chunking import concat_chunks
+from ._data import Chunk, Utterance
+from ._errors import ConfigError, FrontendError
+from ._guard import OutputGuard
+from ._registry import Registry, get_registry
+from ._runtimes import Binding, RuntimePool
+from ._segments import SegmentSettings, segment_settings
+from ._speech import SpeechStream
+from ._stack import build_stack
 
 __all__ = ["Voice"]
 

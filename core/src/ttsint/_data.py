@@ -44,7 +44,7 @@ class Chunk:
 class BuildContext(Protocol):
     """What ``Block.from_config`` may use while a stack is built: the addon, its networks, nested builds.
 
-    The builder (``ttsint.stack``) provides the implementation; blocks depend only on this shape.
+    The builder (``ttsint._stack``) provides the implementation; blocks depend only on this shape.
     """
 
     addon: Any

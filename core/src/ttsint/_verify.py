@@ -13,12 +13,12 @@ from typing import Any
 
 import torch
 
-from .blocks import Block, StreamableStack
-from .chunking import concat_chunks
-from .errors import ConfigError
-from .guard import OutputGuard
-from .overrides import parse_override
-from .voice import Voice
+from ._blocks import Block, StreamableStack
+from ._chunking import concat_chunks
+from ._errors import ConfigError
+from ._guard import OutputGuard
+from ._overrides import parse_override
+from ._voice import Voice
 
 __all__ = ["Configuration", "VerifyRow", "parse_configuration", "sample_texts", "read_texts", "verify_addon",
            "compared_block"]

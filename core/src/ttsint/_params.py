@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from .errors import ConfigError
+from ._errors import ConfigError
 
 __all__ = ["Range", "check_values", "expect"]
 

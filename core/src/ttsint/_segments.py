@@ -14,8 +14,8 @@ from typing import Any
 
 import sentencex
 
-from .data import Utterance
-from .errors import ConfigError, FrontendError
+from ._data import Utterance
+from ._errors import ConfigError, FrontendError
 
 __all__ = ["SegmentSettings", "normalize_space", "segment_settings", "split_sentences", "segment_text",
            "symbol_bound"]
@@ -97,13 +97,15 @@ class SegmentSettings:
 def symbol_bound(addon: Any) -> tuple[int, str] | None:
     """The largest symbol count every encoder network of ``addon`` (a ``ttsint.Addon``) accepts.
 
-    Read from the exports' shape bounds. The addon is not typed here: addon.py depends on this module.
+    Read from the exports' shape bounds. The addon is not typed here: _addon.py depends on this module.
     """
     bounds = []
     for net in addon.networks_with_role("encoder"):
         if "symbols" not in net.inputs:
             continue
-        upper = _dynamic_upper_bound(net.module, net.inputs.index("symbols"))
+        # Read from the serialized export when it recorded one, without deserializing the network.
+        upper = net.upper_bound("symbols", 1) if getattr(net, "specs", None) is not None \
+            else _dynamic_upper_bound(net.module, net.inputs.index("symbols"))
         if upper is not None:
             bounds.append((upper, f"the export bound of networks.{net.name}"))
     return min(bounds) if bounds else None

@@ -16,9 +16,9 @@ from typing import Any
 
 import torch
 
-from .blocks import Prepared, StreamableBlock
-from .data import Chunk, Utterance
-from .errors import FrontendError
+from ._blocks import Prepared, StreamableBlock
+from ._data import Chunk, Utterance
+from ._errors import FrontendError
 
 __all__ = ["SegmentInfo", "SpeechStream", "word_timings"]
 

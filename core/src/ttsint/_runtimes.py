@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import torch
 
-from .errors import AddonError, ConfigError, PluginError, TTSIntError
-from .stats import RunStats
+from ._errors import AddonError, ConfigError, PluginError, TTSIntError
+from ._stats import RunStats
 
 if TYPE_CHECKING:
-    from .registry import Registry
+    from ._registry import Registry
 
 __all__ = [
     "DEFAULT_RUNTIME",
@@ -291,7 +291,7 @@ class RuntimePool:
 
     def _runtime(self, cls: type[Runtime], name: str, options: dict[str, Any], device: str,
                  setting: RuntimeSetting | None) -> Runtime:
-        from .instantiate import check_parameters
+        from ._instantiate import check_parameters
 
         key = self._key(name, options, device)
         with self._lock:

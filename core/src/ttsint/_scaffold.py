@@ -11,7 +11,7 @@ from importlib import metadata, resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from .errors import TTSIntError
+from ._errors import TTSIntError
 
 __all__ = ["KINDS", "PluginNames", "plugin_names", "new_plugin"]
 

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import AddonError, ConfigError
-from .frontends import Frontend, build_frontend
-from .limits import MAX_NESTING, Limits, read_limits
-from .network import Network, load_network
-from .overrides import apply_overrides
-from .registry import Registry, get_registry
-from .runtimes import parse_runtime
-from .safety import confined_file
+from ._errors import AddonError, ConfigError
+from ._frontends import Frontend, build_frontend
+from ._limits import MAX_NESTING, Limits, read_limits
+from ._network import Network, load_network
+from ._overrides import apply_overrides
+from ._registry import Registry, get_registry
+from ._runtimes import parse_runtime
+from ._safety import confined_file
 
 if sys.version_info >= (3, 11):
     import tomllib

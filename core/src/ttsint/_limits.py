@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, StreamError
+from ._errors import ConfigError, StreamError
 
 if TYPE_CHECKING:
     import torch
