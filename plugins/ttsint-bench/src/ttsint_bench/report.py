@@ -21,17 +21,37 @@ def _number(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 1000 else f"{x:.0f}"
 
 
+def _spread(f: dict[str, Any]) -> str:
+    """The quartiles over repeats of what the figure reads (its ratio, or its value), or "1 run"."""
+    sp = f.get("spread")
+    if not sp:
+        return "1 run"
+    unit = "" if f["target_of"] == "ratio" else f" {f['unit']}"
+    return f"{_number(sp['p25'])} to {_number(sp['p75'])}{unit} (n={sp['n']})"
+
+
+def _value(f: dict[str, Any]) -> str:
+    """The value, unless it is a noisy cost: a median below zero inside its spread is no saving."""
+    if f.get("noisy") and f["target_of"] == "value":
+        return f"noisy (median {_number(f['value'])} {f['unit']})" if f["value"] >= 0 else "noisy"
+    return f"{_number(f['value'])} {f['unit']}"
+
+
 def markdown(doc: dict[str, Any]) -> str:
-    """Every item as a table: figure, value, baseline, ratio, target and whether it is met."""
+    """Every item as a table: figure, value, spread over repeats, baseline, ratio, target and whether it is
+    met ("noisy" where the spread exceeds the effect); then each figure that could not be measured."""
     m = doc["machine"]
     lines = [
         f"# ttsint bench ({'quick' if doc['quick'] else 'full'}), addon {doc['addon']}",
         "",
         f"{m['cpus']} cores, torch {m['torch']} ({m['torch_threads']} threads), Python {m['python']}, "
         f"{m['platform']}; load average {m['load_average']}; {m['time_utc']}. Every ratio is against a "
-        "baseline measured in the same run.",
+        "baseline measured in the same run. The spread is the middle half (quartiles) over repeats of "
+        "what the target reads; a figure whose spread is larger than its difference from the baseline "
+        "is noisy: this run cannot tell the two apart, so no target is claimed met or missed for it.",
         "",
     ]
+    skipped: list[str] = []
     for item in doc["items"]:
         lines += [f"## {item['title']}", ""]
         if item["skipped"]:
@@ -39,8 +59,8 @@ def markdown(doc: dict[str, Any]) -> str:
             continue
         if item["figures"]:
             lines += [
-                "| figure | value | baseline | ratio | target | met |",
-                "| --- | --- | --- | --- | --- | --- |",
+                "| figure | value | spread | baseline | ratio | target | met |",
+                "| --- | --- | --- | --- | --- | --- | --- |",
             ]
             for f in item["figures"]:
                 target = (
@@ -48,14 +68,22 @@ def markdown(doc: dict[str, Any]) -> str:
                     if f["target"] is None
                     else f"{f['target']}" + (" (value)" if f["target_of"] == "value" else "")
                 )
-                met = {True: "yes", False: "**no**", None: ""}[f["met"]]
+                met = "noisy" if f.get("noisy") else {True: "yes", False: "**no**", None: ""}[f["met"]]
+                hidden = f.get("noisy") and f["target_of"] == "value" and f["value"] < 0
                 lines.append(
-                    f"| {f['name']} | {_number(f['value'])} {f['unit']} | {f['baseline']}: "
-                    f"{_number(f['baseline_value'])} | {_number(f['ratio'])} | {target} | {met} |"
+                    f"| {f['name']} | {_value(f)} | {_spread(f)} | {f['baseline']}: "
+                    f"{_number(f['baseline_value'])} | {'' if hidden else _number(f['ratio'])} | {target} "
+                    f"| {met} |"
                 )
             lines.append("")
+        for k in item.get("skipped_figures", []):
+            how = f": `{k['install']}`" if k.get("install") else ""
+            lines.append(f"- skipped: {k['name']} ({k['reason']}){how}")
+            skipped.append(f"{k['name']} ({k['reason']}){how}")
         lines += [f"- {note}" for note in item["notes"]]
         lines.append("")
+    if skipped:
+        lines += ["## Not measured in this run", ""] + [f"- {line}" for line in skipped] + [""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -92,12 +120,15 @@ def plot(doc: dict[str, Any], path: str | Path) -> None:
             names.append(f"{item['id']}: {f['name']}"[:60])
             ratios.append(f["ratio"])
             colours.append({True: "tab:green", False: "tab:red", None: "tab:gray"}[f["met"]])
+            if f.get("noisy"):
+                colours[-1] = "tab:orange"
     right.barh(range(len(ratios)), ratios, color=colours)
     right.set_yticks(range(len(ratios)), names, fontsize=7)
     right.invert_yaxis()
     right.axvline(1.0, color="black", linewidth=0.8)
     right.set_xscale("log")
-    right.set_xlabel("ratio against the same-run baseline (green: target met, red: missed, grey: none)")
+    right.set_xlabel("ratio against the same-run baseline (green: target met, red: missed, orange: noisy, "
+                     "grey: no target)")
     right.set_title("Ratios")
     m = doc["machine"]
     fig.suptitle(

@@ -29,6 +29,8 @@ __all__ = ["ITEMS", "Bench", "run_suite", "texts_by_length"]
 
 #: Griffin-Lim as en-rms shipped it before PGHI: the vocoder baseline.
 GRIFFIN_LIM_64 = {"type": "GriffinLim", "n_iter": 64}
+#: What installs the extra figures: PESQ, STOI and the word error rate's recogniser.
+QUALITY = "pip install 'ttsint-bench[quality]'"
 
 
 def texts_by_length(quick: bool) -> dict[str, str]:
@@ -68,7 +70,7 @@ class Bench:
         self.voice = ttsint.Voice.load(self.addon)
         self.rate = self.voice.addon.sample_rate
         self.hop = self.voice.addon.hop_length
-        self.repeats = 2 if self.quick else 7
+        self.repeats = 3 if self.quick else 7  # three at least: a spread needs more than two
         self.texts = texts_by_length(self.quick)
         #: the text most items speak: a sentence in a quick run, a paragraph otherwise
         self.sample = self.texts["1 sentence" if self.quick else "1 paragraph"]
@@ -118,6 +120,9 @@ def ttfa(bench: Bench, item: Item) -> None:
         f"peers: {', '.join(p.name for p in peers) or 'none installed'}; "
         "neither streams, so its first audio is its total time (process start to WAV written)"
     )
+    for peer in PEERS.values():
+        if peer not in peers:
+            item.skip(f"{peer.name} first audio", f"{peer.program} is not installed", peer.package)
     for label, text in bench.texts.items():
         n_words = len(words(text))
         repeats = bench.repeats if n_words < 400 else 1
@@ -277,8 +282,9 @@ def overhead_per_chunk(bench: Bench, item: Item, utt: ttsint.Utterance, decoder:
             loop_per_chunk,
             "<= 100",
             target_of="value",
+            repeats=per,
             chunks=chunks,
-            repeats=len(per),
+            n_repeats=len(per),
             chunk_frames=PER_CHUNK_FRAMES,
             context_frames=small.context_frames,
             p25=p25,
@@ -420,10 +426,10 @@ def vocoder(bench: Bench, item: Item) -> None:
     )
     item.add(
         f"end to end RTF, {name}",
-        times["new"] / audio,
+        times["new"].scaled(1 / audio),
         "RTF",
         "Griffin-Lim 64 end to end",
-        times["gl"] / audio,
+        times["gl"].scaled(1 / audio),
         "<= 0.25",
     )
     mel = ttsint.concat_chunks(bench.mel_block().stream(voice.encode(text), None))
@@ -431,20 +437,23 @@ def vocoder(bench: Bench, item: Item) -> None:
         {"gl": lambda: gl.vocode(mel), "new": lambda: default.vocode(mel)}, bench.repeats
     )
     item.add(
-        f"vocoder alone, {name}", times["new"] / audio, "RTF", "Griffin-Lim 64 alone", times["gl"] / audio
+        f"vocoder alone, {name}",
+        times["new"].scaled(1 / audio),
+        "RTF",
+        "Griffin-Lim 64 alone",
+        times["gl"].scaled(1 / audio),
     )
     try:
         from pesq import pesq
         from pystoi import stoi
     except ImportError:
-        item.notes.append(
-            "copy-synthesis quality skipped: pip install 'ttsint-bench[quality]' (pesq, pystoi)"
-        )
+        for metric in ("PESQ-wb", "STOI"):
+            item.skip(f"copy synthesis {metric}, {name}", "pesq and pystoi are not installed", QUALITY)
         return
     if not PEERS["flite"].available():
-        item.notes.append(
-            "copy-synthesis quality skipped: it vocodes Flite recordings; apt-get install flite"
-        )
+        for metric in ("PESQ-wb", "STOI"):
+            item.skip(f"copy synthesis {metric}, {name}", "it vocodes Flite recordings and flite is not "
+                      "installed", PEERS["flite"].package)
         return
     spec = MelSpec.from_config(voice.addon.config)
     scores: dict[str, list[list[float]]] = {"gl": [[], []], "new": [[], []]}
@@ -465,6 +474,7 @@ def vocoder(bench: Bench, item: Item) -> None:
             f"Griffin-Lim 64 {metric}",
             statistics.mean(scores["gl"][i]),
             ">= 1.0",
+            repeats=[n / g for n, g in zip(scores["new"][i], scores["gl"][i], strict=True) if g],
             sentences=len(sentences),
         )
     item.notes.append(
@@ -727,7 +737,8 @@ def peers(bench: Bench, item: Item) -> None:
     available = [p for p in PEERS.values() if p.available()]
     for peer in PEERS.values():
         if peer not in available:
-            item.notes.append(f"{peer.name} not installed ({peer.package})")
+            for figure in ("RTF", "first audio", "WER"):
+                item.skip(f"{peer.name} {figure}", f"{peer.program} is not installed", peer.package)
     for peer in available:
         spoken = peer.speak(text)
         item.add(
@@ -739,7 +750,8 @@ def peers(bench: Bench, item: Item) -> None:
     try:
         asr = Transcriber()
     except ImportError:
-        item.notes.append("word error rate skipped: pip install pocketsphinx")
+        for name in ["ttsint", *(p.name for p in available)]:
+            item.skip(f"WER {name}", "pocketsphinx (the offline recogniser) is not installed", QUALITY)
         return
     sentences = everyday_sentences(4 if bench.quick else None)
     errors = {"ttsint": 0, **{p.name: 0 for p in available}}
