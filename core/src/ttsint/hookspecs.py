@@ -29,6 +29,16 @@ def ttsint_register_frontends(register: Callable[[str, Any], None]) -> None:
     """Call ``register(name, target)`` for each text front end; target is a class or "module:attr"."""
 
 
+@hookspec(firstresult=True)
+def ttsint_resolve_addon(name: str) -> Any:
+    """Return the folder of the addon that ``name`` describes though no plugin registered it, else None.
+
+    Asked only for a name that is neither a folder nor a registered addon: a name with parameters in it,
+    such as the voice mix ``kokoro-af_heart*0.7+am_michael*0.3``. Raise an AddonError for a name the
+    plugin recognises but cannot serve (an unknown voice in the mix), so the user learns why.
+    """
+
+
 @hookspec
 def ttsint_register_runtimes(register: Callable[[str, Any], None]) -> None:
     """Call ``register(name, target)`` for each network runtime; target is a Runtime or "module:attr"."""

@@ -1,0 +1,170 @@
+"""Kokoro's front end: espeak-ng IPA (with stress and punctuation) mapped onto Kokoro's 114-symbol vocabulary.
+
+The phonemes come from espeak-ng through phonemizer, with the espeak-ng build that espeakng-loader
+ships, so the token ids equal kokoro-onnx's (tests/kokoro checks this on a corpus). Characters outside
+the vocabulary are dropped, as Kokoro's own pipeline does. Each utterance is the network's input as
+is: the token ids between two pad tokens (id 0), with each token's word for timestamps.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from ttsint import Frontend, FrontendError, ParameterError, segment_text, split_sentences
+
+__all__ = ["KokoroPhonemes", "load_vocab", "foreign_words"]
+
+log = logging.getLogger("ttsint.kokoro")
+
+# espeak-ng keeps process-wide state: one phonemization at a time, in every thread of the process.
+_espeak_lock = threading.Lock()
+_backends: dict[str, Any] = {}
+
+
+def load_vocab() -> dict[str, int]:
+    """Kokoro-82M's symbol -> token id table (from its config.json, Apache-2.0)."""
+    return json.loads((Path(__file__).parent / "vocab.json").read_text(encoding="utf-8"))
+
+
+def _backend(language: str) -> Any:
+    """The espeak-ng backend for ``language``, built once per process with espeakng-loader's library."""
+    found = _backends.get(language)
+    if found is None:
+        import os
+
+        import espeakng_loader
+        from phonemizer.backend import EspeakBackend
+        from phonemizer.backend.espeak.wrapper import EspeakWrapper
+
+        EspeakWrapper.set_library(os.environ.get("PHONEMIZER_ESPEAK_LIBRARY")
+                                  or espeakng_loader.get_library_path())
+        EspeakWrapper.set_data_path(espeakng_loader.get_data_path())
+        quiet = logging.getLogger("ttsint.kokoro.phonemizer")
+        quiet.setLevel(logging.ERROR)
+        try:
+            found = EspeakBackend(language, preserve_punctuation=True, with_stress=True, logger=quiet)
+        except RuntimeError as exc:
+            raise FrontendError(f"espeak-ng cannot phonemize {language!r}: {exc}") from None
+        _backends[language] = found
+    return found
+
+
+_LATIN_LANGUAGES = {"en", "es", "fr", "it", "pt"}
+
+
+def foreign_words(text: str, language: str) -> list[str]:
+    """Words of ``text`` with letters of a script the language's voice cannot speak (e.g. Han in English)."""
+    if language[:2] not in _LATIN_LANGUAGES:
+        return []
+    bad = []
+    for word in text.split():
+        for ch in word:
+            if ch.isalpha() and not unicodedata.name(ch, "").startswith("LATIN"):
+                bad.append(word)
+                break
+    return bad
+
+
+class KokoroPhonemes(Frontend):
+    """Text -> espeak-ng IPA -> Kokoro token ids, padded with 0 at both ends; word ids for timestamps."""
+
+    type_name = "kokoro-espeak"
+
+    def __init__(self, language: str = "en-us") -> None:
+        if not isinstance(language, str) or not language.replace("-", "").isalnum():
+            raise ParameterError("language", f"expected an espeak-ng language such as 'en-us', "
+                                 f"got {language!r}")
+        self.espeak_language = language
+        self.language = language[:2]
+        self.vocab = load_vocab()
+        self.symbols = ["$"] + [s for s, _ in sorted(self.vocab.items(), key=lambda kv: kv[1])]
+        self.skipped_words = 0
+        self.skipped_sentences = 0
+        self._count_lock = threading.Lock()
+
+    # -- phonemes ------------------------------------------------------------------------
+    def phonemes(self, text: str) -> str:
+        """The IPA kokoro-onnx feeds the network for ``text``: espeak-ng's, filtered to the vocabulary."""
+        text = text.strip()
+        if not text:
+            return ""
+        with _espeak_lock:
+            raw = _backend(self.espeak_language).phonemize([text], strip=False, njobs=1)
+        ipa = "".join(raw)
+        # Whitespace runs (espeak-ng's line ends, dropped symbols) become one space, as in kokoro-onnx.
+        return " ".join("".join(p for p in ipa if p in self.vocab).split())
+
+    def token_ids(self, text: str) -> list[int]:
+        """Token ids of ``text`` without the pads (what kokoro-onnx's tokenizer gives)."""
+        return [self.vocab[p] for p in self.phonemes(text)]
+
+    # -- utterances ----------------------------------------------------------------------
+    def __call__(self, text: str) -> dict[str, torch.Tensor]:
+        ipa = self.phonemes(text)
+        if not ipa:
+            raise FrontendError(f"nothing to say: espeak-ng ({self.espeak_language}) makes no phonemes of "
+                                f"{text[:60]!r}")
+        ids = [0, *(self.vocab[p] for p in ipa), 0]
+        utt = {"symbols": torch.tensor(ids, dtype=torch.int64)}
+        words = self._word_ids(text, ipa)
+        if words is not None:
+            utt["word_ids"] = torch.tensor([-1, *words, -1], dtype=torch.int64)
+        return utt
+
+    def _word_ids(self, text: str, ipa: str) -> list[int] | None:
+        """Each phoneme's word in ``text.split()`` (-1 for spaces), or None when they cannot be matched.
+
+        espeak-ng speaks most words as one group of phonemes; numbers and abbreviations as several.
+        When the counts differ, each word is phonemized alone to learn how many groups it makes.
+        """
+        words = text.split()
+        groups = ipa.split(" ")
+        owner: list[int]
+        if len(groups) == len(words):
+            owner = list(range(len(words)))
+        else:
+            owner = []
+            for w, word in enumerate(words):
+                owner += [w] * len(self.phonemes(word).split())
+            if len(owner) != len(groups):
+                return None
+        out: list[int] = []
+        for g, group in enumerate(groups):
+            if g:
+                out.append(-1)
+            out += [owner[g]] * len(group)
+        return out
+
+    def segments(self, text: str, max_symbols: int | None = None, *,
+                 source: str = "segments.max_symbols") -> Iterator[tuple[str, dict[str, torch.Tensor]]]:
+        """Sentences as the base class makes them, after dropping words in a script this voice cannot speak.
+
+        Each drop is logged and counted (``skipped_words``, ``skipped_sentences``); a text with nothing
+        left to say is a FrontendError.
+        """
+        spoken = 0
+        for sentence in split_sentences(text, self.language):
+            bad = foreign_words(sentence, self.espeak_language)
+            if bad:
+                kept = " ".join(w for w in sentence.split() if w not in bad)
+                with self._count_lock:
+                    self.skipped_words += len(bad)
+                    self.skipped_sentences += 0 if kept.strip() else 1
+                log.warning("kokoro (%s) cannot speak the script of %d word(s) %s; skipped%s",
+                            self.espeak_language, len(bad), " ".join(bad[:5])[:80],
+                            "" if kept.strip() else " the whole sentence")
+                sentence = kept
+            if not any(ch.isalnum() for ch in sentence):
+                continue
+            spoken += 1
+            yield from segment_text(sentence, self, max_symbols, source=source, language=self.language)
+        if not spoken:
+            raise FrontendError(f"nothing to say: {text[:60]!r} has no words in a script that this "
+                                f"{self.espeak_language} voice can speak (the others were skipped)")

