@@ -169,6 +169,9 @@ def _locate(path_or_name: str | Path, registry: Registry) -> Path:
         except ConfigError as exc:
             raise AddonError(str(exc)) from exc
         return Path(reg.load()).resolve()
+    resolved = registry.resolve_addon(name)  # a name with parameters, e.g. a voice mix
+    if resolved is not None:
+        return resolved
     known = sorted(registry.addons)
     close = difflib.get_close_matches(name, known, n=2)
     hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""

@@ -17,7 +17,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from ._errors import ConfigError, PluginError
+from ._errors import ConfigError, PluginError, TTSIntError
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -318,6 +318,21 @@ class Registry:
                     Registration(name, cli.commands[name], info.name, info.distribution, info.version))
 
         self._call_each("ttsint_register_commands", snapshot, after=record)
+
+    def resolve_addon(self, name: str) -> Path | None:
+        """The folder a plugin's ``ttsint_resolve_addon`` makes of an unregistered ``name`` (a voice mix).
+
+        None when no plugin recognises the name; a plugin's TTSIntError (an unknown voice in the mix)
+        reaches the user as it is, any other exception is a PluginError naming the name.
+        """
+        try:
+            found = self._pm.hook.ttsint_resolve_addon(name=name)
+        except TTSIntError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"a plugin's ttsint_resolve_addon failed for the addon name {name!r}: "
+                              f"{type(exc).__name__}: {exc}") from exc
+        return None if found is None else Path(found).resolve()
 
     def iter_blocks(self) -> Iterable[Registration]:
         for name in sorted(self.blocks):
