@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from ttsint.ssml import BREAK_STRENGTHS, Break, Phoneme, SSMLError, ipa_to_cmu, is_ssml, parse_ssml, say_as
+from ttsint import SSMLError, is_ssml, parse_ssml
+from ttsint._ssml import BREAK_STRENGTHS, Break, Phoneme, ipa_to_cmu, say_as
 
 
 def speak(body: str) -> str:

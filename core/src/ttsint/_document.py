@@ -24,8 +24,8 @@ from ._blocks import StreamableBlock, StreamableStack
 from ._data import Chunk, Utterance
 from ._errors import FrontendError
 from ._speech import SegmentInfo, SpeechStream
+from ._ssml import Break, Phoneme, Prosody, Run, SSMLDocument, SSMLError, ipa_to_cmu, is_ssml, parse_ssml
 from ._voice import Voice
-from .ssml import Break, Phoneme, Prosody, Run, SSMLDocument, SSMLError, ipa_to_cmu, is_ssml, parse_ssml
 
 __all__ = ["Document", "DocumentStream", "MelPitch", "time_stretch", "CALIBRATION_TEXT", "FADE_SECONDS"]
 
