@@ -93,7 +93,8 @@ class Server:
         return httpx.get(self.url + path, timeout=60)
 
     def speech(self, **body: object) -> httpx.Response:
-        return httpx.post(self.url + "/v1/audio/speech", json=body, timeout=300)
+        """POST /v1/audio/speech; WAV unless the body names another format (OpenAI's default is mp3)."""
+        return httpx.post(self.url + "/v1/audio/speech", json={"response_format": "wav", **body}, timeout=300)
 
     def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         """Every sample of /metrics, keyed by (name, sorted labels)."""

@@ -44,7 +44,9 @@ def test_two_voices_are_listed_with_their_blocks_and_origins(server: Server) -> 
     models = server.get("/v1/models").json()
     assert models["object"] == "list"
     assert {"demo-a", "demo-b"} <= {m["id"] for m in models["data"]}
-    assert all(m["object"] == "model" and m["owned_by"] == "ttsint-encoders" for m in models["data"])
+    served = [m for m in models["data"] if m["id"] not in ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")]
+    assert all(m["object"] == "model" and m["owned_by"] == "ttsint-encoders" for m in served)
+    assert {"tts-1", "tts-1-hd", "gpt-4o-mini-tts"} <= {m["id"] for m in models["data"]}
 
 
 def test_a_broken_addon_is_reported_and_the_others_serve(server: Server, broken_addon: Path) -> None:
@@ -58,7 +60,7 @@ def test_a_broken_addon_is_reported_and_the_others_serve(server: Server, broken_
     assert str(broken_addon / "addon.toml") in message and "stack: missing" in message
     assert "failed to load" in server.output() and str(broken_addon / "addon.toml") in server.output()
     listed = {v["name"]: v for v in server.get("/v1/voices").json()["data"]}
-    assert listed[str(broken_addon)]["status"] == "failed"
+    assert listed[broken_addon.name]["status"] == "failed"  # named without the server's path
     refused = server.speech(voice=str(broken_addon), input=SHORT)
     assert refused.status_code == 503 and "failed to load" in refused.json()["error"]["message"]
 
@@ -77,10 +79,14 @@ def test_each_voice_speaks_a_streamed_wav(server: Server) -> None:
 
 def test_model_may_name_the_voice_and_pcm_is_the_wav_without_its_header(server: Server) -> None:
     wav = server.speech(model="demo-a", voice="alloy", input=SHORT)
-    pcm = server.speech(voice="demo-a", input=SHORT, response_format="pcm")
+    pcm = server.speech(voice="demo-a", input=SHORT, response_format="pcm", sample_rate=16000)
     assert wav.status_code == pcm.status_code == 200
-    assert pcm.headers["content-type"] == "audio/pcm"
+    assert pcm.headers["content-type"] == "audio/pcm" and pcm.headers["x-sample-rate"] == "16000"
     assert pcm.content == wav.content[44:]
+    # OpenAI's pcm is 24 kHz: without sample_rate the 16 kHz voice is resampled, 3 samples for every 2.
+    openai_pcm = server.speech(voice="demo-a", input=SHORT, response_format="pcm")
+    assert openai_pcm.headers["x-sample-rate"] == "24000"
+    assert len(openai_pcm.content) == len(pcm.content) * 3 // 2
 
 
 def test_speed_maps_onto_the_voice_pace(server: Server) -> None:
@@ -95,7 +101,8 @@ def test_the_first_bytes_arrive_before_the_last_chunk_is_made(server: Server) ->
     # between the two, so a server that streams cannot have made the last chunk by then.
     before = server.metric("ttsint_chunks_total", voice="demo-a")
     with server.client() as client, client.stream(
-            "POST", "/v1/audio/speech", json={"voice": "demo-a", "input": LONG_TEXT}) as response:
+            "POST", "/v1/audio/speech", json={"voice": "demo-a", "input": LONG_TEXT,
+                                              "response_format": "wav"}) as response:
         assert response.status_code == 200
         body = response.iter_raw(4096)
         first = next(body)
@@ -137,14 +144,24 @@ def test_a_client_that_disconnects_cancels_its_stream(server: Server) -> None:
         (b'{"input": "hi"}', 400, "voice", "required"),
         (b'{"voice": ["demo-a"], "input": "hi"}', 400, "voice", "must be a string"),
         (b'{"voice": "nobody", "input": "hi"}', 404, "voice", "demo-a, demo-b, demo-tap"),
-        (b'{"voice": "demo-a", "input": "hi", "response_format": "mp3"}', 400, "response_format", "wav, pcm"),
+        (b'{"voice": "demo-a", "model": 3, "input": "hi"}', 400, "model", "must be a string"),
+        (b'{"voice": "demo-a", "model": "gpt-9", "input": "hi"}', 400, "model", "OpenAI's TTS models"),
+        (b'{"voice": "demo-a", "input": "hi", "sample_rate": 44100.5}', 400, "sample_rate", "whole number"),
+        (b'{"voice": "demo-a", "input": "hi", "sample_rate": 96000}', 400, "sample_rate", "8000 to 48000"),
+        (b'{"voice": "demo-a", "input": "hi", "response_format": "opus", "sample_rate": 22050}', 400,
+         "sample_rate", "opus carries only"),
+        (b'{"voice": "demo-a", "input": "hi", "stream_format": "websocket"}', 400, "stream_format", "'sse'"),
+        (b'{"voice": "demo-a", "input": "hi", "instructions": 5}', 400, "instructions", "string"),
+        (b'{"voice": "demo-a", "input": "hi", "response_format": "ogg"}', 400, "response_format",
+         "mp3, opus, aac, flac, wav, pcm"),
         (b'{"voice": "demo-a", "input": "hi", "speed": 5}', 400, "speed", "0.25 to 4.0"),
         (b'{"voice": "demo-a", "input": "hi", "speed": "fast"}', 400, "speed", "0.25 to 4.0"),
         (b'{"voice": "demo-a", "input": "' + b"a" * 3001 + b'"}', 413, "input", "at most 3000"),
         (b'{"voice": "demo-a", "input": "@@@"}', 400, "input", "cannot speak this input"),
     ],
     ids=["malformed", "not-object", "no-input", "input-type", "no-voice", "voice-type", "unknown-voice",
-         "format", "speed-range", "speed-type", "too-long", "unsayable"],
+         "model-type", "model-name", "rate-type", "rate-range", "rate-for-format", "stream-format",
+         "instructions", "format", "speed-range", "speed-type", "too-long", "unsayable"],
 )
 def test_bad_requests_get_openai_shaped_errors(server: Server, body: bytes, status: int, param: str | None,
                                                words: str) -> None:
@@ -205,7 +222,8 @@ def test_a_stream_that_fails_midway_is_cut_off_counted_and_logged(server: Server
     # then the tap directory becomes a file, and demo-tap's next chunk fails.
     try:
         with server.client() as client, client.stream(
-                "POST", "/v1/audio/speech", json={"voice": "demo-tap", "input": LONG_TEXT}) as response:
+                "POST", "/v1/audio/speech", json={"voice": "demo-tap", "input": LONG_TEXT,
+                                                  "response_format": "wav"}) as response:
             assert response.status_code == 200
             body = response.iter_raw(4096)
             received = next(body)
@@ -261,7 +279,9 @@ _json = st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | s
                                                                                   max_size=3), max_leaves=8)
 _fields = st.fixed_dictionaries({}, optional={"input": _json | st.text(max_size=20), "voice": _json,
                                               "model": _json, "response_format": _json | st.sampled_from(
-                                                  ["wav", "pcm", "mp3"]), "speed": _json})
+                                                  ["wav", "pcm", "mp3"]), "speed": _json,
+                                              "sample_rate": _json, "stream_format": _json,
+                                              "instructions": _json})
 
 
 @settings(max_examples=200, deadline=None)

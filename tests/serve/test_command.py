@@ -43,7 +43,8 @@ def test_sigterm_refuses_new_connections_and_lets_running_streams_finish(tmp_pat
     server = start_server(tmp_path, "--addon", DEMO, "--shutdown-timeout", "120")
     try:
         with server.client() as client, client.stream(
-                "POST", "/v1/audio/speech", json={"voice": "demo", "input": LONG_TEXT[:600]}) as response:
+                "POST", "/v1/audio/speech", json={"voice": "demo", "input": LONG_TEXT[:600],
+                                                  "response_format": "wav"}) as response:
             assert response.status_code == 200
             body = response.iter_raw()
             data = next(body)

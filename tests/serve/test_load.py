@@ -26,7 +26,8 @@ async def burst(url: str) -> list[tuple[int, bytes, httpx.Headers]]:
     limits = httpx.Limits(max_connections=REQUESTS, max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as client:
         async def one() -> tuple[int, bytes, httpx.Headers]:
-            response = await client.post("/v1/audio/speech", json={"voice": "demo", "input": TEXT})
+            response = await client.post("/v1/audio/speech",
+                                         json={"voice": "demo", "input": TEXT, "response_format": "wav"})
             return response.status_code, response.content, response.headers
 
         return await asyncio.wait_for(asyncio.gather(*(one() for _ in range(REQUESTS))), timeout=600)

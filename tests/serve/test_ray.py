@@ -153,7 +153,8 @@ def test_the_first_bytes_arrive_before_the_last_chunk_is_made(ray_server: Server
     lines: list[bytes] = []
     try:
         with ray_server.client() as client, client.stream(
-                "POST", "/v1/audio/speech", json={"voice": "demo-gate", "input": LONG_TEXT}) as response:
+                "POST", "/v1/audio/speech", json={"voice": "demo-gate", "input": LONG_TEXT,
+                                                  "response_format": "wav"}) as response:
             assert response.status_code == 200
             body = response.iter_raw(4096)
             first = next(body)
@@ -179,7 +180,8 @@ def test_a_client_that_disconnects_cancels_the_replica_stream(ray_server: Server
     fd = open_gate(gate_path)
     try:
         with ray_server.client() as client, client.stream(
-                "POST", "/v1/audio/speech", json={"voice": "demo-gate", "input": LONG_TEXT}) as response:
+                "POST", "/v1/audio/speech", json={"voice": "demo-gate", "input": LONG_TEXT,
+                                                  "response_format": "wav"}) as response:
             assert response.status_code == 200
             body = response.iter_raw(1024)  # kept: dropping the iterator would close the connection
             next(body)
@@ -224,7 +226,8 @@ def test_a_stream_that_fails_midway_is_cut_off_and_counted(ray_server: Server, g
     reader = threading.Thread(target=drain, args=(fd, 300.0, stop))
     try:
         with ray_server.client() as client, client.stream(
-                "POST", "/v1/audio/speech", json={"voice": "demo-gate", "input": LONG_TEXT}) as response:
+                "POST", "/v1/audio/speech", json={"voice": "demo-gate", "input": LONG_TEXT,
+                                                  "response_format": "wav"}) as response:
             assert response.status_code == 200
             body = response.iter_raw(4096)
             received = next(body)
@@ -258,7 +261,8 @@ def test_twenty_concurrent_requests_are_all_answered(ray_server: Server) -> None
     async def burst() -> list[httpx.Response]:
         limits = httpx.Limits(max_connections=CONCURRENT, max_keepalive_connections=0)
         async with httpx.AsyncClient(base_url=ray_server.url, timeout=300, limits=limits) as client:
-            calls = [client.post("/v1/audio/speech", json={"voice": f"demo-{'ab'[i % 2]}", "input": text})
+            calls = [client.post("/v1/audio/speech", json={"voice": f"demo-{'ab'[i % 2]}", "input": text,
+                                                           "response_format": "wav"})
                      for i, text in enumerate(texts)]
             return await asyncio.wait_for(asyncio.gather(*calls), timeout=600)
 

@@ -7,7 +7,7 @@ import ttsint
 __getattr__, __all__ = ttsint.lazy_exports(__name__, {
     "app": ["AudioStream", "SpeechRequest", "create_app", "parse_speech_request"],
     "errors": ["APIError"],
-    "formats": ["FORMATS", "AudioFormat", "streaming_wav_header"],
+    "formats": ["FORMATS", "AudioFormat", "Encoder", "Resampler", "wav_header"],
     "metrics": ["ServeMetrics"],
     "pool": ["PaceUnsupported", "ServedVoice", "VoicePool"],
     "scheduler": ["CapacityError", "Scheduler", "StreamRecord", "SynthesisStream"],

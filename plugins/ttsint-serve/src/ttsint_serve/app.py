@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
+import numpy as np
+import torch
 import ttsint
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,17 +24,20 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from .aliases import OPENAI_MODELS, OPENAI_VOICES, default_target, is_openai_model
 from .errors import APIError
-from .formats import FORMATS, AudioFormat
+from .formats import FORMATS, PCM_DEFAULT_RATE, AudioFormat, Resampler, wav_header
 from .metrics import ServeMetrics
 from .pool import READY, SKIPPED, ServedVoice, VoicePool
 from .scheduler import CapacityError, Scheduler, SynthesisStream
 
-__all__ = ["create_app", "SpeechRequest", "parse_speech_request"]
+__all__ = ["AudioStream", "Speech", "SpeechRequest", "create_app", "parse_speech_request"]
 
 log = logging.getLogger("ttsint.serve")
 
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
+MIN_RATE, MAX_RATE = 8000, 48000
+MAX_INSTRUCTIONS = 4096
 
 
 @dataclass(frozen=True)
@@ -38,10 +45,19 @@ class SpeechRequest:
     """A checked ``POST /v1/audio/speech`` body."""
 
     input: str
-    voice: str
+    voice: str | None
     model: str | None
     format: AudioFormat
     speed: float
+    sample_rate: int | None = None
+    """The rate asked for (an extension field); None: 24 kHz for ``pcm``, else the voice's rate."""
+    sse: bool = False
+    """``stream_format: "sse"``: OpenAI's ``speech.audio.delta`` events instead of raw audio."""
+    instructions: str | None = None
+
+
+def _field_error(field: str, message: str, code: str | None = None) -> APIError:
+    return APIError(400, message, param=field, code=code)
 
 
 def parse_speech_request(body: bytes, max_chars: int) -> SpeechRequest:
@@ -56,41 +72,96 @@ def parse_speech_request(body: bytes, max_chars: int) -> SpeechRequest:
         raise APIError(400, f"the request body must be a JSON object, got {type(data).__name__}")
     text = data.get("input")
     if not isinstance(text, str) or not text.strip():
-        raise APIError(400, "'input' must be a non-empty string: the text to speak", param="input")
+        raise _field_error("input", "'input' must be a non-empty string: the text to speak")
     if len(text) > max_chars:
         raise APIError(413, f"'input' has {len(text)} characters; this server takes at most {max_chars} "
                        "(--max-chars)", param="input", code="input_too_long")
     voice, model = data.get("voice"), data.get("model")
+    if isinstance(voice, dict) and set(voice) == {"id"}:  # OpenAI's custom-voice form {"id": NAME}
+        voice = voice["id"]
     for key, value in (("voice", voice), ("model", model)):
-        if value is not None and not isinstance(value, str):
-            raise APIError(400, f"'{key}' must be a string naming a voice", param=key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise _field_error(key, f"'{key}' must be a string naming a voice (GET /v1/voices)"
+                               + (" or one of OpenAI's TTS models" if key == "model" else ""))
     if voice is None and model is None:
-        raise APIError(400, "'voice' is required: the name of a served voice (GET /v1/voices)", param="voice")
-    fmt_name = data.get("response_format", "wav")
+        raise _field_error("voice", "'voice' is required: the name of a served voice (GET /v1/voices)")
+    fmt_name = data.get("response_format", "mp3")
     if not isinstance(fmt_name, str) or fmt_name not in FORMATS:
-        raise APIError(400, f"response_format {fmt_name!r} is not supported; use one of: "
-                       f"{', '.join(FORMATS)}", param="response_format", code="unsupported_format")
+        raise _field_error("response_format", f"response_format {fmt_name!r} is not supported; use one of: "
+                           f"{', '.join(FORMATS)}", "unsupported_format")
+    fmt = FORMATS[fmt_name]
     speed = data.get("speed", 1.0)
     if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not math.isfinite(speed) \
             or not MIN_SPEED <= speed <= MAX_SPEED:
-        raise APIError(400, f"'speed' must be a number from {MIN_SPEED} to {MAX_SPEED}, got {speed!r}",
-                       param="speed")
-    return SpeechRequest(text, voice or model, model, FORMATS[fmt_name], float(speed))
+        raise _field_error("speed", f"'speed' must be a number from {MIN_SPEED} to {MAX_SPEED}, "
+                           f"got {speed!r}")
+    rate = data.get("sample_rate")
+    if rate is not None:
+        if isinstance(rate, bool) or not isinstance(rate, int) or not MIN_RATE <= rate <= MAX_RATE:
+            raise _field_error("sample_rate", f"'sample_rate' must be a whole number of Hz from {MIN_RATE} "
+                               f"to {MAX_RATE}, got {rate!r}")
+        if fmt.rates is not None and rate not in fmt.rates:
+            raise _field_error("sample_rate", f"{fmt.name} carries only {', '.join(map(str, fmt.rates))} Hz, "
+                               f"not {rate}; pick one of those, or another response_format")
+    stream_format = data.get("stream_format", "audio")
+    if stream_format not in ("audio", "sse"):
+        raise _field_error("stream_format", f"stream_format {stream_format!r} is not supported; use "
+                           "'audio' or 'sse'")
+    instructions = data.get("instructions")
+    if instructions is not None and (not isinstance(instructions, str)
+                                     or len(instructions) > MAX_INSTRUCTIONS):
+        raise _field_error("instructions", f"'instructions' must be a string of at most {MAX_INSTRUCTIONS} "
+                           "characters")
+    return SpeechRequest(text, voice, model, fmt, float(speed), rate, stream_format == "sse",
+                         instructions or None)
 
 
 def create_app(pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000,
-               metrics: ServeMetrics | None = None, retry_after: int = 1) -> Starlette:
-    """Build the ASGI app; its lifespan starts loading the voices and stops the scheduler at shutdown."""
+               metrics: ServeMetrics | None = None, retry_after: int = 1,
+               voice_aliases: Mapping[str, str] | None = None, url: str | None = None) -> Starlette:
+    """Build the ASGI app; its lifespan starts loading the voices and stops the scheduler at shutdown.
+
+    ``voice_aliases`` maps names clients send (OpenAI's ``alloy``...) to served voices; OpenAI's
+    names not in it get their documented defaults (``aliases.default_target``). ``url``: where the
+    server listens, logged with the voices and the page's address once they are loaded.
+    """
     metrics = metrics or ServeMetrics()
     metrics.track_active(lambda: scheduler.active)
     scheduler.on_chunk = lambda stream, chunk: metrics.chunks.labels(stream.label).inc()
+    aliases = dict(voice_aliases or {})
+    genders: dict[tuple[str, ...], dict[str, str | None]] = {}
+
+    def alias_target(name: str) -> str | None:
+        if name in aliases:
+            return aliases[name]
+        ready = tuple(pool.ready_names())
+        if ready not in genders:  # read once per set of ready voices: describe() builds the block tree
+            genders.clear()
+            genders[ready] = {e.name: e.describe().get("gender") for e in pool if e.name in ready}
+        return default_target(name, genders[ready])
 
     def resolve(req: SpeechRequest) -> ServedVoice:
         entry = pool.find(req.voice) or pool.find(req.model)
+        if entry is None and req.voice is not None:
+            target = alias_target(req.voice)
+            entry = pool.find(target)
+            if entry is None and target is not None:
+                raise APIError(404, f"voice {req.voice!r} is an alias of {target!r}, which this server does "
+                               f"not serve (--voice-alias); it has: {', '.join(pool.ready_names())}",
+                               param="voice", code="voice_not_found")
+        if entry is None and req.voice is None and req.model is not None and is_openai_model(req.model):
+            entry = pool.find(next(iter(pool.ready_names()), None))
         if entry is None:
             served = ", ".join(pool.ready_names()) or "none"
-            raise APIError(404, f"no voice {req.voice!r}; this server has: {served}", param="voice",
-                           code="voice_not_found")
+            if req.voice is None:
+                raise APIError(400, f"model {req.model!r} is neither one of OpenAI's TTS models "
+                               f"({', '.join(OPENAI_MODELS)}) nor a served voice; this server has: {served}",
+                               param="model")
+            raise APIError(404, f"no voice {req.voice!r}; this server has: {served} (and OpenAI's voice "
+                           f"names: {', '.join(OPENAI_VOICES)})", param="voice", code="voice_not_found")
+        if req.model is not None and not is_openai_model(req.model) and pool.find(req.model) is None:
+            raise APIError(400, f"model {req.model!r} is neither one of OpenAI's TTS models "
+                           f"({', '.join(OPENAI_MODELS)}) nor a served voice", param="model")
         if entry.status != READY:
             if entry.error:
                 raise APIError(503, f"voice {entry.name!r} failed to load: {entry.error}",
@@ -102,21 +173,23 @@ def create_app(pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000
                            "works with it", param="speed")
         return entry
 
-    async def speech(request: Request) -> Response:
+    async def open_stream(request: Request) -> tuple[SpeechRequest, ServedVoice, Speech]:
+        """Parse, resolve and start a request's stream; its first chunk is made before anything is sent."""
         try:
             req = parse_speech_request(await request.body(), max_chars)
             entry = resolve(req)
         except APIError as exc:  # refused before a voice was chosen: counted under voice ""
             metrics.requests.labels("", str(exc.status)).inc()
             raise
+        speech = Speech(entry, req)
         status = "200"
         try:
-            stream = scheduler.open(lambda: entry.paced(req.speed).stream(req.input), label=entry.name)
+            stream = scheduler.open(speech.start, label=entry.name, frame_rate=entry.sample_rate)
         except CapacityError as exc:
             metrics.rejected.inc()
             metrics.requests.labels(entry.name, "429").inc()
             raise APIError(429, f"{exc}; retry shortly", type="rate_limit_error", code="too_many_streams",
-                           headers={"Retry-After": str(retry_after)}) from exc
+                           headers={"Retry-After": str(exc.retry_after)}) from exc
         try:
             first = await stream.next()
         except ttsint.FrontendError as exc:
@@ -138,17 +211,58 @@ def create_app(pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000
         first_at = stream.first_chunk_at or stream.opened_at
         metrics.first_chunk.labels(entry.name).observe(first_at - stream.opened_at)
         stream.add_done_callback(lambda s: _observe_rtf(metrics, entry, s))
-        return AudioStream(stream, first, req.format, entry, metrics)
+        speech.stream, speech.first = stream, first
+        return req, entry, speech
+
+    async def speech_endpoint(request: Request) -> Response:
+        req, entry, speech = await open_stream(request)
+        return AudioStream(speech, metrics)
+
+    async def timestamps(request: Request) -> Response:
+        """The whole audio (base64) and every word's start and end, in one JSON body."""
+        req, entry, speech = await open_stream(request)
+        try:
+            parts = [speech.encode(speech.first)]
+            while (chunk := await speech.stream.next()) is not None:
+                parts.append(speech.encode(chunk))
+            parts.append(speech.finish())
+        except Exception as exc:
+            metrics.errors.labels(entry.name, "mid_stream").inc()
+            _log_failure(entry, speech.stream, exc)
+            raise APIError(500, f"voice {entry.name!r} failed: {exc}", type="server_error") from exc
+        finally:
+            if not speech.stream.finished:
+                speech.stream.cancel()
+        audio = b"".join(parts)
+        if req.format.name == "wav":  # the whole length is known here: exact sizes in the header
+            audio = wav_header(speech.rate, (len(audio) - 44) // 2) + audio[44:]
+        segments = speech.segment_words(final=True)
+        return JSONResponse({
+            "voice": entry.name, "response_format": req.format.name, "sample_rate": speech.rate,
+            "duration": round(speech.samples_out / speech.rate, 4),
+            "audio": base64.b64encode(audio).decode("ascii"),
+            "words": [w for seg in segments for w in seg["words"]],
+            "segments": segments,
+        }, headers=speech.headers(with_type=False))
 
     async def voices(request: Request) -> Response:
         # Addons skipped for making no audio are in /readyz, not here: they are not voices.
-        return JSONResponse({"object": "list", "data": [e.describe() for e in pool if e.status != SKIPPED]})
+        return JSONResponse({"object": "list", "data": [e.describe() for e in pool if e.status != SKIPPED],
+                             "aliases": {name: aliases.get(name) or alias_target(name)
+                                         for name in [*OPENAI_VOICES, *aliases]}})
 
     async def models(request: Request) -> Response:
         created = int(time.time())
-        data = [{"id": e.name, "object": "model", "created": created,
-                 "owned_by": e.describe().get("distribution") or "local"}
-                for e in pool if e.status == READY]
+        data = []
+        for e in pool:
+            if e.status == READY:
+                info = e.describe()
+                data.append({"id": e.name, "object": "model", "created": created,
+                             "owned_by": info.get("distribution") or "local",
+                             **{k: info[k] for k in _MODEL_FIELDS if k in info}})
+        data += [{"id": name, "object": "model", "created": created, "owned_by": "ttsint",
+                  "description": "OpenAI's model name: the voice asked for, or the first served voice"}
+                 for name in OPENAI_MODELS]
         return JSONResponse({"object": "list", "data": data})
 
     async def healthz(request: Request) -> Response:
@@ -169,19 +283,30 @@ def create_app(pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000
         assert isinstance(exc, APIError)
         return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
+    async def announce_ready() -> None:
+        await asyncio.to_thread(pool.loaded.wait)
+        ready = [e for e in pool if e.status == READY]
+        listed = ", ".join(f"{e.name} ({e.sample_rate} Hz)" for e in ready) or "none (see the errors above)"
+        log.info("ttsint serve is ready at %s (OpenAI base_url %s/v1); voices: %s; try them at %s/", url, url,
+                 listed, url)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pool.start()
         scheduler.start()
+        announce = asyncio.create_task(announce_ready()) if url else None
         try:
             yield
         finally:
+            if announce is not None:
+                announce.cancel()
             await asyncio.to_thread(scheduler.close)
             pool.close()
 
     static = StaticFiles(directory=str(resources.files("ttsint_serve").joinpath("static")))
     routes = [
-        Route("/v1/audio/speech", speech, methods=["POST"]),
+        Route("/v1/audio/speech", speech_endpoint, methods=["POST"]),
+        Route("/v1/audio/speech/timestamps", timestamps, methods=["POST"]),
         Route("/v1/voices", voices),
         Route("/v1/models", models),
         Route("/healthz", healthz),
@@ -195,20 +320,124 @@ def create_app(pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000
     return app
 
 
-class AudioStream:
-    """An ASGI response that sends a stream's chunks as they are made, chunked, with no Content-Length.
+_MODEL_FIELDS = ("architecture", "language", "native_sample_rate", "license", "source", "honours", "version")
 
+
+class Speech:
+    """One request's audio path: the voice's chunks resampled and encoded, and its words timed.
+
+    ``start`` runs on a scheduler worker and keeps the ``SpeechStream`` it makes, whose finished
+    segments carry the durations that time their words.
+    """
+
+    def __init__(self, entry: ServedVoice, req: SpeechRequest) -> None:
+        self.entry, self.req = entry, req
+        self.native = entry.sample_rate
+        wanted = req.sample_rate or (PCM_DEFAULT_RATE if req.format.name == "pcm" else self.native)
+        self.rate = req.format.rate_for(wanted)
+        self.resample = Resampler(self.native, self.rate)
+        self.encoder = req.format.encoder(self.rate)
+        self.voice: ttsint.Voice | None = None
+        self.speech: Any = None
+        self.stream: Any = None
+        self.first: ttsint.Chunk | None = None
+        self.samples_in = 0
+        self.samples_out = 0
+        self.words_sent = 0
+
+    def start(self) -> Any:
+        voice = self.entry.paced(self.req.speed)
+        self.speech = self.entry.stream(self.req.input, self.req.speed)
+        if isinstance(voice, ttsint.Voice):
+            self.voice = voice
+        return self.speech
+
+    def headers(self, with_type: bool = True) -> dict[str, str]:
+        """The response's headers: its rate, voice, and whether ``instructions`` was followed."""
+        out = {"x-sample-rate": str(self.rate), "x-ttsint-voice": self.entry.name,
+               "cache-control": "no-store"}
+        if with_type:
+            out["content-type"] = "text/event-stream" if self.req.sse else self.req.format.media_type
+        if self.req.instructions is not None:
+            out["x-ttsint-instructions"] = (f"ignored: voice {self.entry.name!r} cannot follow instructions; "
+                                            "its style is fixed by its addon")
+        return out
+
+    def encode(self, chunk: ttsint.Chunk) -> bytes:
+        samples = chunk.frames.detach().reshape(-1).to(dtype=torch.float32).cpu().numpy()
+        self.samples_in += len(samples)
+        out = self.resample(samples)
+        self.samples_out += len(out)
+        return self.encoder.encode(out)
+
+    def finish(self) -> bytes:
+        tail = self.resample(np.zeros(0, dtype=np.float32), last=True)
+        self.samples_out += len(tail)
+        return self.encoder.encode(tail) + self.encoder.finish()
+
+    def segment_words(self, final: bool = False) -> list[dict[str, Any]]:
+        """Segments whose audio has all been made since the last call, each with its words' times.
+
+        A segment's durations are recorded when its last chunk is made, so a segment counts as
+        done once a later chunk (or the end) has come.
+        """
+        segments = getattr(self.speech, "segments", None)
+        if segments is None or self.voice is None:
+            return []
+        hop = self.voice.addon.hop_length / self.voice.addon.sample_rate
+        frame = self.voice.frame_seconds
+        out = []
+        for info in list(segments)[self.words_sent:]:
+            if info.end is None or (not final and self.samples_in < info.end):
+                break
+            start = info.start * frame
+            out.append({"segment": info.index, "text": info.text, "start": round(start, 4),
+                        "end": round(info.end * frame, 4), "words": ttsint.word_timings(info, hop, start)})
+            self.words_sent += 1
+        return out
+
+    def usage(self) -> dict[str, int]:
+        """OpenAI's usage fields: input characters, and output audio frames at the voice's hop (~16 ms)."""
+        hop = self.voice.addon.hop_length if self.voice is not None else 256
+        out = self.samples_in // hop
+        return {"input_tokens": len(self.req.input), "output_tokens": out,
+                "total_tokens": len(self.req.input) + out}
+
+    def close(self) -> None:
+        self.encoder.close()
+
+
+def _sse(event: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
+
+
+class AudioStream:
+    """An ASGI response that sends a stream's audio as it is made, chunked, with no Content-Length.
+
+    Raw audio in the response format, or with ``stream_format: "sse"`` OpenAI's ``speech.audio.delta``
+    events (base64 audio), ``ttsint.words`` events as each sentence ends, and ``speech.audio.done``.
     A client that disconnects cancels the stream. A stream that fails after its first bytes are
     sent is cut off without the final empty chunk, so the client sees an incomplete body rather
     than a short file that looks whole.
     """
 
-    def __init__(self, stream: SynthesisStream, first: ttsint.Chunk, fmt: AudioFormat, entry: ServedVoice,
-                 metrics: ServeMetrics) -> None:
-        self.stream, self.first, self.format, self.entry, self.metrics = stream, first, fmt, entry, metrics
+    def __init__(self, speech: Speech, metrics: ServeMetrics) -> None:
+        self.speech, self.metrics = speech, metrics
+
+    def _pack(self, audio: bytes) -> bytes:
+        speech = self.speech
+        if not speech.req.sse:
+            return audio
+        out = b""
+        if audio:
+            out = _sse({"type": "speech.audio.delta", "audio": base64.b64encode(audio).decode("ascii")})
+        for seg in speech.segment_words():
+            out += _sse({"type": "ttsint.words", **seg})
+        return out
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        stream, name = self.stream, self.entry.name
+        speech = self.speech
+        stream, name = speech.stream, speech.entry.name
         gone = asyncio.Event()
 
         async def watch_disconnect() -> None:
@@ -219,26 +448,31 @@ class AudioStream:
 
         watcher = asyncio.create_task(watch_disconnect())
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": [
-                (b"content-type", self.format.media_type.encode()),
-                (b"x-sample-rate", str(self.entry.sample_rate).encode()),
-                (b"cache-control", b"no-store"),
-            ]})
-            body = self.format.start(self.entry.sample_rate) + self.format.encode(self.first.frames)
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(k.encode(), v.encode("latin-1", "replace"))
+                                    for k, v in speech.headers().items()]})
+            body = self._pack(speech.encode(speech.first))
             while not gone.is_set():
-                await send({"type": "http.response.body", "body": body, "more_body": True})
+                if body:
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
                 try:
                     chunk = await stream.next()
                 except Exception as exc:
                     self.metrics.errors.labels(name, "mid_stream").inc()
-                    _log_failure(self.entry, stream, exc)
+                    _log_failure(speech.entry, stream, exc)
                     return  # the server logs that the response was not completed, and closes it
                 if chunk is None:
-                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    last = self._pack(speech.finish())
+                    if speech.req.sse:
+                        last += b"".join(_sse({"type": "ttsint.words", **seg})
+                                         for seg in speech.segment_words(final=True))
+                        last += _sse({"type": "speech.audio.done", "usage": speech.usage()})
+                    await send({"type": "http.response.body", "body": last, "more_body": False})
                     return
-                body = self.format.encode(chunk.frames)
+                body = self._pack(speech.encode(chunk))
         finally:
             watcher.cancel()
+            speech.close()
             if not stream.finished:
                 stream.cancel()
             if gone.is_set():

@@ -39,18 +39,14 @@ def frontend_language(entry: ServedVoice) -> str:
 
 
 def _leaves(block: ttsint.Block) -> list[str]:
-    kids = block.children()
-    if not kids:
-        return [block.type_name]
-    return [name for _, child in kids for name in _leaves(child)]
+    """The types of the blocks that nest none, in stream order: the voice's architecture."""
+    return [node.block.type_name for node in ttsint.walk(block) if not node.block.children()]
 
 
 def has_durations(block: ttsint.Block) -> bool:
     """Whether a block in the tree decides how long each symbol lasts (so words can be timed)."""
-    base = getattr(ttsint.StreamableBlock, "symbol_frames", None)
-    if base is not None and getattr(type(block), "symbol_frames", base) is not base:
-        return True
-    return any(has_durations(child) for _, child in block.children())
+    base = ttsint.StreamableBlock.symbol_frames
+    return any(getattr(type(node.block), "symbol_frames", base) is not base for node in ttsint.walk(block))
 
 
 def voice_card(entry: ServedVoice) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import click
 import ttsint
 
+from .aliases import parse_voice_aliases
 from .specs import VoiceSpec, parse_voice_spec
 
 __all__ = ["serve"]
@@ -35,6 +36,9 @@ __all__ = ["serve"]
                    "tcp://0.0.0.0:10200; same voices and synthesis threads as HTTP.")
 @click.option("--http/--no-http", default=True, show_default=True,
               help="Serve HTTP (--host/--port); --no-http with --wyoming serves Wyoming alone.")
+@click.option("--voice-alias", "voice_aliases", multiple=True, metavar="NAME=VOICE",
+              help="A name clients may send as 'voice' for a served voice, e.g. alloy=en-rms; repeatable. "
+                   "OpenAI's 13 names default to the first voice of their gender, else the first voice.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 @click.option("--ray", "use_ray", is_flag=True,
@@ -48,10 +52,12 @@ __all__ = ["serve"]
               help="With --ray: CPUs each voice replica reserves (its torch uses one thread).")
 def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_chars: int, workers: int | None,
           shutdown_timeout: int, log_level: str, use_ray: bool = False, ray_address: str | None = None,
-          replicas: int = 1, voice_cpus: float = 1.0, wyoming: str | None = None, http: bool = True) -> None:
+          replicas: int = 1, voice_cpus: float = 1.0, wyoming: str | None = None, http: bool = True,
+          voice_aliases: Sequence[str] = ()) -> None:
     """Serve voices over HTTP: POST /v1/audio/speech (OpenAI's shape), /v1/voices, /metrics, a page at /;
     with --wyoming, over the Wyoming protocol too (Home Assistant)."""
     specs = [parse_voice_spec(text) for text in addons]
+    aliases = parse_voice_aliases(voice_aliases)
     names = [s.overrides["name"] for s in specs if "name" in s.overrides]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -89,7 +95,9 @@ def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_cha
     sockets = [_listen(host, port)] if http else []
     config, metrics = None, None
     if http:
-        app = create_app(pool, scheduler, max_chars=max_chars)
+        bound = sockets[0].getsockname()
+        app = create_app(pool, scheduler, max_chars=max_chars, voice_aliases=aliases,
+                         url=f"http://{f'[{host}]' if ':' in host else host}:{bound[1]}")
         metrics = app.state.metrics
         config = uvicorn.Config(app, host=host, port=port, log_level=level, lifespan="on",
                                 timeout_graceful_shutdown=shutdown_timeout)
