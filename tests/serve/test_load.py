@@ -48,7 +48,8 @@ def test_a_hundred_at_once(loaded: Server) -> None:
     lengths = {assert_valid_wav(content) for content in ok}
     assert len(lengths) == 1  # the same text, the same audio, however crowded the server was
     for content, headers in busy:
-        assert headers["retry-after"] == "1" and b"rate_limit_error" in content
+        # Retry-After says when a slot is likely free, from how long streams last: whole seconds, 1 to 60.
+        assert 1 <= int(headers["retry-after"]) <= 60 and b"rate_limit_error" in content
 
     after = loaded.metrics()
 

@@ -56,3 +56,20 @@ def test_the_description_credits_each_block_to_its_plugin(pool: VoicePool) -> No
     assert (encoders["type"], encoders["distribution"]) == ("Encoders", "ttsint-encoders")
     # Blocks built inside Encoders (one per network) are credited to the same plugin.
     assert {c["distribution"] for c in encoders["children"]} == {"ttsint-encoders"}
+
+
+def test_a_served_stream_readies_each_sentence_in_the_pulling_thread(pool: VoicePool) -> None:
+    import threading
+
+    import torch
+
+    entry = pool.find("b")
+    text = "One sentence here. And a second one. Then a third."
+    before = {t.name for t in threading.enumerate()}
+    stream = entry.stream(text)
+    chunks = list(stream)
+    assert "ttsint-lookahead" not in {t.name for t in threading.enumerate()} - before
+    assert not stream.lookahead_running and stream.prepared_ahead == 2 and len(stream.segments) == 3
+    whole = torch.cat([c.frames for c in entry.voice.stream(text)])
+    assert torch.equal(torch.cat([c.frames for c in chunks]), whole)  # the same audio as with look-ahead
+    assert len(torch.cat([c.frames for c in entry.stream(text, 2.0)])) < 0.7 * len(whole)

@@ -1,9 +1,10 @@
-"""The scheduler on plain generators: fair interleaving, backpressure, cancellation, capacity, errors."""
+"""The scheduler on plain generators: deadline order, backpressure, cancellation, capacity, errors."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -61,10 +62,12 @@ def test_a_new_stream_is_served_before_long_ones_get_another_step() -> None:
         log: list[str] = []
         gate = Gate()
         scheduler = Scheduler(workers=1, max_streams=8)
-        longs = [scheduler.open(lambda n=n: chunks(f"long{n}", log, gate=gate), f"long{n}") for n in range(4)]
+        # Each chunk is a second of audio (10 frames at 10 per second): the long streams run far ahead.
+        longs = [scheduler.open(lambda n=n: chunks(f"long{n}", log, gate=gate), f"long{n}", frame_rate=10)
+                 for n in range(4)]
         readers = [asyncio.create_task(drain(s)) for s in longs]
-        # The long streams take turns. Turns go by compute time, so a step the OS or the GIL paused
-        # costs its stream some turns: wait for every stream's 20, rather than count them at a moment.
+        # The long streams take turns by deadline: wait for every stream's 20, rather than count them at a
+        # moment (a step the OS or the GIL paused shifts the turns).
         await until(lambda: len(log) >= 200 and all(log.count(f"long{n}") > 20 for n in range(4)))
         # `short` is queued while the worker is held inside a long step, so the log cannot grow
         # between counting it and queueing `short` (on a loaded machine, many steps could).
@@ -149,5 +152,55 @@ def test_counts_and_callbacks() -> None:
         assert stream.finished_at is not None
         assert stream.finished_at >= stream.first_chunk_at >= stream.opened_at
         scheduler.close()
+
+    asyncio.run(main())
+
+
+def test_a_stream_about_to_run_dry_goes_before_one_with_audio_in_hand() -> None:
+    async def main() -> None:
+        log: list[str] = []
+        scheduler = Scheduler(workers=1, max_streams=4, buffer_chunks=1000)
+        # "ahead" makes 10 s of audio per chunk, "behind" 1 ms: after a chunk each, behind runs dry first.
+        ahead = scheduler.open(lambda: chunks("ahead", log), "ahead", frame_rate=1)
+        behind = scheduler.open(lambda: chunks("behind", log, count=40), "behind", frame_rate=10_000)
+        await until(lambda: log.count("behind") == 40 and log.count("ahead") >= 2)
+        # Every one of behind's chunks came before ahead's second: ahead had 10 s of audio in hand.
+        last_behind = max(i for i, label in enumerate(log) if label == "behind")
+        assert log.index("ahead", log.index("ahead") + 1) > last_behind, log[:50]
+        ahead.cancel()
+        await drain(behind)
+        scheduler.close()
+
+    asyncio.run(main())
+
+
+def test_admission_by_measured_cost_refuses_with_retry_after_and_max_streams_stays_a_cap() -> None:
+    async def main() -> None:
+        scheduler = Scheduler(workers=1, max_streams=50, headroom=0.8)
+
+        def slow(label: str, count: int | None = None) -> Iterator[ttsint.Chunk]:
+            for chunk in chunks(label, [], count=count):
+                time.sleep(0.002)  # 2 ms of work per 10 ms of audio: 0.2 worker-seconds per audio second
+                yield chunk
+
+        warm = scheduler.open(lambda: slow("w", count=30), "v", frame_rate=1000)
+        assert await drain(warm) == 30
+        cost = scheduler.cost("v")
+        assert cost is not None and 0.15 < cost < 1.0, cost
+        fits = int(0.8 / cost)
+        streams = []
+        with pytest.raises(CapacityError, match="measured capacity") as refused:
+            for n in range(fits + 1):
+                streams.append(scheduler.open(lambda n=n: slow(f"s{n}"), "v", frame_rate=1000))
+        assert len(streams) == fits and refused.value.retry_after >= 1
+        assert scheduler.load <= 0.8 + 1e-9
+        other = Scheduler(workers=1, max_streams=2, headroom=None)
+        kept = [other.open(lambda: chunks("x", []), "x", frame_rate=10) for _ in range(2)]
+        with pytest.raises(CapacityError, match="--max-streams"):
+            other.open(lambda: chunks("x", []), "x", frame_rate=10)
+        for stream in streams + kept:
+            stream.cancel()
+        scheduler.close()
+        other.close()
 
     asyncio.run(main())

@@ -88,9 +88,11 @@ class _Ready:
 class _Lookahead:
     """The background thread: readies the next segment, one segment per permit."""
 
-    def __init__(self, segments: Iterator[tuple[str, Utterance]], block: StreamableBlock) -> None:
+    def __init__(self, segments: Iterator[tuple[str, Utterance]], block: StreamableBlock,
+                 background: bool = True) -> None:
         self.segments = segments
         self.block = block
+        self.background = background
         self.ready: queue.Queue[Any] = queue.Queue()
         self.permits = threading.Semaphore(0)
         self.stopped = threading.Event()
@@ -115,11 +117,19 @@ class _Lookahead:
 
     def request(self) -> None:
         """Allow one more segment to be readied (starting the thread on the first request)."""
+        if not self.background:
+            return
         if not self.thread.is_alive() and self.thread.ident is None:
             self.thread.start()
         self.permits.release()
 
     def take(self) -> Any:
+        if not self.background:  # readied here, in the consumer's thread, when it is needed
+            item = next(self.segments, None)
+            if item is None:
+                return _END
+            self.prepared += 1
+            return _Ready.make(*item, self.block)
         item = self.ready.get()
         if isinstance(item, _Failure):
             raise item.exc
@@ -154,13 +164,15 @@ class SpeechStream(Iterator[Chunk]):
     """
 
     def __init__(self, block: StreamableBlock, segments: Iterator[tuple[str, Utterance]], *,
-                 pause_frames: int = 0) -> None:
+                 pause_frames: int = 0, lookahead: bool = True) -> None:
+        """``lookahead=False`` readies each next segment in the consumer's thread when it is reached, for a
+        caller that schedules the work itself (the serve scheduler interleaves many streams)."""
         first = next(segments, None)  # the front end's errors for the first sentence surface here
         if first is None:
             raise FrontendError("nothing to say: the front end found no segments in the text")
         self.pause_frames = int(pause_frames)
         self._progress = _Progress()
-        self._ahead = _Lookahead(segments, block)
+        self._ahead = _Lookahead(segments, block, background=lookahead)
         self._chunks = _run(block, first, self._ahead, self._progress, self.pause_frames)
 
     @property

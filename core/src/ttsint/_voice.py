@@ -108,14 +108,15 @@ class Voice:
                                 f"({self.addon.limits.source}); split it into several requests")
         return self.addon.frontend.segments(text, s.max_symbols, source=s.source)
 
-    def stream(self, text: str) -> SpeechStream:
+    def stream(self, text: str, *, lookahead: bool = True) -> SpeechStream:
         """Stream text of any length, sentence after sentence, as one run of chunks with pauses between.
 
         The first sentence goes through the front end before this returns (so its errors raise
-        here); later ones are prepared in the background while earlier ones stream.
+        here); later ones are prepared in the background while earlier ones stream, or, with
+        ``lookahead=False``, in the consuming thread when they are reached.
         """
         pause = round(self.segment_settings.pause / self.frame_seconds)
-        return SpeechStream(self.guarded, self.segments(text), pause_frames=pause)
+        return SpeechStream(self.guarded, self.segments(text), pause_frames=pause, lookahead=lookahead)
 
     def stream_utterance(self, utt: Utterance) -> Iterator[Chunk]:
         """Stream from ready-made tensors (e.g. symbols from an external front end); chunks come out on

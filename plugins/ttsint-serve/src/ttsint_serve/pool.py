@@ -101,6 +101,12 @@ class ServedVoice:
                 _close(self._paced.popitem(last=False)[1])
         return paced
 
+    def stream(self, text: str, speed: float = 1.0) -> ttsint.SpeechStream:
+        """The chunks of ``text`` at ``speed``, for a scheduler worker to pull: each next sentence is readied
+        in the pulling thread when it is reached (no look-ahead thread per request), so the scheduler
+        orders that work by deadline with every other stream's."""
+        return self.paced(speed).stream(text, lookahead=False)
+
     def describe(self) -> dict[str, Any]:
         """What ``/v1/voices`` shows: addon, version, rates, status, the block tree with origins, and the
         ``catalog.voice_card`` fields (architecture, language, licence, honoured fields)."""

@@ -86,7 +86,8 @@ class VoiceReplica:
 
     async def speak(self, text: str, speed: float = 1.0) -> AsyncIterator[tuple[int, np.ndarray]]:
         """Each chunk's start frame and samples ([samples, 1] float32) as soon as it is made."""
-        stream = self.scheduler.open(lambda: self.entry.paced(speed).stream(text), label=self.entry.name)
+        stream = self.scheduler.open(lambda: self.entry.stream(text, speed), label=self.entry.name,
+                                     frame_rate=self.entry.sample_rate)
         try:
             async for chunk in stream:
                 yield chunk.start, chunk.frames.detach().cpu().numpy()

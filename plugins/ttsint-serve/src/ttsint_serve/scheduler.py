@@ -1,10 +1,17 @@
-"""The synthesis scheduler: worker threads that advance many streams one chunk at a time, fairly.
+"""The synthesis scheduler: worker threads that advance many streams one chunk at a time, by deadline.
 
-Each step asks one stream's generator for its next chunk. Streams wait in a queue ordered by the
-compute time they have had (as in a fair-share CPU scheduler), and a new stream enters at the
-front, so a long text never delays the first chunk of a short one by more than a step per worker.
-A stream whose client is slow parks once ``buffer_chunks`` chunks are waiting, and its generator
-is closed on the worker that holds it when its client goes away.
+Each step asks one stream's generator for its next chunk. Streams wait in a queue ordered by their
+deadline: the moment their listener runs out of audio (first audio + audio made so far), so a
+stream with seconds buffered yields to one about to stall. A new stream counts as due when it was
+opened, and a running one ``reserve`` seconds before it runs dry: a new stream gets its first chunk
+before every stream with more than ``reserve`` seconds of audio in hand, and a burst of new streams
+cannot starve the running ones into stalling. A stream
+whose client is slow parks once ``buffer_chunks`` chunks are waiting, and its generator is closed on
+the worker that holds it when its client goes away.
+
+Admission is by cost: each voice's measured worker-seconds per audio second tell how much of the
+workers the open streams need to stay real-time; a stream that would push that past
+``headroom`` of the workers is refused with a ``Retry-After`` derived from how long streams last.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import math
 import os
 import threading
 import time
@@ -30,11 +38,14 @@ _QUEUED, _RUNNING, _PARKED, _FINISHED = "queued", "running", "parked", "finished
 
 
 class CapacityError(Exception):
-    """Every stream slot is taken; the client should retry later."""
+    """No room for another stream: every slot is taken, or the open streams need the workers' time to stay
+    real-time. ``retry_after`` is the number of seconds after which a retry is likely to be admitted."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, retry_after: int = 1, message: str | None = None) -> None:
         self.limit = limit
-        super().__init__(f"the server is already making {limit} streams, its limit (--max-streams)")
+        self.retry_after = retry_after
+        super().__init__(message
+                         or f"the server is already making {limit} streams, its limit (--max-streams)")
 
 
 class StreamRecord:
@@ -59,16 +70,30 @@ class SynthesisStream(StreamRecord):
     """One utterance being synthesized: workers make its chunks, its consumer awaits them in order."""
 
     def __init__(self, scheduler: Scheduler, start: Callable[[], Iterator[Chunk]], label: str,
-                 loop: asyncio.AbstractEventLoop) -> None:
+                 loop: asyncio.AbstractEventLoop, frame_rate: float | None = None) -> None:
         super().__init__(label)
         self._scheduler = scheduler
         self._start = start
         self._loop = loop
+        self.frame_rate = frame_rate
         self._gen: Iterator[Chunk] | None = None
         self._buffer: deque[Chunk] = deque()
         self._wakeup = asyncio.Event()
         self._state = _QUEUED
-        self._vtime = 0.0
+        self._compute = 0.0
+        self._cost = 0.0
+
+    @property
+    def audio_made(self) -> float:
+        """Seconds of audio made so far (compute seconds when the stream gave no frame rate)."""
+        return self.samples_made / self.frame_rate if self.frame_rate else self._compute
+
+    @property
+    def deadline(self) -> float:
+        """When the listener runs out of audio: first audio + audio made; for a new stream, when it opened."""
+        if self.first_chunk_at is None:
+            return self.opened_at
+        return self.first_chunk_at + self.audio_made
 
     @property
     def finished(self) -> bool:
@@ -120,26 +145,47 @@ class SynthesisStream(StreamRecord):
 
 
 class Scheduler:
-    """Runs ``workers`` threads (default: one per core) that interleave up to ``max_streams`` streams."""
+    """Runs ``workers`` threads (default: one per core) that interleave up to ``max_streams`` streams.
+
+    ``headroom`` is the share of the workers' time that admitted streams may need by measured cost
+    (None: admit up to ``max_streams`` whatever the load). ``reserve`` is the audio, in seconds, that
+    a running stream keeps in hand before a new stream's first chunk goes ahead of it.
+    """
 
     def __init__(self, workers: int | None = None, max_streams: int = 16, buffer_chunks: int = 4,
-                 on_chunk: Callable[[SynthesisStream, Chunk], None] | None = None) -> None:
+                 on_chunk: Callable[[SynthesisStream, Chunk], None] | None = None, *,
+                 headroom: float | None = 0.8, reserve: float = 1.0) -> None:
         """``on_chunk(stream, chunk)`` is called on the worker as each chunk is made (e.g. to count it)."""
         if max_streams < 1 or buffer_chunks < 1:
             raise ValueError("max_streams and buffer_chunks must be >= 1")
+        if headroom is not None and not 0 < headroom:
+            raise ValueError("headroom must be > 0")
         self.workers = workers or os.cpu_count() or 1
         self.max_streams = max_streams
         self.buffer_chunks = buffer_chunks
         self.on_chunk = on_chunk
+        self.headroom = headroom
+        self.reserve = reserve
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
-        self._queue: list[tuple[float, int, int, SynthesisStream]] = []
+        self._queue: list[tuple[float, int, SynthesisStream]] = []
         self._seq = itertools.count()
-        self._clock = 0.0
         self._active: set[SynthesisStream] = set()
         self._threads: list[threading.Thread] = []
         self._stopping = False
-        self.steps = 0
+        self._costs: dict[str, list[float]] = {}  # label -> [worker-seconds, audio seconds], decaying
+        self._lifetime = 0.0  # seconds a finished stream lasted, averaged
+
+    def cost(self, label: str) -> float | None:
+        """Measured worker-seconds per audio second of ``label``'s streams (None before any was measured)."""
+        with self._lock:
+            return self._cost_of(label)
+
+    @property
+    def load(self) -> float:
+        """Workers' time the open streams need to stay real-time, as a share of all workers (1.0 = full)."""
+        with self._lock:
+            return self._load() / self.workers
 
     @property
     def active(self) -> int:
@@ -157,20 +203,24 @@ class Scheduler:
                 thread.start()
                 self._threads.append(thread)
 
-    def open(self, start: Callable[[], Iterator[Chunk]], label: str = "") -> SynthesisStream:
+    def open(self, start: Callable[[], Iterator[Chunk]], label: str = "", *,
+             frame_rate: float | None = None) -> SynthesisStream:
         """Queue a stream; ``start()`` runs on a worker and returns its chunks (``voice.stream(text)``).
 
-        Call from the event loop that will await the stream. Raises CapacityError when
-        ``max_streams`` streams are active.
+        ``frame_rate`` is the chunks' frames per second of audio (the sample rate for a waveform): it
+        gives the stream its deadline and its voice a measured cost. Call from the event loop that
+        will await the stream. Raises CapacityError when ``max_streams`` streams are active, or when
+        the open streams' measured cost leaves no room for one more of ``label``.
         """
         self.start()
         loop = asyncio.get_running_loop()
         with self._lock:
             if self._stopping or len(self._active) >= self.max_streams:
-                raise CapacityError(self.max_streams)
-            stream = SynthesisStream(self, start, label, loop)
+                raise CapacityError(self.max_streams, self._retry_after(1))
+            self._admit(label)
+            stream = SynthesisStream(self, start, label, loop, frame_rate)
+            stream._cost = self._cost_of(label) or 0.0
             self._active.add(stream)
-            stream._vtime = self._clock  # ahead of every stream that has already had a step
             self._push(stream)
         return stream
 
@@ -187,17 +237,50 @@ class Scheduler:
             thread.join(timeout)
 
     # -- inside the lock ------------------------------------------------------------------
-    def _push(self, stream: SynthesisStream, vtime: float | None = None) -> None:
+    def _push(self, stream: SynthesisStream, key: float | None = None) -> None:
         stream._state = _QUEUED
-        started = 0 if stream._gen is None else 1  # at equal compute time, a first step goes first
-        key = stream._vtime if vtime is None else vtime
-        heapq.heappush(self._queue, (key, started, next(self._seq), stream))
+        if key is None:
+            key = stream.deadline - (self.reserve if stream.first_chunk_at is not None else 0.0)
+        heapq.heappush(self._queue, (key, next(self._seq), stream))
         self._ready.notify()
 
     def _unpark(self, stream: SynthesisStream) -> None:
         if stream._state == _PARKED and len(stream._buffer) < self.buffer_chunks:
-            stream._vtime = max(stream._vtime, self._clock)  # no burst of priority for having waited
             self._push(stream)
+
+    def _cost_of(self, label: str) -> float | None:
+        sums = self._costs.get(label)
+        return sums[0] / sums[1] if sums and sums[1] > 0 else None
+
+    def _load(self) -> float:
+        """Worker-seconds per second the open streams need, each at its voice's measured cost."""
+        return sum(self._cost_of(s.label) or s._cost for s in self._active)
+
+    def _admit(self, label: str) -> None:
+        """Raise CapacityError when one more stream of ``label`` would need more than ``headroom`` of the
+        workers, by the costs measured so far (a voice not yet measured is admitted)."""
+        cost = self._cost_of(label)
+        if self.headroom is None or cost is None or not self._active:
+            return
+        load, room = self._load(), self.headroom * self.workers
+        if load + cost <= room:
+            return
+        # The streams holding the excess must end first: a share of the open ones, at their usual length.
+        share = min(1.0, (load + cost - room) / max(load, 1e-9))
+        needed = max(1, math.ceil(share * len(self._active)))
+        raise CapacityError(self.max_streams, self._retry_after(needed),
+                            f"the server is at its measured capacity: {len(self._active)} open streams need "
+                            f"{load / self.workers:.0%} of its {self.workers} synthesis workers to stay "
+                            f"real-time, and one more of {label!r} would pass {self.headroom:.0%}")
+
+    def _retry_after(self, needed: int) -> int:
+        """Whole seconds until about ``needed`` of the open streams have ended, from how long streams last."""
+        if not self._active or self._lifetime <= 0:
+            return 1
+        now = time.perf_counter()
+        remaining = sorted(max(0.0, self._lifetime - (now - s.opened_at)) for s in self._active)
+        wait = remaining[min(needed, len(remaining)) - 1]
+        return int(min(60, max(1, math.ceil(wait))))
 
     def _cancel(self, stream: SynthesisStream) -> None:
         with self._lock:
@@ -206,7 +289,7 @@ class Scheduler:
             stream.cancelled = True
             stream._buffer.clear()
             if stream._state in (_PARKED, _QUEUED):
-                self._push(stream, vtime=float("-inf"))  # a worker closes its generator next
+                self._push(stream, key=float("-inf"))  # a worker closes its generator next
         stream._notify()
 
     # -- the workers -----------------------------------------------------------------------
@@ -217,10 +300,9 @@ class Scheduler:
                     self._ready.wait()
                 if not self._queue:
                     return
-                vtime, _, _, stream = heapq.heappop(self._queue)
+                _, _, stream = heapq.heappop(self._queue)
                 if stream._state != _QUEUED:
                     continue  # a second entry, pushed when the stream was cancelled while queued
-                self._clock = max(self._clock, vtime)
                 stream._state = _RUNNING
                 cancelled = stream.cancelled
             if cancelled:
@@ -244,12 +326,14 @@ class Scheduler:
         if self.on_chunk is not None:
             self.on_chunk(stream, chunk)
         with self._lock:
-            self.steps += 1
+            started = stream.first_chunk_at is not None
             stream.chunks_made += 1
             stream.samples_made += len(chunk)
-            if stream.first_chunk_at is None:
+            if not started:
                 stream.first_chunk_at = now
-            stream._vtime += now - began
+            stream._compute += now - began
+            if started and stream.frame_rate:  # a first step also runs the front end: not a steady cost
+                self._measure(stream.label, now - began, len(chunk) / stream.frame_rate)
             cancelled = stream.cancelled
             if not cancelled:
                 stream._buffer.append(chunk)
@@ -261,6 +345,12 @@ class Scheduler:
             self._finish(stream)
         else:
             stream._notify()
+
+    def _measure(self, label: str, seconds: float, audio: float) -> None:
+        """Add a step to ``label``'s cost, older steps weighing less (about the last 500 count)."""
+        sums = self._costs.setdefault(label, [0.0, 0.0])
+        sums[0] = sums[0] * 0.998 + seconds
+        sums[1] = sums[1] * 0.998 + audio
 
     def _finish(self, stream: SynthesisStream, error: BaseException | None = None) -> None:
         gen, stream._gen = stream._gen, None
@@ -283,6 +373,9 @@ class Scheduler:
         with self._lock:
             stream._state = _FINISHED
             self._active.discard(stream)
+            if error is None and not stream.cancelled:
+                lasted = stream.finished_at - stream.opened_at
+                self._lifetime = lasted if self._lifetime <= 0 else 0.8 * self._lifetime + 0.2 * lasted
             if self._stopping and not self._active:
                 self._ready.notify_all()
         stream._notify()

@@ -285,9 +285,9 @@ class WyomingHandler(AsyncEventHandler):
     async def _speak(self, entry: ServedVoice, text: str, lead_silence: float = 0.0) -> None:
         """Send ``audio-start``, the chunks as the scheduler makes them, then ``audio-stop``."""
         assert entry.voice is not None
-        voice = entry.voice
         try:
-            stream = self.server.scheduler.open(lambda: voice.stream(text), label=entry.name)
+            stream = self.server.scheduler.open(lambda: entry.stream(text), label=entry.name,
+                                                frame_rate=entry.sample_rate)
         except CapacityError as exc:
             raise WyomingError("too-many-streams", f"{exc}; try again shortly") from exc
         try:
