@@ -3,10 +3,13 @@
 import ttsint
 
 # Names resolve on first use, so loading the plugin entry point imports neither onnx nor onnxruntime.
-__getattr__, __all__ = ttsint.lazy_exports(__name__, {
-    "blocks": ["PiperDecoder", "PiperEncoder"],
-    "config": ["PiperConfig"],
-    "espeak": ["EspeakLibrary", "espeak_library"],
-    "frontend": ["PiperPhonemes", "phonemes_to_ids", "phonemize"],
-    "importer": ["import_voice", "installed_voices"],
-})
+__getattr__, __all__ = ttsint.lazy_exports(
+    __name__,
+    {
+        "blocks": ["PiperDecoder", "PiperEncoder"],
+        "config": ["PiperConfig"],
+        "espeak": ["EspeakLibrary", "espeak_library"],
+        "frontend": ["PiperPhonemes", "phonemes_to_ids", "phonemize"],
+        "importer": ["import_voice", "installed_voices"],
+    },
+)

@@ -48,11 +48,14 @@ class PiperConfig:
         try:
             size = path.stat().st_size
         except OSError:
-            raise AddonError(f"{path}: the voice's config is missing\n  a Piper voice is VOICE.onnx plus "
-                             "VOICE.onnx.json from the same release; put both in one folder") from None
+            raise AddonError(
+                f"{path}: the voice's config is missing\n  a Piper voice is VOICE.onnx plus "
+                "VOICE.onnx.json from the same release; put both in one folder"
+            ) from None
         if size > MAX_CONFIG_BYTES:
-            raise AddonError(f"{path}: {size:,} bytes is too large for a Piper voice config "
-                             f"(at most {MAX_CONFIG_BYTES:,})")
+            raise AddonError(
+                f"{path}: {size:,} bytes is too large for a Piper voice config (at most {MAX_CONFIG_BYTES:,})"
+            )
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -68,13 +71,17 @@ class PiperConfig:
             raise fail("(top level)", "expected a JSON object")
         phoneme_type = data.get("phoneme_type", "espeak")
         if phoneme_type != "espeak":
-            raise fail("phoneme_type", f"{phoneme_type!r} voices are not supported; ttsint-piper reads "
-                       "espeak-ng voices (most of Piper's collection)")
+            raise fail(
+                "phoneme_type",
+                f"{phoneme_type!r} voices are not supported; ttsint-piper reads "
+                "espeak-ng voices (most of Piper's collection)",
+            )
         rate = _get(data, "audio", "sample_rate")
         low, high = SAMPLE_RATES
         if isinstance(rate, bool) or not isinstance(rate, int) or not low <= rate <= high:
-            raise fail("audio.sample_rate", f"expected an integer rate between {low} and {high} Hz, "
-                       f"got {rate!r}")
+            raise fail(
+                "audio.sample_rate", f"expected an integer rate between {low} and {high} Hz, got {rate!r}"
+            )
         voice = _get(data, "espeak", "voice")
         if not isinstance(voice, str) or not voice or len(voice) > 64 or not voice.replace("-", "").isalnum():
             raise fail("espeak.voice", f"expected an espeak-ng voice name such as 'en-us', got {voice!r}")
@@ -82,8 +89,9 @@ class PiperConfig:
         if not isinstance(id_map, Mapping) or not id_map:
             raise fail("phoneme_id_map", "missing or empty")
         if len(id_map) > MAX_PHONEMES:
-            raise fail("phoneme_id_map", f"{len(id_map):,} entries; a Piper voice has at most "
-                       f"{MAX_PHONEMES:,}")
+            raise fail(
+                "phoneme_id_map", f"{len(id_map):,} entries; a Piper voice has at most {MAX_PHONEMES:,}"
+            )
         num_symbols = data.get("num_symbols", 256)
         if isinstance(num_symbols, bool) or not isinstance(num_symbols, int) or not 1 <= num_symbols <= 65536:
             raise fail("num_symbols", f"expected a positive integer, got {num_symbols!r}")
@@ -91,11 +99,17 @@ class PiperConfig:
         for phoneme, ids in id_map.items():
             if not isinstance(phoneme, str) or not phoneme or len(phoneme) > 8:
                 raise fail("phoneme_id_map", f"{phoneme!r} is not a phoneme (1 to 8 characters)")
-            if (not isinstance(ids, list) or not 1 <= len(ids) <= 4
-                    or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < num_symbols
-                               for i in ids)):
-                raise fail(f"phoneme_id_map.{phoneme}", f"expected 1 to 4 ids below num_symbols "
-                           f"({num_symbols}), got {ids!r}")
+            if (
+                not isinstance(ids, list)
+                or not 1 <= len(ids) <= 4
+                or not all(
+                    isinstance(i, int) and not isinstance(i, bool) and 0 <= i < num_symbols for i in ids
+                )
+            ):
+                raise fail(
+                    f"phoneme_id_map.{phoneme}",
+                    f"expected 1 to 4 ids below num_symbols ({num_symbols}), got {ids!r}",
+                )
             checked[phoneme] = list(ids)
         for special in (PAD, BOS, EOS):
             if special not in checked:
@@ -112,13 +126,22 @@ class PiperConfig:
             raise fail("num_speakers", f"expected a positive integer, got {speakers!r}")
         clusters = data.get("vowel_clusters") or []
         if not isinstance(clusters, list) or not all(
-                isinstance(c, list) and all(isinstance(p, str) for p in c) for c in clusters):
+            isinstance(c, list) and all(isinstance(p, str) for p in c) for c in clusters
+        ):
             raise fail("vowel_clusters", "expected a list of lists of phonemes")
         language = _get(data, "language", "code")
-        return cls(sample_rate=rate, espeak_voice=voice, phoneme_id_map=checked, num_symbols=num_symbols,
-                   num_speakers=speakers, language=language if isinstance(language, str) else "",
-                   vowel_clusters=[list(c) for c in clusters], phoneme_type=phoneme_type, raw=dict(data),
-                   **scales)
+        return cls(
+            sample_rate=rate,
+            espeak_voice=voice,
+            phoneme_id_map=checked,
+            num_symbols=num_symbols,
+            num_speakers=speakers,
+            language=language if isinstance(language, str) else "",
+            vowel_clusters=[list(c) for c in clusters],
+            phoneme_type=phoneme_type,
+            raw=dict(data),
+            **scales,
+        )
 
 
 def _get(data: Mapping[str, Any], table: str, key: str) -> Any:

@@ -81,8 +81,10 @@ class EspeakLibrary:
     def _set_voice(self, voice: str) -> None:
         if voice != self._voice:
             if self._lib.espeak_SetVoiceByName(voice.encode("utf-8")) != 0:
-                raise FrontendError(f"espeak-ng has no voice {voice!r}; the voice's .onnx.json names it in "
-                                    "espeak.voice (`espeak-ng --voices` lists them)")
+                raise FrontendError(
+                    f"espeak-ng has no voice {voice!r}; the voice's .onnx.json names it in "
+                    "espeak.voice (`espeak-ng --voices` lists them)"
+                )
             self._voice = voice
 
     def _run(self, data: bytes, mode: int) -> list[tuple[str, int, int, bool]]:
@@ -116,8 +118,10 @@ def _glides(ipa: str, names: str) -> str:
         ipa_tokens = ipa_word.split(_SEP)
         name_tokens = name_words[j].split(_SEP) if 0 <= j < len(name_words) else []
         if len(ipa_tokens) == len(name_tokens):
-            ipa_word = _SEP.join("ʲ" if name == ";" and not tok else tok
-                                 for tok, name in zip(ipa_tokens, name_tokens, strict=True))
+            ipa_word = _SEP.join(
+                "ʲ" if name == ";" and not tok else tok
+                for tok, name in zip(ipa_tokens, name_tokens, strict=True)
+            )
         out.append(ipa_word)
     return " ".join(out)
 
@@ -133,7 +137,7 @@ def _terminator(consumed: str, last: bool) -> tuple[str, bool]:
     # Closing quotes and brackets may follow the punctuation that ends the clause.
     body = body.rstrip("\"'\u201d\u2019)]}")
     run = len(body) - len(body.rstrip(_TERMINATORS))
-    marks = body[len(body) - run:]
+    marks = body[len(body) - run :]
     if marks.startswith("..."):  # an ellipsis: a pause, neither a terminator nor a sentence end
         return "", False
     if not marks:

