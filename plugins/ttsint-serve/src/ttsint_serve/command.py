@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from collections.abc import Sequence
 
 import click
 import ttsint
 
 from .aliases import parse_voice_aliases
+from .listen import listen
 from .specs import VoiceSpec, parse_voice_spec
 
 __all__ = ["serve"]
@@ -92,7 +92,7 @@ def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_cha
     logging.basicConfig(level=level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
     pool = VoicePool(specs)
     scheduler = Scheduler(workers=workers, max_streams=max_streams)
-    sockets = [_listen(host, port)] if http else []
+    sockets = [listen(host, port)] if http else []
     config, metrics = None, None
     if http:
         bound = sockets[0].getsockname()
@@ -127,20 +127,6 @@ def _serve_on_ray(specs: Sequence[VoiceSpec], host: str, port: int, max_streams:
         raise ttsint.TTSIntError(f"--ray needs Ray Serve, which is not installed ({exc}): "
                                  "pip install 'ttsint[ray]'") from exc
     logging.basicConfig(level=level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
-    _listen(host, port).close()  # a taken port is one clear error, before Ray starts
+    listen(host, port).close()  # a taken port is one clear error, before Ray starts
     rayserve.run(specs, host=host, port=port, max_streams=max_streams, max_chars=max_chars, address=address,
                  replicas=replicas, voice_cpus=voice_cpus)
-
-
-def _listen(host: str, port: int, option: str = "--port (or --host)") -> socket.socket:
-    """Bind before anything loads, so a taken port is one clear error instead of a failed start-up."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ttsint.TTSIntError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another "
-                                 f"{option}, or stop what is using it") from exc
-    return sock

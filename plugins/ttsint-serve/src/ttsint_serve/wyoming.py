@@ -35,6 +35,7 @@ from wyoming.tts import (
 )
 
 from .catalog import frontend_language, voice_languages
+from .listen import listen
 from .metrics import ServeMetrics
 from .pool import READY, ServedVoice, VoicePool
 from .scheduler import CapacityError, Scheduler
@@ -354,9 +355,7 @@ class WyomingServer:
         self._server: asyncio.AbstractServer | None = None
         self._sock = None
         if self.address[0] == "tcp":
-            from .command import _listen
-
-            self._sock = _listen(self.address[1], int(self.address[2] or 0), "--wyoming port")
+            self._sock = listen(self.address[1], int(self.address[2] or 0), "--wyoming port")
 
     @property
     def port(self) -> int | None:
