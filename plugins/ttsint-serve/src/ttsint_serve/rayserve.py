@@ -138,6 +138,10 @@ class RemoteVoice(ServedVoice):
             raise PaceUnsupported(f"voice {self.name!r} speaks at one speed only; send speed 1.0")
         return RemoteSpeech(self.handle, speed)
 
+    def stream(self, text: str, speed: float = 1.0) -> DeploymentResponseGenerator:  # type: ignore[override]
+        """A streaming handle call: the voice's replica makes the chunks on its own scheduler."""
+        return self.paced(speed).stream(text)
+
     def describe(self) -> dict[str, Any]:
         if self.info:
             return dict(self.info)

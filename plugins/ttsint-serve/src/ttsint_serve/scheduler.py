@@ -259,11 +259,18 @@ class Scheduler:
     def _admit(self, label: str) -> None:
         """Raise CapacityError when one more stream of ``label`` would need more than ``headroom`` of the
         workers, by the costs measured so far (a voice not yet measured is admitted)."""
-        cost = self._cost_of(label)
-        if self.headroom is None or cost is None or not self._active:
+        if self.headroom is None or not self._active:
             return
+        now = time.perf_counter()
+        behind = [s for s in self._active if s.first_chunk_at is not None and s.frame_rate
+                  and s._state != _PARKED and s.deadline < now]
+        if behind:  # whatever the costs say, a listener has run dry: the workers are not keeping up
+            raise CapacityError(self.max_streams, self._retry_after(len(behind)),
+                                f"the server is behind: {len(behind)} of its {len(self._active)} open "
+                                "streams are not keeping up with their listeners")
+        cost = self._cost_of(label)
         load, room = self._load(), self.headroom * self.workers
-        if load + cost <= room:
+        if cost is None or load + cost <= room:
             return
         # The streams holding the excess must end first: a share of the open ones, at their usual length.
         share = min(1.0, (load + cost - room) / max(load, 1e-9))
