@@ -55,9 +55,16 @@ class StreamTimer:
         }
 
 
+#: Called after each chunk as ``progress(segments_started, audio_seconds, elapsed_seconds)``.
+Progress = Callable[[int, float, float], None]
+
+
 def timed_stream(voice: Voice, text: str, sink: Callable[[torch.Tensor], None] | None = None,
-                 ) -> tuple[SpeechStream, dict[str, Any]]:
-    """Stream ``text`` to ``sink`` chunk by chunk (frames are not kept); returns the stream and its timing."""
+                 progress: Progress | None = None) -> tuple[SpeechStream, dict[str, Any]]:
+    """Stream ``text`` to ``sink`` chunk by chunk (frames are not kept); returns the stream and its timing.
+
+    ``progress`` hears of every chunk: how many segments have started, the audio made and the time spent.
+    """
     timer = StreamTimer()
     frames = chunks = pause_frames = 0
     channels = 0
@@ -71,6 +78,9 @@ def timed_stream(voice: Voice, text: str, sink: Callable[[torch.Tensor], None] |
             frames, channels = chunk.end, int(chunk.frames.shape[1])
             if sink is not None:
                 sink(chunk.frames)
+            if progress is not None:
+                progress(len(speech.segments), frames * voice.frame_seconds,
+                         time.perf_counter() - timer.begin)
     total = time.perf_counter() - timer.begin
     if frames == 0:
         raise TTSIntError(f"the stack produced no frames for {text[:60]!r}")
@@ -80,6 +90,8 @@ def timed_stream(voice: Voice, text: str, sink: Callable[[torch.Tensor], None] |
     report: dict[str, Any] = {
         "addon": a.name,
         "output_kind": voice.output_kind,
+        "sample_rate": a.sample_rate,
+        "hop_length": a.hop_length,
         "frames": frames,
         "channels": channels,
         "chunks": chunks,
@@ -111,24 +123,46 @@ def block_reports(block: Block, label: str = "stack") -> dict[str, dict[str, Any
 
 def synthesize_to(text: str, addon: str | None = None, overrides: Mapping[str, Any] | None = None,
                   output: str | Path | None = None, timestamps: str | Path | None = None, *,
-                  runtime: Any = None, device: str | None = None,
-                  plot: str | Path | None = None) -> dict[str, Any]:
+                  runtime: Any = None, device: str | None = None, plot: str | Path | None = None,
+                  output_kind: str | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """Synthesize ``text`` with an addon (default: the best installed), writing .npy or .wav as chunks arrive.
 
     ``timestamps`` names a JSON file for each segment's (and, where durations are known, each
     word's) start and end in seconds. ``plot`` names an image of the mel (the vocoder's input, if
     there is one), tapped from the same run. A failed run leaves no partial output file behind.
-    ``runtime`` and ``device`` run every network there.
+    ``runtime`` and ``device`` run every network there. ``output_kind`` ("mel" or "waveform") says
+    what to write; "mel" stops the stack at its mel, so a vocoder after it does not run.
     """
     for flag, path in (("-o", output), ("--timestamps", timestamps), ("--plot", plot)):
         if path is not None:
             check_output_path(path, flag)
     with Voice.load(addon or default_addon(), overrides, runtime=runtime, device=device) as voice:
-        return _synthesize(voice, text, output, timestamps, plot)
+        if output_kind is not None:
+            _choose_output(voice, output_kind)
+        return _synthesize(voice, text, output, timestamps, plot, progress)
+
+
+def _choose_output(voice: Voice, kind: str) -> None:
+    """Make ``voice`` end where its stack makes ``kind`` (the mel before a vocoder), or say why it cannot."""
+    from ._verify import compared_block
+
+    if voice.output_kind == kind:
+        return
+    if kind == "mel":
+        block, made = compared_block(voice)
+        if made != "mel":
+            raise ConfigError("--output-kind", f"no block in this stack says it makes mel frames (it makes "
+                              f"{voice.output_kind or 'frames'})", "leave --output-kind out to write what "
+                              "the stack makes")
+        voice.block = block
+        return
+    raise ConfigError("--output-kind", f"the stack ends in {_last_block(voice)}, which makes "
+                      f"{voice.output_kind or 'frames'}, not a waveform",
+                      "add a vocoder after it, e.g. --set stack.1.type=GriffinLim (pip install ttsint-dsp)")
 
 
 def _synthesize(voice: Voice, text: str, output: str | Path | None, timestamps: str | Path | None,
-                plot: str | Path | None) -> dict[str, Any]:
+                plot: str | Path | None, progress: Progress | None = None) -> dict[str, Any]:
     mel: dict[int, list[torch.Tensor]] = {}
     draw = _plotter(voice, plot, mel) if plot else None
     suffix = Path(output).suffix.lower() if output else None
@@ -146,7 +180,7 @@ def _synthesize(voice: Voice, text: str, output: str | Path | None, timestamps: 
     elif suffix == ".npy":
         writer = NpyWriter(output)  # type: ignore[arg-type]
     try:
-        speech, report = timed_stream(voice, text, writer.write if writer else None)
+        speech, report = timed_stream(voice, text, writer.write if writer else None, progress)
     except BaseException:
         if writer is not None:
             writer.close()

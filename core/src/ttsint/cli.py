@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import sys
 import traceback
 import unicodedata
@@ -256,7 +257,16 @@ def check(addon: str, sets: Sequence[str], runtime: str | None, device: str | No
 @runtime_option
 @device_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Write .npy (frames [T, C]) or .wav, chunk by chunk as they arrive.")
+              help="Write .wav, or .npy of what the stack outputs: mel frames [T, n_mels] or waveform "
+                   "samples [N, 1] (see --output-kind), chunk by chunk as they arrive.")
+@click.option("--output-kind", type=click.Choice(["mel", "waveform"]),
+              help="What to write: mel (the stack's mel, before any vocoder, which then does not run) or "
+                   "waveform (refused when the stack makes no audio). Default: what the stack ends with.")
+@click.option("--max-chars", type=int, metavar="N",
+              help="Refuse text longer than N characters before any work (the addon's own limit, "
+                   "limits.max_text_chars, applies as well).")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress line and no 'wrote' lines on standard error (errors still print).")
 @click.option("--timestamps", "timestamps", type=click.Path(dir_okay=False), metavar="PATH",
               help="Write each sentence's start and end (and each word's, where durations are known) "
                    "to PATH as JSON.")
@@ -268,9 +278,14 @@ def check(addon: str, sets: Sequence[str], runtime: str | None, device: str | No
                    "with ttsint-dsp).")
 @json_option
 def synth(text: str | None, text_file: str | None, addon_name: str | None, sets: Sequence[str],
-          runtime: str | None, device: str | None, output: str | None, timestamps: str | None, stats: bool,
-          plot_path: str | None, as_json: bool) -> None:
-    """Stream TEXT (or - for stdin, or --text-file PATH) through an addon's stack, sentence by sentence."""
+          runtime: str | None, device: str | None, output: str | None, output_kind: str | None,
+          max_chars: int | None, quiet: bool, timestamps: str | None, stats: bool, plot_path: str | None,
+          as_json: bool) -> None:
+    """Stream TEXT (or - for stdin, or --text-file PATH) through an addon's stack, sentence by sentence.
+
+    On a terminal, one line shows the sentences done, the seconds of audio made and the real-time
+    factor while it works (--quiet hides it); --stats and --json report the same figures at the end.
+    """
     from ._synth import synthesize_to
 
     _warn_failures()
@@ -279,25 +294,75 @@ def synth(text: str | None, text_file: str | None, addon_name: str | None, sets:
                                "or with --text-file PATH")
     if text_file is not None:
         try:
+    if addon_name is not None and not addon_name.strip():
+        raise ConfigError("--addon", "the addon name is empty",
+                          "name an addon (`ttsint voices` lists them), or leave --addon out for the best one")
+    if max_chars is not None and max_chars < 1:
+        raise ConfigError("--max-chars", f"expected a positive number of characters, got {max_chars}")
             text = _read_text(Path(text_file).read_bytes(), f"--text-file {text_file}")
         except OSError as exc:
             raise TTSIntError(f"--text-file {text_file}: {exc.strerror or exc}") from None
     elif text == "-":
         text = _read_text(click.get_binary_stream("stdin").read(), "standard input")
     else:
-        text = _drop_controls(text)
+        text = _drop_controls(_argument_text(text, "TEXT"))
     assert text is not None
-    with _flag_errors():
+    if max_chars is not None and len(text) > max_chars:
+        raise ConfigError("--max-chars", f"the text has {len(text):,} characters, more than --max-chars "
+                          f"{max_chars:,}", "shorten it, split it over several calls, or raise --max-chars")
+    with _flag_errors(), _progress_line(text, quiet) as progress:
         report = synthesize_to(text, addon_name, _overrides(sets), output, timestamps,
-                               runtime=_runtime_value(runtime), device=device, plot=plot_path)
+                               runtime=_runtime_value(runtime), device=device, plot=plot_path,
+                               output_kind=output_kind, progress=progress)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     elif stats:
         click.echo(_stats_text(report))
-    if not as_json:
-        for written in (output, plot_path):
-            if written:
-                click.echo(f"wrote {written}", err=True)
+    if not as_json and not quiet:
+        if output:
+            click.echo(f"wrote {output}{_holds(report, output)}", err=True)
+        if plot_path:
+            click.echo(f"wrote {plot_path}", err=True)
+
+
+def _holds(report: dict[str, Any], output: str) -> str:
+    """What a written .npy holds, so that nobody has to guess between mel frames and samples."""
+    if not output.lower().endswith(".npy"):
+        return ""
+    if report.get("output_kind") == "waveform":
+        return f": waveform samples [{report['frames']}, {report['channels']}] at {report['sample_rate']} Hz"
+    kind = "mel frames" if report.get("output_kind") == "mel" else "frames"
+    return f": {kind} [{report['frames']}, {report['channels']}], one every {report['hop_length']} samples"
+
+
+@contextlib.contextmanager
+def _progress_line(text: str, quiet: bool) -> Iterator[Any]:
+    """A progress callback drawing one line on standard error when it is a terminal, else None."""
+    stream = sys.stderr
+    if quiet or not stream.isatty():
+        yield None
+        return
+    from ._progress import ProgressLine, count_sentences
+
+    line = ProgressLine(count_sentences(text), stream)
+    try:
+        yield line
+    finally:
+        line.close()
+
+
+def _argument_text(text: str, name: str) -> str:
+    """A command-line argument as text; bytes that are not UTF-8 (kept as surrogates) are an error."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        try:
+            bad = repr(os.fsencode(text[exc.start:exc.start + 4]))
+        except UnicodeEncodeError:
+            bad = repr(text[exc.start:exc.start + 4])
+        raise ConfigError(name, f"is not valid UTF-8 (character {exc.start}: {bad})",
+                          "pass the text as UTF-8, or pipe it with - or --text-file") from None
+    return text
 
 
 def _stats_text(report: dict[str, Any]) -> str:
