@@ -32,6 +32,11 @@ __all__ = ["Addon", "load_addon", "default_addon", "CONFIG_NAMES"]
 
 CONFIG_NAMES = ("addon.toml", "addon.json")
 _REQUIRED_META = {"name": str, "version": str, "sample_rate": int, "n_mels": int, "hop_length": int}
+#: Audio rates an addon may declare: 1 kHz up to 768 kHz, the highest rate audio interfaces offer
+#: (a WAV header holds at most 2**32 - 1, and nothing above 768 kHz is speech).
+SAMPLE_RATES = (1_000, 768_000)
+#: Optional metadata ``ttsint voices`` shows: strings, when given.
+_OPTIONAL_META = ("language", "license", "description")
 
 
 @dataclass
@@ -121,10 +126,20 @@ def _depth(value: Any, limit: int = MAX_NESTING + 1) -> int:
 
 
 def _read_config(directory: Path) -> tuple[Path, Any]:
-    """The addon's config file and its parsed content (TOML or JSON), or an AddonError saying why not."""
-    config_file = next((directory / n for n in CONFIG_NAMES if (directory / n).is_file()), None)
+    """The addon's config file and its parsed content (TOML or JSON), or an AddonError saying why not.
+
+    The config is confined to the addon folder like every file it names: a symlink leading out of
+    the folder (or in a loop) is refused, so an addon cannot make ttsint read another config.
+    """
+    config_file = next((directory / n for n in CONFIG_NAMES if (directory / n).is_symlink()
+                        or (directory / n).exists()), None)
     if config_file is None:
         raise AddonError(f"{directory} has no {' or '.join(CONFIG_NAMES)}")
+    try:
+        config_file = confined_file(directory, config_file.name, config_file.name)
+    except ConfigError as exc:
+        raise AddonError(f"{directory}: {exc.message}; the addon's config must be a file inside its "
+                         f"folder (replace the symlink with the file itself)") from None
     try:
         text = config_file.read_text(encoding="utf-8")
         config = tomllib.loads(text) if config_file.suffix == ".toml" else json.loads(text)
@@ -157,6 +172,9 @@ def default_addon(registry: Registry | None = None) -> str:
 
 
 def _locate(path_or_name: str | Path, registry: Registry) -> Path:
+    if not str(path_or_name).strip():  # Path("") is the current folder: never load that by accident
+        raise ConfigError("addon", "the addon name is empty", "name an addon (`ttsint voices` lists them) "
+                          "or an addon folder")
     path = Path(path_or_name).expanduser()
     if path.is_file() and path.name in CONFIG_NAMES:
         return path.parent.resolve()
@@ -190,6 +208,18 @@ def _validate(config: Any, source: str) -> None:
         if not isinstance(value, typ) or isinstance(value, bool) or (typ is int and value <= 0):
             want = "a positive integer" if typ is int else "a string"
             raise ConfigError(key, f"expected {want}, got {value!r}", source=source)
+    low, high = SAMPLE_RATES
+    if not low <= config["sample_rate"] <= high:
+        raise ConfigError("sample_rate", f"{config['sample_rate']:,} Hz is outside the range {low:,} to "
+                          f"{high:,} Hz", "set the rate the addon's networks were trained at, "
+                          "e.g. sample_rate = 22050", source=source)
+    if config["hop_length"] > config["sample_rate"]:
+        raise ConfigError("hop_length", f"{config['hop_length']:,} samples is longer than a second at "
+                          f"{config['sample_rate']:,} Hz", "set the hop the networks were trained with, "
+                          "e.g. hop_length = 256", source=source)
+    for key in _OPTIONAL_META:
+        if key in config and not isinstance(config[key], str):
+            raise ConfigError(key, f"expected a string, got {config[key]!r}", source=source)
     frontend = config.get("frontend")
     if not isinstance(frontend, dict) or not isinstance(frontend.get("type"), str):
         raise ConfigError("frontend.type", "missing; name the text front end, e.g. type = \"characters\"",

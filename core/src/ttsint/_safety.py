@@ -35,7 +35,11 @@ def confined_file(directory: Path, name: Any, key: str, *, source: str | None = 
     if Path(name).is_absolute():
         raise ConfigError(key, f"{name!r} is an absolute path; addon files are named relative to the "
                           f"addon folder {root}", source=source)
-    path = (root / name).resolve()
+    try:
+        path = (root / name).resolve()
+    except (OSError, RuntimeError):  # RuntimeError: Python before 3.13 on a symlink loop
+        raise ConfigError(key, f"{name!r} in {root} is a symlink loop", "replace it with the file itself",
+                          source=source) from None
     if not path.is_relative_to(root):
         raise ConfigError(key, f"{name!r} leads outside the addon folder {root} (to {path}); "
                           "addons may only use files inside their own folder", source=source)
