@@ -1,27 +1,49 @@
-"""Exported networks: loaded from .pt2 or .pt files, run by tensor name, ordered by their inputs."""
+"""Exported networks: checked when an addon loads, deserialized only when something runs them.
+
+A ``.pt2`` network is read, digest-checked and inspected at load, and its signature is read from the
+serialized program; ``torch.export.load`` (seconds per network, most of it rebuilding shape
+expressions) runs only when a runtime asks for the torch program. A network may also ship an ONNX form
+(``onnx_file`` + ``onnx_sha256``), or be an ``.onnx`` file alone; the ``onnxruntime`` runtime opens
+those directly. Loading an addon imports no torch.
+"""
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import io
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ._errors import AddonError, ConfigError
-from ._integrity import GraphSignature, check_digest, check_signature, graph_signature
+from ._integrity import (
+    GraphSignature,
+    check_digest,
+    check_signature,
+    graph_signature,
+    onnx_signature,
+    program_input_specs,
+    program_signature,
+    sha256_hex,
+)
 from ._runtimes import Executable, Runtime
 from ._safety import check_archive, confined_file
-from ._torch_runtime import TorchRuntime
 
-__all__ = ["Network", "network_levels", "load_network"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["Network", "network_levels", "load_network", "NETWORK_FORMATS"]
+
+NETWORK_FORMATS = (".pt2", ".pt", ".onnx")
+_LAZY = ("module", "program")
 
 
 def _ones_mask(net: Network, tensors: Mapping[str, torch.Tensor], batched: bool) -> torch.Tensor:
     """All-ones float mask over the positions of the first other input, batched ([1, T] when it is not)."""
+    import torch
+
     first = next((tensors[n] for n in net.inputs if n != "mask" and n in tensors), None)
     if first is None:
         raise AddonError(f"network {net.name!r} needs a 'mask' but has no other input to size it from")
@@ -29,12 +51,75 @@ def _ones_mask(net: Network, tensors: Mapping[str, torch.Tensor], batched: bool)
     return torch.ones(shape, dtype=torch.float32, device=first.device)
 
 
+def _read(file: Path, at: str, source: str | None) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(at, f"cannot read {file}: {exc.strerror}", source=source) from None
+
+
+class _TorchProgram:
+    """The torch objects of one checked ``.pt2`` file, deserialized once, on first use, by whichever copy
+    of its Network asks first. The file is read again and must still have the digest checked at load."""
+
+    def __init__(self, file: Path, digest: str, label: str) -> None:
+        self.file, self.digest, self.label = file, digest, label
+        self._lock = threading.Lock()
+        self._loaded: tuple[Any, Any] | None = None
+
+    def get(self) -> tuple[Any, Any]:
+        with self._lock:
+            if self._loaded is None:
+                import torch
+
+                data = _read(self.file, self.label, None)
+                if sha256_hex(data) != self.digest:
+                    raise AddonError(f"{self.label}: {self.file.name} changed after the addon was loaded "
+                                     "and checked; load the addon again")
+                try:
+                    # Weights loaded in a caller's inference mode would be inference tensors, which no
+                    # runtime can re-export or trace later, in any thread; an addon's networks are the
+                    # same whoever loads them.
+                    with torch.inference_mode(False):
+                        program = torch.export.load(io.BytesIO(data))
+                        self._loaded = (program, program.module())
+                except Exception as exc:
+                    raise AddonError(f"{self.label}: cannot load {self.file.name}: "
+                                     f"{type(exc).__name__}: {exc}") from exc
+            return self._loaded
+
+
+@dataclass(frozen=True)
+class OnnxForm:
+    """A network's ONNX file (its only form, or one shipped beside its ``.pt2``) and its digest."""
+
+    file: Path
+    sha256: str
+    at: str
+    """The config key that named it, for errors."""
+    source: str | None = None
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+
+    def read(self) -> bytes:
+        """The file's bytes, checked against the digest, inspected, and its inputs and outputs compared with
+        the config: what is handed to ONNX Runtime."""
+        data = _read(self.file, self.at, self.source)
+        check_digest(self.sha256, data, self.file.name, self.at.replace("file", "sha256"), self.source)
+        graph = check_archive(data, ".onnx", f"{self.source}: {self.at}: {self.file.name}")
+        network_at = self.at.rsplit(".", 1)[0]
+        check_signature(onnx_signature(graph), list(self.inputs), list(self.outputs), self.file.name,
+                        network_at, self.source)
+        return data
+
+
 @dataclass
 class Network:
-    """One exported network with named inputs and outputs, from .pt2 (torch.export) or .pt (TorchScript).
+    """One exported network with named inputs and outputs: .pt2 (torch.export), .pt (TorchScript) or .onnx.
 
     The input name ``mask`` is reserved: a float mask over positions (1 real, 0 padding). When the
-    caller gives none, ``run`` passes all ones, which is what unpadded input means.
+    caller gives none, ``run`` passes all ones, which is what unpadded input means. ``module`` and
+    ``program`` of a ``.pt2`` are deserialized on first access.
     """
 
     name: str
@@ -42,14 +127,44 @@ class Network:
     inputs: list[str]
     outputs: list[str]
     path: Path
-    module: Any
+    module: Any = field(default_factory=lambda: _UNSET, compare=False)
     receptive_field: int | None = None
     config: dict[str, Any] = field(default_factory=dict)
     signature: GraphSignature | None = field(default=None, repr=False)
-    program: Any = field(default=None, repr=False)
-    """The torch.export ExportedProgram the module came from (None for TorchScript); runtimes convert it."""
+    program: Any = field(default_factory=lambda: _UNSET, repr=False, compare=False)
+    """The torch.export ExportedProgram the module came from (None for TorchScript and ONNX)."""
     executable: Executable | None = field(default=None, repr=False, compare=False)
     """What runs it: set when a block binds the network to a runtime; torch on the CPU until then."""
+    onnx: OnnxForm | None = field(default=None, repr=False, compare=False)
+    """The network as ONNX, when the addon ships it (the ``onnxruntime`` runtime opens it directly)."""
+    specs: dict[str, tuple] | None = field(default=None, repr=False, compare=False)
+    """Per input: shape (None where dynamic), dtype name and per-dimension bounds, from the export."""
+    loader: _TorchProgram | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        onnx_only = self.onnx is not None and self.onnx.file == self.path
+        for name in _LAZY:
+            if self.__dict__.get(name) is _UNSET:
+                if self.loader is None and not onnx_only:
+                    self.__dict__[name] = None
+                else:
+                    del self.__dict__[name]  # __getattr__ deserializes it on first access, or says why not
+        self._dtypes: tuple[Any, ...] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        loader = self.__dict__.get("loader")
+        if name in _LAZY and loader is not None:
+            self.__dict__["program"], self.__dict__["module"] = loader.get()
+            return self.__dict__[name]
+        if name in _LAZY and self.onnx is not None:
+            raise AddonError(f"network {self.name!r} is an ONNX file ({self.path.name}); only the "
+                             "onnxruntime runtime runs it: set runtime = \"onnxruntime\"")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the torch program is in memory (never true for an ONNX-only network)."""
+        return "module" in self.__dict__ and self.__dict__["module"] is not None
 
     def run(self, tensors: Mapping[str, torch.Tensor], *, batched: bool = False) -> dict[str, torch.Tensor]:
         """Call the network with tensors picked by input name; unbatched tensors get a batch of one.
@@ -65,7 +180,7 @@ class Network:
             raise AddonError(f"network {self.name!r} needs input(s) {missing}; available: {sorted(tensors)}")
         executable = self.executable or self._default_executable()
         device = executable.tensor_device
-        wants = self.signature.input_dtypes if self.signature is not None else (None,) * len(inputs)
+        wants = self._dtypes if self._dtypes is not None else self._want_dtypes()
         args: dict[str, torch.Tensor] = {}
         for n, want in zip(inputs, wants, strict=True):
             t = tensors.get(n)
@@ -79,9 +194,22 @@ class Network:
         out = executable(args)
         return out if batched else {n: t.squeeze(0) for n, t in out.items()}
 
+    def _want_dtypes(self) -> tuple[Any, ...]:
+        """The torch dtypes the signature names, resolved once (the signature holds names)."""
+        import torch
+
+        names = self.signature.input_dtypes if self.signature is not None else (None,) * len(self.inputs)
+        self._dtypes = tuple(getattr(torch, n.removeprefix("torch."), None) if n else None for n in names)
+        return self._dtypes
+
     def bind(self, executable: Executable) -> Network:
-        """This network run by ``executable`` (what a runtime's ``load`` returned for it)."""
-        return dataclasses.replace(self, executable=executable)
+        """This network run by ``executable`` (what a runtime's ``load`` returned for it).
+
+        The copy shares the original's lazily loaded torch program, so it is deserialized at most once.
+        """
+        bound = copy.copy(self)
+        bound.executable = executable
+        return bound
 
     @property
     def runtime(self) -> Runtime:
@@ -90,16 +218,26 @@ class Network:
 
     def _default_executable(self) -> Executable:
         if self.executable is None:
+            from ._torch_runtime import TorchRuntime
+
             self.executable = TorchRuntime("cpu").load(self)
         return self.executable
 
     def input_specs(self) -> dict[str, tuple[tuple[int | None, ...], torch.dtype]] | None:
-        """Each input's shape (None for a dynamic dimension) and dtype, read from a torch.export graph.
+        """Each input's shape (None for a dynamic dimension) and dtype, as torch.export recorded them.
 
         Fixed-shape backends use it to compile ahead of the first utterance; None when the format
-        does not record shapes (TorchScript).
+        does not record shapes (TorchScript, ONNX).
         """
-        graph = getattr(self.module, "graph", None)
+        import torch
+
+        if self.specs is not None:
+            if list(self.specs) != self.inputs:
+                return None
+            return {name: (shape, getattr(torch, dtype.removeprefix("torch.")))
+                    for name, (shape, dtype, _bounds) in self.specs.items()}
+        module = self.__dict__.get("module")
+        graph = getattr(module, "graph", None)
         placeholders = [n for n in getattr(graph, "nodes", []) if n.op == "placeholder"]
         vals = [n.meta.get("val") for n in placeholders]
         if len(vals) != len(self.inputs) or any(v is None or not hasattr(v, "shape") for v in vals):
@@ -107,9 +245,21 @@ class Network:
         return {name: (tuple(d if isinstance(d, int) else None for d in v.shape), v.dtype)
                 for name, v in zip(self.inputs, vals, strict=True)}
 
+    def upper_bound(self, input_name: str, dim: int) -> int | None:
+        """The largest size torch.export accepts for dimension ``dim`` of an input; None if unbounded or
+        not recorded."""
+        spec = (self.specs or {}).get(input_name)
+        if spec is None or dim >= len(spec[2]):
+            return None
+        upper = spec[2][dim][1]
+        return upper if isinstance(upper, int) and upper < 2**62 else None
+
     def __repr__(self) -> str:
         rf = f", receptive_field={self.receptive_field}" if self.receptive_field is not None else ""
         return f"Network({self.name!r}, role={self.role!r}, {self.inputs} -> {self.outputs}{rf})"
+
+
+_UNSET: Any = object()
 
 
 def network_levels(networks: Sequence[Network]) -> list[list[Network]]:
@@ -127,41 +277,60 @@ def network_levels(networks: Sequence[Network]) -> list[list[Network]]:
             raise ValueError(f"encoder networks {[n.name for n in pending]} depend on each other in a cycle")
         levels.append(ready)
         done.update(n.name for n in ready)
-        pending = [n for n in pending if n not in ready]
+        pending = [n for n in pending if all(n is not r for r in ready)]
     return levels
 
 
 def load_network(name: str, spec: dict[str, Any], directory: Path, source: str) -> Network:
     """Load one entry of an addon's ``networks`` table; errors name ``networks.NAME.*`` in ``source``.
 
-    The file is read once; its digest and contents are checked, then exactly those bytes go to torch.
+    The file is read once; its digest and contents are checked and its signature compared with the
+    config. A ``.pt2``'s torch program is deserialized later, from bytes with the same digest, when a
+    runtime first needs it; a ``.pt`` (TorchScript, whose signature only torch can read) is loaded now.
     """
     at = f"networks.{name}"
     file = confined_file(directory, spec["file"], f"{at}.file", source=source)
-    if file.suffix not in (".pt2", ".pt"):
+    if file.suffix not in NETWORK_FORMATS:
         raise ConfigError(f"{at}.file", f"unsupported network format {file.suffix!r}",
-                          "export with torch.export (.pt2) or TorchScript (.pt)", source=source)
+                          "export with torch.export (.pt2) or TorchScript (.pt), "
+                          "or ship an ONNX file (.onnx)", source=source)
+    common = dict(name=name, role=spec["role"], inputs=list(spec["inputs"]), outputs=list(spec["outputs"]),
+                  path=file, receptive_field=spec.get("receptive_field"), config=dict(spec))
+    onnx = None
+    if spec.get("onnx_file") is not None:
+        if file.suffix == ".onnx":
+            raise ConfigError(f"{at}.onnx_file", "the network is an ONNX file already", source=source)
+        onnx_file = confined_file(directory, spec["onnx_file"], f"{at}.onnx_file", source=source)
+        if onnx_file.suffix != ".onnx":
+            raise ConfigError(f"{at}.onnx_file", f"expected an .onnx file, got {onnx_file.name!r}",
+                              source=source)
+        if spec.get("onnx_sha256") is None:
+            check_digest(None, _read(onnx_file, f"{at}.onnx_file", source), onnx_file.name,
+                         f"{at}.onnx_sha256", source)
+        onnx = OnnxForm(onnx_file, str(spec["onnx_sha256"]).lower(), f"{at}.onnx_file", source,
+                        tuple(spec["inputs"]), tuple(spec["outputs"]))
+    data = _read(file, f"{at}.file", source)
+    digest = check_digest(spec.get("sha256"), data, file.name, f"{at}.sha256", source)
+    label = f"{source}: {at}.file: {file.name}"
+    inspected = check_archive(data, file.suffix, label)
+    if file.suffix == ".onnx":
+        signature = onnx_signature(inspected)
+        check_signature(signature, spec["inputs"], spec["outputs"], file.name, at, source)
+        form = OnnxForm(file, digest, f"{at}.file", source, tuple(spec["inputs"]), tuple(spec["outputs"]))
+        return Network(**common, signature=signature, onnx=form)
+    if file.suffix == ".pt2":
+        signature = program_signature(inspected)
+        check_signature(signature, spec["inputs"], spec["outputs"], file.name, at, source)
+        return Network(**common, signature=signature, onnx=onnx, specs=program_input_specs(inspected),
+                       loader=_TorchProgram(file, digest, label))
+    import torch
+
     try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{at}.file", f"cannot read {file}: {exc.strerror}", source=source) from None
-    check_digest(spec.get("sha256"), data, file.name, f"{at}.sha256", source)
-    check_archive(data, file.suffix, f"{source}: {at}.file: {file.name}")
-    try:
-        # Weights loaded in a caller's inference mode would be inference tensors, which no runtime can
-        # re-export or trace later, in any thread; an addon's networks are the same whoever loads them.
         with torch.inference_mode(False):
-            if file.suffix == ".pt2":
-                program = torch.export.load(io.BytesIO(data))
-                module = program.module()
-            else:
-                program = module = torch.jit.load(io.BytesIO(data), map_location="cpu")
+            module = torch.jit.load(io.BytesIO(data), map_location="cpu")
     except Exception as exc:
-        raise AddonError(f"{source}: {at}.file: cannot load {file.name}: "
-                         f"{type(exc).__name__}: {exc}") from exc
-    signature = graph_signature(program)
+        raise AddonError(f"{label}: cannot load {file.name}: {type(exc).__name__}: {exc}") from exc
+    signature = graph_signature(module)
     if signature is not None:
         check_signature(signature, spec["inputs"], spec["outputs"], file.name, at, source)
-    return Network(name=name, role=spec["role"], inputs=list(spec["inputs"]), outputs=list(spec["outputs"]),
-                   path=file, module=module, receptive_field=spec.get("receptive_field"), config=dict(spec),
-                   signature=signature, program=program if file.suffix == ".pt2" else None)
+    return Network(**common, module=module, program=None, signature=signature, onnx=onnx)

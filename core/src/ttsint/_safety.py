@@ -3,6 +3,9 @@
 torch's own loaders unpickle parts of ``.pt2`` archives and evaluate strings from their graphs, so
 every archive is inspected here, from the very bytes that are then handed to torch, and anything
 other than tensor data and plain graph operations is refused with the archive member named.
+ONNX files are read the same way (their protobuf walked without the ``onnx`` package): external data,
+which would make ONNX Runtime read files outside the addon, and operators from unknown domains, which
+only a native custom-op library could run, are refused.
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ import re
 import stat
 import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ._errors import ArchiveError, ConfigError
 
-__all__ = ["confined_file", "check_archive", "check_pickle"]
+__all__ = ["confined_file", "check_archive", "check_pickle", "check_onnx", "OnnxGraph"]
 
 
 def confined_file(directory: Path, name: Any, key: str, *, source: str | None = None) -> Path:
@@ -189,20 +193,26 @@ _SYMBOL_NAME = re.compile(r"[a-z]{1,4}[0-9]+")
 _PLAIN_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
-def check_archive(data: bytes, suffix: str, label: str) -> None:
-    """Inspect a ``.pt2`` or ``.pt`` archive's bytes; ArchiveError names the first member refused."""
+def check_archive(data: bytes, suffix: str, label: str) -> Any:
+    """Inspect a ``.pt2``, ``.pt`` or ``.onnx`` file's bytes; ArchiveError names the first member refused.
+
+    Returns what the inspection read, so callers need not parse it again: the serialized program
+    (``models/model.json``) of a ``.pt2``, the OnnxGraph of an ``.onnx``, None for a ``.pt``.
+    """
     try:
         if suffix == ".pt2":
-            _check_pt2(data)
-        elif suffix == ".pt":
+            return _check_pt2(data)
+        if suffix == ".pt":
             _check_torchscript(data)
-        else:
-            raise ArchiveError("", f"unsupported network format {suffix!r}")
+            return None
+        if suffix == ".onnx":
+            return check_onnx(data)
+        raise ArchiveError("", f"unsupported network format {suffix!r}")
     except ArchiveError as exc:
         raise ArchiveError(exc.member, exc.reason, label) from None
 
 
-def _check_pt2(data: bytes) -> None:
+def _check_pt2(data: bytes) -> Any:
     archive = _open_zip(data, "")
     names = archive.namelist()
     root = names[0].split("/", 1)[0]
@@ -210,6 +220,7 @@ def _check_pt2(data: bytes) -> None:
     if "models/model.json" not in rel:
         raise ArchiveError(f"{root}/models/model.json", "missing; not a torch.export.save archive")
     pickled: set[str] = set()
+    program: Any = None
     for kind, prefix in (("weights", "data/weights/"), ("constants", "data/constants/")):
         config = f"{prefix}model_{kind}_config.json"
         if config in rel:
@@ -218,7 +229,8 @@ def _check_pt2(data: bytes) -> None:
         if name in _PT2_FIXED or name.startswith("extra/"):
             continue
         if name == "models/model.json":
-            _check_program(_json(archive, full), full)
+            program = _json(archive, full)
+            _check_program(program, full)
         elif name in ("data/weights/model_weights_config.json", "data/constants/model_constants_config.json"):
             continue
         elif name.startswith(("data/weights/weight_", "data/constants/tensor_")):
@@ -229,6 +241,7 @@ def _check_pt2(data: bytes) -> None:
         else:
             raise ArchiveError(full, "is not part of a plain torch.export program (compiled kernels, "
                                "custom objects and legacy pickles are refused)")
+    return program
 
 
 def _json(archive: zipfile.ZipFile, member: str) -> Any:
@@ -349,3 +362,146 @@ def _check_torchscript(data: bytes) -> None:
         elif not (rel.startswith(("code/", "data/", "extra/", ".data/", "constants/"))
                   or rel in ("version", "byteorder", ".data/version")):
             raise ArchiveError(name, "is not part of a TorchScript archive")
+
+
+# -- .onnx ----------------------------------------------------------------------------------------
+
+# Operator domains ONNX Runtime implements itself; any other needs a native library registered by the
+# caller (ttsint registers none), except the model's own functions, which are graphs checked here too.
+_ONNX_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
+# TensorProto element types, named as torch names them (GraphSignature compares them with tensors).
+_ONNX_DTYPES = {1: "torch.float32", 2: "torch.uint8", 3: "torch.int8", 4: "torch.uint16", 5: "torch.int16",
+                6: "torch.int32", 7: "torch.int64", 9: "torch.bool", 10: "torch.float16",
+                11: "torch.float64", 12: "torch.uint32", 13: "torch.uint64", 16: "torch.bfloat16"}
+_MAX_ONNX_DEPTH = 32  # graphs nested in If/Loop/Scan attributes
+
+
+@dataclass(frozen=True)
+class OnnxGraph:
+    """What an inspected ONNX file takes and returns: (name, dtype name or None) in graph order."""
+
+    inputs: tuple[tuple[str, str | None], ...]
+    outputs: tuple[tuple[str, str | None], ...]
+
+
+def check_onnx(data: bytes) -> OnnxGraph:
+    """Walk an ONNX model's protobuf without deserializing it into objects; ArchiveError for external
+    data, operators of unknown domains, or a malformed file. Returns the main graph's inputs and outputs."""
+    try:
+        model = _proto(data, 0, len(data))
+        graphs = model.get(7, [])
+        if len(graphs) != 1 or not isinstance(graphs[0], tuple):
+            raise ArchiveError("graph", "missing; not an ONNX model")
+        if model.get(20):
+            raise ArchiveError("training_info", "training graphs are not part of an inference model")
+        functions = [_proto(data, *f) for f in model.get(25, []) if isinstance(f, tuple)]
+        local = {_text(data, d) for f in functions for d in f.get(10, [])}
+        allowed = _ONNX_DOMAINS | local
+        for opset in model.get(8, []):
+            domain = next((_text(data, d) for d in _proto(data, *opset).get(1, [])), "")
+            if domain not in allowed:
+                raise ArchiveError("opset_import", f"domain {domain!r} needs a custom operator library")
+        for function in functions:
+            for node in function.get(7, []):
+                _check_onnx_node(data, _proto(data, *node), allowed, 1)
+        graph = _proto(data, *graphs[0])
+        _check_onnx_graph(data, graph, allowed, 0)
+        initializers = {_text(data, n) for t in graph.get(5, []) for n in _proto(data, *t).get(8, [])}
+        declared = (_value_info(data, i) for i in graph.get(11, []))
+        inputs = tuple(v for v in declared if v[0] not in initializers)
+        outputs = tuple(_value_info(data, o) for o in graph.get(12, []))
+        return OnnxGraph(inputs, outputs)
+    except ArchiveError:
+        raise
+    except (IndexError, ValueError, TypeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ArchiveError("", f"is not a well-formed ONNX file ({type(exc).__name__})") from None
+
+
+def _check_onnx_graph(data: bytes, graph: dict[int, list], allowed: frozenset[str], depth: int) -> None:
+    if depth > _MAX_ONNX_DEPTH:
+        raise ArchiveError("graph", f"subgraphs nested deeper than {_MAX_ONNX_DEPTH} levels")
+    for tensor in graph.get(5, []):
+        _check_onnx_tensor(data, _proto(data, *tensor))
+    for sparse in graph.get(15, []):
+        for part in (1, 2):
+            for tensor in _proto(data, *sparse).get(part, []):
+                _check_onnx_tensor(data, _proto(data, *tensor))
+    for node in graph.get(1, []):
+        _check_onnx_node(data, _proto(data, *node), allowed, depth)
+
+
+def _check_onnx_node(data: bytes, node: dict[int, list], allowed: frozenset[str], depth: int) -> None:
+    domain = next((_text(data, d) for d in node.get(7, [])), "")
+    if domain not in allowed:
+        op = next((_text(data, d) for d in node.get(4, [])), "?")
+        raise ArchiveError("graph", f"operator {op!r} of domain {domain!r} needs a custom operator library")
+    for attribute in node.get(5, []):
+        fields = _proto(data, *attribute)
+        for tensor in fields.get(5, []) + fields.get(10, []):  # t, tensors
+            _check_onnx_tensor(data, _proto(data, *tensor))
+        for sparse in fields.get(22, []) + fields.get(23, []):  # sparse_tensor, sparse_tensors
+            for part in (1, 2):
+                for tensor in _proto(data, *sparse).get(part, []):
+                    _check_onnx_tensor(data, _proto(data, *tensor))
+        for sub in fields.get(6, []) + fields.get(11, []):  # g, graphs
+            _check_onnx_graph(data, _proto(data, *sub), allowed, depth + 1)
+
+
+def _check_onnx_tensor(data: bytes, tensor: dict[int, list]) -> None:
+    if tensor.get(13) or any(v == 1 for v in tensor.get(14, [])):
+        name = next((_text(data, n) for n in tensor.get(8, [])), "?")
+        raise ArchiveError(f"initializer {name}", "is stored as external data, which would be read from "
+                           "another file; save the model with its tensors inside (external_data=False)")
+
+
+def _value_info(data: bytes, span: tuple[int, int]) -> tuple[str, str | None]:
+    info = _proto(data, *span)
+    name = next((_text(data, n) for n in info.get(1, [])), "")
+    dtype = None
+    for type_proto in info.get(2, []):
+        for tensor_type in _proto(data, *type_proto).get(1, []):
+            for elem in _proto(data, *tensor_type).get(1, []):
+                dtype = _ONNX_DTYPES.get(elem) if isinstance(elem, int) else None
+    return name, dtype
+
+
+def _text(data: bytes, span: Any) -> str:
+    if not isinstance(span, tuple):
+        raise ValueError("expected a string field")
+    return data[span[0]:span[1]].decode("utf-8")
+
+
+def _proto(data: bytes, start: int, end: int) -> dict[int, list]:
+    """One protobuf message's fields by number: integers, or (start, end) spans of length-delimited ones."""
+    fields: dict[int, list] = {}
+    pos = start
+    while pos < end:
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(data, pos)
+        elif wire == 2:
+            size, pos = _varint(data, pos)
+            value, pos = (pos, pos + size), pos + size
+        elif wire in (1, 5):
+            width = 8 if wire == 1 else 4
+            value, pos = int.from_bytes(data[pos:pos + width], "little"), pos + width
+        else:
+            raise ValueError(f"wire type {wire}")
+        if pos > end:
+            raise ValueError("field runs past its message")
+        fields.setdefault(number, []).append(value)
+    return fields
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")

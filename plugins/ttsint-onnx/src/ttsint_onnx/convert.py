@@ -6,11 +6,9 @@ import contextlib
 import logging
 import warnings
 from collections.abc import Iterator
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import onnx
-import onnxscript
-import torch
 from ttsint import AddonError, Network, artifact_digest
 
 __all__ = ["OPSET", "convert", "onnx_path", "dynamic_inputs"]
@@ -22,9 +20,10 @@ OPSET = 20
 def onnx_path(network: Network, cache_dir: Path) -> Path:
     """Where ``network``'s ONNX file lives: named by the network file's SHA-256, its tensor names and the
     versions of everything that shapes the conversion, so a changed network or toolchain converts anew."""
+    # Versions from the installed metadata: importing onnx and onnxscript to ask costs seconds.
     digest = artifact_digest(network.path, kind="onnx", inputs=network.inputs, outputs=network.outputs,
-                             opset=OPSET, torch=torch.__version__, onnx=onnx.__version__,
-                             onnxscript=onnxscript.__version__)
+                             opset=OPSET, torch=_version("torch"), onnx=_version("onnx"),
+                             onnxscript=_version("onnxscript"))
     return cache_dir / f"{network.path.stem}-onnx-{digest}.onnx"
 
 
@@ -34,6 +33,8 @@ def convert(network: Network, path: Path) -> None:
     Dimensions that the torch.export program left symbolic (the length of an utterance or a window)
     stay symbolic, so one graph runs every length.
     """
+    import torch
+
     if network.program is None:
         raise AddonError(f"network {network.name!r} ({network.path.name}) is TorchScript; the onnxruntime "
                          "runtime converts torch.export programs (.pt2): export it with torch.export")
@@ -46,9 +47,18 @@ def convert(network: Network, path: Path) -> None:
 
 def dynamic_inputs(path: Path) -> dict[str, list[int | str]]:
     """Each input's shape in an ONNX file: a number for a fixed dimension, a name for a dynamic one."""
+    import onnx
+
     model = onnx.load(str(path), load_external_data=False)
     return {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]
             for i in model.graph.input}
+
+
+def _version(distribution: str) -> str:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "absent"
 
 
 @contextlib.contextmanager

@@ -1,18 +1,25 @@
-"""The ``onnxruntime`` runtime: each network converted to ONNX at first use, cached, run by ONNX Runtime."""
+"""The ``onnxruntime`` runtime: a network's shipped ONNX form, or its torch.export program converted to
+ONNX at first use and cached; either is checked (digest, inspection) and run by ONNX Runtime.
+
+Opening a shipped or cached ONNX file never deserializes the torch program (``torch.export.load``
+takes seconds per network), which is what makes a cold ``ttsint synth`` fast.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnxruntime as ort
-import torch
-from ttsint import Executable, Network, Runtime, default_cache_dir, write_atomic
+from ttsint import Executable, Network, Runtime, check_archive, default_cache_dir, write_atomic
 
-from .convert import convert, onnx_path
+from .convert import onnx_path
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["OnnxRuntime", "OnnxExecutable"]
 
@@ -28,11 +35,24 @@ class OnnxExecutable(Executable):
 
     @property
     def tensor_device(self) -> torch.device:
+        import torch
+
         return torch.device("cpu")  # the session copies host arrays to the GPU itself under CUDA
 
-    def execute(self, tensors: Mapping[str, torch.Tensor]) -> Sequence[torch.Tensor]:
-        feed = {n: np.ascontiguousarray(tensors[n].detach().numpy()) for n in self.network.inputs}
-        return [torch.from_numpy(a) for a in self.session.run(self.network.outputs, feed)]
+    def execute(self, tensors: Mapping[str, Any]) -> Sequence[Any]:
+        """NumPy arrays in, NumPy arrays out; torch tensors in, torch tensors out (sharing memory)."""
+        feed, as_torch = {}, False
+        for n in self.network.inputs:
+            t = tensors[n]
+            if not isinstance(t, np.ndarray):
+                t, as_torch = t.detach().numpy(), True
+            feed[n] = np.ascontiguousarray(t)
+        out = self.session.run(self.network.outputs, feed)
+        if not as_torch:
+            return out
+        import torch
+
+        return [torch.from_numpy(a) for a in out]
 
 
 class OnnxRuntime(Runtime):
@@ -89,20 +109,36 @@ class OnnxRuntime(Runtime):
         return ["CPUExecutionProvider"]
 
     def load(self, network: Network) -> OnnxExecutable:
-        """Open the cached ONNX file, converting the network first when there is none or it is unreadable."""
+        """Open the network's shipped ONNX form if it has one; else its cached conversion, converting the
+        torch.export program first when there is none or it is unreadable. Every file is digest-checked
+        (a shipped form against the addon's ``onnx_sha256``) and inspected before ONNX Runtime reads it."""
+        shipped = getattr(network, "onnx", None)
+        if shipped is not None:
+            executable = OnnxExecutable(network, self, self._session(shipped.read()))
+            executable.stats.add(shipped=1)
+            return executable
         path = onnx_path(network, self.cache_dir)
         if path.is_file():
             try:
-                session = ort.InferenceSession(str(path), self.session_options(), providers=self.providers())
-            except Exception:
+                data = path.read_bytes()
+                check_archive(data, ".onnx", f"cached {path}")
+                session = self._session(data)
+            except Exception:  # OSError, ArchiveError, or one of ORT's own error types
                 pass  # truncated or foreign: convert again and replace it
             else:
                 executable = OnnxExecutable(network, self, session)
                 executable.stats.add(cache_hits=1)
                 return executable
+        from .convert import convert
+
         with _CONVERT_LOCK:
             write_atomic(path, lambda tmp: convert(network, tmp))
-        session = ort.InferenceSession(str(path), self.session_options(), providers=self.providers())
-        executable = OnnxExecutable(network, self, session)
+        data = path.read_bytes()
+        check_archive(data, ".onnx", f"converted {path}")
+        executable = OnnxExecutable(network, self, self._session(data))
         executable.stats.add(conversions=1)
         return executable
+
+    def _session(self, model: bytes) -> ort.InferenceSession:
+        """A session on the model's bytes (the very bytes checked), so no file is read twice."""
+        return ort.InferenceSession(model, self.session_options(), providers=self.providers())
