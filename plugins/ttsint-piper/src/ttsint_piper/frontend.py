@@ -97,7 +97,10 @@ class PiperPhonemes(ttsint.Frontend):
 
     type_name = "piper-espeak"
 
-    def __init__(self, config: PiperConfig, linking_glide: bool = True) -> None:
+    def __init__(self, config: PiperConfig | str = "voice.onnx.json", linking_glide: bool = True,
+                 installed: str | None = None) -> None:
+        if not isinstance(config, PiperConfig):
+            raise ParameterError("config", "build the front end from an addon config, or pass a PiperConfig")
         self.config = config
         self.linking_glide = bool(linking_glide)
         self.skipped: Counter[str] = Counter()
