@@ -13,9 +13,9 @@ from torch import nn
 TINY_RATE = 16000
 TINY_HOP = 64
 # Another phoneme map than joe's: a subset of IPA in another order, so ids cannot match by accident.
-TINY_PHONEMES = ["_", "^", "$", " ", ".", ",", "?", "!", "ˈ", "ˌ", "ː", "ə", "ɪ", "i", "ɛ", "æ", "ʌ", "ɑ", "ɔ", "ʊ",
-                 "u", "e", "o", "a", "p", "b", "t", "d", "k", "ɡ", "f", "v", "θ", "ð", "s", "z", "ʃ", "h", "m",
-                 "n", "ŋ", "l", "ɹ", "w", "j", "ɚ", "ɾ", "ᵻ"]
+TINY_PHONEMES = ["_", "^", "$", " ", ".", ",", "?", "!", "ˈ", "ˌ", "ː", "ə", "ɪ", "i", "ɛ", "æ", "ʌ", "ɑ",
+                 "ɔ", "ʊ", "u", "e", "o", "a", "p", "b", "t", "d", "k", "ɡ", "f", "v", "θ", "ð", "s", "z",
+                 "ʃ", "h", "m", "n", "ŋ", "l", "ɹ", "w", "j", "ɚ", "ɾ", "ᵻ"]
 
 
 class TinyVits(nn.Module):
