@@ -292,13 +292,13 @@ def synth(text: str | None, text_file: str | None, addon_name: str | None, sets:
     if (text is None) == (text_file is None):
         raise click.UsageError("give the text to speak as TEXT, as - (standard input), "
                                "or with --text-file PATH")
-    if text_file is not None:
-        try:
     if addon_name is not None and not addon_name.strip():
         raise ConfigError("--addon", "the addon name is empty",
                           "name an addon (`ttsint voices` lists them), or leave --addon out for the best one")
     if max_chars is not None and max_chars < 1:
         raise ConfigError("--max-chars", f"expected a positive number of characters, got {max_chars}")
+    if text_file is not None:
+        try:
             text = _read_text(Path(text_file).read_bytes(), f"--text-file {text_file}")
         except OSError as exc:
             raise TTSIntError(f"--text-file {text_file}: {exc.strerror or exc}") from None
