@@ -136,10 +136,12 @@ def synthesize_to(text: str, addon: str | None = None, overrides: Mapping[str, A
     for flag, path in (("-o", output), ("--timestamps", timestamps), ("--plot", plot)):
         if path is not None:
             check_output_path(path, flag)
+    begin = time.perf_counter()
     with Voice.load(addon or default_addon(), overrides, runtime=runtime, device=device) as voice:
+        load_ms = 1000 * (time.perf_counter() - begin)  # the addon, its networks and the stack, apart
         if output_kind is not None:
             _choose_output(voice, output_kind)
-        return _synthesize(voice, text, output, timestamps, plot, progress)
+        return {"load_ms": load_ms, **_synthesize(voice, text, output, timestamps, plot, progress)}
 
 
 def _choose_output(voice: Voice, kind: str) -> None:
