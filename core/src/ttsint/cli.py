@@ -375,6 +375,8 @@ def _stats_text(report: dict[str, Any]) -> str:
         f"first chunk {report['first_chunk_ms']:.1f} ms, total {report['total_ms']:.1f} ms, "
         f"real-time factor {report['rtf']:.3f}",
     ]
+    if report.get("load_ms") is not None:  # before the synthesis figures above began
+        lines.insert(1, f"load {report['load_ms']:.1f} ms (addon, networks, stack), then synthesis:")
     if gap is not None or boundary is not None:
         shown = [f"{v:.1f} ms" if v is not None else "-" for v in (gap, boundary)]
         lines.append(f"gaps: median between chunks {shown[0]}, longest at a sentence boundary {shown[1]}")
