@@ -9,12 +9,14 @@ calibration sentence per voice), and its edges are faded so that joins never cli
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,12 +24,13 @@ import torch
 
 from ._blocks import StreamableBlock, StreamableStack
 from ._data import Chunk, Utterance
-from ._errors import FrontendError
+from ._errors import ConfigError, FrontendError
 from ._speech import SegmentInfo, SpeechStream
 from ._ssml import Break, Phoneme, Prosody, Run, SSMLDocument, SSMLError, ipa_to_cmu, is_ssml, parse_ssml
 from ._voice import Voice
 
-__all__ = ["Document", "DocumentStream", "MelPitch", "time_stretch", "CALIBRATION_TEXT", "FADE_SECONDS"]
+__all__ = ["Document", "DocumentStream", "MelPitch", "speak_to", "time_stretch", "CALIBRATION_TEXT",
+           "FADE_SECONDS"]
 
 CALIBRATION_TEXT = ("The quick brown fox jumps over the lazy dog, and then it runs back home "
                     "across the green field.")
@@ -343,6 +346,8 @@ class DocumentStream(Iterator[np.ndarray]):
         self.events: list[dict[str, Any]] = []
         self.runs: list[dict[str, Any]] = []
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="ttsint-document")
+        self.prepared_runs = 0
+        """Runs readied so far (voice, front end, first chunk): at most one ahead of the one playing."""
         runs = doc.runs
         first_state = owner.state(runs[0].voice)  # errors of the first voice raise here
         self.sample_rate = int(sample_rate or first_state.sample_rate)
@@ -405,14 +410,13 @@ class DocumentStream(Iterator[np.ndarray]):
         pau = ids["pau"]
         symbols: list[int] = []
         word_ids: list[int] = []
-        word = 0
-        parts: list[str | Phoneme] = []
-        for part in run.parts:  # text between two phonemes as one piece, so words split as in run.text
-            if isinstance(part, str) and parts and isinstance(parts[-1], str):
-                parts[-1] += part
-            else:
-                parts.append(part)
-        for part in parts:
+        written = ""  # the run's text so far: a part's first word is the next word of it, unless the
+        # part goes on with no space from a word already begun
+        for part in run.parts:
+            said = part.text if isinstance(part, Phoneme) else part
+            joined = bool(written) and not written[-1].isspace() and bool(said) and not said[0].isspace()
+            word = len(written.split()) - (1 if joined else 0)
+            written += said
             if isinstance(part, Phoneme):
                 phones, unmapped = ipa_to_cmu(part.ipa)
                 if unmapped:
@@ -420,21 +424,16 @@ class DocumentStream(Iterator[np.ndarray]):
                                   f"{' '.join(unmapped)} (left out)")
                 symbols += [ids[p] for p in phones]
                 word_ids += [word] * len(phones)
-                word += len(part.text.split())
-                continue
-            if not part.split():
                 continue
             try:
                 utt = state.voice.encode(part)
             except FrontendError:
-                word += len(part.split())
-                continue  # punctuation alone between phonemes says nothing
+                continue  # punctuation alone next to a phoneme says nothing
             keep = utt["symbols"] != pau
             symbols += utt["symbols"][keep].tolist()
             local = utt.get("word_ids")
-            word_ids += [(int(w) + word if w >= 0 else -1) for w in local[keep]] if local is not None else \
-                [-1] * int(keep.sum())
-            word += len(part.split())
+            word_ids += ([int(w) + word if w >= 0 else -1 for w in local[keep]] if local is not None
+                         else [-1] * int(keep.sum()))
         if not symbols:
             raise FrontendError(f"nothing to say in {run.text[:60]!r}")
         return {"symbols": torch.tensor([pau, *symbols, pau], dtype=torch.int64),
@@ -449,6 +448,7 @@ class DocumentStream(Iterator[np.ndarray]):
             pause = round(state.voice.segment_settings.pause / state.voice.frame_seconds)
             speech = SpeechStream(state.voice.guarded, iter(segments), pause_frames=pause)
             first = next(speech, None)
+            self.prepared_runs += 1
             if state is not self.reference:
                 state.loudness()
                 self.reference.loudness()
@@ -605,3 +605,53 @@ def _segment_words(info: SegmentInfo, hop: float) -> dict[int, tuple[float, floa
         where = torch.nonzero(info.word_ids == w).flatten()
         found[w] = (hop * int(starts[where[0]]), hop * int(ends[where[-1]]), False)
     return found
+
+
+def speak_to(text: str, voice: str | None = None, output: str | Path | None = None,
+             timestamps: str | Path | None = None, *, sample_rate: int | None = None) -> dict[str, Any]:
+    """Speak an SSML document (``ttsint synth --ssml``): ``voice`` outside any ``<voice>``, samples written to
+    ``output`` (.wav or .npy) as they arrive, marks and words to ``timestamps`` (JSON). Returns a report."""
+    from ._audio import NpyWriter, WavWriter
+    from ._synth import check_output_path
+
+    for flag, path in (("-o", output), ("--timestamps", timestamps)):
+        if path is not None:
+            check_output_path(path, flag)
+    suffix = Path(output).suffix.lower() if output else None
+    if suffix not in (None, ".wav", ".npy"):
+        raise ConfigError("-o", f"cannot write {suffix!r} files", "use .wav for audio or .npy for samples")
+    with Document(default=voice) as document:
+        stream = document.stream(text, sample_rate=sample_rate)
+        writer: WavWriter | NpyWriter | None = None
+        if output is not None:
+            writer = WavWriter(output, stream.sample_rate) if suffix == ".wav" else NpyWriter(output)
+        samples = 0
+        try:
+            with stream:
+                for chunk in stream:
+                    samples += len(chunk)
+                    if writer is not None:
+                        writer.write(chunk.reshape(-1, 1))
+        except BaseException:
+            if writer is not None:
+                writer.close()
+                writer.path.unlink(missing_ok=True)
+            raise
+        if writer is not None:
+            writer.close()
+    total = time.perf_counter() - stream.began
+    report: dict[str, Any] = {
+        "voices": list(dict.fromkeys(r["voice"] for r in stream.runs)),
+        "sample_rate": stream.sample_rate,
+        "runs": len(stream.runs),
+        "audio_seconds": samples / stream.sample_rate,
+        "first_audio_ms": 1000 * (stream.first_audio_seconds or 0.0),
+        "total_ms": 1000 * total,
+        "warnings": list(stream.warnings),
+    }
+    if output is not None:
+        report["output"] = str(output)
+    if timestamps is not None:
+        Path(timestamps).write_text(json.dumps(stream.timestamps(), indent=1), encoding="utf-8")
+        report["timestamps"] = str(timestamps)
+    return report

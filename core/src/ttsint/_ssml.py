@@ -77,7 +77,7 @@ class Run:
     @property
     def text(self) -> str:
         """The run's written text (a phoneme's word in its place), whitespace-normalised."""
-        return " ".join(" ".join(p if isinstance(p, str) else p.text for p in self.parts).split())
+        return " ".join("".join(p if isinstance(p, str) else p.text for p in self.parts).split())
 
     @property
     def has_phonemes(self) -> bool:
@@ -201,7 +201,7 @@ class _Walker:
         run = self._run()
         if self.pending_marks:
             self._place_marks(run)
-        run.parts.extend([" ", ph, " "])
+        run.parts.append(ph)
 
     def _place_marks(self, run: Run) -> None:
         """Marks waiting for text fall before the run's next word; their run index is set at flush."""
