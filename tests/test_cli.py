@@ -245,9 +245,9 @@ def test_listing_commands_import_neither_torch_nor_block_modules(args: list[str]
     assert done.stderr.splitlines()[-1] == "False [] 0", done.stderr
 
 
-def test_blocks_reads_kind_and_summary_from_source_as_the_classes_have_them() -> None:
+def test_blocks_reads_kind_and_summary_from_names_toml_as_the_classes_have_them() -> None:
     from ttsint import get_registry
-    from ttsint._blockinfo import describe_target
+    from ttsint._catalog import block_summary
 
     registry = get_registry()
     checked = 0
@@ -256,7 +256,7 @@ def test_blocks_reads_kind_and_summary_from_source_as_the_classes_have_them() ->
             continue
         cls = reg.load()
         doc = ((cls.__doc__ or "").strip().splitlines() or [""])[0]
-        assert describe_target(reg.target) == (cls.kind, doc), reg.name
+        assert block_summary(reg.target, reg.name) == (cls.kind, doc), reg.name
         checked += 1
     assert checked >= 20
 

@@ -15,7 +15,6 @@ import toyblocks
 import ttsint
 from conftest import BROKEN, OTHERGAIN, THROWAWAY, PluginVenv
 from ttsint import ConfigError, PluginError, Registry, build_stack
-from ttsint._registry import FIRST_PARTY
 
 
 class _Plugin:
@@ -34,6 +33,8 @@ class _Plugin:
 
 
 # -- in process ----------------------------------------------------------------------------------
+
+PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
 
 
 def test_core_registers_its_structural_blocks_as_a_plugin_of_itself() -> None:
@@ -272,17 +273,58 @@ def test_hooks_are_called_with_only_the_arguments_an_implementation_declares() -
     assert _NoArguments.calls == before + 1 and not registry.failures
 
 
-def test_install_hints_table_matches_what_first_party_plugins_register() -> None:
+def names_mismatches(registry: Registry, declared: Any) -> list[str]:
+    """Where a plugin's names.toml and what its distribution registers disagree."""
+    from ttsint._catalog import TABLES
+
+    dist, out = declared.distribution, []
+    for table in TABLES:
+        found = {r.name for regs in getattr(registry, table).values() for r in regs if r.distribution == dist}
+        dynamic = table in declared.dynamic and declared.names(table) <= found
+        if found != declared.names(table) and not dynamic:
+            out.append(f"{declared.path} [{table}]: registers {sorted(found)}, "
+                       f"declares {sorted(declared.names(table))}")
+    for name, info in declared.tables.get("blocks", {}).items():
+        regs = [r for r in registry.blocks.get(name, []) if r.distribution == dist]
+        if regs:
+            cls = regs[0].load()
+            doc = ((cls.__doc__ or "").strip().splitlines() or [""])[0]
+            if (info.get("kind"), info.get("summary")) != (cls.kind, doc):
+                out.append(f"{declared.path} [blocks.{name}]: the class says {cls.kind!r}, {doc!r}")
+    return out
+
+
+@pytest.fixture(scope="module")
+def full_registry() -> Registry:
     from ttsint.cli import make_cli
 
     registry = Registry()
     make_cli(registry)  # fills registry.commands
-    first_party = {d for table in FIRST_PARTY.values() for d in table.values()}
-    assert {p.distribution for p in registry.plugins} >= first_party, "a first-party plugin is not installed"
-    for table_name, expected in FIRST_PARTY.items():
-        found = {r.name: r.distribution for regs in getattr(registry, table_name).values() for r in regs
-                 if r.distribution in first_party}
-        assert found == expected, table_name
+    return registry
+
+
+def test_each_first_party_plugin_declares_in_its_names_toml_exactly_what_it_registers(
+        full_registry: Registry) -> None:
+    from ttsint._catalog import first_party, package_names
+
+    declared = {p.distribution: p for p in first_party()}
+    in_repo = {d.name for d in PLUGINS.iterdir() if (d / "pyproject.toml").is_file()}
+    assert set(declared) == in_repo, "every plugin under plugins/ ships src/<package>/names.toml"
+    declared["ttsint"] = package_names("ttsint")  # core registers its containers the same way
+    installed = ({p.distribution for p in full_registry.plugins} & in_repo) | {"ttsint"}
+    assert len(installed) >= 7, "the first-party plugins are not installed"
+    problems = [m for dist in sorted(installed) for m in names_mismatches(full_registry, declared[dist])]
+    assert problems == [], "\n".join(problems)
+
+
+def test_names_toml_disagreeing_with_its_plugin_fails_the_check(full_registry: Registry,
+                                                                tmp_path: Path) -> None:
+    from ttsint._catalog import read_names
+
+    source = next(PLUGINS.glob("ttsint-dsp/src/*/names.toml")).read_text(encoding="utf-8")
+    (tmp_path / "names.toml").write_text(source.replace("[blocks.Gain]", "[blocks.Gian]"), encoding="utf-8")
+    problems = names_mismatches(full_registry, read_names(tmp_path / "names.toml"))
+    assert len(problems) == 1 and "'Gain'" in problems[0] and "'Gian'" in problems[0], problems
 
 
 def test_an_unknown_first_party_name_says_what_to_install() -> None:

@@ -21,7 +21,6 @@ from ._errors import ConfigError, PluginError, TTSIntError
 
 __all__ = [
     "ENTRY_POINT_GROUP",
-    "FIRST_PARTY",
     "Registration",
     "PluginInfo",
     "Registry",
@@ -31,24 +30,6 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "ttsint"
-
-FIRST_PARTY: dict[str, dict[str, str]] = {
-    "blocks": {
-        **dict.fromkeys(["Encoders", "CustomizedEncoders", "Upsampler", "Decoder", "StatefulDecoder"],
-                         "ttsint-encoders"),
-        **dict.fromkeys(["NeuronEncoders", "NeuronDecoder"], "ttsint-inferentia"),
-        **dict.fromkeys(["GriffinLim", "PGHI", "NetworkVocoder", "Pace", "Gain", "Tilt", "Smooth", "MelShift",
-                         "Normalize", "ChunkStats", "Tap", "NaNGuard"], "ttsint-dsp"),
-    },
-    "addons": {"demo": "ttsint-encoders", "en-rms": "ttsint-voice-en"},
-    "frontends": {"flite-phones": "ttsint-voice-en"},
-    "runtimes": {"onnxruntime": "ttsint-onnx",
-                 **dict.fromkeys(["cpu-static", "neuron"], "ttsint-inferentia")},
-    "plotters": dict.fromkeys([".png", ".svg", ".pdf"], "ttsint-dsp"),
-    "commands": {"plot": "ttsint-dsp", "bench": "ttsint-bench", "serve": "ttsint-serve"},
-}
-"""What each first-party distribution registers, by Registry table, so an unknown name can say what to
-install. tests/test_registry.py checks it against what the installed first-party plugins register."""
 
 _TABLES = {"ttsint_register_blocks": "blocks", "ttsint_register_addons": "addons",
            "ttsint_register_frontends": "frontends", "ttsint_register_runtimes": "runtimes",
@@ -283,9 +264,10 @@ class Registry:
 
     def first_party_hint(self, table: dict[str, list[Registration]], name: str) -> str | None:
         """"NAME is provided by DIST: pip install DIST" when a first-party plugin ships ``name``."""
-        table_name = next((t for t in FIRST_PARTY if getattr(self, t, None) is table), "")
-        dist = FIRST_PARTY.get(table_name, {}).get(name)
-        return f"{name!r} is provided by {dist}: pip install {dist}" if dist else None
+        from ._catalog import TABLES, install_hint
+
+        table_name = next((t for t in TABLES if getattr(self, t, None) is table), "")
+        return install_hint(table_name, name) if table_name else None
 
     def add_commands(self, cli: Any) -> None:
         """Let each plugin add subcommands to the ``cli`` click group; one that fails here is reported.

@@ -131,16 +131,18 @@ def _drop_controls(text: str) -> str:
 
 
 def _block_rows() -> list[dict[str, Any]]:
-    from ._blockinfo import describe_target
+    from ._catalog import block_summary
 
     rows = []
     for reg in get_registry().iter_blocks():
         row: dict[str, Any] = {"name": reg.name, "kind": "?", "plugin": reg.plugin,
                                "distribution": reg.distribution, "version": reg.version, "doc": ""}
-        row["kind"], row["doc"] = describe_target(reg.target)
-        if row["kind"] == "?":  # the source did not say; import the class to ask it
+        found = block_summary(reg.target, reg.name)
+        if found is not None:
+            row["kind"], row["doc"] = found
+        else:  # the plugin ships no names.toml entry for it: import the class to ask it
             try:
-                row["kind"], row["doc"] = describe_target(reg.load())
+                row["kind"], row["doc"] = block_summary(reg.load(), reg.name) or ("?", "")
             except TTSIntError as exc:
                 row["error"] = str(exc)
                 row["doc"] = "cannot be imported (see --json)"
