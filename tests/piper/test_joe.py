@@ -1,0 +1,85 @@
+"""The real joe voice: same audio as piper-tts with the noise off, streamed == whole, the installed addon."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import ttsint
+from commands import ttsint_command
+
+pytestmark = pytest.mark.slow  # imports a 63 MB voice and runs it
+
+SENTENCES = ["The quick brown fox jumps over the lazy dog, and then it runs away into the forest.",
+             "On March 3, 2024, Dr. Smith paid $1,250 for 12 books!",
+             "Why?"]
+
+
+def _quiet(addon: Path | str) -> ttsint.Voice:
+    return ttsint.Voice.load(addon, {"stack.0.sequence_block.noise_scale": 0,
+                                     "stack.0.sequence_block.noise_w": 0})
+
+
+def test_same_audio_as_piper_tts_with_the_noise_off(joe_addon: Path, piper_voice) -> None:
+    from piper import SynthesisConfig
+
+    voice = _quiet(joe_addon)
+    frontend = voice.addon.frontend
+    worst = 0.0
+    for text in SENTENCES:
+        for phonemes in frontend.sentences(text):
+            ids = frontend.ids(phonemes)
+            assert ids == piper_voice.phonemes_to_ids(phonemes)
+            # piper-tts whole, float samples before any normalisation or int16
+            ref = piper_voice.phoneme_ids_to_audio(ids, SynthesisConfig(noise_scale=0, noise_w_scale=0))
+            ours = torch.cat([c.frames for c in voice.stream_utterance(
+                {"symbols": torch.tensor(ids, dtype=torch.int64)})]).numpy().reshape(-1)
+            assert ours.shape == ref.shape
+            worst = max(worst, float(np.abs(ours - ref).max()))
+    assert worst <= 1e-3
+
+
+def test_streamed_equals_whole_on_joe(joe_addon: Path) -> None:
+    from ttsint_piper import PiperDecoder, PiperEncoder
+
+    voice = ttsint.Voice.load(joe_addon, {"stack.0.sequence_block.seed": 4,
+                                          "stack.0.streamable_block.first_chunk_frames": 3,
+                                          "stack.0.streamable_block.chunk_frames": 20,
+                                          "stack.0.streamable_block.chunk_growth": None})
+    blocks = {type(n.block): n.block for n in ttsint.walk(voice.block)}
+    encoder, decoder = blocks[PiperEncoder], blocks[PiperDecoder]
+    utt = encoder(voice.encode(SENTENCES[0]))
+    whole = decoder.run_all(utt["latent"])
+    streamed = torch.cat([c.frames for c in decoder.stream(utt, None)])
+    assert streamed.shape == whole.shape
+    assert float((streamed - whole).abs().max()) <= 1e-5
+
+
+def test_the_installed_voice_is_an_addon_with_no_import_step(joe_addon: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TTSINT_CACHE_DIR", str(tmp_path))
+    assert "en_US-joe-medium" in ttsint.get_registry().addons
+    text = "The installed voice speaks."
+    installed = ttsint.Voice.load("en_US-joe-medium", {"stack.0.sequence_block.seed": 9})
+    imported = ttsint.Voice.load(joe_addon, {"stack.0.sequence_block.seed": 9})
+    assert installed.addon.sample_rate == imported.addon.sample_rate == 22050
+    assert torch.equal(installed.synthesize(text), imported.synthesize(text))
+    cached = list((tmp_path / "piper").iterdir())
+    assert len(cached) == 1 and cached[0].name.startswith("en_US-joe-medium-")
+    # A tampered cache is refused by digest, never trusted.
+    decoder = cached[0] / "decoder.onnx"
+    decoder.write_bytes(decoder.read_bytes()[:-1] + b"\0")
+    with pytest.raises(ttsint.AddonError, match="does not match"):
+        ttsint.Voice.load("en_US-joe-medium")
+
+
+def test_synth_from_the_command_line(tmp_path: Path) -> None:
+    out = tmp_path / "joe.wav"
+    run = subprocess.run([*ttsint_command(), "synth", "--addon", "en_US-joe-medium", "Hello from joe.",
+                          "-o", str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    audio, rate = ttsint.read_wav(out)
+    assert rate == 22050 and len(audio) > 22050 // 2
