@@ -80,3 +80,15 @@ def test_bad_configs_name_the_field(tmp_path: Path, change, message: str, tiny_c
     with pytest.raises(ttsint.AddonError, match=message) as info:
         PiperConfig.from_file(path)
     assert str(path) in str(info.value)
+
+
+def test_word_ids_tie_each_phoneme_to_its_written_word(tiny_config) -> None:
+    frontend = PiperPhonemes(PiperConfig.from_dict(tiny_config()))
+    text = "On March 3, 2024, Dr. Smith paid 12 dollars!"
+    utt = frontend(text)
+    words = utt["word_ids"]
+    assert len(words) == len(utt["symbols"])
+    assert words[0] == -1 and words[-1] == -1
+    found = sorted({int(w) for w in words if w >= 0})
+    assert found == list(range(len(text.split())))  # every word here is spoken on its own
+    assert all(int(a) <= int(b) for a, b in zip(words[words >= 0][:-1], words[words >= 0][1:], strict=True))

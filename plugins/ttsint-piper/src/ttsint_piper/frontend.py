@@ -27,6 +27,7 @@ __all__ = ["PiperPhonemes", "phonemize", "phonemes_to_ids"]
 
 LOG = logging.getLogger("ttsint_piper")
 _LANGUAGE_FLAGS = re.compile(r"\([^)]+\)")
+_PUNCTUATION = frozenset(".,:;!?¡¿—…\"«»“”()[]{}")
 
 
 def phonemize(
@@ -146,4 +147,47 @@ class PiperPhonemes(ttsint.Frontend):
         phonemes = [p for sentence in sentences for p in sentence]
         if not any(p.strip() for p in phonemes):
             raise FrontendError(f"nothing to say: espeak-ng found no phonemes in {text[:60]!r}")
-        return {"symbols": torch.tensor(self.ids(phonemes), dtype=torch.int64)}
+        ids = self.ids(phonemes)
+        utt: Utterance = {"symbols": torch.tensor(ids, dtype=torch.int64)}
+        words = self.word_ids(text, phonemes)
+        if words is not None and len(words) == len(ids):
+            utt["word_ids"] = torch.tensor(words, dtype=torch.int64)
+        return utt
+
+    def word_ids(self, text: str, phonemes: list[str]) -> list[int] | None:
+        """Each id's word (an index into ``text.split()``, -1 for padding ends, spaces and punctuation).
+
+        espeak-ng speaks some words together ("of the") and some as several ("1995"), so its words are
+        matched to the text's by length: each text word, phonemized alone, claims espeak's words until
+        the running phoneme count catches up with its own. A word left with none has no timestamp.
+        """
+        id_map = self.config.phoneme_id_map
+        groups: list[list[int]] = [[]]  # phoneme indices of each espeak word
+        for i, p in enumerate(phonemes):
+            if p == " " or p in _PUNCTUATION:  # a clause's terminator may run into the next clause's word
+                groups.append([])
+            else:
+                groups[-1].append(i)
+        groups = [g for g in groups if g]
+        words = text.split()
+        expected = []
+        for word in words:
+            alone = [p for s in phonemize(word, self.config.espeak_voice, self.config.vowel_clusters,
+                                          self.linking_glide) for p in s]
+            expected.append(sum(1 for p in alone if p != " " and p not in _PUNCTUATION))
+        owner = [-1] * len(phonemes)
+        g = 0
+        done = want = 0
+        for w, count in enumerate(expected):
+            want += count
+            while g < len(groups) and (done + len(groups[g]) / 2 <= want or w == len(words) - 1):
+                for i in groups[g]:
+                    owner[i] = w
+                done += len(groups[g])
+                g += 1
+        out = [-1] * (len(id_map[BOS]) + len(id_map[PAD]))
+        for p, w in zip(phonemes, owner, strict=True):
+            if p in id_map:
+                out.extend([w] * (len(id_map[p]) + len(id_map[PAD])))
+        out.extend([-1] * len(id_map[EOS]))
+        return out
