@@ -278,11 +278,16 @@ def check(addon: str, sets: Sequence[str], runtime: str | None, device: str | No
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), metavar="PATH",
               help="Also draw the mel (the vocoder's input, if any) of this run to PATH (.png, .svg or .pdf "
                    "with ttsint-dsp).")
+@click.option("--ssml", is_flag=True,
+              help="Read the text as SSML (also when it starts with <speak): <voice name> switches voices, "
+                   "--addon speaks the rest; --timestamps adds <mark> times (docs/ssml.md).")
+@click.option("--sample-rate", type=click.IntRange(8000, 192000), metavar="HZ",
+              help="With SSML: the output's rate (default: the first voice's).")
 @json_option
 def synth(text: str | None, text_file: str | None, addon_name: str | None, sets: Sequence[str],
           runtime: str | None, device: str | None, output: str | None, output_kind: str | None,
           max_chars: int | None, quiet: bool, timestamps: str | None, stats: bool, plot_path: str | None,
-          as_json: bool) -> None:
+          ssml: bool, sample_rate: int | None, as_json: bool) -> None:
     """Stream TEXT (or - for stdin, or --text-file PATH) through an addon's stack, sentence by sentence.
 
     On a terminal, one line shows the sentences done, the seconds of audio made and the real-time
@@ -312,6 +317,11 @@ def synth(text: str | None, text_file: str | None, addon_name: str | None, sets:
     if max_chars is not None and len(text) > max_chars:
         raise ConfigError("--max-chars", f"the text has {len(text):,} characters, more than --max-chars "
                           f"{max_chars:,}", "shorten it, split it over several calls, or raise --max-chars")
+    from ._ssml import is_ssml
+
+    if ssml or is_ssml(text):
+        _speak_document(text, addon_name, output, timestamps, sample_rate, as_json, quiet)
+        return
     with _flag_errors(), _progress_line(text, quiet) as progress:
         report = synthesize_to(text, addon_name, _overrides(sets), output, timestamps,
                                runtime=_runtime_value(runtime), device=device, plot=plot_path,
@@ -325,6 +335,22 @@ def synth(text: str | None, text_file: str | None, addon_name: str | None, sets:
             click.echo(f"wrote {output}{_holds(report, output)}", err=True)
         if plot_path:
             click.echo(f"wrote {plot_path}", err=True)
+
+
+def _speak_document(text: str, voice: str | None, output: str | None, timestamps: str | None,
+                    sample_rate: int | None, as_json: bool, quiet: bool) -> None:
+    """``synth`` for an SSML document: one stream over its voices; warnings and what was written on stderr."""
+    from ._document import speak_to
+
+    report = speak_to(text, voice, output, timestamps, sample_rate=sample_rate)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    if not quiet:
+        for warning in report["warnings"]:
+            click.echo(f"ttsint: warning: {warning}", err=True)
+        for what in ("output", "timestamps"):
+            if what in report and not as_json:
+                click.echo(f"wrote {report[what]}", err=True)
 
 
 def _holds(report: dict[str, Any], output: str) -> str:
