@@ -1,7 +1,8 @@
 """Runs many CLI cases in one process through ``ttsint.cli.run`` (what the ``ttsint`` script calls).
 
 Usage: ``python fuzz_driver.py CASES.json RESULTS.json``. Each case gives argv, environment, stdin
-bytes (hex) and a time limit; each result records the exit code (or "hang"/"crash"), stdout and stderr.
+bytes (hex), folders to put first on ``sys.path`` and a time limit; each result records the exit
+code (or "hang"/"crash"), stdout and stderr.
 One process amortises torch's import over all cases; ``test_fuzz.py`` also runs some cases as
 separate ``ttsint`` processes to show the two agree.
 """
@@ -39,6 +40,7 @@ def main(cases_file: str, results_file: str) -> None:
         os.environ.clear()
         os.environ.update(base_env)
         os.environ.update(case.get("env", {}))
+        sys.path[:0] = case.get("sys_path", [])
         ttsint.reset_registry()
         sys.stdin = io.TextIOWrapper(io.BytesIO(bytes.fromhex(case.get("stdin", ""))), encoding="utf-8")
         out, err = io.StringIO(), io.StringIO()
@@ -57,6 +59,7 @@ def main(cases_file: str, results_file: str) -> None:
             err.write(traceback.format_exc())
         finally:
             sys.stdin = real_stdin
+            del sys.path[:len(case.get("sys_path", []))]
         results.append({"id": case["id"], "code": code, "stdout": out.getvalue(), "stderr": err.getvalue()})
         with open(results_file, "w", encoding="utf-8") as handle:  # partial results survive a kill
             json.dump(results, handle)

@@ -43,9 +43,11 @@ def _path(dotted: str) -> str:
 
 
 def case(id: str, argv: list[str], *, expect: int = 1, path: str | None = None,
-         env: dict[str, str] | None = None, stdin: bytes = b"", timeout: int = 120) -> dict[str, Any]:
+         env: dict[str, str] | None = None, stdin: bytes = b"", timeout: int = 120,
+         sys_path: list[str] | None = None) -> dict[str, Any]:
+    """One CLI run; ``sys_path`` puts folders (e.g. an extra installed distribution) first on the path."""
     return {"id": id, "argv": argv, "expect": expect, "path": path, "env": env or {}, "stdin": stdin.hex(),
-            "timeout": timeout}
+            "timeout": timeout, "sys_path": sys_path or []}
 
 
 # -- exported networks that misbehave -------------------------------------------------------------
@@ -194,8 +196,32 @@ def addons(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     set_config(d, "[frontend]", "[limits]\nmax_frames_per_symbol = 0\n\n[frontend]")
     d = copy("tiny-limit")
     set_config(d, "[frontend]", "[limits]\nmax_frames_per_utterance = 3\n\n[frontend]")
+    d = copy("symlink-loop")
+    (d / "decoder.pt2").unlink()
+    os.symlink("decoder.pt2", d / "decoder.pt2")
+    d = copy("config-symlink-out")  # addon.toml leads to a config outside the addon folder
+    shutil.copy(d / "addon.toml", root / "outside.toml")
+    (d / "addon.toml").unlink()
+    os.symlink(root / "outside.toml", d / "addon.toml")
+    d = copy("config-symlink-loop")
+    (d / "addon.toml").unlink()
+    os.symlink("addon.toml", d / "addon.toml")
+    d = copy("huge-sample-rate")
+    set_config(d, "sample_rate = 16000", "sample_rate = 1000000000000")
+    _duplicate_dsp_distribution(root / "dup-dist")
     made["root"] = root
     return made
+
+
+def _duplicate_dsp_distribution(where: Path) -> None:
+    """A second installed distribution whose entry point is also named ``dsp`` and takes ``plot``."""
+    info = where / "other_dsp-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: other-dsp\nVersion: 1.0\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text("[ttsint]\ndsp = other_dsp_plugin\n", encoding="utf-8")
+    (where / "other_dsp_plugin.py").write_text(
+        "import click\nimport ttsint\n\n\n@ttsint.hookimpl\ndef ttsint_register_commands(cli):\n"
+        "    cli.add_command(click.Command('plot', callback=lambda: None))\n", encoding="utf-8")
 
 
 def _cases(addons: dict[str, Path]) -> list[dict[str, Any]]:
@@ -442,6 +468,75 @@ def _cases(addons: dict[str, Path]) -> list[dict[str, Any]]:
     cases.append(case("set:no-equals", ["check", "demo", "--set", "stack.0.type"], path="--set"))
     cases.append(case("addon:missing", ["check", str(root / "nope")]))
     cases.append(case("addon:unknown-name", ["check", "dem"]))
+    cases += _second_pass_cases(addons)
+    return cases
+
+
+def _second_pass_cases(addons: dict[str, Path]) -> list[dict[str, Any]]:
+    """Issue 29: what an outside fuzz found after the first pass (each one a traceback or an exit 0)."""
+    import numpy as np
+
+    root = addons["root"]
+    cases = []
+    for name, path in (("symlink-loop", "networks.decoder.file"), ("config-symlink-out", "addon.toml"),
+                       ("config-symlink-loop", "addon.toml"), ("huge-sample-rate", "sample_rate")):
+        cases.append(case(f"addon-check:{name}", ["check", str(addons[name])], path=path))
+        cases.append(case(f"addon-synth:{name}", ["synth", "hello world", "--addon", str(addons[name]),
+                                                  "-o", str(root / f"{name}.wav"), "--set",
+                                                  "stack.1.type=GriffinLim"], path=path))
+    for name, value in (("huge", "1000000000000"), ("above-wav", "5000000000"), ("tiny", "1")):
+        cases.append(case(f"sample-rate:{name}", ["synth", "hello", "--addon", "demo", "--set",
+                                                  f"sample_rate={value}", "--set", "stack.1.type=GriffinLim",
+                                                  "-o", str(root / "rate.wav")], path="sample_rate"))
+    cases.append(case("sample-rate:check", ["check", "en-rms", "--set", "sample_rate=1000000000000"],
+                      path="sample_rate"))
+    for name, text in (("invalid-utf8", "\udcff\udcfe"), ("mixed", "hello \udcc3 world")):
+        cases.append(case(f"argv-bytes:{name}", ["synth", text, "--addon", "demo"], path="TEXT"))
+    cases.append(case("argv-bytes:plot", ["plot", "\udcff\udcfe", "--addon", "demo", "-o",
+                                          str(root / "argv.png")], path="SOURCE"))
+    for name, argv in {"synth-empty": ["synth", "hello", "--addon", ""],
+                       "synth-spaces": ["synth", "hello", "--addon", "  "],
+                       "check-empty": ["check", ""], "plot-empty": ["plot", "hello", "--addon", "",
+                                                                    "-o", str(root / "e.png")]}.items():
+        cases.append(case(f"addon-arg:{name}", argv, path="addon" if name.startswith("check") else "--addon"))
+    # ttsint plot on files that are not mel frames, and on bad timing options
+    (root / "random.npy").write_bytes(os.urandom(4096))
+    np.save(root / "objects.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    np.save(root / "waveform.npy", np.zeros((16000, 1), dtype=np.float32))
+    np.save(root / "complex.npy", np.zeros((10, 80), dtype=np.complex64))
+    np.save(root / "empty.npy", np.zeros((0, 80), dtype=np.float32))
+    np.save(root / "mel.npy", np.random.default_rng(0).standard_normal((40, 80)).astype(np.float32))
+    (root / "header-only.npy").write_bytes((root / "mel.npy").read_bytes()[:128])
+    for name in ("random", "objects", "complex", "empty", "header-only"):
+        cases.append(case(f"plot-npy:{name}", ["plot", str(root / f"{name}.npy"), "-o", str(root / "p.png")],
+                          path=f"{name}.npy"))
+    mel = str(root / "mel.npy")
+    plot_options = {"format-xyz": (["-o", str(root / "x.xyz")], "-o"),
+                    "format-none": (["-o", str(root / "x")], "-o"),
+                    "hop-negative": (["-o", str(root / "h.png"), "--hop-length", "-1"], "--hop-length"),
+                    "hop-zero": (["-o", str(root / "h.png"), "--sample-rate", "0", "--hop-length", "0"],
+                                 "--sample-rate"),
+                    "rate-negative": (["-o", str(root / "h.png"), "--sample-rate", "-16000"],
+                                      "--sample-rate"),
+                    "output-missing-dir": (["-o", str(root / "no" / "p.png")], "-o")}
+    for name, (extra, path) in plot_options.items():
+        cases.append(case(f"plot-option:{name}", ["plot", mel, *extra], path=path))
+    cases.append(case("plot-option:text-format-xyz", ["plot", "hello", "--addon", "demo", "-o",
+                                                       str(root / "t.xyz")], path="-o"))
+    # strict mode: a second distribution whose entry point is also named dsp
+    strict = {"TTSINT_STRICT_PLUGINS": "1"}
+    dup = [str(root / "dup-dist")]
+    cases.append(case("strict:duplicate-dsp-synth", ["synth", "hello", "--addon", "demo"], env=strict,
+                      sys_path=dup, path="other-dsp"))
+    cases.append(case("strict:duplicate-dsp-check", ["check", "demo"], env=strict, sys_path=dup,
+                      path="other-dsp"))
+    # --max-chars refuses long text before any work
+    for name, argv in {"too-long": ["synth", "word " * 50, "--max-chars", "100"],
+                       "stdin-too-long": ["synth", "-", "--max-chars", "10"],
+                       "zero": ["synth", "hello", "--max-chars", "0"],
+                       "negative": ["synth", "hello", "--max-chars", "-5"]}.items():
+        cases.append(case(f"max-chars:{name}", [*argv, "--addon", "demo"], path="--max-chars",
+                          stdin=b"a much longer text than ten characters" if "stdin" in name else b""))
     return cases
 
 
@@ -459,6 +554,8 @@ def _verdict(c: dict[str, Any], r: dict[str, Any] | None) -> str | None:
         return "no result (the driver died)"
     if r["code"] == "hang":
         return "hang"
+    if r["code"] == "crash":  # an exception escaped ttsint.cli.run: the user sees a traceback
+        return "traceback"
     if r["code"] != c["expect"]:
         return f"exit {r['code']}, expected {c['expect']}"
     err = r["stderr"].strip()
@@ -484,8 +581,8 @@ def test_fuzz_cli_every_bad_input_gets_a_clear_error(fuzz_results: Any, addons: 
     problems = {c["id"]: v for c in cases if (v := _verdict(c, results.get(c["id"])))}
     kinds = Counter("hang" if v == "hang" else "traceback" if v == "traceback" else
                     "exit" if v.startswith("exit") else "other" for v in problems.values())
-    summary = (f"{len(cases)} cases: {kinds['traceback']} tracebacks, {kinds['exit']} wrong exit codes, "
-               f"{kinds['hang']} hangs, {kinds['other']} unclear messages")
+    summary = (f"{len(cases)} cases: {len(cases) - len(problems)} clean, {kinds['traceback']} tracebacks, "
+               f"{kinds['exit']} wrong exit codes, {kinds['hang']} hangs, {kinds['other']} unclear messages")
     print(summary)
     details = "\n".join(f"{k}: {v}: {results.get(k, {}).get('stderr', '')[:300]!r}"
                         for k, v in problems.items())

@@ -12,30 +12,32 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import AddonError, ConfigError
-from ._frontends import Frontend, build_frontend
 from ._limits import MAX_NESTING, Limits, read_limits
-from ._network import Network, load_network
 from ._overrides import apply_overrides
 from ._registry import Registry, get_registry
-from ._runtimes import parse_runtime
 from ._safety import confined_file
+
+if TYPE_CHECKING:  # these import torch: reading a config (ttsint voices) needs none of them
+    from ._frontends import Frontend
+    from ._network import Network
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Addon", "load_addon", "default_addon", "CONFIG_NAMES"]
+__all__ = ["Addon", "load_addon", "default_addon", "voice_summary", "stack_types", "CONFIG_NAMES",
+           "SAMPLE_RATES"]
 
 CONFIG_NAMES = ("addon.toml", "addon.json")
 _REQUIRED_META = {"name": str, "version": str, "sample_rate": int, "n_mels": int, "hop_length": int}
 #: Audio rates an addon may declare: 1 kHz up to 768 kHz, the highest rate audio interfaces offer
 #: (a WAV header holds at most 2**32 - 1, and nothing above 768 kHz is speech).
 SAMPLE_RATES = (1_000, 768_000)
-#: Optional metadata ``ttsint voices`` shows: strings, when given.
+#: Optional metadata ``ttsint voices`` shows: strings, when given (``language`` may list several).
 _OPTIONAL_META = ("language", "license", "description")
 
 
@@ -92,6 +94,8 @@ class Addon:
     def frontend(self) -> Frontend:
         """The text front end named in the config, built on first use."""
         if self._frontend is None:
+            from ._frontends import build_frontend
+
             self._frontend = build_frontend(self)
         return self._frontend
 
@@ -109,6 +113,8 @@ def load_addon(path_or_name: str | Path, overrides: Mapping[str, Any] | None = N
     config = apply_overrides(raw, overrides)
     _validate(config, source)
     read_limits(config, source)
+    from ._network import load_network
+
     networks = {name: load_network(name, spec, directory, source)
                 for name, spec in config.get("networks", {}).items()}
     return Addon(config["name"], directory, config, networks, registry, config_file=config_file)
@@ -171,6 +177,48 @@ def default_addon(registry: Registry | None = None) -> str:
     return best[1]
 
 
+def voice_summary(directory: Path) -> dict[str, Any]:
+    """What ``ttsint voices`` shows of an addon, from its config alone (no network is loaded): language,
+    sample rate, architecture (the block types its stack runs, in stream order) and licence."""
+    config_file, config = _read_config(directory)
+    _validate_meta(config, str(config_file))
+    language = config.get("language") or config["frontend"].get("language")
+    return {
+        "language": ", ".join(language) if isinstance(language, list) else language,
+        "sample_rate": config["sample_rate"],
+        "architecture": " → ".join(stack_types(config["stack"])),
+        "license": config.get("license"),
+        "description": config.get("description"),
+        "version": config["version"],
+    }
+
+
+def stack_types(spec: Any) -> list[str]:
+    """The ``type`` of every block spec in ``spec`` that nests no other, in stream order."""
+    found: list[str] = []
+
+    def is_spec(v: Any) -> bool:
+        return isinstance(v, dict) and isinstance(v.get("type"), str)
+
+    def visit(item: Any) -> None:
+        if isinstance(item, list):
+            for x in item:
+                visit(x)
+            return
+        if not is_spec(item):
+            return
+        nested = [v for k, v in item.items() if k != "type" and
+                  (is_spec(v) or (isinstance(v, list) and v and all(is_spec(x) for x in v)))]
+        if nested:
+            for v in nested:
+                visit(v)
+        else:
+            found.append(item["type"])
+
+    visit(spec)
+    return found
+
+
 def _locate(path_or_name: str | Path, registry: Registry) -> Path:
     if not str(path_or_name).strip():  # Path("") is the current folder: never load that by accident
         raise ConfigError("addon", "the addon name is empty", "name an addon (`ttsint voices` lists them) "
@@ -198,6 +246,12 @@ def _locate(path_or_name: str | Path, registry: Registry) -> Path:
 
 
 def _validate(config: Any, source: str) -> None:
+    _validate_meta(config, source)
+    _validate_networks(config, source)
+
+
+def _validate_meta(config: Any, source: str) -> None:
+    """The metadata, front end and stack: what ``ttsint voices`` reads (nothing here imports torch)."""
     if not isinstance(config, dict):
         raise ConfigError("", f"expected a table at the top level, got {type(config).__name__}",
                           source=source)
@@ -218,12 +272,23 @@ def _validate(config: Any, source: str) -> None:
                           f"{config['sample_rate']:,} Hz", "set the hop the networks were trained with, "
                           "e.g. hop_length = 256", source=source)
     for key in _OPTIONAL_META:
-        if key in config and not isinstance(config[key], str):
-            raise ConfigError(key, f"expected a string, got {config[key]!r}", source=source)
+        value = config.get(key)
+        several = key == "language" and isinstance(value, list) and all(isinstance(v, str) for v in value)
+        if key in config and not isinstance(value, str) and not several:
+            want = "a string or a list of strings" if key == "language" else "a string"
+            raise ConfigError(key, f"expected {want}, got {value!r}", source=source)
     frontend = config.get("frontend")
     if not isinstance(frontend, dict) or not isinstance(frontend.get("type"), str):
         raise ConfigError("frontend.type", "missing; name the text front end, e.g. type = \"characters\"",
                           source=source)
+    stack = config.get("stack")
+    if stack is None:
+        raise ConfigError("stack", "missing; the stack says which blocks run this addon", source=source)
+    if not isinstance(stack, (list, dict)) or not stack:
+        raise ConfigError("stack", f"expected a non-empty list of block specs, got {stack!r}", source=source)
+
+
+def _validate_networks(config: dict[str, Any], source: str) -> None:
     networks = config.get("networks", {})
     if not isinstance(networks, dict):
         raise ConfigError("networks", f"expected a table of networks by name, got {type(networks).__name__}",
@@ -241,6 +306,8 @@ def _validate(config: Any, source: str) -> None:
                 raise ConfigError(f"{at}.{key}", "expected a non-empty list of tensor names",
                                   source=source)
         if spec.get("runtime") is not None:
+            from ._runtimes import parse_runtime  # imports torch: only for a config that names a runtime
+
             try:
                 parse_runtime(spec["runtime"], f"{at}.runtime")
             except ConfigError as exc:
@@ -253,8 +320,3 @@ def _validate(config: Any, source: str) -> None:
         if rf is not None and (not isinstance(rf, int) or isinstance(rf, bool) or rf < 0):
             raise ConfigError(f"{at}.receptive_field", f"expected a non-negative integer, got {rf!r}",
                               "omit it for networks without a finite receptive field", source=source)
-    stack = config.get("stack")
-    if stack is None:
-        raise ConfigError("stack", "missing; the stack says which blocks run this addon", source=source)
-    if not isinstance(stack, (list, dict)) or not stack:
-        raise ConfigError("stack", f"expected a non-empty list of block specs, got {stack!r}", source=source)

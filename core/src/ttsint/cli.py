@@ -97,7 +97,7 @@ def make_cli(registry: Registry | None = None) -> click.Group:
         if not debug:  # torch's own warnings and deserialization tracebacks stay off the terminal
             logging.getLogger("torch").setLevel(logging.CRITICAL)
 
-    for command in (addons, blocks, check, new_plugin, plugins, runtimes, synth, verify):
+    for command in (addons, blocks, check, new_plugin, plugins, runtimes, synth, verify, voices):
         cli.add_command(command)
     registry.add_commands(cli)
     return cli
@@ -189,6 +189,28 @@ def addons(as_json: bool) -> None:
     rows = [{"name": r.name, "plugin": r.plugin, "distribution": r.distribution, "version": r.version,
              "path": str(r.target)} for regs in get_registry().addons.values() for r in regs]
     _listing(rows, as_json, ["name", "distribution", "version", "path"])
+
+
+@click.command()
+@json_option
+def voices(as_json: bool) -> None:
+    """List the voices that can speak: name, language, sample rate, architecture (the block types its stack
+    runs) and licence of every installed addon, read from its config without loading a network."""
+    from ._addon import voice_summary
+
+    rows = []
+    for name, regs in sorted(get_registry().addons.items()):
+        for reg in regs:
+            row: dict[str, Any] = {"name": name if len(regs) == 1 else reg.qualified_name,
+                                   "distribution": reg.distribution}
+            try:
+                row.update(voice_summary(Path(reg.load())))
+            except TTSIntError as exc:
+                row["error"] = str(exc)
+                row["architecture"] = "cannot be read (see --json)"
+            rows.append(row)
+    _listing(rows, as_json, ["name", "language", "sample_rate", "architecture", "license"])
+    _warn_failures()
 
 
 @click.command()
