@@ -1,0 +1,121 @@
+"""Cold start (issue 28): networks are checked at load but deserialized only when run; shipped ONNX forms.
+
+en-rms runs its three default networks from the ONNX files it ships, so loading it and speaking never
+calls torch.export.load; each file handed to a runtime is the one whose digest was checked.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import onnx
+import pytest
+import torch
+import ttsint
+from onnx import TensorProto, helper
+
+EN_RMS = Path(__file__).parents[1] / "plugins/ttsint-voice-en/src/ttsint_voice_en/addon"
+
+
+def test_loading_an_addon_deserializes_no_network() -> None:
+    addon = ttsint.load_addon("en-rms")
+    assert set(addon.networks) == {"text_encoder", "duration_predictor", "decoder", "decoder_step"}
+    assert not any(net.loaded for net in addon.networks.values())
+    # What the segmenter and fixed-shape blocks read comes from the serialized program, not from torch.
+    assert addon.networks["text_encoder"].upper_bound("symbols", 1) == 4096
+    assert addon.networks["decoder_step"].input_specs()["state"] == ((1, 193, 124), torch.float32)
+
+
+def test_en_rms_speaks_from_its_shipped_onnx_forms_without_deserializing_a_program() -> None:
+    with ttsint.Voice.load("en-rms") as voice:
+        audio = voice.synthesize("Hello world.")
+        reports = voice.network_reports()
+        assert {r["runtime"] for r in reports.values()} == {"onnxruntime"}
+        assert all(r.get("shipped") == 1 for r in reports.values()), reports
+        assert not any(net.loaded for net in voice.addon.networks.values())
+        assert not any(b.network.loaded for b in voice.bindings)
+    assert audio.shape[0] > 8000 and torch.isfinite(audio).all()
+
+
+def test_torch_runtime_still_runs_the_pt2_and_agrees(tmp_path: Path) -> None:
+    symbols = torch.arange(1, 30)
+    addon = ttsint.load_addon("en-rms")
+    net = addon.networks["text_encoder"]
+    pool = ttsint.RuntimePool(ttsint.get_registry())
+    onnx_run = pool.executable(net, [ttsint.RuntimeSetting("onnxruntime")], block_path="test")
+    torch_run = pool.executable(net, [ttsint.RuntimeSetting("torch")], block_path="test")
+    inputs = {"symbols": symbols.unsqueeze(0), "mask": torch.ones(1, len(symbols))}
+    a, b = onnx_run(inputs)["text_encoding"], torch_run(inputs)["text_encoding"]
+    assert net.loaded  # the torch runtime asked for the program
+    assert float((a - b).abs().max()) <= 1e-4
+
+
+def _copy_en_rms(tmp_path: Path) -> Path:
+    target = tmp_path / "en-rms"
+    shutil.copytree(EN_RMS, target)
+    return target
+
+
+def test_a_changed_onnx_form_is_refused_at_its_digest(tmp_path: Path) -> None:
+    addon = _copy_en_rms(tmp_path)
+    data = bytearray((addon / "decoder.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (addon / "decoder.onnx").write_bytes(bytes(data))
+    with pytest.raises(ttsint.ConfigError) as info:
+        ttsint.Voice.load(addon)
+    assert info.value.path == "networks.decoder.onnx_sha256"
+    assert "decoder.onnx has SHA-256" in str(info.value)
+
+
+def test_a_pt2_changed_after_load_is_not_deserialized(tmp_path: Path) -> None:
+    addon_dir = _copy_en_rms(tmp_path)
+    addon = ttsint.load_addon(addon_dir)
+    (addon_dir / "duration_predictor.pt2").write_bytes(b"PK not the checked archive")
+    with pytest.raises(ttsint.AddonError, match="duration_predictor.pt2 changed after the addon was loaded"):
+        addon.networks["duration_predictor"].module  # noqa: B018 (the access deserializes it)
+
+
+def _model(node: onnx.NodeProto, *, external: bool = False, domain: str = "") -> bytes:
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [1], [2.0])
+    if external:
+        weight.ClearField("float_data")
+        weight.data_location = TensorProto.EXTERNAL
+        entry = weight.external_data.add()
+        entry.key, entry.value = "location", "../../../etc/passwd"
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])], [weight])
+    opsets = [helper.make_opsetid("", 20)] + ([helper.make_opsetid(domain, 1)] if domain else [])
+    return helper.make_model(graph, opset_imports=opsets).SerializeToString()
+
+
+def test_onnx_inspection_refuses_external_data_and_custom_operators() -> None:
+    plain = _model(helper.make_node("Mul", ["x", "w"], ["y"]))
+    graph = ttsint.check_archive(plain, ".onnx", "plain.onnx")
+    assert graph.inputs == (("x", "torch.float32"),) and graph.outputs == (("y", "torch.float32"),)
+    with pytest.raises(ttsint.ArchiveError, match=r"leak\.onnx: refused: member 'initializer w': is stored "
+                                                  r"as external data"):
+        ttsint.check_archive(_model(helper.make_node("Mul", ["x", "w"], ["y"]), external=True), ".onnx",
+                             "leak.onnx")
+    custom = _model(helper.make_node("Run", ["x", "w"], ["y"], domain="evil.ops"), domain="evil.ops")
+    with pytest.raises(ttsint.ArchiveError, match="needs a custom operator library"):
+        ttsint.check_archive(custom, ".onnx", "custom.onnx")
+    with pytest.raises(ttsint.ArchiveError, match="not a well-formed ONNX file|not an ONNX model"):
+        ttsint.check_archive(plain[: len(plain) // 2], ".onnx", "cut.onnx")
+
+
+@pytest.mark.slow
+def test_a_cold_synth_never_imports_the_pt2_deserializer(tmp_path: Path) -> None:
+    probe = ("import runpy, sys\n"
+             "sys.argv = ['ttsint', 'synth', 'Hello world.', '-o', sys.argv[1], '--stats']\n"
+             "try:\n    runpy.run_module('ttsint', run_name='__main__')\n"
+             "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+             "print('SERDE', 'torch._export.serde.serialize' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "hello.wav")], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "SERDE False" in done.stdout, done.stdout
+    assert "load " in done.stdout and "(addon, networks, stack), then synthesis:" in done.stdout
+    assert (tmp_path / "hello.wav").stat().st_size > 20_000
