@@ -104,17 +104,21 @@ class KokoroNetwork(SequenceBlock):
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> KokoroNetwork:
         threads = params.pop("threads", 2)
         optimization = params.pop("optimization", "all")
+        spinning = params.pop("spinning", False)
+        if not isinstance(spinning, bool):
+            raise ParameterError("spinning", f"expected true or false, got {spinning!r}")
         if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 64:
             raise ParameterError("threads", f"expected a number of threads from 1 to 64, got {threads!r}")
         if optimization not in ("basic", "extended", "all"):
             raise ParameterError("optimization", f"expected basic, extended or all, got {optimization!r}")
         pack = addon_voice(ctx.addon)
-        session = get_session(addon_model(ctx.addon), SessionSettings(threads, optimization))
+        session = get_session(addon_model(ctx.addon), SessionSettings(threads, optimization, spinning))
         return cls(session=session, pack=pack, **params)
 
     def describe(self) -> str:
         s = self.session.settings
-        return f"KokoroNetwork(threads={s.threads}, optimization={s.optimization}, speed={self.speed:g})"
+        return (f"KokoroNetwork(threads={s.threads}, optimization={s.optimization}, spinning={s.spinning}, "
+                f"speed={self.speed:g})")
 
     def forward(self, utt: Utterance) -> Utterance:
         symbols = utt["symbols"].detach().cpu().numpy().astype(np.int64)

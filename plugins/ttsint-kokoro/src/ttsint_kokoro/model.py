@@ -22,6 +22,7 @@ import onnxruntime as ort
 from ttsint import AddonError, default_cache_dir, file_sha256
 
 __all__ = ["MODEL_SHA256", "PART_PACKAGES", "SAMPLE_RATE", "HOP", "MAX_TOKENS", "KokoroSession",
+           "SessionSettings",
            "part_files", "assemble_parts", "timed_model", "get_session", "clear_sessions"]
 
 MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
@@ -162,6 +163,9 @@ class SessionSettings:
 
     threads: int = 2
     optimization: str = "all"  # "basic", "extended" or "all"
+    spinning: bool = False
+    """Idle intra-op threads spin waiting for work: a little faster on an idle machine, much slower on a
+    shared one (benchmarks/RESULTS.md, Kokoro), so off by default."""
 
 
 _LEVELS = {"basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
@@ -178,6 +182,7 @@ class KokoroSession:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = _LEVELS[settings.optimization]
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if settings.spinning else "0")
         options.log_severity_level = 3  # the durations output's shape merge warning is expected
         if profile:
             options.enable_profiling = True
