@@ -557,7 +557,7 @@ class DocumentStream(Iterator[np.ndarray]):
             if start is None:
                 continue
             seg_words = _segment_words(info, hop)
-            length = ((info.end or info.start) - info.start) * state.voice.frame_seconds / rate
+            length = ((info.end or info.start) - info.start) * state.voice.frame_seconds
             n = len(info.text.split())
             for w in range(n):
                 found = seg_words.get(w)

@@ -214,6 +214,8 @@ class _Walker:
         run, self.current = self.current, None
         if run is None or not run.text:
             return
+        if self.pending_marks:  # marks after the run's last word are reached when it ends
+            self._place_marks(run)
         self.doc.items.append(run)
         index = len(self.doc.runs) - 1
         self.doc.marks[:] = [replace(m, run=index) if m.run == -1 else m for m in self.doc.marks]
