@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
@@ -19,7 +19,6 @@ from ttsint import (
     BuildContext,
     Chunk,
     ConfigError,
-    ParameterError,
     Range,
     SequenceBlock,
     StreamableBlock,
@@ -92,7 +91,11 @@ class KokoroNetwork(SequenceBlock):
     context_params = ("session", "pack")
 
     def __init__(self, session: KokoroSession, pack: np.ndarray,
-                 speed: Annotated[float, Range(0.5, 2.0)] = 1.0) -> None:
+                 speed: Annotated[float, Range(0.5, 2.0)] = 1.0,
+                 threads: Annotated[int, Range(1, 64)] = 2,
+                 optimization: Literal["basic", "extended", "all"] = "all",
+                 spinning: bool = False) -> None:
+        """``threads``, ``optimization`` and ``spinning`` choose the shared session ``from_config`` finds."""
         self.session = session
         self.pack = pack
         self.speed = float(speed)
@@ -102,17 +105,10 @@ class KokoroNetwork(SequenceBlock):
 
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> KokoroNetwork:
-        threads = params.pop("threads", 2)
-        optimization = params.pop("optimization", "all")
-        spinning = params.pop("spinning", False)
-        if not isinstance(spinning, bool):
-            raise ParameterError("spinning", f"expected true or false, got {spinning!r}")
-        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 64:
-            raise ParameterError("threads", f"expected a number of threads from 1 to 64, got {threads!r}")
-        if optimization not in ("basic", "extended", "all"):
-            raise ParameterError("optimization", f"expected basic, extended or all, got {optimization!r}")
+        settings = SessionSettings(params.get("threads", 2), params.get("optimization", "all"),
+                                   params.get("spinning", False))
         pack = addon_voice(ctx.addon)
-        session = get_session(addon_model(ctx.addon), SessionSettings(threads, optimization, spinning))
+        session = get_session(addon_model(ctx.addon), settings)
         return cls(session=session, pack=pack, **params)
 
     def describe(self) -> str:
