@@ -391,8 +391,11 @@ class Speech:
             if info.end is None or (not final and self.samples_in < info.end):
                 break
             start = info.start * frame
-            out.append({"segment": info.index, "text": info.text, "start": round(start, 4),
-                        "end": round(info.end * frame, 4), "words": ttsint.word_timings(info, hop, start)})
+            seg = {"segment": info.index, "text": info.text, "start": round(start, 4),
+                   "end": round(info.end * frame, 4), "words": ttsint.word_timings(info, hop, start)}
+            if info.symbol_frames is not None:  # where the model's durations end: the audio's end, to a frame
+                seg["timed_end"] = round(start + hop * int(info.symbol_frames.sum()), 4)
+            out.append(seg)
             self.words_sent += 1
         return out
 

@@ -69,8 +69,17 @@ def voice_card(entry: ServedVoice) -> dict[str, Any]:
         "source": scrub(source) if isinstance(source, str) else None,
         "gender": _gender(config),
         "honours": {"speed": entry.supports_pace, "instructions": False,
-                    "timestamps": has_durations(entry.voice.block), "sample_rate": True},
+                    "timestamps": has_durations(entry.voice.block) and _marks_words(entry.voice),
+                    "sample_rate": True},
     }
+
+
+def _marks_words(voice: ttsint.Voice) -> bool:
+    """Whether the front end says which word each symbol belongs to (``word_ids``), as timing words needs."""
+    try:
+        return "word_ids" in voice.encode("hello world")
+    except Exception:  # a front end that cannot say this sample cannot time words either
+        return False
 
 
 def _gender(config: dict[str, Any]) -> str | None:

@@ -177,7 +177,7 @@ FORMATS: dict[str, AudioFormat] = {
                                                                {"write_xing": "0", "id3v2_version": "0"}),
                     _MP3_RATES, 24000),
     "opus": AudioFormat("opus", "audio/opus", lambda r: AvEncoder("ogg", "libopus", r,
-                                                                {"b": "32k", "application": "voip",
+                                                                {"b": "32k", "application": "audio",
                                                                  "frame_duration": "20"},
                                                                 {"page_duration": "20000"}),
                      _OPUS_RATES, 48000),
