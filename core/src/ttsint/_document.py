@@ -377,6 +377,17 @@ class DocumentStream(Iterator[np.ndarray]):
     def close(self) -> None:
         self._chunks.close()
 
+    def chunks(self) -> Iterator[Chunk]:
+        """The same samples as ttsint Chunks ([N, 1] float32, ``start`` in samples), for code that streams
+        chunks (a server's scheduler); closing the generator closes this stream."""
+        start = 0
+        try:
+            for x in self:
+                yield Chunk(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).reshape(-1, 1), start)
+                start += len(x)
+        finally:
+            self.close()
+
     def __enter__(self) -> DocumentStream:
         return self
 
