@@ -136,7 +136,7 @@ class KokoroNetwork(SequenceBlock):
             raise StreamError(f"KokoroNetwork: the network gave {len(durations)} durations summing to "
                               f"{int(durations.sum())} frames and {len(audio)} samples for {len(symbols)} "
                               f"symbols; expected one duration per symbol and {HOP} samples per frame")
-        return {"audio": torch.from_numpy(audio)[:, None], "durations": torch.from_numpy(durations)}
+        return {**utt, "audio": torch.from_numpy(audio)[:, None], "durations": torch.from_numpy(durations)}
 
     def report(self) -> dict[str, Any]:
         with self._lock:
