@@ -1,15 +1,19 @@
-// The try-it page: streams POST /v1/audio/speech as raw PCM and plays each piece as it arrives.
+// The try-it page: streams POST /v1/audio/speech as raw PCM and plays each piece as it arrives, or
+// fetches another response format whole and lets the browser's own decoder play it.
 // Counters live on window.ttsintPage so that tests (and curious people) can read what happened.
 "use strict";
 
 const page = {
   voices: 0, requests: 0, responses: 0, chunks: 0, bytes: 0, samples: 0,
   buffersScheduled: 0, firstAudioMs: null, done: 0, errors: 0, lastError: null, scheduledSeconds: 0,
+  sampleRate: null, architectures: 0, formats: [], played: {},
 };
 window.ttsintPage = page;
 
 const $ = (id) => document.getElementById(id);
-const voiceSelect = $("voice"), speakButton = $("speak"), stopButton = $("stop");
+const voiceSelect = $("voice"), formatSelect = $("format"), speakButton = $("speak"), stopButton = $("stop");
+const MEDIA = { mp3: "audio/mpeg", opus: 'audio/ogg; codecs="opus"', aac: "audio/aac", flac: "audio/flac",
+                wav: "audio/wav" };
 const live = $("live"), overview = $("overview");
 let sampleRates = {};
 let audio = null, analyser = null, nextStart = 0, controller = null;
@@ -23,15 +27,24 @@ async function loadVoices() {
   const body = await response.json();
   $("voices-json").textContent = JSON.stringify(body, null, 2);
   voiceSelect.innerHTML = "";
+  const groups = new Map();  // voices grouped by architecture: the blocks their stacks run
   for (const voice of body.data) {
     if (voice.status !== "ready") continue;
+    const arch = voice.architecture || "other";
+    if (!groups.has(arch)) {
+      const group = document.createElement("optgroup");
+      group.label = arch;
+      groups.set(arch, group);
+      voiceSelect.appendChild(group);
+    }
     sampleRates[voice.name] = voice.sample_rate;
     const option = document.createElement("option");
     option.value = voice.name;
-    option.textContent = `${voice.name} (${voice.sample_rate / 1000} kHz)`;
-    voiceSelect.appendChild(option);
+    option.textContent = `${voice.name} (${voice.language || "?"}, ${voice.sample_rate / 1000} kHz)`;
+    groups.get(arch).appendChild(option);
     page.voices += 1;
   }
+  page.architectures = groups.size;
   const waiting = body.data.filter((v) => v.status === "loading" || v.status === "pending").length;
   voiceSelect.disabled = speakButton.disabled = page.voices === 0;
   setStatus(page.voices ? "ready" : waiting ? "voices loading" : "no voice is ready");
@@ -50,7 +63,7 @@ function ensureAudio() {
   return audio;
 }
 
-// Int16 little-endian PCM -> AudioBuffer at the voice's rate (the context resamples on playback).
+// Int16 little-endian PCM -> AudioBuffer at the response's rate (the context resamples on playback).
 function schedule(pcm, sampleRate) {
   const samples = new Float32Array(pcm.length);
   for (let i = 0; i < pcm.length; i++) samples[i] = pcm[i] / 32768;
@@ -67,9 +80,57 @@ function schedule(pcm, sampleRate) {
   addToOverview(samples);
 }
 
+function loadFormats() {
+  // pcm streams into Web Audio as it arrives; the others play when the browser can decode them.
+  const probe = document.createElement("audio");
+  page.formats = ["pcm", ...Object.keys(MEDIA).filter((f) => probe.canPlayType(MEDIA[f]) !== "")];
+  formatSelect.innerHTML = "";
+  for (const name of page.formats) {
+    const option = document.createElement("option");
+    option.value = name;
+    option.textContent = name === "pcm" ? "pcm (streamed)" : name;
+    formatSelect.appendChild(option);
+  }
+}
+
+async function speakWhole(format, voice, began) {
+  // Another format: the whole response, decoded by the browser's own decoder, then played.
+  const response = await request(format, voice);
+  const data = await response.arrayBuffer();
+  page.bytes += data.byteLength;
+  let buffer;
+  try {
+    buffer = await audio.decodeAudioData(data);
+  } catch (error) {
+    throw new Error(`the browser could not decode ${format}: ${error.message || error}`);
+  }
+  const source = audio.createBufferSource();
+  source.buffer = buffer;
+  source.connect(analyser);
+  source.start();
+  page.played[format] = buffer.duration;
+  page.firstAudioMs = performance.now() - began;
+  $("ttfa").textContent = `${page.firstAudioMs.toFixed(0)} ms (whole ${format})`;
+  $("received").textContent = `${buffer.duration.toFixed(1)} s`;
+}
+
+async function request(format, voice) {
+  const response = await fetch("/v1/audio/speech", {
+    method: "POST", signal: controller.signal, headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ model: "tts-1", voice, input: $("text").value, response_format: format,
+                           speed: Number($("speed").value) }),
+  });
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new Error(body.error ? body.error.message : `HTTP ${response.status}`);
+  }
+  page.responses += 1;
+  return response;
+}
+
 async function speak(event) {
   event.preventDefault();
-  const voice = voiceSelect.value, sampleRate = sampleRates[voice];
+  const voice = voiceSelect.value, format = formatSelect.value || "pcm";
   ensureAudio();
   nextStart = 0; received = []; receivedSamples = 0; drawOverview();
   controller = new AbortController();
@@ -78,16 +139,16 @@ async function speak(event) {
   const began = performance.now();
   page.requests += 1;
   try {
-    const response = await fetch("/v1/audio/speech", {
-      method: "POST", signal: controller.signal, headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ model: voice, voice, input: $("text").value, response_format: "pcm",
-                             speed: Number($("speed").value) }),
-    });
-    if (!response.ok) {
-      const body = await response.json().catch(() => ({}));
-      throw new Error(body.error ? body.error.message : `HTTP ${response.status}`);
+    if (format !== "pcm") {
+      await speakWhole(format, voice, began);
+      page.done += 1;
+      setStatus("done");
+      return;
     }
-    page.responses += 1;
+    const response = await request("pcm", voice);
+    // OpenAI's pcm is 24 kHz; the server states the rate it sends.
+    const sampleRate = Number(response.headers.get("x-sample-rate")) || 24000;
+    page.sampleRate = sampleRate;
     const reader = response.body.getReader();
     let carry = null;            // an odd byte left over between network chunks
     let heard = false;
@@ -166,4 +227,5 @@ function drawLive() {
 $("speak-form").addEventListener("submit", speak);
 stopButton.addEventListener("click", stop);
 $("speed").addEventListener("input", () => { $("speed-value").textContent = `${Number($("speed").value).toFixed(2)}×`; });
+loadFormats();
 loadVoices().catch((error) => { page.errors += 1; page.lastError = String(error); setStatus(String(error)); });
