@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from .aliases import OPENAI_MODELS, OPENAI_VOICES, default_target, is_openai_model
 from .errors import APIError
-from .formats import FORMATS, PCM_DEFAULT_RATE, AudioFormat, Resampler, wav_header
+from .formats import FORMATS, PCM_DEFAULT_RATE, AudioFormat, Resampler, warm, wav_header
 from .metrics import ServeMetrics
 from .pool import READY, SKIPPED, ServedVoice, VoicePool
 from .scheduler import CapacityError, Scheduler, SynthesisStream
@@ -294,6 +295,7 @@ def create_app(pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pool.start()
         scheduler.start()
+        threading.Thread(target=warm, name="ttsint-warm-encoders", daemon=True).start()
         announce = asyncio.create_task(announce_ready()) if url else None
         try:
             yield

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FORMATS", "PCM_DEFAULT_RATE", "AudioFormat", "Encoder", "Resampler", "UNKNOWN_SIZE", "wav_header"]
+__all__ = ["FORMATS", "PCM_DEFAULT_RATE", "AudioFormat", "Encoder", "Resampler", "UNKNOWN_SIZE", "warm",
+           "wav_header"]
 
 UNKNOWN_SIZE = 0xFFFFFFFF
 """The RIFF and data sizes of a WAV whose length is not known when its header is sent: FFmpeg, libsndfile,
@@ -209,3 +210,12 @@ class Resampler:
         if self._stream is None:
             return samples.astype(np.float32, copy=False)
         return self._stream.resample_chunk(samples.astype(np.float32, copy=False), last=last)
+
+
+def warm() -> None:
+    """Import PyAV and soxr and open each encoder once, so a server's first mp3 does not pay ~0.2 s for it."""
+    for fmt in FORMATS.values():
+        encoder = fmt.encoder(fmt.rate_for(24000))
+        encoder.encode(np.zeros(64, dtype=np.float32))
+        encoder.close()
+    Resampler(16000, 24000)(np.zeros(64, dtype=np.float32))
