@@ -105,8 +105,9 @@ def main() -> int:
         return 1
     first = loaded[names[0]]
     doc = ttsint.Document(loaded, default=names[0], allowed=names)
-    for name in names:  # calibrate each voice's loudness off the clock, as a server does once
-        doc.state(name).loudness()
+    lufs = {name: doc.state(name).loudness() for name in names}  # off the clock, as a server does once
+    print("loudness (EBU R128 of the calibration sentence): " + ", ".join(
+        f"{n} {v:.1f} LUFS (gain {lufs[names[0]] - v:+.1f} dB)" for n, v in lufs.items()))
 
     sentences = words_text(args.words)
     plain = " ".join(sentences)

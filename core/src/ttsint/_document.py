@@ -260,7 +260,6 @@ class _Prepared:
     state: _VoiceState
     speech: SpeechStream
     first: Chunk | None
-    texts: list[str]
 
 
 class _Joiner:
@@ -395,19 +394,20 @@ class DocumentStream(Iterator[np.ndarray]):
         self.close()
 
     # -- preparing runs ---------------------------------------------------------------------------
-    def _segments(self, run: Run, state: _VoiceState) -> tuple[list[tuple[str, Utterance]], list[str]]:
-        voice = state.voice
+    def _segments(self, run: Run, state: _VoiceState) -> Iterator[tuple[str, Utterance]]:
+        """The run's sentences with their utterances, lazily: each goes through the front end when reached."""
+        segments: Iterator[tuple[str, Utterance]]
         if run.has_phonemes:
-            segments = [(run.text, self._phoneme_utterance(run, state))]
+            segments = iter([(run.text, self._phoneme_utterance(run, state))])
         else:
-            segments = list(voice.segments(run.text))
-        if run.prosody.pitch_semitones:
-            if state.pitch:
-                shift = torch.tensor(run.prosody.pitch_semitones)
-                segments = [(t, {**u, PITCH_KEY: shift}) for t, u in segments]
-            else:
-                self.doc.warn(f"<prosody pitch> is not supported by voice {state.name!r} and was ignored")
-        return segments, [t for t, _ in segments]
+            segments = state.voice.segments(run.text)
+        if not run.prosody.pitch_semitones:
+            return segments
+        if not state.pitch:
+            self.doc.warn(f"<prosody pitch> is not supported by voice {state.name!r} and was ignored")
+            return segments
+        shift = torch.tensor(run.prosody.pitch_semitones)
+        return ((t, {**u, PITCH_KEY: shift}) for t, u in segments)
 
     def _phoneme_utterance(self, run: Run, state: _VoiceState) -> Utterance:
         frontend = state.voice.addon.frontend
@@ -455,15 +455,15 @@ class DocumentStream(Iterator[np.ndarray]):
         def work() -> _Prepared:
             run = self.doc.runs[index]
             state = self.owner.state(run.voice)
-            segments, texts = self._segments(run, state)
+            segments = self._segments(run, state)
             pause = round(state.voice.segment_settings.pause / state.voice.frame_seconds)
-            speech = SpeechStream(state.voice.guarded, iter(segments), pause_frames=pause)
+            speech = SpeechStream(state.voice.guarded, segments, pause_frames=pause)
             first = next(speech, None)
             self.prepared_runs += 1
             if state is not self.reference:
                 state.loudness()
                 self.reference.loudness()
-            return _Prepared(run, index, state, speech, first, texts)
+            return _Prepared(run, index, state, speech, first)
 
         if index == 0:
             done: Future[_Prepared] = Future()
