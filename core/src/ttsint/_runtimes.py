@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-import torch
-
 from ._errors import AddonError, ConfigError, PluginError, TTSIntError
 from ._stats import RunStats
 
 if TYPE_CHECKING:
+    import torch
+
     from ._registry import Registry
 
 __all__ = [
@@ -53,6 +53,8 @@ class ExportedNetwork(Protocol):
 
 def device_present(device: torch.device) -> bool:
     """Whether torch can place tensors on ``device`` on this machine."""
+    import torch
+
     if device.type == "cpu":
         return True
     if device.type == "cuda":
@@ -86,7 +88,7 @@ class Executable:
     def __call__(self, tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         begin = time.perf_counter()
         out = self.execute(tensors)
-        if isinstance(out, torch.Tensor):
+        if not isinstance(out, (tuple, list)):  # one tensor (torch or NumPy)
             out = (out,)
         out = tuple(out)
         self.stats.add(calls=1, seconds=time.perf_counter() - begin)
@@ -127,6 +129,8 @@ class Runtime:
     @classmethod
     def devices(cls) -> list[str]:
         """The devices this runtime can use on this machine."""
+        import torch
+
         found = []
         for kind in cls.device_types:
             if kind == "cuda" and device_present(torch.device("cuda")):
@@ -138,6 +142,8 @@ class Runtime:
     @classmethod
     def check_device(cls, device: str | torch.device) -> torch.device:
         """``device`` as a torch.device; ValueError when this runtime cannot run there, or it is not here."""
+        import torch
+
         try:
             dev = torch.device(device)
         except (RuntimeError, TypeError, ValueError):
@@ -175,6 +181,8 @@ class Runtime:
 
 
 def _absent_reason(dev: torch.device) -> str:
+    import torch
+
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             return "torch.cuda.is_available() is False: no GPU, no driver, or a CPU-only torch build"
@@ -311,6 +319,8 @@ class RuntimePool:
 
     @staticmethod
     def _key(name: str, options: Mapping[str, Any], device: str) -> str:
+        import torch
+
         return json.dumps([name, dict(options), str(torch.device(device))], sort_keys=True, default=str)
 
     @property
