@@ -6,6 +6,7 @@ the package to install. The element table runs on every installed voice.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -276,6 +277,27 @@ def test_three_voices_one_stream(document: Document, voices: Voices) -> None:
     levels = [level(audio[int(run["start"] * 22050):int(run["end"] * 22050)], 22050)
               for run in stream.runs[:len(names)]]
     assert max(levels) - min(levels) < 3.0, levels
+
+
+class Quieter(ttsint.StreamableBlock):
+    """Scales the samples: a voice 12 dB quieter than its model, to test loudness matching."""
+
+    def stream(self, utt: ttsint.Utterance,
+               upstream: Iterator[ttsint.Chunk] | None) -> Iterator[ttsint.Chunk]:
+        assert upstream is not None
+        for chunk in upstream:
+            yield ttsint.Chunk(chunk.frames * 10 ** (-12 / 20), chunk.start)
+
+
+def test_loudness_is_matched_across_voices(voices: Voices) -> None:
+    loud = voices.load("en-rms")
+    quiet = copy.copy(loud)  # the same addon and networks; only its top block differs
+    quiet.block = ttsint.StreamableStack([loud.block, Quieter()])
+    doc = Document({"loud": loud, "quiet": quiet}, default="loud", allowed=["loud", "quiet"])
+    assert doc.state("loud").loudness() - doc.state("quiet").loudness() == pytest.approx(12, abs=0.5)
+    audio, stream = doc.speak(f'<speak><s>{TEXT}</s><voice name="quiet"><s>{TEXT}</s></voice></speak>')
+    first, second = (level(audio[int(r["start"] * 16000):int(r["end"] * 16000)], 16000) for r in stream.runs)
+    assert second - first == pytest.approx(0, abs=1.0)  # 12 dB apart without the matching
 
 
 def test_the_click_check_catches_a_click() -> None:
