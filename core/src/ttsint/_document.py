@@ -9,6 +9,7 @@ calibration sentence per voice), and its edges are faded so that joins never cli
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import threading
@@ -223,7 +224,9 @@ class Document:
             if found is not None:
                 return found
             voice = self._given.get(name)
-            if voice is None:
+            if voice is not None:  # MelPitch goes into a copy: the caller's Voice stays as it was given
+                voice = copy.copy(voice)
+            else:
                 names = self._names()
                 if name not in names:
                     raise SSMLError(f"<voice name={name!r}>: no such voice here; the voices are "
@@ -236,9 +239,14 @@ class Document:
             found = self._states[name] = _VoiceState(name, voice, _with_pitch(voice), _ipa_mode(voice))
             return found
 
-    def stream(self, text: str, *, sample_rate: int | None = None) -> DocumentStream:
-        """Stream ``text`` (SSML when it starts with ``<speak``, else plain text for the default voice)."""
+    def stream(self, text: str, *, sample_rate: int | None = None,
+               voice: str | None = None) -> DocumentStream:
+        """Stream ``text`` (SSML when it starts with ``<speak``, else plain text) at ``sample_rate``;
+        ``voice`` speaks what no ``<voice>`` covers (default: the Document's default)."""
         doc = parse_ssml(text) if is_ssml(text) else SSMLDocument(items=[Run(None, _NEUTRAL, [text])])
+        if voice is not None:
+            for run in doc.runs:
+                run.voice = run.voice or voice
         return DocumentStream(self, doc, sample_rate)
 
     def speak(self, text: str, *, sample_rate: int | None = None) -> tuple[np.ndarray, DocumentStream]:
@@ -589,7 +597,7 @@ class DocumentStream(Iterator[np.ndarray]):
                 continue
             t = words[mark.word]["start"] if mark.word < len(words) else run_entry["end"]
             marks.append({"type": "mark", "name": mark.name, "time": t})
-        self.runs.append({**run_entry, "words": words})
+        self.runs.append({**run_entry, "words": words, "marks": marks})
         self.events.append(run_entry)
         merged = sorted(marks + words, key=lambda e: (e.get("time", e.get("start")), e["type"] != "mark"))
         self.events.extend(merged)
