@@ -142,6 +142,40 @@ class KokoroPhonemes(Frontend):
             out += [owner[g]] * len(group)
         return out
 
+    def encode_parts(self, parts: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
+        """An utterance from ("text", str) and ("ipa", str) pieces in order, for SSML's ``<phoneme>``: text
+        through espeak-ng, IPA as given (symbols outside the vocabulary dropped). ``word_ids`` count words
+        as the joined text splits them (an IPA piece is its written word); left out when they cannot be
+        matched, so no word is ever timed wrongly."""
+        groups: list[str] = []
+        owners: list[int] | None = []
+        written = ""
+        for kind, piece in parts:
+            joined = bool(written) and not written[-1].isspace() and bool(piece) and not piece[0].isspace()
+            first = len(written.split()) - (1 if joined else 0)
+            if kind == "ipa":
+                found = ["".join(p for p in piece if p in self.vocab)]
+                words = 1
+                written += "x"  # the IPA stands for one written word; the caller's text says which
+            else:
+                found = self.phonemes(piece).split()
+                words = len(piece.split())
+                written += piece
+            found = [g for g in found if g]
+            groups += found
+            if owners is not None:
+                owners = owners + [first + i for i in range(len(found))] if len(found) == words else None
+        if not groups:
+            raise FrontendError("nothing to say: the text and IPA give no phonemes this voice knows")
+        ipa = " ".join(groups)
+        utt = {"symbols": torch.tensor([0, *(self.vocab[p] for p in ipa), 0], dtype=torch.int64)}
+        if owners is not None:
+            ids: list[int] = []
+            for g, group in enumerate(groups):
+                ids += ([-1] if g else []) + [owners[g]] * len(group)
+            utt["word_ids"] = torch.tensor([-1, *ids, -1], dtype=torch.int64)
+        return utt
+
     def segments(self, text: str, max_symbols: int | None = None, *,
                  source: str = "segments.max_symbols") -> Iterator[tuple[str, dict[str, torch.Tensor]]]:
         """Sentences as the base class makes them, after dropping words in a script this voice cannot speak.
