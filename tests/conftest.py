@@ -110,6 +110,22 @@ class TinyModels:
     postnet: torch.nn.Module
 
 
+SLOW_FIXTURES = frozenset({
+    "plugin_venv", "scaffolds",  # pip installs into a fresh venv
+    "server", "default_server", "every_voice_server", "served", "ray_server",  # `ttsint serve` subprocesses
+    "fuzz_results",  # hundreds of CLI runs
+})
+"""A test that uses one of these is slow by what it sets up, whatever its body: it is marked so here,
+so `pytest -m "not slow"` (the fast tier) leaves it out without each test having to say so."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def tiny_models() -> TinyModels:
     torch.manual_seed(0)

@@ -47,6 +47,7 @@ def test_the_readme_links_the_guide_and_every_kind_has_a_section():
         assert title in titles and title in RUNNABLE
 
 
+@pytest.mark.slow  # each example runs in a fresh process, most of them importing torch
 @pytest.mark.parametrize("title", list(RUNNABLE))
 def test_the_examples_run(title, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TTSINT_")}

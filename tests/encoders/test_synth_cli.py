@@ -45,7 +45,7 @@ def test_synth_bad_input_is_one_clear_line_and_exit_1(tmp_path):
     result = ttsint("synth", "Привет", "--addon", "demo")
     assert result.returncode == 1
     assert "cannot say" in result.stderr and "Traceback" not in result.stderr
+    # The demo addon's stack ends in mel: a WAV needs a vocoder, installed or not, so this always fails.
     result = ttsint("synth", "hi", "--addon", "demo", "-o", str(tmp_path / "x.wav"))
-    if "GriffinLim" not in ttsint("blocks").stdout or True:
-        assert result.returncode == 1
-        assert "vocoder" in result.stderr
+    assert result.returncode == 1
+    assert "vocoder" in result.stderr and "Traceback" not in result.stderr

@@ -10,6 +10,8 @@ import pytest
 
 from .conftest import Server, chromium_path
 
+pytestmark = pytest.mark.slow  # a headless browser
+
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = chromium_path()
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "serve-page.png"
