@@ -25,9 +25,9 @@ _EAGER = [name for name in globals() if not name.startswith("_") and name != "an
 __getattr__, _lazy_names = lazy_exports(__name__, {
     "_addon": ("Addon", "default_addon", "load_addon"),
     "_audio": ("NpyWriter", "read_wav", "to_pcm16", "WavWriter", "write_wav"),
-    "_blocks": ("Block", "chunks_to", "last_streamable", "merge_outputs", "Node", "Prepared",
-                "SequenceBlock", "SequenceBlockContainer", "StreamableBlock", "StreamablePipeline",
-                "StreamableStack", "utterance_to", "walk"),
+    "_blocks": ("announce", "Block", "chunks_to", "last_streamable", "merge_outputs", "Node", "SequenceBlock",
+                "SequenceBlockContainer", "StreamableBlock", "StreamablePipeline", "StreamableStack", "timed",
+                "Timing", "utterance_to", "walk"),
     "_cache": ("artifact_digest", "default_cache_dir", "file_sha256", "write_atomic"),
     "_chunking": ("concat_chunks", "context_windows", "crossfade", "length_mask", "next_bucket",
                    "pad_context", "pad_to", "pad_to_bucket", "Span", "split_spans", "stitch_spans",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any, ClassVar, NamedTuple
 
 import torch
@@ -18,39 +18,16 @@ __all__ = [
     "SequenceBlockContainer",
     "StreamableStack",
     "StreamablePipeline",
-    "Prepared",
     "merge_outputs",
     "utterance_to",
     "chunks_to",
     "Node",
     "walk",
     "last_streamable",
+    "announce",
+    "Timing",
+    "timed",
 ]
-
-
-@dataclass(frozen=True, eq=False)
-class Prepared:
-    """An utterance with the sequence work of a streamable block done, ready to stream without redoing it.
-
-    ``Voice.stream`` prepares the next sentence in the background while the current one streams.
-    """
-
-    block: StreamableBlock
-    utt: Utterance
-    parts: tuple[Prepared, ...] = field(default=())
-
-    def stream(self, upstream: Iterator[Chunk] | None = None) -> Iterator[Chunk]:
-        """The chunks ``block.stream(utt, upstream)`` would yield."""
-        return self.block.stream_prepared(self, chunks_to(upstream, self.block.device))
-
-    def symbol_frames(self) -> torch.Tensor | None:
-        """Frames per input symbol, from the first block in the tree that knows them (an Upsampler does)."""
-        found = self.block.symbol_frames(self.utt)
-        for part in self.parts:
-            if found is not None:
-                break
-            found = part.symbol_frames()
-        return found
 
 
 class Block:
@@ -176,14 +153,6 @@ class StreamableBlock(Block):
         """Yield chunks lazily; ``upstream`` is the previous block's chunks, or None for the first block."""
         raise NotImplementedError(f"{type(self).__name__} must implement stream(utt, upstream)")
 
-    def prepare(self, utt: Utterance) -> Prepared:
-        """Run the sequence blocks this block holds (none by default), so streaming can start at once."""
-        return Prepared(self, utt)
-
-    def stream_prepared(self, prepared: Prepared, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
-        """Stream from ``prepare``'s result; containers override it to skip the work already done."""
-        return self.stream(prepared.utt, upstream)
-
     def symbol_frames(self, utt: Utterance) -> torch.Tensor | None:
         """How many output frames (at the addon's hop) each symbol lasts, if this block decides it."""
         return None
@@ -232,17 +201,6 @@ class StreamableStack(StreamableBlock):
         if chunks is not None:
             yield from chunks
 
-    def prepare(self, utt: Utterance) -> Prepared:
-        parts = tuple(block.prepare(utterance_to(utt, block.device)) for block in self.stack)
-        return Prepared(self, utt, parts)
-
-    def stream_prepared(self, prepared: Prepared, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
-        chunks = upstream
-        for part in prepared.parts:
-            chunks = part.stream(chunks)
-        if chunks is not None:
-            yield from chunks
-
     def output_kind(self, upstream_kind: str | None = None) -> str | None:
         for block in self.stack:
             upstream_kind = block.output_kind(upstream_kind)
@@ -270,16 +228,9 @@ class StreamablePipeline(StreamableBlock):
         sequence = self.sequence_block
         encoded = merge_outputs(utt, sequence.forward(utterance_to(utt, sequence.device)))
         device = self.streamable_block.device
-        yield from self.streamable_block.stream(utterance_to(encoded, device), chunks_to(upstream, device))
-
-    def prepare(self, utt: Utterance) -> Prepared:
-        sequence = self.sequence_block
-        encoded = merge_outputs(utt, sequence.forward(utterance_to(utt, sequence.device)))
-        device = self.streamable_block.device
-        return Prepared(self, encoded, (self.streamable_block.prepare(utterance_to(encoded, device)),))
-
-    def stream_prepared(self, prepared: Prepared, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
-        return prepared.parts[0].stream(upstream)
+        encoded = utterance_to(encoded, device)
+        announce(self.streamable_block, encoded)
+        yield from self.streamable_block.stream(encoded, chunks_to(upstream, device))
 
     def output_kind(self, upstream_kind: str | None = None) -> str | None:
         return self.streamable_block.output_kind(upstream_kind)
@@ -318,6 +269,92 @@ def last_streamable(block: Block) -> Block:
                 isinstance(child, StreamableBlock) for _, child in node.block.children()):
             found = node.block
     return found
+
+
+_LISTENER: ContextVar[Callable[[Block, Utterance], None] | None] = ContextVar("ttsint_listener", default=None)
+
+
+def announce(block: Block, utt: Utterance) -> None:
+    """Tell the stream being pulled that ``block`` streams ``utt``, an utterance its container made.
+
+    A container that runs sequence blocks inside ``stream`` (as StreamablePipeline does) calls this
+    before streaming its child, so that whoever times the stream (the output guard, ``Voice.stream``)
+    sees the durations the sequence blocks decided, without a second protocol and without redoing work.
+    """
+    listener = _LISTENER.get()
+    if listener is not None:
+        listener(block, utt)
+
+
+def symbol_frames(block: Block, utt: Utterance) -> torch.Tensor | None:
+    """Frames per input symbol for ``utt``, from the first streamable block in the tree that decides them."""
+    for node in walk(block):
+        if isinstance(node.block, StreamableBlock):
+            found = node.block.symbol_frames(utt)
+            if found is not None:
+                return found
+    return None
+
+
+class Timing:
+    """What one stream learns of its timing: the frames each symbol lasts, once a block decides them.
+
+    ``check`` (e.g. the output guard's limits) runs on them as soon as they are known, before any
+    frame of the utterance is made.
+    """
+
+    def __init__(self, check: Callable[[torch.Tensor], None] | None = None) -> None:
+        self.symbol_frames: torch.Tensor | None = None
+        self._check = check
+
+    def hear(self, block: Block, utt: Utterance) -> None:
+        if self.symbol_frames is None:
+            found = symbol_frames(block, utt)
+            if found is not None:
+                if self._check is not None:
+                    self._check(found)
+                self.symbol_frames = found
+
+
+def timed(block: StreamableBlock, utt: Utterance, upstream: Iterator[Chunk] | None,
+          timing: Timing) -> Iterator[Chunk]:
+    """``block.stream(utt, upstream)``, telling ``timing`` the symbol frames as soon as a block decides them.
+
+    Look-ahead needs nothing more: pulling the first chunk runs the sequence blocks, so a thread that
+    pulls it readies the utterance, through ``stream`` alone, for any block.
+    """
+    timing.hear(block, utt)
+    chunks = block.stream(utt, upstream)
+    heard: Any = None
+    listener: Callable[[Block, Utterance], None] | None = None
+    try:
+        while timing.symbol_frames is None:
+            outer = _LISTENER.get()
+            if listener is None or outer is not heard:
+                listener, heard = _listening(timing, outer), outer
+            token = _LISTENER.set(listener)
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                return
+            finally:
+                _LISTENER.reset(token)
+            yield chunk
+        yield from chunks  # timed: nothing more to hear, so no per-chunk cost
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def _listening(timing: Timing, outer: Callable[[Block, Utterance], None] | None,
+               ) -> Callable[[Block, Utterance], None]:
+    def listener(block: Block, utt: Utterance) -> None:
+        timing.hear(block, utt)
+        if outer is not None:
+            outer(block, utt)
+
+    return listener
 
 
 def utterance_to(utt: Utterance, device: torch.device | None) -> Utterance:

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ._blocks import Block, Prepared, StreamableBlock, last_streamable
+from ._blocks import Block, StreamableBlock, Timing, last_streamable, timed
 from ._data import Chunk, Utterance
 from ._errors import StreamError, TTSIntError
 from ._limits import Limits, check_symbol_frames
@@ -72,32 +72,24 @@ class OutputGuard(StreamableBlock):
     def close(self) -> None:
         self.block.close()
 
-    def prepare(self, utt: Utterance) -> Prepared:
-        try:
-            return Prepared(self, utt, (self.block.prepare(utt),))
-        except TTSIntError:
-            raise
-        except Exception as exc:
-            raise _wrap(exc, self.block) from exc
-
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
-        return self.stream_prepared(self.prepare(utt), upstream)
+        # The durations are checked against the limits as soon as a block decides them, before frames.
+        where = self._where()
+        timing = Timing(lambda counts: check_symbol_frames(counts, self.limits, where))
+        return self._checked(timed(self.block, utt, upstream, timing), timing)
 
-    def stream_prepared(self, prepared: Prepared, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
-        inner = prepared.parts[0] if prepared.parts else Prepared(self.block, prepared.utt)
-        symbol_frames = inner.symbol_frames()
-        return self._checked(inner.stream(upstream), symbol_frames)
+    def _where(self) -> str:
+        leaf = last_streamable(self.block)
+        return f"{leaf.where} ({leaf.type_name})"
 
     def symbol_frames(self, utt: Utterance) -> torch.Tensor | None:
         return self.block.symbol_frames(utt)
 
-    def _checked(self, chunks: Iterator[Chunk], symbol_frames: torch.Tensor | None) -> Iterator[Chunk]:
+    def _checked(self, chunks: Iterator[Chunk], timing: Timing) -> Iterator[Chunk]:
+        """``chunks`` checked one by one; at their end, their total against the durations ``timing`` heard."""
         leaf = last_streamable(self.block)
         where = f"{leaf.where} ({leaf.type_name})"
         scale = self.hop_length if self.kind_out == "waveform" else 1
-        if symbol_frames is not None:
-            check_symbol_frames(symbol_frames, self.limits, where)
-        expected = int(symbol_frames.sum()) * scale if symbol_frames is not None else None
         most = self.limits.max_frames_per_utterance * scale
         # What every chunk must have in dimension 1: the addon's mel bins, or one channel of waveform.
         width = {"mel": self.n_mels, "waveform": 1}.get(self.kind_out or "")
@@ -130,6 +122,7 @@ class OutputGuard(StreamableBlock):
                                   f"(max_frames_per_utterance = {self.limits.max_frames_per_utterance}, "
                                   f"{self.limits.source})")
             yield chunk
+        expected = int(timing.symbol_frames.sum()) * scale if timing.symbol_frames is not None else None
         if expected is not None and position != expected:
             raise StreamError(f"{where}: made {position} frames, but the durations ask for {expected}; "
                               "a block dropped or added frames")

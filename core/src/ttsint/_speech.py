@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ._blocks import Prepared, StreamableBlock
+from ._blocks import StreamableBlock, Timing, timed
 from ._data import Chunk, Utterance
 from ._errors import FrontendError
 
@@ -65,19 +65,23 @@ class _Failure:
 
 @dataclass
 class _Ready:
-    """A segment made ready to play: front end and sequence blocks done, its first chunk computed."""
+    """A segment made ready to play: front end and sequence blocks done, its first chunk computed.
+
+    Pulling the first chunk of ``block.stream`` runs the sequence blocks, so readying needs nothing
+    but ``stream``: look-ahead works the same for every block, first- or third-party.
+    """
 
     text: str
     utt: Utterance
-    prepared: Prepared
+    timing: Timing
     chunks: Iterator[Chunk]
     first: Chunk | None
 
     @classmethod
     def make(cls, text: str, utt: Utterance, block: StreamableBlock) -> _Ready:
-        prepared = block.prepare(utt)
-        chunks = prepared.stream(None)
-        return cls(text, utt, prepared, chunks, next(chunks, None))
+        timing = Timing()
+        chunks = timed(block, utt, None, timing)
+        return cls(text, utt, timing, chunks, next(chunks, None))
 
     def close(self) -> None:
         close = getattr(self.chunks, "close", None)
@@ -228,7 +232,7 @@ def _run(block: StreamableBlock, first: tuple[str, Utterance], ahead: _Lookahead
                 yield Chunk(chunk.frames, info.start + chunk.start)
             offset = info.start + (last.end if last is not None else 0)
             info.end = offset
-            info.symbol_frames = _symbol_frames(item.prepared)
+            info.symbol_frames = _symbol_frames(item.timing)
             item = ahead.take()
             if item is not _END and last is not None and pause_frames > 0:
                 progress.current = None
@@ -242,6 +246,6 @@ def _run(block: StreamableBlock, first: tuple[str, Utterance], ahead: _Lookahead
         ahead.stop()
 
 
-def _symbol_frames(prepared: Prepared) -> torch.Tensor | None:
-    frames = prepared.symbol_frames()
+def _symbol_frames(timing: Timing) -> torch.Tensor | None:
+    frames = timing.symbol_frames
     return None if frames is None else frames.detach().cpu()

@@ -9,7 +9,7 @@ import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ._blocks import Prepared, StreamableBlock, StreamablePipeline, StreamableStack
+from ._blocks import StreamableBlock, StreamablePipeline, StreamableStack
 from ._data import Chunk, Utterance
 
 __all__ = ["Sink", "Tee", "tap"]
@@ -37,12 +37,6 @@ class Tee(StreamableBlock):
 
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         return self._pass(self.block.stream(utt, upstream))
-
-    def prepare(self, utt: Utterance) -> Prepared:
-        return Prepared(self, utt, (self.block.prepare(utt),))
-
-    def stream_prepared(self, prepared: Prepared, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
-        return self._pass(prepared.parts[0].stream(upstream))
 
     def output_kind(self, upstream_kind: str | None = None) -> str | None:
         return self.block.output_kind(upstream_kind)
