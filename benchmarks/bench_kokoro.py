@@ -10,6 +10,8 @@ Figures (each a ratio ttsint / kokoro-onnx unless said; names for --only):
 - rtf:     real-time factor of each sentence synthesized from text (front end included), both sides
            warmed up, calls interleaved; also the network call alone
 - first:   time to first audio of a WORDS-word text: ttsint Voice.stream / kokoro-onnx create_stream
+- field:   why the decoder is not windowed: the means over axis 2 (AdaIN's instance norm over time) in
+           the graph after the durations; each makes every output sample depend on the whole sentence
 - options: ONNX Runtime session settings (optimization level, spinning, threads) on ttsint's network
            call, each / the setting ttsint uses (all optimizations, no spinning), interleaved
 
@@ -76,6 +78,40 @@ def session(path: Path, threads: int, **config: str) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+def time_statistics(path: Path) -> str:
+    """How many ReduceMean nodes after the duration predictor average over the last (time) axis."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].HasField("t"):
+            constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    users: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            users.setdefault(name, []).append(node)
+    start = next(n for n in graph.node if n.op_type == "Round").output[0]
+    seen, todo, after = set(), [start], []
+    while todo:
+        for node in users.get(todo.pop(), []):
+            if id(node) not in seen:
+                seen.add(id(node))
+                after.append(node)
+                todo.extend(node.output)
+    over_time = 0
+    means = [n for n in after if n.op_type == "ReduceMean"]
+    for node in means:
+        axes = next((list(a.ints) for a in node.attribute if a.name == "axes"), None)
+        if axes is None and len(node.input) > 1 and node.input[1] in constants:
+            axes = constants[node.input[1]].ravel().tolist()
+        over_time += axes in ([2], [-1])
+    return (f"{len(after)} nodes after the durations; {over_time} of their {len(means)} ReduceMean nodes "
+            "average over axis 2, the time axis of AdaIN's instance norm ([1, C, T]): statistics of the "
+            "whole sentence, so no finite receptive field and no exact windowing of the decoder")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -84,7 +120,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--words", type=int, default=300)
-    parser.add_argument("--only", nargs="*", default=["ids", "diff", "rtf", "first", "options"])
+    parser.add_argument("--only", nargs="*", default=["ids", "diff", "rtf", "first", "field", "options"])
     args = parser.parse_args()
 
     voice = ttsint.Voice.load(f"kokoro-{args.voice}", {"stack.0.sequence_block.threads": args.threads})
@@ -164,6 +200,9 @@ def main() -> None:
             o, t = statistics.median(ours_first), statistics.median(theirs_first)
             print(f"first    time to first audio, {args.words}-word text: ttsint {o:.2f} s, kokoro-onnx "
                   f"{t:.2f} s: ratio {o / t:.3f}")
+
+        if "field" in args.only:
+            print("field    " + time_statistics(timed_model("parts")))
 
         if "options" in args.only:
             timed = timed_model("parts")
