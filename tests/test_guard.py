@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 import torch
+import ttsint
 from ttsint import Chunk, StreamableBlock, StreamError, Utterance
 from ttsint._guard import OutputGuard
 
@@ -55,3 +56,59 @@ def test_wrong_widths_name_the_frames():
         list(guard.stream({}, None))
     with pytest.raises(StreamError, match="frames 0-4 have 2 channels; a waveform has one"):
         guarded(torch.zeros(8, 2), produces="waveform")
+
+
+class Timed(StreamableBlock):
+    """Decides two frames per symbol once its container has made ``durations``, but makes one too many."""
+
+    produces = "mel"
+
+    def symbol_frames(self, utt: Utterance) -> torch.Tensor | None:
+        return utt["durations"] if "durations" in utt else None
+
+    def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        yield Chunk(torch.zeros(int(utt["durations"].sum()) + 1, 2), 0)
+
+
+class ThirdPartyContainer(StreamableBlock):
+    """A container written elsewhere: it makes its child's utterance inside ``stream``, as a pipeline does."""
+
+    def __init__(self, inner: StreamableBlock, tells: bool) -> None:
+        self.inner, self.tells = inner, tells
+
+    def children(self) -> list[tuple[str, StreamableBlock]]:
+        return [("inner", self.inner)]
+
+    def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        made = {**utt, "durations": torch.full((len(utt["symbols"]),), 2)}
+        if self.tells:
+            ttsint.announce(self.inner, made)
+        yield from self.inner.stream(made, upstream)
+
+
+@pytest.mark.parametrize("tells", [True, False])
+def test_durations_a_third_party_container_announces_are_checked(tells: bool) -> None:
+    guard = OutputGuard(ThirdPartyContainer(Timed(), tells), n_mels=2, hop_length=4)
+    utt = {"symbols": torch.arange(5)}
+    if tells:  # the guard heard 5 symbols x 2 frames and sees 11
+        with pytest.raises(StreamError, match="made 11 frames, but the durations ask for 10"):
+            list(guard.stream(utt, None))
+    else:  # unannounced, the durations stay unknown: only the per-chunk checks apply
+        assert sum(len(c.frames) for c in guard.stream(utt, None)) == 11
+
+
+def test_durations_beyond_the_limits_stop_the_stream_before_any_frame() -> None:
+    from ttsint import Limits
+
+    made: list[int] = []
+
+    class Counting(Timed):
+        def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+            made.append(1)
+            yield from super().stream(utt, upstream)
+
+    limits = Limits(max_frames_per_symbol=1)
+    guard = OutputGuard(ThirdPartyContainer(Counting(), True), n_mels=2, hop_length=4, limits=limits)
+    with pytest.raises(StreamError):
+        list(guard.stream({"symbols": torch.arange(5)}, None))
+    assert made == []
