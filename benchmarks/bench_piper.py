@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -108,7 +109,14 @@ def peak_rss_serve(port: int) -> int:
                                "response_format": "wav"}).encode()
             request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/audio/speech", data=body,
                                              headers={"Content-Type": "application/json"})
-            urllib.request.urlopen(request, timeout=120).read()
+            while True:  # 503 while the voices are still loading
+                try:
+                    urllib.request.urlopen(request, timeout=120).read()
+                    break
+                except urllib.error.HTTPError as exc:
+                    if exc.code != 503 or time.monotonic() > deadline:
+                        raise
+                    time.sleep(1)
         return _vm_hwm(proc.pid)
     finally:
         proc.terminate()

@@ -103,10 +103,20 @@ def joe_model() -> Path:
 
 
 @pytest.fixture(scope="session")
-def joe_addon(joe_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ttsint_piper import import_voice
+def joe_cache(joe_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache folder holding the installed joe voice's import (the same one its first use makes)."""
+    from ttsint_piper.importer import installed_addon
 
-    return import_voice(joe_model, tmp_path_factory.mktemp("joe") / "joe").directory
+    cache = tmp_path_factory.mktemp("joe-cache")
+    installed_addon("en_US-joe-medium", cache)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def joe_addon(joe_cache: Path) -> Path:
+    from ttsint_piper.importer import installed_addon
+
+    return installed_addon("en_US-joe-medium", joe_cache)
 
 
 @pytest.fixture(scope="session")

@@ -220,6 +220,15 @@ def test_a_claimed_two_gigabyte_shape(tiny_voice: Path, tmp_path: Path, tiny_con
     _import_fails(path, tmp_path, "'huge'", "536,870,912")
 
 
+def test_a_changed_piece_is_refused_by_digest(tiny_addon: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "tiny"
+    shutil.copytree(tiny_addon, copy)
+    decoder = copy / "decoder.onnx"
+    decoder.write_bytes(decoder.read_bytes()[:-1] + b"\0")
+    with pytest.raises(ttsint.AddonError, match="does not match decoder_sha256"):
+        ttsint.Voice.load(copy)
+
+
 def test_limits_are_configurable(tiny_voice: Path) -> None:
     with pytest.raises(ttsint.AddonError, match="nodes is more than"):
         load_checked(tiny_voice, GraphLimits(max_nodes=5))

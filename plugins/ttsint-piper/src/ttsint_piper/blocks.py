@@ -232,6 +232,7 @@ class PiperEncoder(SequenceBlock):
                 )
         latent = self.flow.run(["latent"], {k: v for k, v in flow_feed.items() if k in self._flow_inputs})[0]
         return {
+            **utt,
             "latent": torch.from_numpy(np.ascontiguousarray(latent[0].T)),
             "durations": torch.from_numpy(durations.astype(np.int64)),
         }

@@ -104,6 +104,8 @@ class PiperPhonemes(ttsint.Frontend):
             raise ParameterError("config", "build the front end from an addon config, or pass a PiperConfig")
         self.config = config
         self.linking_glide = bool(linking_glide)
+        # The core splits sentences by this language's rules (Piper's "en_US" -> "en", espeak's "de" -> "de").
+        self.language = (config.language.split("_")[0] or config.espeak_voice.split("-")[0]).lower()
         self.skipped: Counter[str] = Counter()
         self._lock = threading.Lock()
 

@@ -323,7 +323,7 @@ def installed_voices() -> dict[str, Path]:
     return found
 
 
-def installed_addon(name: str) -> Path:
+def installed_addon(name: str, cache_dir: Path | None = None) -> Path:
     """The imported addon folder of installed voice ``name``, importing it into the cache on first use.
 
     The cache folder is keyed by the model's sha256 and the importer version; a folder whose recorded
@@ -337,7 +337,7 @@ def installed_addon(name: str) -> Path:
         )
     model = models[name]
     digest = file_sha256(model)
-    folder = default_cache_dir() / "piper" / f"{name}-{digest[:16]}-v{IMPORTER_VERSION}"
+    folder = (cache_dir or default_cache_dir()) / "piper" / f"{name}-{digest[:16]}-v{IMPORTER_VERSION}"
     toml = folder / "addon.toml"
     if toml.is_file() and f'source_sha256 = "{digest}"' in toml.read_text(encoding="utf-8"):
         return folder
