@@ -126,7 +126,14 @@ def main() -> None:
     parser.add_argument("--text", default=TEXT)
     parser.add_argument("--serve", action="store_true", help="also time ttsint serve to readiness")
     parser.add_argument("--voices", default="en-rms,demo", help="the voices --serve loads, comma-separated")
+    parser.add_argument("--serve-only", action="store_true", help="time only ttsint serve (with --serve)")
     args = parser.parse_args()
+    if args.serve_only:
+        voices = [v for v in args.voices.split(",") if v]
+        ready = [serve_ready(voices) for _ in range(args.rounds)]
+        print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; ttsint serve --addon "
+              f"{' --addon '.join(voices)}: ready after {spread(ready)}   (target ≤ 2 s)")
+        return
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; text {args.text!r}; "
           f"{args.rounds} rounds, contestants in a shuffled order each round")
     with tempfile.TemporaryDirectory() as tmp:
