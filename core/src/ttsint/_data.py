@@ -10,14 +10,10 @@ from typing import Any, Protocol
 
 import torch
 
-__all__ = ["Utterance", "Chunk", "BuildContext", "STREAM_KINDS"]
+__all__ = ["Utterance", "Chunk", "BuildContext"]
 
 Utterance = dict[str, torch.Tensor]
 """Named tensors of one utterance, without a batch dimension (``symbols`` int64 [N], ...)."""
-
-STREAM_KINDS = ("mel", "waveform")
-"""The kinds of frames a streamable block may declare it consumes or produces ("any" accepts all)."""
-
 
 @dataclass(frozen=True, eq=False)
 class Chunk:

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Union
 
 from ._errors import ConfigError
 
-__all__ = ["Range", "check_values", "expect"]
+__all__ = ["Range", "check_values"]
 
 
 @dataclass(frozen=True)
@@ -60,14 +60,6 @@ def check_values(cls: type, params: Mapping[str, Any], path: str) -> None:
             _check(value, hint)
         except _Mismatch as exc:
             raise ConfigError(f"{path}.{key}", f"expected {exc.expected}, got {_show(value)}") from None
-
-
-def expect(value: Any, hint: Any, where: str) -> None:
-    """Check one value against a type hint (a value read outside a constructor); ConfigError at ``where``."""
-    try:
-        _check(value, hint)
-    except _Mismatch as exc:
-        raise ConfigError(where, f"expected {exc.expected}, got {_show(value)}") from None
 
 
 def _hints(cls: type) -> dict[str, Any]:
