@@ -7,12 +7,16 @@ the package to install. The element table runs on every installed voice.
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import ttsint
+from commands import ttsint_command
 from ttsint import Document, SSMLError, parse_ssml
 
 pytestmark = pytest.mark.slow
@@ -323,3 +327,24 @@ def test_first_audio_comes_before_the_rest_is_prepared(document: Document, voice
 def test_unknown_voices_are_refused(document: Document, body: str, message: str) -> None:
     with pytest.raises(SSMLError, match=message):
         document.stream(f"<speak>{body}</speak>")
+
+
+def test_cli_speaks_a_document(tmp_path: Path) -> None:
+    if "en-rms" not in installed():
+        pytest.skip("en-rms is not installed (pip install ttsint-voice-en)")
+    out, stamps = tmp_path / "doc.wav", tmp_path / "doc.json"
+    document = ('<speak>Hello <mark name="m"/>there. <break time="300ms"/>'
+                '<say-as interpret-as="unit">5 kg</say-as></speak>')
+    done = subprocess.run([*ttsint_command(), "synth", "--addon", "en-rms", "--sample-rate", "22050",
+                           "-o", str(out), "--timestamps", str(stamps), document],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "warning: <say-as interpret-as='unit'> is not supported" in done.stderr
+    samples, rate = ttsint.read_wav(out)
+    data = json.loads(stamps.read_text())
+    assert rate == data["sample_rate"] == 22050
+    assert [m["name"] for m in data["marks"]] == ["m"] and 0 < data["marks"][0]["time"] < len(samples) / rate
+    hostile = '<?xml version="1.0"?><!DOCTYPE s [<!ENTITY a "x">]><speak>&a;</speak>'
+    done = subprocess.run([*ttsint_command(), "synth", "--addon", "en-rms", "--ssml", hostile],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "DTDForbidden" in done.stderr and "Traceback" not in done.stderr

@@ -31,6 +31,11 @@ SENTENCE_PAUSE = "medium"
 PARAGRAPH_PAUSE = "strong"
 
 _NS = re.compile(r"^\{[^}]*\}")
+_REFUSED = {
+    "DTDForbidden": "it declares a DTD (<!DOCTYPE ...>), which could define entities or fetch files",
+    "EntitiesForbidden": "it declares an entity (<!ENTITY ...>), which could expand without bound",
+    "ExternalReferenceForbidden": "it refers to an external resource, which is never fetched",
+}
 _RATE_WORDS = {"x-slow": 0.5, "slow": 0.75, "medium": 1.0, "default": 1.0, "fast": 1.25, "x-fast": 1.6}
 _VOLUME_WORDS = {"silent": -120.0, "x-soft": -12.0, "soft": -6.0, "medium": 0.0, "default": 0.0,
                  "loud": 6.0, "x-loud": 12.0}
@@ -145,8 +150,9 @@ def parse_ssml(text: str | bytes, *, max_chars: int = MAX_SSML_CHARS) -> SSMLDoc
     try:
         root = fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
-        raise SSMLError(f"refused the SSML document: {type(exc).__name__} ({exc}). SSML needs no DTD and no "
-                        "entity declarations; remove the <!DOCTYPE ...> and write characters as they are "
+        what = _REFUSED.get(type(exc).__name__, "it uses an XML feature SSML does not need")
+        raise SSMLError(f"refused the SSML document ({type(exc).__name__}): {what}. SSML needs no DTD and "
+                        "no entity declarations; remove the <!DOCTYPE ...> and write characters as they are "
                         "(or as &#NNN; references)") from None
     except ParseError as exc:
         raise SSMLError(f"the SSML document is not well-formed XML: {exc}") from None
