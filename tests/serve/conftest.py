@@ -234,3 +234,33 @@ def default_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
     srv = start_server(tmp_path_factory.mktemp("default-logs"), "--workers", "2")
     yield srv
     srv.stop()
+
+
+PIPER, KOKORO = "en_US-joe-medium", "kokoro-af_heart"
+"""The Piper (22.05 kHz) and Kokoro (24 kHz) voices served beside en-rms (16 kHz) when installed."""
+
+
+@pytest.fixture(scope="session")
+def every_voice_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """en-rms, the demo voice (cheap, for long streams), and Piper's and Kokoro's voices when their
+    addons are installed; HTTP and Wyoming; OpenAI's "nova" aliased to the demo voice."""
+    import ttsint
+
+    extra: list[str] = []
+    for name in (PIPER, KOKORO):
+        if name in ttsint.get_registry().addons:
+            extra += ["--addon", name]
+    srv = start_server(tmp_path_factory.mktemp("every-voice-logs"), "--addon", "en-rms",
+                       "--addon", f"{DEMO},name=demo-a", *extra, "--voice-alias", "nova=demo-a",
+                       "--workers", "2", ready=False, wyoming=True)
+    yield srv
+    srv.stop()
+
+
+def voice_or_skip(server: Server, name: str) -> None:
+    """Skip, saying why, when ``name`` is not installed or did not load on ``server``."""
+    status = server.get("/readyz").json()
+    if name not in status["voices"]:
+        pytest.skip(f"addon {name!r} is not installed (its plugin installs it: see the README's voice table)")
+    if status["voices"][name] != "ready":
+        pytest.skip(f"addon {name!r} is installed but did not load: {status['failed'].get(name, '')[:300]}")

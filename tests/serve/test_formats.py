@@ -14,7 +14,6 @@ import json
 import shutil
 import subprocess
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -26,11 +25,10 @@ import ttsint
 from openai import AsyncOpenAI, OpenAI
 from openai._streaming import SSEDecoder
 
-from .conftest import DEMO, LONG_TEXT, Server, start_server
+from .conftest import KOKORO, LONG_TEXT, PIPER, Server, voice_or_skip
 
 pytestmark = pytest.mark.slow
 
-PIPER, KOKORO = "en_US-joe-medium", "kokoro-af_heart"
 SENTENCE = "Hello world, this is a test of the formats."
 PARAGRAPH = ("The quick brown fox jumps over the lazy dog, and then it runs away. "
              "A second sentence follows the first one, with a comma in it. "
@@ -41,29 +39,9 @@ LOSSY_SNR_DB = 15.0
 signal-to-noise ratio once aligned (measured 24.8, 25.0 and 20.5 dB on en-rms); wav and flac are exact."""
 
 
-def _installed(name: str) -> bool:
-    return name in ttsint.get_registry().addons
-
-
 @pytest.fixture(scope="module")
-def fmt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    extra: list[str] = []
-    for name in (PIPER, KOKORO):
-        if _installed(name):
-            extra += ["--addon", name]
-    srv = start_server(tmp_path_factory.mktemp("formats-logs"), "--addon", "en-rms",
-                       "--addon", f"{DEMO},name=demo-a", *extra, "--voice-alias", "nova=demo-a",
-                       "--workers", "2", ready=False)
-    yield srv
-    srv.stop()
-
-
-def _voice_or_skip(server: Server, name: str) -> None:
-    status = server.get("/readyz").json()
-    if name not in status["voices"]:
-        pytest.skip(f"addon {name!r} is not installed (its plugin installs it: see the README's voice table)")
-    if status["voices"][name] != "ready":
-        pytest.skip(f"addon {name!r} is installed but did not load: {status['failed'].get(name, '')[:300]}")
+def fmt_server(every_voice_server: Server) -> Server:
+    return every_voice_server
 
 
 def client(server: Server) -> OpenAI:
@@ -142,7 +120,7 @@ def test_the_first_bytes_of_each_format_leave_before_the_last_chunk_is_made(fmt_
 
 @pytest.mark.parametrize(("voice", "native"), [("en-rms", 16000), (PIPER, 22050), (KOKORO, 24000)])
 def test_pcm_is_24_khz_and_lasts_as_long_as_the_voice(fmt_server: Server, voice: str, native: int) -> None:
-    _voice_or_skip(fmt_server, voice)
+    voice_or_skip(fmt_server, voice)
     # One synthesis (Piper's durations are sampled anew each time): its 24 kHz pcm, and where the
     # voice's own chunks ended, at its native rate.
     body = httpx.post(fmt_server.url + "/v1/audio/speech/timestamps", timeout=300,
@@ -201,7 +179,7 @@ def test_sse_streams_openai_events_and_ttsint_words(fmt_server: Server) -> None:
 
 @pytest.mark.parametrize("voice", ["en-rms", PIPER, KOKORO])
 def test_word_timestamps_come_from_the_durations(fmt_server: Server, voice: str) -> None:
-    _voice_or_skip(fmt_server, voice)
+    voice_or_skip(fmt_server, voice)
     card = next(v for v in fmt_server.get("/v1/voices").json()["data"] if v["name"] == voice)
     if not card["honours"]["timestamps"]:
         pytest.skip(f"{voice}: its front end gives no word_ids (which word each symbol is), so its words "

@@ -29,7 +29,9 @@ from wyoming.tts import (
 
 from .conftest import (
     DEMO,
+    KOKORO,
     LONG_TEXT,
+    PIPER,
     PORT_ATTEMPTS,
     START_TIMEOUT,
     Server,
@@ -38,6 +40,7 @@ from .conftest import (
     port_taken,
     start_server,
     ttsint_command,
+    voice_or_skip,
 )
 
 T = TypeVar("T")
@@ -364,3 +367,79 @@ def test_a_wyoming_port_in_use_is_reported() -> None:
     assert done.returncode == 1
     assert "cannot listen on 127.0.0.1:" in done.stderr and "--wyoming port" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_every_architecture_is_announced_with_its_language(every_voice_server: Server) -> None:
+    async def main() -> Info:
+        async with AsyncTcpClient("127.0.0.1", every_voice_server.wyoming_port) as client:
+            await client.write_event(Describe().event())
+            event = await read(client)
+            assert event is not None
+            return Info.from_event(event)
+
+    voices = {v.name: v for v in run(main()).tts[0].voices}
+    ready = [name for name, status in every_voice_server.get("/readyz").json()["voices"].items()
+             if status == "ready"]
+    assert set(voices) == set(ready)
+    for voice in voices.values():
+        assert voice.languages and voice.languages[0][:2] == "en", voice
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("voice", ["en-rms", PIPER, KOKORO])
+def test_an_llm_like_trickle_is_spoken_as_it_comes_on_every_architecture(every_voice_server: Server,
+                                                                         voice: str) -> None:
+    """Text arrives 3 characters at a time, 20 ms apart (an LLM writing its answer). Once the second
+    sentence has begun, the writer waits for the first sentence's audio before it writes on: the
+    server must speak it from what it has (a server that waits for more text never answers)."""
+    voice_or_skip(every_voice_server, voice)
+    text = ("Turn on the lights. The kitchen ones and the ones in the hall, please, but leave the bedroom "
+            "dark for now. Then play some quiet music in the living room, and set a timer for twenty "
+            "minutes. Thank you.")  # 2 s of trickle after the first sentence
+    pieces = [text[i:i + 3] for i in range(0, len(text), 3)]
+    rate = every_voice_server.get("/v1/voices").json()
+    native = next(v["native_sample_rate"] for v in rate["data"] if v["name"] == voice)
+
+    async def main() -> tuple[int, int, list[tuple[AudioStart, list[AudioChunk], AudioStop]]]:
+        async with AsyncTcpClient("127.0.0.1", every_voice_server.wyoming_port) as client:
+            sent = 0
+            heard = asyncio.Event()
+            second_begins = (text.index(". ") + 3) // 3  # the piece with the second sentence's first letter
+
+            async def trickle() -> None:
+                nonlocal sent
+                await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name=voice)).event())
+                for piece in pieces:
+                    await client.write_event(SynthesizeChunk(piece).event())
+                    sent += 1
+                    if sent == second_begins + 1:
+                        await asyncio.wait_for(heard.wait(), READ_TIMEOUT)
+                    await asyncio.sleep(0.02)
+                await client.write_event(SynthesizeStop().event())
+
+            writer = asyncio.create_task(trickle())
+            first = await read(client)
+            assert first is not None and AudioStart.is_type(first.type), first
+            sent_at_first_audio = sent
+            heard.set()
+            groups = []
+            chunks: list[AudioChunk] = []
+            start = AudioStart.from_event(first)
+            while True:
+                event = await read(client)
+                assert event is not None
+                if AudioChunk.is_type(event.type):
+                    chunks.append(AudioChunk.from_event(event))
+                elif AudioStop.is_type(event.type):
+                    groups.append((start, chunks, AudioStop.from_event(event)))
+                elif AudioStart.is_type(event.type):
+                    start, chunks = AudioStart.from_event(event), []
+                elif SynthesizeStopped.is_type(event.type):
+                    break
+            await writer
+            return sent_at_first_audio, len(pieces), groups
+
+    sent_at_first_audio, total, groups = run(main())
+    assert len(groups) == 4 and all(start.rate == native and chunks for start, chunks, _ in groups)
+    assert sent_at_first_audio < total, "the first sentence was not heard before the text was all sent"
