@@ -127,6 +127,13 @@ if [ "$TEST" = 1 ]; then
         apt-get install -y -qq espeak-ng >/dev/null 2>&1 || echo "setup.sh: espeak-ng not installed (bench peer)" >&2
     fi
 
+    # sox and ffprobe are two of the readers a streamed WAV from `ttsint serve` is checked with
+    # (tests/serve/test_formats.py); optional: without them those two readers are skipped.
+    if ! command -v sox >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sox >/dev/null 2>&1 \
+            || echo "setup.sh: sox not installed; the WAV reader test skips it" >&2
+    fi
+
     # The page test runs Debian's Chromium through Playwright (Playwright's own browser download is not
     # used). Optional: without it, that one test is skipped.
     if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
