@@ -18,27 +18,22 @@ shared). Voices are loaded before any timing (load time is not part of either si
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import ttsint
-
-EVERYDAY = Path(__file__).with_name("everyday.txt")
+from ttsint_bench.wer import everyday_sentences
 
 
 def words_text(words: int) -> list[str]:
-    """Sentences from everyday.txt, repeated, until ``words`` words."""
-    lines = [s for s in EVERYDAY.read_text(encoding="utf-8").splitlines() if s.strip()]
-    out: list[str] = []
-    count = 0
-    while count < words:
-        line = lines[len(out) % len(lines)]
-        out.append(line)
-        count += len(line.split())
-    return out
+    """The everyday sentences, cycled, until ``words`` words."""
+    lines = everyday_sentences()
+    totals = itertools.accumulate(len(lines[i % len(lines)].split()) for i in itertools.count())
+    n = next(i for i, total in enumerate(totals) if total >= words) + 1
+    return [lines[i % len(lines)] for i in range(n)]
 
 
 def document(sentences: list[str], voices: list[str], per_paragraph: int = 4) -> str:
