@@ -132,3 +132,24 @@ def test_every_public_name_lives_in_a_private_module() -> None:
 
     modules = {lazy_module("ttsint", name) for name in ttsint.__all__} - {None}
     assert len(modules) > 10 and all(m.startswith("_") for m in modules), modules
+
+
+LAYERS = {
+    0: "_errors _data _lazy _catalog _audio _cache _stats _progress hookspecs",
+    1: "_blocks _chunking _limits _params _overrides _segments _safety _integrity",
+    2: "_registry _core_plugin _instantiate _frontends _ssml _runtimes _torch_runtime _network "
+       "_guard _tap _speech",
+    3: "_addon _stack _windowed",
+    4: "_voice",
+    5: "cli _synth _document _verify _scaffold testing",
+}
+"""docs/architecture.md's layers: a module imports only its own layer or lower ones."""
+
+
+def test_core_modules_import_only_their_layer_or_lower_ones() -> None:
+    layer = {m: n for n, modules in LAYERS.items() for m in modules.split()}
+    upward = [f"{m} (layer {layer[m]}) imports {d} (layer {layer[d]})"
+              for m, deps in import_graph().items() if m in layer for d in sorted(deps)
+              if d in layer and layer[d] > layer[m]]
+    assert upward == [], "\n".join(upward)
+    assert {"_blocks", "_voice", "_stack", "cli"} <= set(layer) & set(import_graph())
