@@ -32,11 +32,12 @@ def _voice(addon: Path, **params) -> ttsint.Voice:
 
 def test_import_writes_an_addon_with_digests(tiny_addon: Path) -> None:
     text = (tiny_addon / "addon.toml").read_text(encoding="utf-8")
-    for piece in ("encoder", "flow", "decoder"):
+    for piece in ("encoder", "prior", "flow", "decoder"):
         digest = ttsint.file_sha256(tiny_addon / f"{piece}.onnx")
         assert f'{piece}_sha256 = "{digest}"' in text
     assert "sample_rate = 16000" in text and "hop_length = 64" in text
-    assert "receptive_field = 4" in text  # measured: pre conv 3 frames, then 1 frame of the upsampled convs
+    assert "receptive_field = 4," in text  # measured: pre conv 3 frames, then 1 frame of the upsampled convs
+    assert "receptive_field = 0," in text  # the tiny "flow" is a 1x1 convolution
 
 
 def test_the_cut_is_found_by_structure_and_the_pieces_equal_the_model(tiny_voice: Path) -> None:
@@ -73,25 +74,24 @@ def test_the_cut_is_found_by_structure_and_the_pieces_equal_the_model(tiny_voice
                                       dict(first_chunk_frames=8, chunk_frames=512, chunk_growth=4),
                                       dict(first_chunk_frames=5, chunk_frames=7, chunk_growth=None)])
 def test_streamed_audio_equals_the_whole_sentence(tiny_addon: Path, schedule: dict) -> None:
-    overrides = {f"stack.0.streamable_block.{k}": v for k, v in schedule.items()}
+    overrides = {f"stack.0.streamable_block.stack.{i}.{k}": v for k, v in schedule.items() for i in (0, 1)}
     voice = ttsint.Voice.load(tiny_addon, {"stack.0.sequence_block.seed": 5, **overrides})
     text = "A short sentence for the decoder windows, with some more words to make it longer."
-    utt = voice.encode(text)
-    encoder, decoder = _blocks(voice)
-    encoded = encoder(utt)
-    whole = decoder.run_all(encoded["latent"])
-    chunks = list(decoder.stream(encoded, None))
+    encoder, flow, decoder = _blocks(voice)
+    encoded = encoder(voice.encode(text))
+    whole = decoder.run_all(flow.run_all(encoded["prior"]))  # each piece once over the whole sentence
+    chunks = list(voice.stream_utterance(voice.encode(text)))  # the addon's stack, streamed in windows
     assert len(chunks) > 2 or schedule["first_chunk_frames"] == 8
     streamed = torch.cat([c.frames for c in chunks])
-    assert streamed.shape == whole.shape == (int(encoded["latent"].shape[0]) * TINY_HOP, 1)
+    assert streamed.shape == whole.shape == (int(encoded["prior"].shape[0]) * TINY_HOP, 1)
     assert float((streamed - whole).abs().max()) <= 1e-5
 
 
 def _blocks(voice: ttsint.Voice) -> tuple:
-    from ttsint_piper import PiperDecoder, PiperEncoder
+    from ttsint_piper import PiperDecoder, PiperEncoder, PiperFlow
 
     found = {type(node.block): node.block for node in ttsint.walk(voice.block)}
-    return found[PiperEncoder], found[PiperDecoder]
+    return found[PiperEncoder], found[PiperFlow], found[PiperDecoder]
 
 
 def test_a_seed_reproduces_audio_and_noise_zero_is_deterministic(tiny_addon: Path) -> None:
@@ -118,11 +118,11 @@ def test_speed_and_length_scale_change_the_duration(tiny_addon: Path) -> None:
 
 def test_durations_give_symbol_frames(tiny_addon: Path) -> None:
     voice = _voice(tiny_addon, seed=2)
-    encoder, decoder = _blocks(voice)
+    encoder, _, decoder = _blocks(voice)
     utt = encoder(voice.encode("Time me."))
     frames = decoder.symbol_frames(utt)
     assert frames is not None and len(frames) == len(utt["symbols"])
-    assert int(frames.sum()) == int(utt["latent"].shape[0])
+    assert int(frames.sum()) == int(utt["prior"].shape[0])
 
 
 def test_cli_import_and_synth(tiny_voice: Path, tmp_path: Path) -> None:

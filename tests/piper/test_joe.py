@@ -43,17 +43,17 @@ def test_same_audio_as_piper_tts_with_the_noise_off(joe_addon: Path, piper_voice
 
 
 def test_streamed_equals_whole_on_joe(joe_addon: Path) -> None:
-    from ttsint_piper import PiperDecoder, PiperEncoder
+    from ttsint_piper import PiperDecoder, PiperEncoder, PiperFlow
 
+    small = {"first_chunk_frames": 3, "chunk_frames": 20, "chunk_growth": None}
     voice = ttsint.Voice.load(joe_addon, {"stack.0.sequence_block.seed": 4,
-                                          "stack.0.streamable_block.first_chunk_frames": 3,
-                                          "stack.0.streamable_block.chunk_frames": 20,
-                                          "stack.0.streamable_block.chunk_growth": None})
+                                          **{f"stack.0.streamable_block.stack.{i}.{k}": v
+                                             for k, v in small.items() for i in (0, 1)}})
     blocks = {type(n.block): n.block for n in ttsint.walk(voice.block)}
-    encoder, decoder = blocks[PiperEncoder], blocks[PiperDecoder]
+    encoder, flow, decoder = blocks[PiperEncoder], blocks[PiperFlow], blocks[PiperDecoder]
     utt = encoder(voice.encode(SENTENCES[0]))
-    whole = decoder.run_all(utt["latent"])
-    streamed = torch.cat([c.frames for c in decoder.stream(utt, None)])
+    whole = decoder.run_all(flow.run_all(utt["prior"]))
+    streamed = torch.cat([c.frames for c in voice.stream_utterance(voice.encode(SENTENCES[0]))])
     assert streamed.shape == whole.shape
     assert float((streamed - whole).abs().max()) <= 1e-5
 

@@ -6,7 +6,7 @@ import ttsint
 __getattr__, __all__ = ttsint.lazy_exports(
     __name__,
     {
-        "blocks": ["PiperDecoder", "PiperEncoder"],
+        "blocks": ["PiperDecoder", "PiperEncoder", "PiperFlow"],
         "config": ["PiperConfig"],
         "espeak": ["EspeakLibrary", "espeak_library"],
         "frontend": ["PiperPhonemes", "phonemes_to_ids", "phonemize"],

@@ -1,9 +1,10 @@
-"""The two blocks a Piper addon's stack names: the VITS front half per sentence, the decoder in windows.
+"""The blocks a Piper addon's stack names: the VITS front half per sentence, then flow and decoder in windows.
 
-``PiperEncoder`` (a SequenceBlock) runs the encoder piece (phonemes -> rounded durations) and the
-flow piece (-> latent frames ``[frames, 192]``), feeding each noise input from a seeded generator.
-``PiperDecoder`` (a WindowedNetworkBlock) runs the HiFi-GAN decoder over context windows of the
-latent, with the measured receptive field as context, so streamed audio equals the whole sentence's.
+``PiperEncoder`` (a SequenceBlock) runs the encoder piece (phonemes -> rounded durations) and the prior
+piece (-> the noisy prior ``[frames, 192]``), feeding each noise input from a seeded generator.
+``PiperFlow`` and ``PiperDecoder`` (WindowedNetworkBlocks) run the flow (prior -> latent) and the
+HiFi-GAN decoder (latent -> audio) over context windows, each with its measured receptive field as
+context, so streamed audio equals the whole sentence's.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from ttsint import (
 
 from .config import PiperConfig
 
-__all__ = ["PiperEncoder", "PiperDecoder", "noise_array", "onnx_session"]
+__all__ = ["PiperEncoder", "PiperFlow", "PiperDecoder", "noise_array", "onnx_session"]
 
 MAX_FRAMES = 200_000
 """Most latent frames one sentence may make (about 39 minutes at 22,050 Hz): a bound on the noise drawn."""
@@ -95,7 +96,8 @@ def _imported_params(params: dict[str, Any], type_name: str) -> tuple[Path | Non
     folder = installed_addon(str(name))
     config = tomllib.loads((folder / "addon.toml").read_text(encoding="utf-8"))
     for spec in config.get("stack", []):
-        for part in (spec, spec.get("sequence_block", {}), spec.get("streamable_block", {})):
+        streamable = spec.get("streamable_block", {})
+        for part in (spec, spec.get("sequence_block", {}), streamable, *streamable.get("stack", [])):
             if isinstance(part, dict) and part.get("type") == type_name:
                 base = {k: v for k, v in part.items() if k != "type"}
                 return folder, {**base, **params}
@@ -103,18 +105,18 @@ def _imported_params(params: dict[str, Any], type_name: str) -> tuple[Path | Non
 
 
 class PiperEncoder(SequenceBlock):
-    """Phoneme ids -> ``latent`` [frames, 192] and per-symbol ``durations`` (frames), one sentence at a time.
+    """Phoneme ids -> ``prior`` [frames, 192] and per-symbol ``durations`` (frames), one sentence at a time.
 
     ``noise_scale``, ``length_scale`` and ``noise_w`` default to the voice's ``.onnx.json``; ``speed``
-    divides ``length_scale``. With ``seed`` set, each sentence draws its noise from a generator seeded with
-    it, so a text gives the same audio on every run and on the streamed and whole paths; without it, the
-    noise differs from run to run, as in Piper.
+    divides ``length_scale``. With ``seed`` set, each sentence draws its noise from a generator seeded
+    with it, so a text gives the same audio on every run and on the streamed and whole paths; without
+    it, the noise differs from run to run, as in Piper.
     """
 
     def __init__(
         self,
         encoder: str | Path | None = None,
-        flow: str | Path | None = None,
+        prior: str | Path | None = None,
         config: str | Path | PiperConfig = "voice.onnx.json",
         crossing: list[str] | None = None,
         noise: list[dict[str, Any]] | None = None,
@@ -125,21 +127,21 @@ class PiperEncoder(SequenceBlock):
         seed: int | None = None,
         threads: int | None = None,
         encoder_sha256: str | None = None,
-        flow_sha256: str | None = None,
+        prior_sha256: str | None = None,
         installed: str | None = None,
     ) -> None:
         # from_config resolves the file names (and their digests, or ``installed``) into paths; by hand,
         # pass paths and a PiperConfig.
-        if encoder is None or flow is None or not isinstance(config, PiperConfig):
+        if encoder is None or prior is None or not isinstance(config, PiperConfig):
             raise ParameterError(
                 "encoder",
-                "build PiperEncoder from an addon config, or pass the encoder and "
-                "flow paths and a PiperConfig",
+                "build PiperEncoder from an addon config, or pass the encoder "
+                "and prior paths and a PiperConfig",
             )
         for key, value, low, high in (
             ("noise_scale", noise_scale, 0, 10),
-            ("length_scale", length_scale, 0.05, 20),
             ("noise_w", noise_w, 0, 10),
+            ("length_scale", length_scale, 0.05, 20),
             ("speed", speed, 0.1, 10),
         ):
             if value is not None and (
@@ -156,45 +158,31 @@ class PiperEncoder(SequenceBlock):
         self.seed = seed
         self.crossing = list(crossing or [])
         self.noise = [dict(n) for n in noise or []]
-        self.encoder = onnx_session(encoder, threads)
-        self.flow = onnx_session(flow, threads)
+        self.encoder = onnx_session(Path(encoder), threads)
+        self.prior = onnx_session(Path(prior), threads)
         self._encoder_inputs = {i.name for i in self.encoder.get_inputs()}
-        self._flow_inputs = {i.name for i in self.flow.get_inputs()}
+        self._prior_inputs = {i.name for i in self.prior.get_inputs()}
         self._encoder_outputs = [o.name for o in self.encoder.get_outputs()]
-        if "durations" not in self._encoder_outputs or "latent" not in {
-            o.name for o in self.flow.get_outputs()
+        if "durations" not in self._encoder_outputs or "prior" not in {
+            o.name for o in self.prior.get_outputs()
         }:
             raise AddonError(
-                f"{encoder}: the encoder must output 'durations' and the flow 'latent'; import "
-                "the voice again"
+                f"{encoder}: the encoder must output 'durations' and the prior piece 'prior'; "
+                "import the voice again"
             )
 
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> PiperEncoder:
         folder, params = _imported_params(dict(params), cls.type_name)
-        addon = ctx.addon
-        root = folder or (addon.path if addon is not None else Path("."))
+        addon = ctx.addon if folder is None else None
+        root = folder or (ctx.addon.path if ctx.addon is not None else Path("."))
         encoder = _piece(
-            root,
-            addon if folder is None else None,
-            params.pop("encoder", None),
-            params.pop("encoder_sha256", None),
-            "encoder",
+            root, addon, params.pop("encoder", None), params.pop("encoder_sha256", None), "encoder"
         )
-        flow = _piece(
-            root,
-            addon if folder is None else None,
-            params.pop("flow", None),
-            params.pop("flow_sha256", None),
-            "flow",
-        )
-        config_name = params.pop("config", "voice.onnx.json")
-        config_file = (
-            addon.file(config_name, "config")
-            if folder is None and addon is not None
-            else _confined(root, config_name, "config")
-        )
-        return cls(encoder=encoder, flow=flow, config=PiperConfig.from_file(config_file), **params)
+        prior = _piece(root, addon, params.pop("prior", None), params.pop("prior_sha256", None), "prior")
+        name = params.pop("config", "voice.onnx.json")
+        config_file = addon.file(name, "config") if addon is not None else _confined(root, name, "config")
+        return cls(encoder=encoder, prior=prior, config=PiperConfig.from_file(config_file), **params)
 
     def scales(self) -> np.ndarray:
         return np.array([self.noise_scale, self.length_scale / self.speed, self.noise_w], np.float32)
@@ -204,13 +192,8 @@ class PiperEncoder(SequenceBlock):
         phonemes = int(ids.shape[1])
         rng = np.random.default_rng(self.seed)
         scales = self.scales()
-        feed: dict[str, np.ndarray] = {
-            "input": ids,
-            "input_lengths": np.array([phonemes], np.int64),
-            "scales": scales,
-        }
-        lengths = {"phonemes": phonemes}
-        # Draw in graph order (encoder noise first), so a seed fixes every draw.
+        feed = {"input": ids, "input_lengths": np.array([phonemes], np.int64), "scales": scales}
+        # Draw in graph order (the duration noise first), so a seed fixes every draw.
         for spec in self.noise:
             if spec["network"] == "encoder":
                 feed[spec["name"]] = noise_array(rng, spec["channels"], phonemes, spec["distribution"])
@@ -223,17 +206,17 @@ class PiperEncoder(SequenceBlock):
                 f"the voice asked for {frames:,} frames for {phonemes} phonemes (at most "
                 f"{MAX_FRAMES:,}); lower length_scale"
             )
-        lengths["frames"] = frames
-        flow_feed = {**crossed, "scales": scales}
+        lengths = {"phonemes": phonemes, "frames": frames}
+        prior_feed = {**crossed, "scales": scales}
         for spec in self.noise:
-            if spec["network"] == "flow":
-                flow_feed[spec["name"]] = noise_array(
+            if spec["network"] == "prior":
+                prior_feed[spec["name"]] = noise_array(
                     rng, spec["channels"], lengths[spec["axis"]], spec["distribution"]
                 )
-        latent = self.flow.run(["latent"], {k: v for k, v in flow_feed.items() if k in self._flow_inputs})[0]
+        prior = self.prior.run(["prior"], {k: v for k, v in prior_feed.items() if k in self._prior_inputs})[0]
         return {
             **utt,
-            "latent": torch.from_numpy(np.ascontiguousarray(latent[0].T)),
+            "prior": torch.from_numpy(np.ascontiguousarray(prior[0].T)),
             "durations": torch.from_numpy(durations.astype(np.int64)),
         }
 
@@ -245,11 +228,128 @@ class PiperEncoder(SequenceBlock):
         )
 
 
-class PiperDecoder(WindowedNetworkBlock):
+class _WindowedPiece(WindowedNetworkBlock):
+    """One ONNX piece run on windows of frames: from the utterance's ``source_key``, or from upstream."""
+
+    piece: ClassVar[str] = ""
+    source_key: ClassVar[str] = ""
+    output_key: ClassVar[str] = ""
+    context_params = ()
+
+    def __init__(
+        self,
+        path: Path,
+        receptive_field: int,
+        chunk_frames: int,
+        first_chunk_frames: int | None,
+        context_frames: int | None,
+        exact: bool,
+        chunk_growth: float | None,
+        threads: int | None,
+    ) -> None:
+        if isinstance(receptive_field, bool) or not isinstance(receptive_field, int) or receptive_field < 0:
+            raise ParameterError(
+                "receptive_field", f"expected a non-negative integer, got {receptive_field!r}"
+            )
+        self.session = onnx_session(Path(path), threads)
+        network = Network(
+            name=self.piece,
+            role=self.piece,
+            inputs=[self.source_key],
+            outputs=[self.output_key],
+            path=Path(path),
+            module=self.session,
+            receptive_field=receptive_field,
+        )
+        super().__init__(
+            network,
+            chunk_frames=chunk_frames,
+            first_chunk_frames=first_chunk_frames,
+            context_frames=context_frames,
+            exact=exact,
+            chunk_growth=chunk_growth,
+        )
+
+    @classmethod
+    def _resolve(cls, params: dict[str, Any], ctx: BuildContext) -> tuple[Path, dict[str, Any]]:
+        folder, params = _imported_params(dict(params), cls.type_name)
+        addon = ctx.addon if folder is None else None
+        root = folder or (ctx.addon.path if ctx.addon is not None else Path("."))
+        path = _piece(
+            root, addon, params.pop(cls.piece, None), params.pop(f"{cls.piece}_sha256", None), cls.piece
+        )
+        return path, params
+
+    def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        if upstream is None:
+            frames = utt.get(self.source_key)
+            if frames is None:
+                raise AddonError(
+                    f"{self.where}: {self.type_name} needs '{self.source_key}' frames, from "
+                    "upstream or from the sequence block before it"
+                )
+            upstream = iter([Chunk(frames=frames, start=0)])
+        yield from super().stream(utt, upstream)
+
+    def upstream_frames(self, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        assert upstream is not None  # stream() supplies the utterance's frames when nothing is upstream
+        return upstream
+
+    def run_all(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.run_network({self.source_key: frames})
+
+
+class PiperFlow(_WindowedPiece):
+    """The VITS flow (prior -> latent, [frames, 192]) on windows of prior frames, its mask all ones."""
+
+    piece, source_key, output_key = "flow", "prior", "latent"
+
+    def __init__(
+        self,
+        flow: str | Path | None = None,
+        receptive_field: int = -1,
+        chunk_frames: Annotated[int, Range(1)] = 512,
+        first_chunk_frames: Annotated[int, Range(1)] | None = 20,
+        context_frames: Annotated[int, Range(0)] | None = None,
+        exact: bool = True,
+        chunk_growth: float | None = 4,
+        threads: int | None = None,
+        flow_sha256: str | None = None,
+        installed: str | None = None,
+    ) -> None:
+        if flow is None:
+            raise ParameterError("flow", "build PiperFlow from an addon config, or pass the flow path")
+        super().__init__(
+            Path(flow),
+            receptive_field,
+            chunk_frames,
+            first_chunk_frames,
+            context_frames,
+            exact,
+            chunk_growth,
+            threads,
+        )
+        self._masked = "mask" in {i.name for i in self.session.get_inputs()}
+
+    @classmethod
+    def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> PiperFlow:
+        path, params = cls._resolve(params, ctx)
+        return cls(flow=path, **params)
+
+    def run_network(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
+        prior = np.ascontiguousarray(tensors["prior"].detach().cpu().numpy().T[None])
+        feed = {"prior": prior}
+        if self._masked:
+            feed["mask"] = np.ones((1, 1, prior.shape[2]), np.float32)
+        latent = self.session.run(None, feed)[0]
+        return torch.from_numpy(np.ascontiguousarray(latent[0].T))
+
+
+class PiperDecoder(_WindowedPiece):
     """The VITS HiFi-GAN decoder on windows of ``latent`` frames; a waveform of ``hop`` samples per frame."""
 
     produces: ClassVar[str] = "waveform"
-    context_params = ()
+    piece, source_key, output_key = "decoder", "latent", "audio"
 
     def __init__(
         self,
@@ -269,27 +369,15 @@ class PiperDecoder(WindowedNetworkBlock):
             raise ParameterError(
                 "decoder", "build PiperDecoder from an addon config, or pass the decoder path"
             )
-        if isinstance(receptive_field, bool) or not isinstance(receptive_field, int) or receptive_field < 0:
-            raise ParameterError(
-                "receptive_field", f"expected a non-negative integer, got {receptive_field!r}"
-            )
-        self.session = onnx_session(decoder, threads)
-        network = Network(
-            name="decoder",
-            role="decoder",
-            inputs=["latent"],
-            outputs=["audio"],
-            path=decoder,
-            module=self.session,
-            receptive_field=receptive_field,
-        )
         super().__init__(
-            network,
-            chunk_frames=chunk_frames,
-            first_chunk_frames=first_chunk_frames,
-            context_frames=context_frames,
-            exact=exact,
-            chunk_growth=chunk_growth,
+            Path(decoder),
+            receptive_field,
+            chunk_frames,
+            first_chunk_frames,
+            context_frames,
+            exact,
+            chunk_growth,
+            threads,
         )
         self.output_rate = hop_length or self._measure_hop()
 
@@ -299,19 +387,11 @@ class PiperDecoder(WindowedNetworkBlock):
 
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> PiperDecoder:
-        folder, params = _imported_params(dict(params), cls.type_name)
+        path, params = cls._resolve(params, ctx)
         addon = ctx.addon
-        root = folder or (addon.path if addon is not None else Path("."))
-        decoder = _piece(
-            root,
-            addon if folder is None else None,
-            params.pop("decoder", None),
-            params.pop("decoder_sha256", None),
-            "decoder",
-        )
         if addon is not None:
             params.setdefault("hop_length", addon.hop_length)
-        block = cls(decoder=decoder, **params)
+        block = cls(decoder=path, **params)
         if addon is not None and block.output_rate != addon.hop_length:
             raise AddonError(
                 f"{addon.config_file}: hop_length is {addon.hop_length}, but the decoder makes "
@@ -319,25 +399,10 @@ class PiperDecoder(WindowedNetworkBlock):
             )
         return block
 
-    def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
-        latent = utt.get("latent")
-        if latent is None:
-            raise AddonError(
-                f"{self.where}: PiperDecoder needs the 'latent' that PiperEncoder makes before it"
-            )
-        yield from super().stream(utt, iter([Chunk(frames=latent, start=0)]))
-
-    def upstream_frames(self, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
-        assert upstream is not None
-        return upstream
-
     def run_network(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
-        latent = tensors["latent"].detach().cpu().numpy()
-        audio = self.session.run(None, {"latent": np.ascontiguousarray(latent.T[None])})[0]
+        latent = np.ascontiguousarray(tensors["latent"].detach().cpu().numpy().T[None])
+        audio = self.session.run(None, {"latent": latent})[0]
         return torch.from_numpy(audio.reshape(-1, 1))
-
-    def run_all(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.run_network({"latent": frames})
 
     def symbol_frames(self, utt: Utterance) -> torch.Tensor | None:
         return utt.get("durations")

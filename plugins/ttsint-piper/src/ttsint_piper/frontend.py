@@ -27,7 +27,7 @@ __all__ = ["PiperPhonemes", "phonemize", "phonemes_to_ids"]
 
 LOG = logging.getLogger("ttsint_piper")
 _LANGUAGE_FLAGS = re.compile(r"\([^)]+\)")
-_PUNCTUATION = frozenset(".,:;!?¡¿—…\"«»“”()[]{}")
+_PUNCTUATION = frozenset('.,:;!?¡¿—…"«»“”()[]{}')
 
 
 def phonemize(
@@ -98,8 +98,12 @@ class PiperPhonemes(ttsint.Frontend):
 
     type_name = "piper-espeak"
 
-    def __init__(self, config: PiperConfig | str = "voice.onnx.json", linking_glide: bool = True,
-                 installed: str | None = None) -> None:
+    def __init__(
+        self,
+        config: PiperConfig | str = "voice.onnx.json",
+        linking_glide: bool = True,
+        installed: str | None = None,
+    ) -> None:
         if not isinstance(config, PiperConfig):
             raise ParameterError("config", "build the front end from an addon config, or pass a PiperConfig")
         self.config = config
@@ -174,8 +178,13 @@ class PiperPhonemes(ttsint.Frontend):
         words = text.split()
         expected = []
         for word in words:
-            alone = [p for s in phonemize(word, self.config.espeak_voice, self.config.vowel_clusters,
-                                          self.linking_glide) for p in s]
+            alone = [
+                p
+                for s in phonemize(
+                    word, self.config.espeak_voice, self.config.vowel_clusters, self.linking_glide
+                )
+                for p in s
+            ]
             expected.append(sum(1 for p in alone if p != " " and p not in _PUNCTUATION))
         owner = [-1] * len(phonemes)
         g = 0

