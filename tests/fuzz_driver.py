@@ -40,7 +40,11 @@ def main(cases_file: str, results_file: str) -> None:
         os.environ.clear()
         os.environ.update(base_env)
         os.environ.update(case.get("env", {}))
-        sys.path[:0] = case.get("sys_path", [])
+        extra = case.get("sys_path", [])
+        if case.get("sys_path_last"):
+            sys.path.extend(extra)
+        else:
+            sys.path[:0] = extra
         ttsint.reset_registry()
         sys.stdin = io.TextIOWrapper(io.BytesIO(bytes.fromhex(case.get("stdin", ""))), encoding="utf-8")
         out, err = io.StringIO(), io.StringIO()
@@ -59,7 +63,8 @@ def main(cases_file: str, results_file: str) -> None:
             err.write(traceback.format_exc())
         finally:
             sys.stdin = real_stdin
-            del sys.path[:len(case.get("sys_path", []))]
+            for folder in extra:
+                sys.path.remove(folder)
         results.append({"id": case["id"], "code": code, "stdout": out.getvalue(), "stderr": err.getvalue()})
         with open(results_file, "w", encoding="utf-8") as handle:  # partial results survive a kill
             json.dump(results, handle)

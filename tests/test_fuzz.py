@@ -44,10 +44,11 @@ def _path(dotted: str) -> str:
 
 def case(id: str, argv: list[str], *, expect: int = 1, path: str | None = None,
          env: dict[str, str] | None = None, stdin: bytes = b"", timeout: int = 120,
-         sys_path: list[str] | None = None) -> dict[str, Any]:
-    """One CLI run; ``sys_path`` puts folders (e.g. an extra installed distribution) first on the path."""
+         sys_path: list[str] | None = None, sys_path_last: bool = False) -> dict[str, Any]:
+    """One CLI run; ``sys_path`` puts folders (e.g. an extra installed distribution) first on the path
+    (last with ``sys_path_last``)."""
     return {"id": id, "argv": argv, "expect": expect, "path": path, "env": env or {}, "stdin": stdin.hex(),
-            "timeout": timeout, "sys_path": sys_path or []}
+            "timeout": timeout, "sys_path": sys_path or [], "sys_path_last": sys_path_last}
 
 
 # -- exported networks that misbehave -------------------------------------------------------------
@@ -209,8 +210,70 @@ def addons(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = copy("huge-sample-rate")
     set_config(d, "sample_rate = 16000", "sample_rate = 1000000000000")
     _duplicate_dsp_distribution(root / "dup-dist")
+    _foreign_models(root / "foreign")
+    d = copy("onnx-custom-domain")  # a network that only a native custom-op library could run
+    shutil.copy(root / "foreign" / "custom-domain.onnx", d / "decoder.onnx")
+    set_config(d, 'file = "decoder.pt2"', 'file = "decoder.onnx"')
+    ttsint.stamp_digests(d / "addon.toml")
+    d = copy("onnx-external-data")  # a network whose weights would be read from ../../etc/passwd
+    shutil.copy(root / "foreign" / "external-data.onnx", d / "decoder.onnx")
+    set_config(d, 'file = "decoder.pt2"', 'file = "decoder.onnx"')
+    ttsint.stamp_digests(d / "addon.toml")
     made["root"] = root
     return made
+
+
+def _foreign_models(where: Path) -> None:
+    """Small ONNX files and voice packs as other projects ship them, each bad in one way."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper
+
+    where.mkdir()
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [4], [1.0, 2.0, 3.0, 4.0])
+    ids = helper.make_tensor_value_info("input", TensorProto.INT64, [1, "n"])
+    out = helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 1, "t"])
+    nodes = [helper.make_node("Cast", ["input"], ["f"], to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["f", "w"], ["output"])]
+
+    def save(name: str, model: onnx.ModelProto) -> None:
+        (where / name).write_bytes(model.SerializeToString())
+
+    plain = helper.make_model(helper.make_graph(nodes, "g", [ids], [out], [weight]))
+    save("plain.onnx", plain)
+    custom = helper.make_model(helper.make_graph(
+        [helper.make_node("Speak", ["input"], ["output"], domain="com.example")], "g", [ids], [out]),
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
+    save("custom-domain.onnx", custom)
+    external = onnx.ModelProto()
+    external.CopyFrom(plain)
+    w = external.graph.initializer[0]
+    w.ClearField("float_data")
+    w.data_location = TensorProto.EXTERNAL
+    entry = w.external_data.add()
+    entry.key, entry.value = "location", "../../etc/passwd"
+    save("external-data.onnx", external)
+    (where / "truncated.onnx").write_bytes((where / "plain.onnx").read_bytes()[:40])
+    (where / "random.onnx").write_bytes(bytes(range(256)) * 16)
+    config = {"audio": {"sample_rate": 22050}, "espeak": {"voice": "en-us"}, "num_symbols": 4,
+              "phoneme_id_map": {"_": [0], "^": [1], "$": [2], "a": [3]},
+              "inference": {"noise_scale": 0.667, "length_scale": 1, "noise_w": 0.8}}
+    for name in ("plain", "custom-domain", "external-data", "truncated", "random"):
+        (where / f"{name}.onnx.json").write_text(json.dumps(config), encoding="utf-8")
+    for name, bad in {"not-json": "{", "list": "[1, 2]", "rate-zero": {**config, "audio": {"sample_rate": 0}},
+                      "ids-beyond": {**config, "phoneme_id_map": {**config["phoneme_id_map"], "b": [900]}},
+                      "no-map": {k: v for k, v in config.items() if k != "phoneme_id_map"}}.items():
+        folder = where / name
+        folder.mkdir()
+        shutil.copy(where / "plain.onnx", folder / "voice.onnx")
+        text = bad if isinstance(bad, str) else json.dumps(bad)
+        (folder / "voice.onnx.json").write_text(text, encoding="utf-8")
+    np.save(where / "pack-shape.npy", np.zeros((510, 1, 128), np.float32))
+    np.save(where / "pack-dtype.npy", np.zeros((510, 1, 256), np.float64))
+    np.save(where / "pack-nan.npy", np.full((510, 1, 256), np.nan, np.float32))
+    np.save(where / "pack-objects.npy", np.array([None], dtype=object), allow_pickle=True)
+    np.savez(where / "pack-npz-shape.npz", af_x=np.zeros((3, 3), np.float32))
+    (where / "af_x.bin").write_bytes(bytes(1000))
 
 
 def _duplicate_dsp_distribution(where: Path) -> None:
@@ -530,6 +593,50 @@ def _second_pass_cases(addons: dict[str, Path]) -> list[dict[str, Any]]:
                       sys_path=dup, path="other-dsp"))
     cases.append(case("strict:duplicate-dsp-check", ["check", "demo"], env=strict, sys_path=dup,
                       path="other-dsp"))
+    cases.append(case("strict:duplicate-dsp-found-last", ["synth", "hello", "--addon", "demo"], env=strict,
+                      sys_path=dup, sys_path_last=True, path="other-dsp"))
+    # imported ONNX voices: custom-domain operators, external data, truncated files, mismatched configs
+    foreign = root / "foreign"
+    out = str(root / "imported")
+    for name in ("custom-domain", "external-data", "truncated", "random", "plain"):
+        cases.append(case(f"piper-import:{name}", ["piper", "import", str(foreign / f"{name}.onnx"), "-o",
+                                                    f"{out}-{name}"], path=f"{name}.onnx"))
+    for name in ("not-json", "list", "rate-zero", "ids-beyond", "no-map"):
+        model = str(foreign / name / "voice.onnx")
+        cases.append(case(f"piper-config:{name}", ["piper", "import", model, "-o", f"{out}-{name}"],
+                          path="voice.onnx"))
+    cases.append(case("piper-import:no-config", ["piper", "import", str(root / "a-file"), "-o", f"{out}-x"]))
+    for name, path in (("onnx-custom-domain", "networks.decoder.file"),
+                       ("onnx-external-data", "networks.decoder.file")):
+        cases.append(case(f"addon-check:{name}", ["check", str(addons[name])], path=path))
+        cases.append(case(f"addon-synth:{name}", ["synth", "hello", "--addon", str(addons[name])], path=path))
+    # Kokoro voice packs: wrong shape, dtype, NaN, objects, a raw .bin of the wrong size
+    for name in ("pack-shape.npy", "pack-dtype.npy", "pack-nan.npy", "pack-objects.npy", "pack-npz-shape.npz",
+                 "af_x.bin"):
+        cases.append(case(f"kokoro-pack:{name}", ["kokoro", "import", "parts", str(foreign / name), "-o",
+                                                   str(root / "kokoro-out")]))
+    # SSML documents: DTDs and entities (also without --ssml), size, depth, bad values
+    laughs = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+              + "".join(f'<!ENTITY lol{i} "{(f"&lol{i - 1};" if i > 1 else "&lol;") * 10}">'
+                        for i in range(1, 10))
+              + ']><speak>&lol9;</speak>')
+    external = ('<?xml version="1.0"?><!DOCTYPE speak [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                "<speak>&x;</speak>")
+    ssml = {"billion-laughs": laughs, "external-entity": external,
+            "doctype-only": '<!DOCTYPE speak SYSTEM "http://example.com/x.dtd"><speak>hi</speak>',
+            "malformed": "<speak>unclosed <voice>",
+            "deep": "<speak>" + "<p>" * 500 + "hi" + "</p>" * 500 + "</speak>",
+            "not-speak": "<html>hi</html>", "unknown-voice": '<speak><voice name="nope">hi</voice></speak>',
+            "long-break": '<speak>hi<break time="100000s"/></speak>',
+            "rate-zero": '<speak><prosody rate="0%">hi</prosody></speak>',
+            "audio-file": '<speak><audio src="file:///etc/passwd">hi</audio></speak>'}
+    for name, doc in ssml.items():  # <audio> is not fetched: its fallback text is spoken, with a warning
+        cases.append(case(f"ssml:{name}", ["synth", "--ssml", doc, "--addon", "en-rms", "-o",
+                                            str(root / "ssml.wav")], expect=0 if name == "audio-file" else 1))
+    for name in ("billion-laughs", "external-entity"):
+        cases.append(case(f"ssml-implied:{name}", ["synth", ssml[name], "--addon", "en-rms"]))
+    cases.append(case("ssml:huge", ["synth", "--ssml", "-", "--addon", "en-rms"],
+                      stdin=("<speak>" + "word " * 250_000 + "</speak>").encode()))
     # --max-chars refuses long text before any work
     for name, argv in {"too-long": ["synth", "word " * 50, "--max-chars", "100"],
                        "stdin-too-long": ["synth", "-", "--max-chars", "10"],
@@ -594,9 +701,10 @@ def test_the_driver_agrees_with_the_ttsint_script(fuzz_results: Any) -> None:
     """A sample of cases run as separate `ttsint` processes: same exit code, same message."""
     cases, results = fuzz_results
     chosen = {f"int:{DECODER}.chunk_frames=abc", "config:unknown-type", "stdin-bytes:invalid-utf8",
-              "output:missing-dir", "usage:synth-no-text", "addon-check:pickle-sample-inputs"}
+              "output:missing-dir", "usage:synth-no-text", "addon-check:pickle-sample-inputs",
+              "argv-bytes:invalid-utf8"}  # the script gets real bytes in argv, the driver their surrogates
     sample = [c for c in cases if c["id"] in chosen]
-    assert len(sample) == 6
+    assert len(sample) == 7
     for c in sample:
         done = subprocess.run([*ttsint_command(), *c["argv"]], input=bytes.fromhex(c["stdin"]),
                               capture_output=True, timeout=300, env={**os.environ, **c["env"]})
@@ -647,3 +755,44 @@ def test_any_text_speaks_or_fails_clearly(text: str) -> None:
             pass
     except ttsint.TTSIntError as exc:
         assert str(exc).strip()
+
+
+# -- ttsint serve: every response_format value, over a real app and voice ------------------------------
+
+@pytest.mark.slow
+def test_every_response_format_value_is_served_or_refused_in_one_json_error() -> None:
+    """OpenAI's formats answer audio of their media type; anything else (case, spaces, types, paths, an
+    unsupported rate) is a 400 whose JSON error names response_format or sample_rate."""
+    import time
+
+    from starlette.testclient import TestClient
+    from ttsint_serve.app import create_app
+    from ttsint_serve.formats import FORMATS
+    from ttsint_serve.pool import VoicePool
+    from ttsint_serve.scheduler import Scheduler
+    from ttsint_serve.specs import parse_voice_spec
+
+    pool = VoicePool([parse_voice_spec("demo:stack.1.type=GriffinLim,stack.1.n_iter=2")])
+    with TestClient(create_app(pool, Scheduler(workers=1, max_streams=4))) as client:
+        assert pool.loaded.wait(300) and pool.ready
+        for name, fmt in FORMATS.items():
+            for extra in ({}, {"stream_format": "sse"}):
+                answer = client.post("/v1/audio/speech", json={"input": "Hi.", "voice": "demo",
+                                                               "response_format": name, **extra})
+                assert answer.status_code == 200, (name, extra, answer.text[:300])
+                assert answer.content and answer.headers["content-type"].startswith(
+                    "text/event-stream" if extra else fmt.media_type), name
+        values = ("MP3", "", " wav", "wav;", "../wav", "ogg", "wav\x00", 5, None, ["wav"], {"f": "wav"})
+        bad: list[tuple[dict[str, Any], str]] = [({"response_format": v}, "response_format") for v in values]
+        rated = next((f for f in FORMATS.values() if f.rates), None)
+        if rated is not None:
+            bad.append(({"response_format": rated.name, "sample_rate": 11111}, "sample_rate"))
+        bad += [({"response_format": "wav", "sample_rate": v}, "sample_rate")
+                for v in (0, -1, 10**12, 2.5, "x")]
+        started = time.perf_counter()
+        for fields, param in bad:
+            answer = client.post("/v1/audio/speech", json={"input": "Hi.", "voice": "demo", **fields})
+            assert answer.status_code == 400, (fields, answer.status_code)
+            error = answer.json()["error"]
+            assert error["param"] == param and error["message"] and "Traceback" not in answer.text
+        assert time.perf_counter() - started < 30  # refused before any synthesis
