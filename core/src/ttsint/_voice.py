@@ -79,9 +79,13 @@ class Voice:
         self.close()
 
     @classmethod
-    def load(cls, name_or_path: str | Path, overrides: Mapping[str, Any] | None = None,
+    def load(cls, name_or_path: str | Path | Addon, overrides: Mapping[str, Any] | None = None,
              **kwargs: Any) -> Voice:
-        """Load an addon by path or registered name and build its stack."""
+        """Load an addon by path or registered name (or take one loaded already) and build its stack."""
+        if isinstance(name_or_path, Addon):
+            if overrides:
+                raise ValueError("overrides apply when an addon is loaded; pass them to load_addon")
+            return cls(name_or_path, **kwargs)
         return cls(load_addon(name_or_path, overrides, registry=kwargs.pop("registry", None)), **kwargs)
 
     @property

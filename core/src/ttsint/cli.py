@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import sys
+import time
 import traceback
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -315,8 +316,6 @@ def synth(text: str | None, text_file: str | None, addon_name: str | None, sets:
     On a terminal, one line shows the sentences done, the seconds of audio made and the real-time
     factor while it works (--quiet hides it); --stats and --json report the same figures at the end.
     """
-    from ._synth import synthesize_to
-
     _warn_failures()
     if (text is None) == (text_file is None):
         raise click.UsageError("give the text to speak as TEXT, as - (standard input), "
@@ -347,10 +346,19 @@ def synth(text: str | None, text_file: str | None, addon_name: str | None, sets:
         parse_ssml(text)  # DTDs, entities, malformed XML and oversize documents fail here, before any voice
         _speak_document(text, addon_name, output, timestamps, sample_rate, as_json, quiet)
         return
+    from ._addon import default_addon, load_addon
+
+    begin = time.perf_counter()
+    with _flag_errors():  # no torch yet: the addon's config and the --set values it checks fail here
+        addon = load_addon(addon_name or default_addon(), _overrides(sets))
+    addon_ms = 1000 * (time.perf_counter() - begin)
+    from ._synth import synthesize_to
+
     with _flag_errors(), _progress_line(text, quiet) as progress:
-        report = synthesize_to(text, addon_name, _overrides(sets), output, timestamps,
+        report = synthesize_to(text, addon, None, output, timestamps,  # type: ignore[arg-type]
                                runtime=_runtime_value(runtime), device=device, plot=plot_path,
                                output_kind=output_kind, progress=progress)
+    report["load_ms"] = report.get("load_ms", 0.0) + addon_ms
     if as_json:
         click.echo(json.dumps(report, indent=2))
     elif stats:
