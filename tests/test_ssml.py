@@ -151,6 +151,7 @@ def test_is_ssml() -> None:
     assert is_ssml("  <speak>hi</speak>")
     assert is_ssml('<?xml version="1.0"?>\n<speak>hi</speak>')
     assert not is_ssml("hello <speak>")
+    assert is_ssml('<!DOCTYPE speak [<!ENTITY a "b">]><speak>&a;</speak>')  # refused, not read out
 
 
 # -- hostile documents ------------------------------------------------------------------------------

@@ -132,11 +132,9 @@ class SSMLDocument:
 
 
 def is_ssml(text: str) -> bool:
-    """True when ``text`` is meant as SSML: it starts (after an XML declaration) with ``<speak``."""
-    stripped = text.lstrip()
-    if stripped.startswith("<?xml"):
-        stripped = stripped[stripped.find("?>") + 2:].lstrip() if "?>" in stripped else stripped
-    return stripped.startswith("<speak")
+    """True when ``text`` is meant as SSML: it starts with ``<speak``, an XML declaration or a DOCTYPE
+    (which ``parse_ssml`` then refuses, rather than the markup being read aloud as text)."""
+    return text.lstrip().startswith(("<speak", "<?xml", "<!DOCTYPE"))
 
 
 def parse_ssml(text: str | bytes, *, max_chars: int = MAX_SSML_CHARS) -> SSMLDocument:

@@ -31,6 +31,7 @@ from .formats import FORMATS, PCM_DEFAULT_RATE, AudioFormat, Resampler, warm, wa
 from .metrics import ServeMetrics
 from .pool import READY, SKIPPED, ServedVoice, VoicePool
 from .scheduler import CapacityError, Scheduler, SynthesisStream
+from .ssml import PoolDocuments, is_ssml
 
 __all__ = ["AudioStream", "Speech", "SpeechRequest", "create_app", "parse_speech_request"]
 
@@ -131,6 +132,7 @@ def create_app(pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000
     scheduler.on_chunk = lambda stream, chunk: metrics.chunks.labels(stream.label).inc()
     aliases = dict(voice_aliases or {})
     genders: dict[tuple[str, ...], dict[str, str | None]] = {}
+    documents = PoolDocuments(pool)  # SSML input: one Document over the ready voices
 
     def alias_target(name: str) -> str | None:
         if name in aliases:
@@ -182,7 +184,7 @@ def create_app(pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000
         except APIError as exc:  # refused before a voice was chosen: counted under voice ""
             metrics.requests.labels("", str(exc.status)).inc()
             raise
-        speech = Speech(entry, req)
+        speech = Speech(entry, req, documents)
         status = "200"
         try:
             stream = scheduler.open(speech.start, label=entry.name, frame_rate=entry.sample_rate)
@@ -287,6 +289,7 @@ def create_app(pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000
     async def announce_ready() -> None:
         await asyncio.to_thread(pool.loaded.wait)
         ready = [e for e in pool if e.status == READY]
+        await asyncio.to_thread(lambda: [e.describe() for e in ready])  # /v1/voices' cards, made once
         listed = ", ".join(f"{e.name} ({e.sample_rate} Hz)" for e in ready) or "none (see the errors above)"
         log.info("ttsint serve is ready at %s (OpenAI base_url %s/v1); voices: %s; try them at %s/", url, url,
                  listed, url)
@@ -332,8 +335,9 @@ class Speech:
     segments carry the durations that time their words.
     """
 
-    def __init__(self, entry: ServedVoice, req: SpeechRequest) -> None:
-        self.entry, self.req = entry, req
+    def __init__(self, entry: ServedVoice, req: SpeechRequest,
+                 documents: PoolDocuments | None = None) -> None:
+        self.entry, self.req, self.documents = entry, req, documents
         self.native = entry.sample_rate
         wanted = req.sample_rate or (PCM_DEFAULT_RATE if req.format.name == "pcm" else self.native)
         self.rate = req.format.rate_for(wanted)
@@ -348,6 +352,9 @@ class Speech:
         self.words_sent = 0
 
     def start(self) -> Any:
+        if self.documents is not None and is_ssml(self.req.input):  # docs/ssml.md; speed does not apply
+            self.speech = self.documents.stream(self.req.input, self.entry.name, self.native)
+            return self.speech.chunks()
         voice = self.entry.paced(self.req.speed)
         self.speech = self.entry.stream(self.req.input, self.req.speed)
         if isinstance(voice, ttsint.Voice):
@@ -383,6 +390,12 @@ class Speech:
         A segment's durations are recorded when its last chunk is made, so a segment counts as
         done once a later chunk (or the end) has come.
         """
+        if isinstance(self.speech, ttsint.DocumentStream):  # SSML: each finished run, its words and marks
+            runs = self.speech.runs[self.words_sent:]
+            first = self.words_sent
+            self.words_sent += len(runs)
+            return [{"segment": first + i, **{k: v for k, v in run.items() if k != "type"}}
+                    for i, run in enumerate(runs)]
         segments = getattr(self.speech, "segments", None)
         if segments is None or self.voice is None:
             return []

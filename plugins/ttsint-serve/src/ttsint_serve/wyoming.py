@@ -39,6 +39,7 @@ from .listen import listen
 from .metrics import ServeMetrics
 from .pool import READY, ServedVoice, VoicePool
 from .scheduler import CapacityError, Scheduler
+from .ssml import PoolDocuments, is_ssml
 
 __all__ = ["SentenceBuffer", "WyomingHandler", "WyomingServer", "parse_wyoming_uri", "run_wyoming",
            "wyoming_info"]
@@ -287,8 +288,9 @@ class WyomingHandler(AsyncEventHandler):
         """Send ``audio-start``, the chunks as the scheduler makes them, then ``audio-stop``."""
         assert entry.voice is not None
         try:
-            stream = self.server.scheduler.open(lambda: entry.stream(text), label=entry.name,
-                                                frame_rate=entry.sample_rate)
+            start = ((lambda: self.server.documents.chunks(text, entry.name, entry.sample_rate))
+                     if is_ssml(text) else (lambda: entry.stream(text)))  # SSML: docs/ssml.md
+            stream = self.server.scheduler.open(start, label=entry.name, frame_rate=entry.sample_rate)
         except CapacityError as exc:
             raise WyomingError("too-many-streams", f"{exc}; try again shortly") from exc
         try:
@@ -350,6 +352,7 @@ class WyomingServer:
         self.metrics = metrics
         self.address = parse_wyoming_uri(uri)
         self.pool, self.scheduler, self.max_chars = pool, scheduler, max_chars
+        self.documents = PoolDocuments(pool)
         self.handlers: set[WyomingHandler] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.AbstractServer | None = None

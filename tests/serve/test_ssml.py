@@ -1,0 +1,77 @@
+"""SSML through the real server: a document over every served architecture, hostile documents refused."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import numpy as np
+import pytest
+
+from .conftest import KOKORO, PIPER, Server
+
+pytestmark = pytest.mark.slow
+
+CLICK_MAX = 0.02
+"""As in tests/test_document.py: the largest sample step allowed within 2 ms of a join."""
+
+
+def ready_voices(server: Server) -> list[str]:
+    status = server.get("/readyz").json()["voices"]
+    return [n for n in ("en-rms", PIPER, KOKORO) if status.get(n) == "ready"]
+
+
+def timestamps(server: Server, **body: object) -> httpx.Response:
+    return httpx.post(server.url + "/v1/audio/speech/timestamps", timeout=600,
+                      json={"response_format": "pcm", **body})
+
+
+def test_a_document_over_every_architecture(every_voice_server: Server) -> None:
+    names = ready_voices(every_voice_server)
+    if len(names) < 2:
+        pytest.skip(f"needs two served architectures, has {names}")
+    body = "".join(f'<voice name="{n}"><s><mark name="m{i}"/>Number {i + 1} speaks.</s></voice>'
+                   for i, n in enumerate(names))
+    reply = timestamps(every_voice_server, voice=names[0], input=f"<speak>{body}</speak>", sample_rate=24000)
+    assert reply.status_code == 200, reply.text
+    data = reply.json()
+    assert data["sample_rate"] == 24000 and reply.headers["x-sample-rate"] == "24000"
+    audio = np.frombuffer(base64.b64decode(data["audio"]), "<i2").astype(np.float32) / 32768
+    seconds = len(audio) / 24000
+    runs = data["segments"]
+    assert [r["voice"] for r in runs] == names
+    marks = [m for r in runs for m in r["marks"]]
+    assert [m["name"] for m in marks] == [f"m{i}" for i in range(len(names))]
+    times = [m["time"] for m in marks]
+    assert times == sorted(times) and all(0 <= t <= seconds for t in times)
+    words = data["words"]
+    assert [w["start"] for w in words] == sorted(w["start"] for w in words)
+    assert all(0 <= w["start"] < w["end"] <= seconds + 1e-3 for w in words)
+    w = int(0.002 * 24000)
+    for run in runs[1:]:  # each voice change starts at a join
+        j = int(run["start"] * 24000)
+        assert np.abs(np.diff(audio[j - w:j + w])).max() <= CLICK_MAX + 2 / 32768
+
+
+@pytest.mark.parametrize(("document", "message"), [
+    ('<?xml version="1.0"?><!DOCTYPE s [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
+     "<speak>&b;&b;&b;</speak>", "DTDForbidden"),
+    ('<?xml version="1.0"?><!DOCTYPE s [<!ENTITY x SYSTEM "file:///etc/passwd">]><speak>&x;</speak>',
+     "DTDForbidden"),
+    ("<speak><voice name='/etc/passwd'>hi</voice></speak>", "no such voice"),
+    ("<speak><p>unclosed</speak>", "not well-formed"),
+])
+def test_hostile_documents_get_400_and_the_server_stays_up(every_voice_server: Server, document: str,
+                                                           message: str) -> None:
+    if "en-rms" not in ready_voices(every_voice_server):
+        pytest.skip("en-rms is not served")
+    reply = every_voice_server.speech(voice="en-rms", input=document)
+    assert reply.status_code == 400 and message in reply.text, reply.text
+    assert "/etc/passwd" not in reply.text.replace("'/etc/passwd'", "") or "no such voice" in message
+    assert every_voice_server.speech(voice="en-rms", input="<speak>Still here.</speak>").status_code == 200
+
+
+def test_a_50_mb_document_is_refused_before_parsing(every_voice_server: Server) -> None:
+    reply = every_voice_server.speech(voice="en-rms", input="<speak>" + "a " * 25_000_000 + "</speak>")
+    assert reply.status_code == 413
+    assert every_voice_server.get("/healthz").status_code == 200
