@@ -26,6 +26,7 @@ FIGURE_KEYS = {
     "params",
     "spread",
     "noisy",
+    "below_zero",
 }
 MACHINE = {
     "cpus": 2,
@@ -149,6 +150,10 @@ def test_a_figure_whose_spread_exceeds_its_effect_is_noisy_and_claims_nothing():
     cost = item.add("overhead per chunk", -18.8, "us", "loop", 1000.0, "<= 100", target_of="value",
                     repeats=[-60.0, -30.0, -18.8, 10.0, 40.0])
     assert cost.noisy is True and cost.met is None
+    # a cost clearly below zero: the two sides did not do the same work
+    negative = item.add("per chunk, other runtimes", -7000.0, "us", "loop", 13000.0, "<= 100",
+                        target_of="value", repeats=[-7900.0, -7100.0, -7000.0, -6900.0, -6800.0])
+    assert negative.noisy is False and negative.below_zero is True and negative.met is None
     # a ratio of 1.02 whose repeats spread 0.9 to 1.2 cannot be told from its baseline
     times = {"new": Samples([1.0, 1.2, 0.95, 1.1]), "base": Samples([1.0, 1.0, 1.0, 1.0])}
     ratio = item.add("streamed", times["new"], "s", "whole", times["base"], "<= 1.15")
@@ -163,6 +168,8 @@ def test_a_figure_whose_spread_exceeds_its_effect_is_noisy_and_claims_nothing():
     assert "-18.8" not in row and "noisy" in row and "yes" not in row
     assert "| streamed |" in text and "noisy |" in text.split("| streamed |")[1].splitlines()[0]
     assert "1 run" in text and "(n=3)" in text
+    row = next(line for line in text.splitlines() if line.startswith("| per chunk, other runtimes"))
+    assert "-7000" not in row and "-7e+03" not in row and "not comparable" in row
 
 
 def test_markdown_lists_figures_that_could_not_be_measured():

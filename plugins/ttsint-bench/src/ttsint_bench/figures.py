@@ -78,15 +78,22 @@ class Figure:
         return self.spread["p75"] - self.spread["p25"] > abs(self.read - null)
 
     @property
+    def below_zero(self) -> bool:
+        """A cost (a value target) whose middle half lies below zero: the sides did not do the same work,
+        so the figure is not like for like and claims nothing."""
+        return self.target_of == "value" and (self.spread["p75"] if self.spread else self.value) < 0
+
+    @property
     def met(self) -> bool | None:
-        if self.target is None or self.noisy:
+        if self.target is None or self.noisy or self.below_zero:
             return None
         op, bound = self.target.split()
         x = self.read
         return x <= float(bound) if op == "<=" else x >= float(bound)
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "ratio": self.ratio, "met": self.met, "noisy": self.noisy}
+        return {**asdict(self), "ratio": self.ratio, "met": self.met, "noisy": self.noisy,
+                "below_zero": self.below_zero}
 
 
 @dataclass

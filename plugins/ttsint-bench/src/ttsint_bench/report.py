@@ -31,7 +31,10 @@ def _spread(f: dict[str, Any]) -> str:
 
 
 def _value(f: dict[str, Any]) -> str:
-    """The value, unless it is a noisy cost: a median below zero inside its spread is no saving."""
+    """The value, unless it is a noisy cost (a median below zero inside its spread is no saving) or a cost
+    below zero (the two sides did not do the same work)."""
+    if f.get("below_zero"):
+        return "below zero: not like for like"
     if f.get("noisy") and f["target_of"] == "value":
         return f"noisy (median {_number(f['value'])} {f['unit']})" if f["value"] >= 0 else "noisy"
     return f"{_number(f['value'])} {f['unit']}"
@@ -68,8 +71,9 @@ def markdown(doc: dict[str, Any]) -> str:
                     if f["target"] is None
                     else f"{f['target']}" + (" (value)" if f["target_of"] == "value" else "")
                 )
-                met = "noisy" if f.get("noisy") else {True: "yes", False: "**no**", None: ""}[f["met"]]
-                hidden = f.get("noisy") and f["target_of"] == "value" and f["value"] < 0
+                met = ("not comparable" if f.get("below_zero") else "noisy" if f.get("noisy")
+                       else {True: "yes", False: "**no**", None: ""}[f["met"]])
+                hidden = f["target_of"] == "value" and f["value"] < 0
                 lines.append(
                     f"| {f['name']} | {_value(f)} | {_spread(f)} | {f['baseline']}: "
                     f"{_number(f['baseline_value'])} | {'' if hidden else _number(f['ratio'])} | {target} "

@@ -175,7 +175,7 @@ def overhead(bench: Bench, item: Item) -> None:
     """The streaming acoustic stack against a hand-written loop: same networks, same windows."""
     pipeline, upsampler, decoder = bench.acoustic_parts()
     utt = bench.voice.encode(bench.sample)
-    by_hand = hand_written_loop(bench.voice.addon, utt, upsampler, decoder)
+    by_hand = hand_written_loop(bench.voice.addon, utt, upsampler, decoder, bench.voice.bindings)
     chunks = 0
 
     def by_stack() -> torch.Tensor:
@@ -251,7 +251,7 @@ def overhead_per_chunk(bench: Bench, item: Item, utt: ttsint.Utterance, decoder:
 
     with small_window_voice(bench, timed, decoder, PER_CHUNK_FRAMES) as voice:
         _, upsampler, small = bench.acoustic_parts(voice.block)
-        by_hand = hand_written_loop(timed, utt, upsampler, small)
+        by_hand = hand_written_loop(timed, utt, upsampler, small, voice.bindings)
         chunks = 0
 
         def by_stack() -> torch.Tensor:  # the whole mel stack as a Voice streams it, output guard included
@@ -313,21 +313,28 @@ def small_window_voice(bench: Bench, addon: ttsint.Addon, decoder: Any, frames: 
     windows = {f"{path}.{key}": value for key, value in
                (("chunk_frames", frames), ("first_chunk_frames", frames), ("chunk_growth", None))}
     config = ttsint.apply_overrides({"stack": addon.stack}, windows)
-    return ttsint.Voice(addon, stack=config["stack"][: int(top.group(1)) + 1])
+    # On torch: the timed modules are what both sides call (another runtime would not call them).
+    return ttsint.Voice(addon, stack=config["stack"][: int(top.group(1)) + 1], runtime="torch")
 
 
 def hand_written_loop(
-    addon: ttsint.Addon, utt: ttsint.Utterance, upsampler: Any, decoder: Any
+    addon: ttsint.Addon, utt: ttsint.Utterance, upsampler: Any, decoder: Any, bindings: Any = ()
 ) -> Callable[[], torch.Tensor]:
-    """The acoustic model without the framework: the same exported modules on the decoder's windows."""
+    """The acoustic model without the framework: the same networks on the decoder's windows.
+
+    ``bindings`` (a Voice's) give each network the executable the stack calls, so both sides run the
+    same runtime (en-rms runs ONNX forms by default; its torch modules would be another comparison).
+    """
     encoders = [n for level in ttsint.network_levels(addon.networks_with_role("encoder")) for n in level]
+    executables = {b.network.name: b.executable for b in bindings}
 
     def call(net: ttsint.Network, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        args = [
-            torch.ones(1, next(iter(tensors.values())).shape[0]) if n == "mask" else tensors[n][None]
-            for n in net.inputs
-        ]
-        out = net.module(*args)
+        length = next(iter(tensors.values())).shape[0]
+        args = {n: torch.ones(1, length) if n == "mask" else tensors[n][None] for n in net.inputs}
+        run = executables.get(net.name)
+        if run is not None:
+            return {name: o[0] for name, o in run(args).items()}
+        out = net.module(*args.values())
         out = (out,) if isinstance(out, torch.Tensor) else out
         return {name: o[0] for name, o in zip(net.outputs, out, strict=True)}
 
