@@ -355,3 +355,10 @@ def test_pipecat_openai_tts_service_speaks_through_the_server(fmt_server: Server
     expected = speak(fmt_server, model="gpt-4o-mini-tts", voice="nova", input="Hello from a Pipecat agent.",
                      response_format="pcm").content
     assert audio == expected and len(audio) / 2 / 24000 > 0.5
+
+
+def test_the_server_logs_its_url_voices_and_page_when_ready(fmt_server: Server) -> None:
+    fmt_server.wait_for(lambda: "ttsint serve is ready at" in fmt_server.output(), "the ready line")
+    line = next(x for x in fmt_server.output().splitlines() if "ttsint serve is ready at" in x)
+    assert f"ready at {fmt_server.url} " in line and f"base_url {fmt_server.url}/v1" in line
+    assert "en-rms (16000 Hz)" in line and "demo-a (16000 Hz)" in line and line.endswith(f"{fmt_server.url}/")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import ttsint
@@ -49,8 +50,22 @@ def has_durations(block: ttsint.Block) -> bool:
     return any(getattr(type(node.block), "symbol_frames", base) is not base for node in ttsint.walk(block))
 
 
+_CARDS: weakref.WeakKeyDictionary[ttsint.Voice, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
 def voice_card(entry: ServedVoice) -> dict[str, Any]:
-    """The listing fields of a loaded voice: its blocks, language, rate, licence, source, honoured fields."""
+    """The listing fields of a loaded voice: its blocks, language, rate, licence, source, honoured fields.
+
+    Worked out once per built voice (it runs the front end on a sample), then kept.
+    """
+    assert entry.voice is not None
+    card = _CARDS.get(entry.voice)
+    if card is None:
+        card = _CARDS[entry.voice] = _card(entry)
+    return {**card, "honours": dict(card["honours"])}
+
+
+def _card(entry: ServedVoice) -> dict[str, Any]:
     assert entry.voice is not None
     addon = entry.voice.addon
     config = addon.config
