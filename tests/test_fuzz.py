@@ -796,3 +796,11 @@ def test_every_response_format_value_is_served_or_refused_in_one_json_error() ->
             error = answer.json()["error"]
             assert error["param"] == param and error["message"] and "Traceback" not in answer.text
         assert time.perf_counter() - started < 30  # refused before any synthesis
+        # SSML as input: DTDs and entities, malformed, too deep, an unknown voice
+        for doc in ('<!DOCTYPE l [<!ENTITY a "a"><!ENTITY b "&a;&a;">]><speak>&b;</speak>',
+                    '<!DOCTYPE speak [<!ENTITY x SYSTEM "file:///etc/passwd">]><speak>&x;</speak>',
+                    "<speak>unclosed", "<speak>" + "<p>" * 200 + "x" + "</p>" * 200 + "</speak>",
+                    '<speak><voice name="nope">hi</voice></speak>'):
+            body = {"input": doc, "voice": "demo", "response_format": "wav"}
+            answer = client.post("/v1/audio/speech", json=body)
+            assert answer.status_code == 400 and answer.json()["error"]["param"] == "input", doc[:40]
