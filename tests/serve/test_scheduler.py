@@ -180,18 +180,18 @@ def test_admission_by_measured_cost_refuses_with_retry_after_and_max_streams_sta
 
         def slow(label: str, count: int | None = None) -> Iterator[ttsint.Chunk]:
             for chunk in chunks(label, [], count=count):
-                time.sleep(0.002)  # 2 ms of work per 10 ms of audio: 0.2 worker-seconds per audio second
+                time.sleep(0.02)  # 20 ms of work per 100 ms of audio: 0.2 worker-seconds per audio second
                 yield chunk
 
-        warm = scheduler.open(lambda: slow("w", count=30), "v", frame_rate=1000)
-        assert await drain(warm) == 30
+        warm = scheduler.open(lambda: slow("w", count=20), "v", frame_rate=100)
+        assert await drain(warm) == 20
         cost = scheduler.cost("v")
-        assert cost is not None and 0.15 < cost < 1.0, cost
+        assert cost is not None and 0.19 < cost < 0.4, cost  # sleeps overshoot on a loaded machine
         fits = int(0.8 / cost)
         streams = []
         with pytest.raises(CapacityError, match="measured capacity") as refused:
             for n in range(fits + 1):
-                streams.append(scheduler.open(lambda n=n: slow(f"s{n}"), "v", frame_rate=1000))
+                streams.append(scheduler.open(lambda n=n: slow(f"s{n}"), "v", frame_rate=100))
         assert len(streams) == fits and refused.value.retry_after >= 1
         assert scheduler.load <= 0.8 + 1e-9
         other = Scheduler(workers=1, max_streams=2, headroom=None)

@@ -268,8 +268,12 @@ class RemoteScheduler:
     def start(self) -> None:
         pass
 
-    def open(self, start: Callable[[], DeploymentResponseGenerator], label: str = "") -> RemoteStream:
-        """Start the handle call ``start()`` makes; CapacityError when ``max_streams`` streams are open."""
+    def open(self, start: Callable[[], DeploymentResponseGenerator], label: str = "", *,
+             frame_rate: float | None = None) -> RemoteStream:
+        """Start the handle call ``start()`` makes; CapacityError when ``max_streams`` streams are open.
+
+        ``frame_rate`` is accepted as ``Scheduler.open`` takes it; the voice replica's own scheduler
+        orders and admits the work by deadline."""
         if len(self._active) >= self.max_streams:
             raise CapacityError(self.max_streams)
         stream = RemoteStream(self, start(), label)
