@@ -323,6 +323,7 @@ def test_first_audio_comes_before_the_rest_is_prepared(document: Document, voice
 @pytest.mark.parametrize(("body", "message"), [
     ('<voice name="nobody">hi</voice>', "no such voice"),
     ('<voice name="/etc/passwd">hi</voice>', "no such voice"),
+    ('<s>Fine.</s><s>Also fine.</s><voice name="nobody">late</voice>', "no such voice"),  # before any audio
 ])
 def test_unknown_voices_are_refused(document: Document, body: str, message: str) -> None:
     with pytest.raises(SSMLError, match=message):

@@ -216,6 +216,13 @@ class Document:
         from ._registry import get_registry
         return sorted(set(self._given) | set(get_registry().addons))
 
+    def check(self, name: str | None) -> None:
+        """SSMLError unless ``name`` (None: the default) is a voice this Document may use; loads nothing."""
+        name = name or self.default
+        if name not in self._states and name not in self._given and name not in self._names():
+            raise SSMLError(f"<voice name={name!r}>: no such voice here; the voices are "
+                            f"{', '.join(self._names()) or 'none'} (ttsint addons lists the installed ones)")
+
     def state(self, name: str | None) -> _VoiceState:
         """The voice called ``name`` (the default for None), loaded on first use."""
         name = name or self.default
@@ -227,10 +234,7 @@ class Document:
             if voice is not None:  # MelPitch goes into a copy: the caller's Voice stays as it was given
                 voice = copy.copy(voice)
             else:
-                names = self._names()
-                if name not in names:
-                    raise SSMLError(f"<voice name={name!r}>: no such voice here; the voices are "
-                                    f"{', '.join(names) or 'none'} (ttsint addons lists the installed ones)")
+                self.check(name)
                 voice = self._loader(name)
                 self._owned.append(voice)
             if voice.output_kind != "waveform":
@@ -356,6 +360,8 @@ class DocumentStream(Iterator[np.ndarray]):
         self.prepared_runs = 0
         """Runs readied so far (voice, front end, first chunk): at most one ahead of the one playing."""
         runs = doc.runs
+        for name in doc.voices():  # every voice the document names, before any audio
+            owner.check(name)
         first_state = owner.state(runs[0].voice)  # errors of the first voice raise here
         self.sample_rate = int(sample_rate or first_state.sample_rate)
         self.reference = first_state
