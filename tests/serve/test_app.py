@@ -189,7 +189,7 @@ def test_more_streams_than_the_limit_get_429_with_retry_after(server: Server) ->
         assert server.metric("ttsint_active_streams") == 4
         refused = server.speech(voice="demo-b", input=SHORT)
         assert refused.status_code == 429
-        assert refused.headers["retry-after"] == "1"
+        assert 1 <= int(refused.headers["retry-after"]) <= 60  # from how long streams last
         error = refused.json()["error"]
         assert error["type"] == "rate_limit_error" and "--max-streams" in error["message"]
         assert server.metric("ttsint_streams_rejected_total") == rejected + 1
