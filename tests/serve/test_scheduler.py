@@ -204,3 +204,25 @@ def test_admission_by_measured_cost_refuses_with_retry_after_and_max_streams_sta
         other.close()
 
     asyncio.run(main())
+
+
+def test_a_stream_behind_its_listener_makes_the_scheduler_refuse_new_ones() -> None:
+    async def main() -> None:
+        scheduler = Scheduler(workers=1, max_streams=8, buffer_chunks=1000, headroom=0.8)
+
+        def lagging() -> Iterator[ttsint.Chunk]:
+            for chunk in chunks("lag", []):
+                time.sleep(0.01)  # 10 ms of work per 1 ms of audio: it falls behind at once
+                yield chunk
+
+        stream = scheduler.open(lagging, "lag", frame_rate=10_000)
+        await until(lambda: stream.chunks_made >= 5)
+        with pytest.raises(CapacityError, match="behind") as refused:
+            scheduler.open(lambda: chunks("new", []), "new", frame_rate=10_000)
+        assert refused.value.retry_after >= 1
+        stream.cancel()
+        await until(lambda: stream.finished)
+        assert await drain(scheduler.open(lambda: chunks("new", [], count=2), "new", frame_rate=10)) == 2
+        scheduler.close()
+
+    asyncio.run(main())
