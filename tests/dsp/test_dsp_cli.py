@@ -125,7 +125,7 @@ def test_synth_plot_taps_the_one_run(tmp_path, monkeypatch):
     real_load, real_stream = Voice.load.__func__, Voice.stream
 
     def counting_load(cls, *args, **kwargs):
-        loads.append(str(args[0]))
+        loads.append(getattr(args[0], "name", str(args[0])))  # a name, or the Addon synth loaded first
         return real_load(cls, *args, **kwargs)
 
     def counting_stream(self, text):
