@@ -1,7 +1,7 @@
 """Addons: exported networks plus the config (metadata, front end, ``stack``) that says how to run them.
 
 This module finds an addon (a directory or a registered name), reads and validates its config, and
-loads its networks; running networks lives in ``network.py``, overrides in ``overrides.py``.
+loads its networks; running networks lives in ``_network.py``, overrides in ``_overrides.py``.
 """
 
 from __future__ import annotations
