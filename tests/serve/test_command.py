@@ -30,6 +30,11 @@ def test_bad_options_exit_1_with_one_paragraph(args: list[str], words: str) -> N
     assert words in done.stderr and "Traceback" not in done.stderr
 
 
+def test_a_negative_headroom_is_a_usage_error() -> None:
+    done = serve("--addon", DEMO, "--headroom", "-0.5")
+    assert done.returncode == 2 and "--headroom" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_a_port_in_use_is_reported(tmp_path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -24,7 +24,10 @@ __all__ = ["serve"]
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on.")
 @click.option("--max-streams", default=16, show_default=True, type=click.IntRange(min=1),
-              help="Streams made at once; more get 429 with Retry-After.")
+              help="Streams made at once, a hard cap; more get 429 with Retry-After.")
+@click.option("--headroom", default=0.8, show_default=True, type=click.FloatRange(min=0),
+              help="Admit a stream only while the open streams' measured need stays under this share of "
+                   "the workers, and no stream is behind its listener; 0 admits up to --max-streams.")
 @click.option("--max-chars", default=50_000, show_default=True, type=click.IntRange(min=1),
               help="Longest input accepted; longer gets 413.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
@@ -53,7 +56,7 @@ __all__ = ["serve"]
 def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_chars: int, workers: int | None,
           shutdown_timeout: int, log_level: str, use_ray: bool = False, ray_address: str | None = None,
           replicas: int = 1, voice_cpus: float = 1.0, wyoming: str | None = None, http: bool = True,
-          voice_aliases: Sequence[str] = ()) -> None:
+          voice_aliases: Sequence[str] = (), headroom: float = 0.8) -> None:
     """Serve voices over HTTP: POST /v1/audio/speech (OpenAI's shape), /v1/voices, /metrics, a page at /;
     with --wyoming, over the Wyoming protocol too (Home Assistant)."""
     specs = [parse_voice_spec(text) for text in addons]
@@ -91,7 +94,7 @@ def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_cha
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
     logging.basicConfig(level=level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
     pool = VoicePool(specs)
-    scheduler = Scheduler(workers=workers, max_streams=max_streams)
+    scheduler = Scheduler(workers=workers, max_streams=max_streams, headroom=headroom or None)
     sockets = [listen(host, port)] if http else []
     config, metrics = None, None
     if http:
