@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 
 import httpx
 import numpy as np
 import pytest
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncTcpClient
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.tts import Synthesize, SynthesizeVoice
 
 from .conftest import KOKORO, PIPER, Server
 
@@ -75,3 +81,35 @@ def test_a_50_mb_document_is_refused_before_parsing(every_voice_server: Server) 
     reply = every_voice_server.speech(voice="en-rms", input="<speak>" + "a " * 25_000_000 + "</speak>")
     assert reply.status_code == 413
     assert every_voice_server.get("/healthz").status_code == 200
+
+
+def test_wyoming_speaks_a_document_and_refuses_a_hostile_one(every_voice_server: Server) -> None:
+    names = ready_voices(every_voice_server)
+    if "en-rms" not in names or every_voice_server.wyoming_port is None:
+        pytest.skip("en-rms over Wyoming is not served")
+    other = next((n for n in names if n != "en-rms"), "en-rms")
+    document = f'<speak>One. <voice name="{other}">Two.</voice></speak>'
+    hostile = '<!DOCTYPE speak [<!ENTITY a "b">]><speak>&a;</speak>'
+
+    async def main() -> tuple[list[Event], Event | None]:
+        port = every_voice_server.wyoming_port
+        async with AsyncTcpClient("127.0.0.1", port) as client:
+            await client.write_event(Synthesize(document, voice=SynthesizeVoice(name="en-rms")).event())
+            events = []
+            while not events or not AudioStop.is_type(events[-1].type):
+                event = await asyncio.wait_for(client.read_event(), 300)
+                assert event is not None
+                events.append(event)
+        async with AsyncTcpClient("127.0.0.1", port) as client:
+            await client.write_event(Synthesize(hostile, voice=SynthesizeVoice(name="en-rms")).event())
+            refused = await asyncio.wait_for(client.read_event(), 60)
+        return events, refused
+
+    events, refused = asyncio.run(main())
+    start = AudioStart.from_event(events[0])
+    chunks = [AudioChunk.from_event(e) for e in events[1:-1]]
+    assert start.rate == 16000 and all(c.rate == 16000 for c in chunks)
+    assert sum(len(c.audio) for c in chunks) > 2 * 16000 * 1.0  # both voices' sentences, 16-bit
+    assert refused is not None and Error.is_type(refused.type)
+    error = Error.from_event(refused)
+    assert error.code == "bad-input" and "DTDForbidden" in error.text
