@@ -38,7 +38,12 @@ MAX_FRAMES = 200_000
 
 
 def onnx_session(path: Path, threads: int | None) -> Any:
-    """An ONNX Runtime CPU session for one of the addon's pieces (checked by digest before this)."""
+    """An ONNX Runtime CPU session for one of the addon's pieces (checked by digest before this).
+
+    The blocks default to one thread each: core's look-ahead thread runs the next sentence's encoder
+    while this one's flow and decoder stream, and ONNX Runtime's default (a thread per core in every
+    session) oversubscribed 2 cores: RTF 1.0 against 0.46 with one thread (benchmarks/RESULTS.md).
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -125,7 +130,7 @@ class PiperEncoder(SequenceBlock):
         noise_w: Annotated[float, Range(0, 10)] | None = None,
         speed: Annotated[float, Range(0.1, 10)] = 1.0,
         seed: int | None = None,
-        threads: int | None = None,
+        threads: int | None = 1,
         encoder_sha256: str | None = None,
         prior_sha256: str | None = None,
         installed: str | None = None,
@@ -313,7 +318,7 @@ class PiperFlow(_WindowedPiece):
         context_frames: Annotated[int, Range(0)] | None = None,
         exact: bool = True,
         chunk_growth: float | None = 4,
-        threads: int | None = None,
+        threads: int | None = 1,
         flow_sha256: str | None = None,
         installed: str | None = None,
     ) -> None:
@@ -361,7 +366,7 @@ class PiperDecoder(_WindowedPiece):
         context_frames: Annotated[int, Range(0)] | None = None,
         exact: bool = True,
         chunk_growth: float | None = 4,
-        threads: int | None = None,
+        threads: int | None = 1,
         decoder_sha256: str | None = None,
         installed: str | None = None,
     ) -> None:
