@@ -15,7 +15,6 @@ from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
 from ._errors import FrontendError
-from ._frontends import number_to_words
 
 __all__ = ["SSMLError", "SSMLDocument", "Prosody", "Run", "Break", "Mark", "Phoneme", "parse_ssml",
            "is_ssml", "say_as", "ipa_to_cmu", "MAX_SSML_CHARS", "BREAK_STRENGTHS"]
@@ -430,6 +429,13 @@ _ORDINAL_WORDS = {"one": "first", "two": "second", "three": "third", "five": "fi
                   "nine": "ninth", "twelve": "twelfth"}
 _MONTHS = ("January February March April May June July August September October November "
            "December").split()
+
+
+def number_to_words(n: int) -> str:
+    """The front ends' English number words, imported on first use (``_frontends`` loads torch)."""
+    from ._frontends import number_to_words as words
+
+    return words(n)
 
 
 def _ordinal(n: int) -> str:
