@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 from conftest import host_venv
-from ttsint.cli import run
 from ttsint._scaffold import KINDS, plugin_names
+from ttsint.cli import run
 
 NAMES = {"effect": "hush", "network": "zebra", "vocoder": "buzz", "frontend": "abc"}
 
