@@ -50,8 +50,8 @@ if [ "$TEST" = 1 ]; then
     packages+=(-e "core[ray]")
 fi
 
-# setup_state check|write: the stamp is keyed by this script, every package's pyproject.toml, the mode and
-# the interpreter; `check` also asks the environment for each installed distribution (a package removed
+# setup_state check|write: the stamp is keyed by this script, every package's pyproject.toml, the mode, the
+# interpreter and this checkout's path (editable installs point into it); `check` also asks the environment for each installed distribution (a package removed
 # since the stamp was written makes it stale), in one Python process of a few hundred milliseconds.
 setup_state() {
     "$PY" - "$1" "$TEST" "${packages[@]}" <<'PYTHON'
@@ -65,7 +65,7 @@ files = [Path("setup.sh"), *sorted(Path(".").glob("core/pyproject.toml")),
 key = hashlib.sha256()
 for f in files:
     key.update(str(f).encode() + b"\0" + f.read_bytes())
-key.update(json.dumps([args, sys.executable, sys.prefix, sys.version]).encode())
+key.update(json.dumps([args, sys.executable, sys.prefix, sys.version, str(Path.cwd().resolve())]).encode())
 cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ttsint" / "setup"
 stamp = cache / (hashlib.sha256(sys.prefix.encode()).hexdigest()[:16] + f"-{'test' if test == '1' else 'user'}")
 if action == "write":
