@@ -84,7 +84,13 @@ def open_gate(path: Path) -> int:
 
 
 def drain(fd: int, timeout: float = 300.0, stop: threading.Event | None = None) -> list[bytes]:
-    """Read the pipe until its writer closes it (the replica's stream closed), or ``stop`` is set."""
+    """Read the pipe until its writer closes it (the replica's stream closed), or, given ``stop``, until
+    ``stop`` is set, and then what is left in it.
+
+    ChunkStats opens the pipe for each sentence's stream and closes it at the sentence's end, and the
+    replica readies the next sentence only once the last one is done (its scheduler does the
+    look-ahead, no thread per request), so between sentences the pipe has no writer and reads as
+    ended: with ``stop``, that is waited out."""
     data, deadline = b"", time.monotonic() + timeout
     while not (stop and stop.is_set()):
         left = deadline - time.monotonic()
@@ -95,8 +101,19 @@ def drain(fd: int, timeout: float = 300.0, stop: threading.Event | None = None) 
             except BlockingIOError:
                 continue
             if not piece:
-                break
+                if stop is None:
+                    break
+                time.sleep(0.05)  # no writer now: the next sentence's ChunkStats has not opened it yet
+                continue
             data += piece
+    while True:
+        try:
+            piece = os.read(fd, 65536)
+        except BlockingIOError:
+            break
+        if not piece:
+            break
+        data += piece
     return data.splitlines()
 
 
@@ -161,9 +178,13 @@ def test_the_first_bytes_arrive_before_the_last_chunk_is_made(ray_server: Server
             # The replica has made at most a pipe's worth of mel chunks: nothing has read the pipe yet.
             received_at_first_bytes = ray_server.metric("ttsint_chunks_total", voice="demo-gate") - before
             assert ray_server.metric("ttsint_active_streams") == 1
-            reader = threading.Thread(target=lambda: lines.extend(drain(fd)))
+            stop = threading.Event()  # the pipe has no writer between sentences: read until the body ends
+            reader = threading.Thread(target=lambda: lines.extend(drain(fd, stop=stop)))
             reader.start()
-            data = first + b"".join(body)
+            try:
+                data = first + b"".join(body)
+            finally:
+                stop.set()
             reader.join(300)
             assert not reader.is_alive()
     finally:
