@@ -16,12 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import tomllib
 import torch
 import ttsint
 from torch import nn
 from torch.export import Dim
-from ttsint._network import load_network
 
 HERE = Path(__file__).resolve().parent
 ADDON = HERE.parent / "src" / "ttsint_voice_en" / "addon"
@@ -101,8 +99,7 @@ class StepDecoder(nn.Module):
 
 def shipped_decoder() -> Decoder:
     """en-rms's decoder with the shipped decoder.pt2's weights (digest and archive checked by ttsint)."""
-    config = tomllib.loads((ADDON / "addon.toml").read_text(encoding="utf-8"))
-    network = load_network("decoder", config["networks"]["decoder"], ADDON, "addon.toml")
+    network = ttsint.load_addon(ADDON).networks["decoder"]
     weights = dict(network.program.state_dict)
     channels, hidden = weights["inp.weight"].shape[:2]
     n_mels = weights["out.weight"].shape[0]
