@@ -10,19 +10,31 @@ from __future__ import annotations
 import os
 import re
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import ttsint
 
-if TYPE_CHECKING:
-    from .pool import ServedVoice
+from .specs import VoiceSpec
 
-__all__ = ["has_durations", "scrub", "voice_card", "voice_languages"]
+__all__ = ["HostedVoice", "has_durations", "scrub", "voice_card", "voice_languages"]
+
+
+class HostedVoice(Protocol):
+    """What a card is read from: a hosted voice (``pool.ServedVoice``) once its stack is built.
+
+    Declared here, not imported from ``pool`` (which imports this module), so the two have no cycle."""
+
+    spec: VoiceSpec
+    voice: ttsint.Voice | None
+
+    @property
+    def supports_pace(self) -> bool: ...
+
 
 _PATH = re.compile(r"(?<![\w:])(?:~|[A-Za-z]:)?(?:[/\\][\w.+@-]+){2,}[/\\]?")
 
 
-def voice_languages(entry: ServedVoice) -> list[str]:
+def voice_languages(entry: HostedVoice) -> list[str]:
     """The addon config's ``language`` (a string or a list), else the language its front end reads."""
     assert entry.voice is not None
     declared = entry.voice.addon.config.get("language")
@@ -33,7 +45,7 @@ def voice_languages(entry: ServedVoice) -> list[str]:
     return [frontend_language(entry)]
 
 
-def frontend_language(entry: ServedVoice) -> str:
+def frontend_language(entry: HostedVoice) -> str:
     """The language the voice's front end splits sentences in (``en`` when it does not say)."""
     assert entry.voice is not None
     return str(getattr(entry.voice.addon.frontend, "language", "en"))
@@ -53,7 +65,7 @@ def has_durations(block: ttsint.Block) -> bool:
 _CARDS: weakref.WeakKeyDictionary[ttsint.Voice, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
-def voice_card(entry: ServedVoice) -> dict[str, Any]:
+def voice_card(entry: HostedVoice) -> dict[str, Any]:
     """The listing fields of a loaded voice: its blocks, language, rate, licence, source, honoured fields.
 
     Worked out once per built voice (it runs the front end on a sample), then kept.
@@ -65,7 +77,7 @@ def voice_card(entry: ServedVoice) -> dict[str, Any]:
     return {**card, "honours": dict(card["honours"])}
 
 
-def _card(entry: ServedVoice) -> dict[str, Any]:
+def _card(entry: HostedVoice) -> dict[str, Any]:
     assert entry.voice is not None
     addon = entry.voice.addon
     config = addon.config
