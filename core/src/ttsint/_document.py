@@ -243,15 +243,16 @@ class Document:
             found = self._states[name] = _VoiceState(name, voice, _with_pitch(voice), _ipa_mode(voice))
             return found
 
-    def stream(self, text: str, *, sample_rate: int | None = None,
-               voice: str | None = None) -> DocumentStream:
+    def stream(self, text: str, *, sample_rate: int | None = None, voice: str | None = None,
+               lookahead: bool = True) -> DocumentStream:
         """Stream ``text`` (SSML when it starts with ``<speak``, else plain text) at ``sample_rate``;
-        ``voice`` speaks what no ``<voice>`` covers (default: the Document's default)."""
+        ``voice`` speaks what no ``<voice>`` covers (default: the Document's default). ``lookahead``: see
+        DocumentStream."""
         doc = parse_ssml(text) if is_ssml(text) else SSMLDocument(items=[Run(None, _NEUTRAL, [text])])
         if voice is not None:
             for run in doc.runs:
                 run.voice = run.voice or voice
-        return DocumentStream(self, doc, sample_rate)
+        return DocumentStream(self, doc, sample_rate, lookahead=lookahead)
 
     def speak(self, text: str, *, sample_rate: int | None = None) -> tuple[np.ndarray, DocumentStream]:
         """The whole document as one float32 array, and the finished stream (its events and warnings)."""
@@ -347,10 +348,15 @@ class _Joiner:
 
 class DocumentStream(Iterator[np.ndarray]):
     """Float32 samples at ``sample_rate``, chunk by chunk; ``events`` (marks, words, runs) and ``warnings``
-    grow as it plays. ``first_audio_seconds`` is the wall time from creation to the first samples."""
+    grow as it plays. ``first_audio_seconds`` is the wall time from creation to the first samples.
 
-    def __init__(self, owner: Document, doc: SSMLDocument, sample_rate: int | None) -> None:
+    ``lookahead=False`` readies each run (and each sentence) in the consumer's thread when it is reached,
+    with no background thread, for a caller that schedules the work itself (the serve scheduler)."""
+
+    def __init__(self, owner: Document, doc: SSMLDocument, sample_rate: int | None, *,
+                 lookahead: bool = True) -> None:
         self.owner = owner
+        self.lookahead = lookahead
         self.doc = doc
         self.began = time.perf_counter()
         self.first_audio_seconds: float | None = None
@@ -471,7 +477,7 @@ class DocumentStream(Iterator[np.ndarray]):
             state = self.owner.state(run.voice)
             segments = self._segments(run, state)
             pause = round(state.voice.segment_settings.pause / state.voice.frame_seconds)
-            speech = SpeechStream(state.voice.guarded, segments, pause_frames=pause)
+            speech = SpeechStream(state.voice.guarded, segments, pause_frames=pause, lookahead=self.lookahead)
             first = next(speech, None)
             self.prepared_runs += 1
             if state is not self.reference:
@@ -479,7 +485,7 @@ class DocumentStream(Iterator[np.ndarray]):
                 self.reference.loudness()
             return _Prepared(run, index, state, speech, first)
 
-        if index == 0:
+        if index == 0 or not self.lookahead:
             done: Future[_Prepared] = Future()
             done.set_result(work())
             return done
@@ -496,9 +502,8 @@ class DocumentStream(Iterator[np.ndarray]):
                 if isinstance(item, Break):
                     self._gap += item.seconds
                     continue
-                assert ahead is not None
-                ready = ahead.result()
-                ahead = self._prepare(index + 1) if index + 1 < count else None
+                ready = (ahead or self._prepare(index)).result()  # without look-ahead: readied here, now
+                ahead = self._prepare(index + 1) if self.lookahead and index + 1 < count else None
                 index += 1
                 with ready.speech:
                     yield from self._play(ready)
