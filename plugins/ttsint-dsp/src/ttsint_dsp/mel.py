@@ -1,14 +1,22 @@
-"""Mel analysis shared by training scripts and vocoders, so both invert the same filterbank."""
+"""Mel analysis shared by training scripts and vocoders, so both invert the same filterbank.
+
+The filterbank and its inverse are numpy (float64 maths, float32 results), so a vocoder on numpy arrays
+imports no torch; ``mel_filterbank`` and ``log_mel`` give torch tensors for training and analysis.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
 from ttsint import ParameterError
 
-__all__ = ["MelSpec", "MelInverse", "mel_filterbank", "log_mel", "stft_analysis"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["MelSpec", "MelInverse", "mel_filterbank", "mel_filterbank_array", "log_mel", "stft_analysis"]
 
 _F_SP = 200.0 / 3.0  # Slaney: linear spacing below 1 kHz
 _MIN_LOG_HZ = 1000.0
@@ -16,16 +24,14 @@ _MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
 _LOGSTEP = math.log(6.4) / 27.0
 
 
-def _hz_to_mel(hz: torch.Tensor) -> torch.Tensor:
-    linear = hz / _F_SP
-    log = _MIN_LOG_MEL + torch.log(torch.clamp(hz, min=_MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOGSTEP
-    return torch.where(hz >= _MIN_LOG_HZ, log, linear)
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    log = _MIN_LOG_MEL + np.log(np.maximum(hz, _MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOGSTEP
+    return np.where(hz >= _MIN_LOG_HZ, log, hz / _F_SP)
 
 
-def _mel_to_hz(mel: torch.Tensor) -> torch.Tensor:
-    linear = mel * _F_SP
-    log = _MIN_LOG_HZ * torch.exp(_LOGSTEP * (mel - _MIN_LOG_MEL))
-    return torch.where(mel >= _MIN_LOG_MEL, log, linear)
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    log = _MIN_LOG_HZ * np.exp(_LOGSTEP * (mel - _MIN_LOG_MEL))
+    return np.where(mel >= _MIN_LOG_MEL, log, mel * _F_SP)
 
 
 @dataclass(frozen=True)
@@ -48,23 +54,31 @@ class MelSpec:
         return cls(**{k: config[k] for k in names if k in config})
 
 
-def mel_filterbank(spec: MelSpec) -> torch.Tensor:
-    """Slaney-style triangular filters, area-normalised: a float32 tensor [n_mels, n_fft // 2 + 1]."""
+def mel_filterbank_array(spec: MelSpec) -> np.ndarray:
+    """Slaney-style triangular filters, area-normalised: float32 [n_mels, n_fft // 2 + 1] (float64 maths)."""
     fmax = spec.fmax if spec.fmax is not None else spec.sample_rate / 2
-    n_freqs = spec.n_fft // 2 + 1
-    fft_hz = torch.linspace(0, spec.sample_rate / 2, n_freqs, dtype=torch.float64)
-    lo, hi = _hz_to_mel(torch.tensor([spec.fmin, fmax], dtype=torch.float64))
-    edges = _mel_to_hz(torch.linspace(float(lo), float(hi), spec.n_mels + 2, dtype=torch.float64))
+    fft_hz = np.linspace(0, spec.sample_rate / 2, spec.n_fft // 2 + 1)
+    lo, hi = _hz_to_mel(np.array([spec.fmin, fmax], dtype=np.float64))
+    edges = _mel_to_hz(np.linspace(lo, hi, spec.n_mels + 2))
     left, centre, right = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     rising = (fft_hz[None, :] - left) / (centre - left)
     falling = (right - fft_hz[None, :]) / (right - centre)
-    weights = torch.clamp(torch.minimum(rising, falling), min=0.0)
-    weights *= (2.0 / (right - left))
-    return weights.to(torch.float32)
+    weights = np.maximum(np.minimum(rising, falling), 0.0)
+    weights *= 2.0 / (right - left)
+    return weights.astype(np.float32)
+
+
+def mel_filterbank(spec: MelSpec) -> torch.Tensor:
+    """``mel_filterbank_array`` as a torch tensor."""
+    import torch
+
+    return torch.from_numpy(mel_filterbank_array(spec))
 
 
 def log_mel(wave: torch.Tensor, spec: MelSpec) -> torch.Tensor:
     """Natural-log mel magnitudes of a mono waveform [samples]: [1 + samples // hop, n_mels]."""
+    import torch
+
     window = torch.hann_window(spec.win_length, dtype=wave.dtype)
     stft = torch.stft(
         wave, spec.n_fft, spec.hop_length, spec.win_length, window,
@@ -75,13 +89,30 @@ def log_mel(wave: torch.Tensor, spec: MelSpec) -> torch.Tensor:
 
 
 class MelInverse:
-    """Linear STFT magnitudes from log-mel frames: the filterbank's least-squares inverse, clamped at 0."""
+    """Linear STFT magnitudes from log-mel frames: the filterbank's least-squares inverse, clamped at 0.
+
+    Called with a numpy array it returns one (and imports no torch); with a torch tensor, a tensor.
+    """
 
     def __init__(self, spec: MelSpec) -> None:
-        self.inverse = torch.linalg.pinv(mel_filterbank(spec).double()).float()
+        self.array = np.linalg.pinv(mel_filterbank_array(spec).astype(np.float64)).astype(np.float32)
+        self._tensor: Any = None
 
-    def __call__(self, mel: torch.Tensor) -> torch.Tensor:
+    @property
+    def inverse(self) -> torch.Tensor:
+        """The inverse [n_fft // 2 + 1, n_mels] as a torch tensor (made on first use)."""
+        if self._tensor is None:
+            import torch
+
+            self._tensor = torch.from_numpy(self.array)
+        return self._tensor
+
+    def __call__(self, mel: Any) -> Any:
         """Magnitudes [n_fft // 2 + 1, T] for log-mel frames [T, n_mels]."""
+        if isinstance(mel, np.ndarray):
+            return np.maximum(self.array @ np.exp(mel.astype(np.float32, copy=False)).T, np.float32(0.0))
+        import torch
+
         return torch.clamp(self.inverse @ torch.exp(mel.float()).T, min=0.0)
 
 

@@ -8,20 +8,25 @@ Here the heap's order is taken frame by frame: each spectral peak continues its 
 time, and every other bin inherits the phase of the peak it climbs to, integrated along frequency.
 That order needs no heap, so it vectorises; a frame's phase needs the next frame's magnitudes (the
 time derivative's centred difference) and nothing later.
+
+The vocoder computes in numpy (FFTs included), so a voice whose networks run on ONNX Runtime speaks
+without importing torch; given torch tensors it returns torch tensors, computed the same way.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from ttsint import Chunk, ParameterError, Utterance
 
 from .mel import MelInverse, MelSpec, stft_analysis
-from .vocoders import Vocoder
+from .vocoders import Vocoder, array_kind, as_kind
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["HANN_LAMBDA", "PGHI", "pghi_phase"]
 
@@ -83,7 +88,7 @@ def _integrate(
     along[:, 1:] = np.cumsum(0.5 * (dphi_dk[:, 1:] + dphi_dk[:, :-1]), axis=1)
     root = _peak_roots(s)
     # phase[m, k] = phase[m - 1, root] + advance[m, root] + along[m, k] - along[m, root]
-    offset = np.take_along_axis(advance - along, root, axis=1) + along
+    offset = (advance - along)[np.arange(n_frames)[:, None], root] + along
     phase = np.empty_like(s)
     last = previous[1] if previous else np.zeros(n_freq)
     for m in range(n_frames):
@@ -102,12 +107,27 @@ def pghi_phase(
     ``previous`` is (log-magnitude [F], phase [F]) of the frame just before the first, which the
     phases then continue. Griffin-Lim uses this to start each window.
     """
+    import torch
+
     shift = math.pi * np.arange(logmag.shape[0])  # torch.stft's phase origin is n_fft / 2 before the centre
     prev = None
     if previous is not None:
         prev = (previous[0].double().cpu().numpy(), previous[1].double().cpu().numpy() - shift)
     phase = _integrate(logmag.double().cpu().numpy().T, spec, prev, None) + shift
     return torch.from_numpy(np.mod(phase.T, 2 * math.pi)).to(logmag.dtype)
+
+
+def _overlap_add(frames: np.ndarray, hop: int) -> np.ndarray:
+    """Frames [T, N] summed at a stride of ``hop`` samples: [(T - 1) * hop + N]."""
+    n, width = frames.shape
+    parts = -(-width // hop)
+    padded = np.zeros((n, parts * hop), frames.dtype)
+    padded[:, :width] = frames
+    pieces = padded.reshape(n, parts, hop)
+    out = np.zeros((n + parts - 1, hop), frames.dtype)
+    for j in range(parts):  # part j of frame m lands on hop m + j
+        out[j : j + n] += pieces[:, j]
+    return out.reshape(-1)[: (n - 1) * hop + width]
 
 
 class PGHI(Vocoder):
@@ -140,52 +160,58 @@ class PGHI(Vocoder):
         self.spec = stft_analysis(sample_rate, hop_length, n_mels, n_fft, win_length, fmin, fmax, log_floor)
         self.inverse = MelInverse(self.spec)
         pad = (n_fft - self.spec.win_length) // 2
-        self.window = F.pad(
-            torch.hann_window(self.spec.win_length), (pad, n_fft - self.spec.win_length - pad)
-        )
+        win = self.spec.win_length  # periodic Hann, centred in n_fft
+        self.window = np.zeros(n_fft, np.float32)
+        self.window[pad : pad + win] = 0.5 - 0.5 * np.cos(2 * math.pi * np.arange(win) / win)
         self.shift = math.pi * np.arange(n_fft // 2 + 1)
+        self._weights: dict[int, np.ndarray] = {}  # the window-square sum of n frames, by n
 
     @property
     def lookahead_frames(self) -> int:
         """Mel frames beyond a frame that must arrive before its samples are out."""
         return 1 + math.ceil(self.spec.n_fft / 2 / self.spec.hop_length)
 
-    def _overlap_add(self, mag: torch.Tensor, phase: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def _synthesize(self, mag: np.ndarray, phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Windowed inverse FFTs of frames [F, T] (phases [T, F]) overlap-added, and the window-square sum."""
         n, s = mag.shape[1], self.spec
-        spec = torch.polar(mag.T.double(), torch.from_numpy(phase + self.shift))
-        frames = torch.fft.irfft(spec, n=s.n_fft).float() * self.window  # [T, n_fft], batched over frames
-        size = (1, (n - 1) * s.hop_length + s.n_fft)
-        fold = dict(output_size=size, kernel_size=(1, s.n_fft), stride=(1, s.hop_length))
-        summed = F.fold(frames.T[None], **fold).reshape(-1)
-        weight = F.fold((self.window**2)[:, None].expand(-1, n)[None], **fold).reshape(-1)
-        return summed, weight
+        angle = phase + self.shift
+        magnitude = mag.T.astype(np.float64)
+        spec = np.empty(angle.shape, np.complex128)
+        np.multiply(magnitude, np.cos(angle), out=spec.real)
+        np.multiply(magnitude, np.sin(angle), out=spec.imag)
+        frames = np.fft.irfft(spec, n=s.n_fft).astype(np.float32) * self.window  # [T, n_fft]
+        weight = self._weights.get(n)
+        if weight is None:
+            squares = np.broadcast_to(self.window**2, (n, s.n_fft))
+            weight = self._weights[n] = _overlap_add(squares, s.hop_length)
+        return _overlap_add(frames, s.hop_length), weight
 
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         s = self.spec
         hop, half = s.hop_length, s.n_fft // 2
-        pending = torch.zeros(s.n_fft // 2 + 1, 0)  # magnitudes of frames not phased yet
-        previous: tuple[np.ndarray, np.ndarray] | None = (
-            None  # log-magnitude and phase of the last phased frame
-        )
+        pending = np.zeros((s.n_fft // 2 + 1, 0), np.float32)  # magnitudes of frames not phased yet
+        # log-magnitude and phase of the last phased frame
+        previous: tuple[np.ndarray, np.ndarray] | None = None
         phased = received = emitted = 0
         acc_start = -half  # sample index of acc[0]: frame 0 is centred on sample 0
-        acc = torch.zeros(0)
-        norm = torch.zeros(0)
+        acc = np.zeros(0, np.float32)
+        norm = np.zeros(0, np.float32)
+        kind: Any = None  # the upstream's array kind, which the output keeps
 
-        def advance(final: bool) -> torch.Tensor | None:
+        def advance(final: bool) -> np.ndarray | None:
             nonlocal pending, previous, phased, acc, norm, acc_start, emitted
             n = min(self.chunk_frames, pending.shape[1] if final else pending.shape[1] - 1)
             final = final and n == pending.shape[1]
             if n > 0:
-                logmag = torch.log(pending[:, : n + 1].clamp(min=s.log_floor)).double().numpy().T
+                logmag = np.log(np.maximum(pending[:, : n + 1], np.float32(s.log_floor))).astype(np.float64).T
                 following = None if final else logmag[n]
                 phase = _integrate(logmag[:n], s, previous, following)
                 previous = (logmag[n - 1], np.mod(phase[n - 1], 2 * math.pi))
-                summed, weight = self._overlap_add(pending[:, :n], phase)
+                summed, weight = self._synthesize(pending[:, :n], phase)
                 offset = phased * hop - half - acc_start
                 grow = offset + summed.shape[0] - acc.shape[0]
-                acc, norm = F.pad(acc, (0, grow)), F.pad(norm, (0, grow))
+                acc = np.concatenate([acc, np.zeros(grow, np.float32)])
+                norm = np.concatenate([norm, np.zeros(grow, np.float32)])
                 acc[offset:] += summed
                 norm[offset:] += weight
                 pending = pending[:, n:]
@@ -195,30 +221,26 @@ class PGHI(Vocoder):
             if done <= emitted:
                 return None
             lo, hi = emitted - acc_start, done - acc_start
-            out = acc[lo:hi] / norm[lo:hi].clamp(min=1e-11)
+            out = acc[lo:hi] / np.maximum(norm[lo:hi], np.float32(1e-11))
             acc, norm, acc_start, emitted = acc[hi:], norm[hi:], done, done
-            return out.clamp(-1.0, 1.0).reshape(-1, 1)
+            return np.minimum(np.maximum(out, -1.0, out=out), 1.0, out=out).reshape(-1, 1)
 
-        # Inference mode is entered per step and left before each yield: held across a yield, it would
-        # leak into the consumer's thread for as long as the stream is suspended.
         for chunk in self._upstream(upstream):
             if len(chunk) == 0:
                 continue
-            with torch.inference_mode():
-                pending = torch.cat([pending, self.inverse(chunk.frames)], dim=1)
+            frames, kind = array_kind(chunk.frames)
+            pending = np.concatenate([pending, self.inverse(frames)], axis=1)
             received += len(chunk)
             while pending.shape[1] > 1:
                 start = emitted
-                with torch.inference_mode():
-                    out = advance(final=False)
+                out = advance(final=False)
                 if out is not None:
-                    yield Chunk(frames=out, start=start)
+                    yield Chunk(frames=as_kind(out, kind), start=start)
         while pending.shape[1] or emitted < received * hop:
             start = emitted
-            with torch.inference_mode():
-                out = advance(final=True)
+            out = advance(final=True)
             if out is not None:
-                yield Chunk(frames=out, start=start)
+                yield Chunk(frames=as_kind(out, kind), start=start)
 
     def describe(self) -> str:
         s = self.spec
