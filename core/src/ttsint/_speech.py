@@ -7,15 +7,18 @@ segment k+1 and computes its first chunk, so it plays on at once when k ends. Cl
 
 from __future__ import annotations
 
+import collections
 import itertools
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
+import numpy as np
 
+from ._arrays import is_torch, to_numpy, zeros
 from ._blocks import StreamableBlock, Timing, timed
 from ._data import Chunk, Utterance
 from ._errors import FrontendError
@@ -31,9 +34,9 @@ class SegmentInfo:
     text: str
     start: int
     end: int | None = None
-    symbol_frames: torch.Tensor | None = field(default=None, repr=False)
+    symbol_frames: Any = field(default=None, repr=False)
     """Frames at the addon's hop that each symbol lasts, when a block in the stack decides durations."""
-    word_ids: torch.Tensor | None = field(default=None, repr=False)
+    word_ids: Any = field(default=None, repr=False)
     """Each symbol's word as an index into ``text.split()`` (-1 between words), when the front end says."""
 
 
@@ -41,12 +44,14 @@ def word_timings(info: SegmentInfo, hop_seconds: float, offset_seconds: float) -
     """Each word's text, start and end in seconds, from the segment's symbol durations; [] when unknown."""
     if info.symbol_frames is None or info.word_ids is None or len(info.word_ids) != len(info.symbol_frames):
         return []
-    ends = torch.cumsum(info.symbol_frames.long(), 0)
-    starts = ends - info.symbol_frames.long()
+    frames = to_numpy(info.symbol_frames).astype(np.int64)
+    word_ids = to_numpy(info.word_ids)
+    ends = np.cumsum(frames, 0)
+    starts = ends - frames
     words = info.text.split()
     out = []
     for w, word in enumerate(words):
-        where = torch.nonzero(info.word_ids == w).flatten()
+        where = np.flatnonzero(word_ids == w)
         if len(where) == 0:
             continue
         out.append({"text": word,
@@ -101,6 +106,10 @@ class _Lookahead:
         self.permits = threading.Semaphore(0)
         self.stopped = threading.Event()
         self.prepared = 0
+        self.readied: collections.deque[_Ready] = collections.deque()
+        """Segments readied ahead by ``ready_now``, played before any other."""
+        self.upcoming: tuple[str, Utterance] | None = None
+        self.ended = False
         self.thread = threading.Thread(target=self._run, name="ttsint-lookahead", daemon=True)
 
     def _run(self) -> None:
@@ -127,7 +136,32 @@ class _Lookahead:
             self.thread.start()
         self.permits.release()
 
+    def more(self) -> bool:
+        """Whether another segment follows (running the front end on it, not its blocks)."""
+        if self.upcoming is None and not self.ended:
+            self.upcoming = next(self.segments, None)
+            self.ended = self.upcoming is None
+        return self.upcoming is not None
+
+    def ready_now(self) -> _Ready | None:
+        """Ready the next segment in this thread, before it is reached (``SpeechStream.plan_length``)."""
+        if not self.more():
+            return None
+        item, self.upcoming = self.upcoming, None
+        self.prepared += 1
+        ready = _Ready.make(*item, self.block)
+        self.readied.append(ready)
+        return ready
+
     def take(self) -> Any:
+        if self.readied:
+            return self.readied.popleft()
+        if self.upcoming is not None:
+            item, self.upcoming = self.upcoming, None
+            self.prepared += 1
+            return _Ready.make(*item, self.block)
+        if self.ended:
+            return _END
         if not self.background:  # readied here, in the consumer's thread, when it is needed
             item = next(self.segments, None)
             if item is None:
@@ -149,6 +183,8 @@ class _Lookahead:
             item = self.ready.get_nowait()
             if isinstance(item, _Ready):
                 item.close()
+        while self.readied:
+            self.readied.popleft().close()
 
 
 class _Progress:
@@ -177,7 +213,38 @@ class SpeechStream(Iterator[Chunk]):
         self.pause_frames = int(pause_frames)
         self._progress = _Progress()
         self._ahead = _Lookahead(segments, block, background=lookahead)
-        self._chunks = _run(block, first, self._ahead, self._progress, self.pause_frames)
+        self._first: list[Any] = [first]
+        self._chunks = _run(block, self._first, self._ahead, self._progress, self.pause_frames)
+        self._started = False
+
+    def plan_length(self, hop_frames: int, *, budget: float | None = None) -> int | None:
+        """Ready the segments now, in this thread, to learn how many frames the whole stream will make.
+
+        Call it before the first chunk, on a ``lookahead=False`` stream. Each segment readied is
+        played as it is (nothing is made twice). A segment lasts the sum of its symbol durations
+        times ``hop_frames`` (output frames per duration frame: the addon's hop for a waveform),
+        and a pause separates segments. Returns None, leaving the other segments to be readied when
+        reached, as soon as a segment's durations are unknown, or when readying has taken ``budget``
+        seconds and segments remain (the first segment is readied whatever the budget: the first
+        chunk needs it anyway).
+        """
+        if self._started or self._ahead.background:
+            raise RuntimeError("plan_length needs a lookahead=False stream whose chunks have not started")
+        began = time.perf_counter()
+        item = self._first[0]
+        if not isinstance(item, _Ready):
+            item = self._first[0] = _Ready.make(*item, self._ahead.block)
+        total, count = 0, 0
+        while item is not None:
+            frames = item.timing.symbol_frames
+            if frames is None:
+                return None
+            total += int(frames.sum()) * int(hop_frames) + (self.pause_frames if count else 0)
+            count += 1
+            if budget is not None and time.perf_counter() - began >= budget and self._ahead.more():
+                return None
+            item = self._ahead.ready_now()
+        return total
 
     @property
     def segments(self) -> list[SegmentInfo]:
@@ -199,6 +266,7 @@ class SpeechStream(Iterator[Chunk]):
         return self._ahead.thread.is_alive()
 
     def __next__(self) -> Chunk:
+        self._started = True
         return next(self._chunks)
 
     def __iter__(self) -> SpeechStream:
@@ -207,6 +275,9 @@ class SpeechStream(Iterator[Chunk]):
     def close(self) -> None:
         """Stop streaming and stop the look-ahead thread (waiting for the segment it is preparing)."""
         self._chunks.close()
+        if isinstance(self._first[0], _Ready):  # readied by plan_length, never played
+            self._first[0].close()
+        self._ahead.stop()
 
     def __enter__(self) -> SpeechStream:
         return self
@@ -215,12 +286,15 @@ class SpeechStream(Iterator[Chunk]):
         self.close()
 
 
-def _run(block: StreamableBlock, first: tuple[str, Utterance], ahead: _Lookahead, progress: _Progress,
+def _run(block: StreamableBlock, first: list[Any], ahead: _Lookahead, progress: _Progress,
          pause_frames: int) -> Iterator[Chunk]:
+    """``first`` holds the first segment: its text and utterance, or already readied by ``plan_length``."""
     offset = 0
     item: Any = None
     try:
-        item = _Ready.make(*first, block)
+        item, first[0] = first[0], None
+        if not isinstance(item, _Ready):
+            item = _Ready.make(*item, block)
         while item is not _END:
             info = SegmentInfo(len(progress.segments), item.text, offset, word_ids=item.utt.get("word_ids"))
             progress.segments.append(info)
@@ -236,9 +310,7 @@ def _run(block: StreamableBlock, first: tuple[str, Utterance], ahead: _Lookahead
             item = ahead.take()
             if item is not _END and last is not None and pause_frames > 0:
                 progress.current = None
-                silence = torch.zeros(pause_frames, last.frames.shape[1], dtype=last.frames.dtype,
-                                      device=last.frames.device)
-                yield Chunk(silence, offset)
+                yield Chunk(zeros((pause_frames, last.frames.shape[1]), last.frames), offset)
                 offset += pause_frames
     finally:
         if isinstance(item, _Ready):
@@ -246,6 +318,6 @@ def _run(block: StreamableBlock, first: tuple[str, Utterance], ahead: _Lookahead
         ahead.stop()
 
 
-def _symbol_frames(timing: Timing) -> torch.Tensor | None:
+def _symbol_frames(timing: Timing) -> Any:
     frames = timing.symbol_frames
-    return None if frames is None else frames.detach().cpu()
+    return frames.detach().cpu() if is_torch(frames) else frames
