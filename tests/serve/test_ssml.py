@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import time
 
 import httpx
 import numpy as np
@@ -113,3 +115,56 @@ def test_wyoming_speaks_a_document_and_refuses_a_hostile_one(every_voice_server:
     assert refused is not None and Error.is_type(refused.type)
     error = Error.from_event(refused)
     assert error.code == "bad-input" and "DTDForbidden" in error.text
+
+
+def server_threads(server: Server) -> int:
+    for line in open(f"/proc/{server.process.pid}/status"):
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise AssertionError("no Threads line")
+
+
+def test_documents_stream_on_the_scheduler_workers_with_no_threads_of_their_own(
+        every_voice_server: Server) -> None:
+    """Four SSML streams held open mid-document: the server has no more threads than when idle (each
+    request used to run a look-ahead executor, and a look-ahead thread per run, outside the scheduler)."""
+    if "en-rms" not in ready_voices(every_voice_server):
+        pytest.skip("en-rms is not served")
+    runs = "".join(f'<prosody volume="{"+1dB" if i % 2 else "-1dB"}">Run {i} has a first sentence here. '
+                   f"And a second one follows it.</prosody>" for i in range(12))
+    document = f"<speak>{runs}</speak>"
+    body = {"voice": "en-rms", "input": document, "response_format": "pcm"}
+    assert every_voice_server.speech(**body).status_code == 200  # warm: every lazy pool made
+    idle = server_threads(every_voice_server)
+    with httpx.Client(timeout=300) as client, contextlib.ExitStack() as open_streams:
+        url = every_voice_server.url + "/v1/audio/speech"
+        opened, deadline = 0, time.monotonic() + 120
+        while opened < 4 and time.monotonic() < deadline:
+            reply = open_streams.enter_context(client.stream("POST", url, json=body))
+            if reply.status_code == 429:  # admission on a loaded machine: retry when it says
+                reply.read()
+                time.sleep(float(reply.headers.get("retry-after", 1)))
+                continue
+            assert reply.status_code == 200, reply.read()
+            next(reply.iter_raw(4096))  # mid-document: its next runs not reached yet
+            opened += 1
+        assert opened, "no document stream was admitted in 2 minutes"
+        time.sleep(0.5)  # a look-ahead would be readying the next run by now
+        during = server_threads(every_voice_server)
+    assert during <= idle, f"{during - idle} more threads while {opened} documents stream"
+
+
+@pytest.mark.parametrize("voice", ["en-rms", PIPER])
+def test_speed_applies_to_documents(every_voice_server: Server, voice: str) -> None:
+    """speed 2 halves a document's audio: en-rms paced (its pace parameter), Piper time-stretched."""
+    if voice not in ready_voices(every_voice_server):
+        pytest.skip(f"{voice} is not served")
+    document = (f'<speak><voice name="{voice}">The quick brown fox jumps over the lazy dog. '
+                "<break time=\"300ms\"/>A large crowd gathered at the station.</voice></speak>")
+    seconds = {}
+    for speed in (1.0, 2.0):
+        reply = timestamps(every_voice_server, voice="en-rms", input=document, speed=speed, sample_rate=16000)
+        assert reply.status_code == 200, reply.text
+        seconds[speed] = reply.json()["duration"]
+    ratio = seconds[2.0] / seconds[1.0]
+    assert 0.4 <= ratio <= 0.62, seconds

@@ -27,7 +27,16 @@ from starlette.types import Receive, Scope, Send
 
 from .aliases import OPENAI_MODELS, OPENAI_VOICES, default_target, is_openai_model
 from .errors import APIError
-from .formats import FORMATS, PCM_DEFAULT_RATE, AudioFormat, Resampler, warm, wav_header
+from .formats import (
+    FORMATS,
+    PCM_DEFAULT_RATE,
+    AudioFormat,
+    PcmEncoder,
+    Resampler,
+    resampled_length,
+    warm,
+    wav_header,
+)
 from .metrics import ServeMetrics
 from .pool import READY, SKIPPED, ServedVoice, VoicePool
 from .scheduler import CapacityError, Scheduler, SynthesisStream
@@ -40,6 +49,10 @@ log = logging.getLogger("ttsint.serve")
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
 MIN_RATE, MAX_RATE = 8000, 48000
 MAX_INSTRUCTIONS = 4096
+WAV_LENGTHS = ("auto", "exact", "streamed")
+WAV_PLAN_BUDGET = 0.5
+"""Seconds a streamed WAV may spend, by default, readying sentences after the first to learn the length
+for its header before the first byte (``wav_length: "auto"``); past it the header says "unknown"."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,9 @@ class SpeechRequest:
     sse: bool = False
     """``stream_format: "sse"``: OpenAI's ``speech.audio.delta`` events instead of raw audio."""
     instructions: str | None = None
+    wav_length: str = "auto"
+    """A WAV's header sizes (an extension field): "auto" exact when the length is learnt within
+    ``WAV_PLAN_BUDGET`` of readying, "exact" always (held back until known), "streamed" never."""
 
 
 def _field_error(field: str, message: str, code: str | None = None) -> APIError:
@@ -114,8 +130,12 @@ def parse_speech_request(body: bytes, max_chars: int) -> SpeechRequest:
                                      or len(instructions) > MAX_INSTRUCTIONS):
         raise _field_error("instructions", f"'instructions' must be a string of at most {MAX_INSTRUCTIONS} "
                            "characters")
+    wav_length = data.get("wav_length", "auto")
+    if wav_length not in WAV_LENGTHS:
+        raise _field_error("wav_length", f"wav_length {wav_length!r} is not one of {', '.join(WAV_LENGTHS)} "
+                           "(how a WAV's header gives its length)")
     return SpeechRequest(text, voice, model, fmt, float(speed), rate, stream_format == "sse",
-                         instructions or None)
+                         instructions or None, wav_length)
 
 
 def create_app(pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000,
@@ -171,7 +191,7 @@ def create_app(pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000
                                type="server_error", param="voice")
             raise APIError(503, f"voice {entry.name!r} is still loading", type="server_error", param="voice",
                            headers={"Retry-After": str(retry_after)})
-        if req.speed != 1.0 and not entry.supports_pace:
+        if req.speed != 1.0 and not entry.supports_pace and not is_ssml(req.input):  # SSML: stretched
             raise APIError(400, f"voice {entry.name!r} has no pace control in its stack, so only speed 1.0 "
                            "works with it", param="speed")
         return entry
@@ -238,7 +258,7 @@ def create_app(pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000
                 speech.stream.cancel()
         audio = b"".join(parts)
         if req.format.name == "wav":  # the whole length is known here: exact sizes in the header
-            audio = wav_header(speech.rate, (len(audio) - 44) // 2) + audio[44:]
+            audio = exact_wav(audio, speech.rate)
         segments = speech.segment_words(final=True)
         return JSONResponse({
             "voice": entry.name, "response_format": req.format.name, "sample_rate": speech.rate,
@@ -350,16 +370,43 @@ class Speech:
         self.samples_in = 0
         self.samples_out = 0
         self.words_sent = 0
+        self.length: int | None = None
+        """The samples a WAV's header announces, when its length was learnt before the first byte."""
+        self.buffered = False
+        """A WAV held back until its end to give it exact sizes (``wav_length: "exact"``, length unknown)."""
 
     def start(self) -> Any:
-        if self.documents is not None and is_ssml(self.req.input):  # docs/ssml.md; speed does not apply
-            self.speech = self.documents.stream(self.req.input, self.entry.name, self.native)
+        if self.documents is not None and is_ssml(self.req.input):  # docs/ssml.md
+            self.speech = self.documents.stream(self.req.input, self.entry.name, self.native, self.req.speed)
             return self.speech.chunks()
         voice = self.entry.paced(self.req.speed)
         self.speech = self.entry.stream(self.req.input, self.req.speed)
         if isinstance(voice, ttsint.Voice):
             self.voice = voice
+        self.plan_wav()
         return self.speech
+
+    def plan_wav(self) -> None:
+        """A streamed WAV's header: exact sizes when the durations give the length before the first byte.
+
+        The sentences are readied now (front end, sequence blocks, first chunk: work the stream does
+        anyway, played as readied) and their durations × hop, plus the pauses, are the length; the
+        resampled length follows exactly. With ``wav_length: "auto"`` the readying stops after
+        ``WAV_PLAN_BUDGET`` (a voice that makes each sentence whole, such as Kokoro, spends its whole
+        synthesis there) and the header says "unknown"; ``"exact"`` holds the WAV back instead.
+        """
+        req = self.req
+        if req.format.name != "wav" or req.sse or req.wav_length == "streamed":
+            return
+        planned = None
+        if isinstance(self.speech, ttsint.SpeechStream) and self.voice is not None:
+            budget = None if req.wav_length == "exact" else WAV_PLAN_BUDGET
+            planned = self.speech.plan_length(self.voice.addon.hop_length, budget=budget)
+        if planned is not None and isinstance(self.encoder, PcmEncoder):
+            self.length = resampled_length(planned, self.native, self.rate)
+            self.encoder.set_length(self.length)
+        elif req.wav_length == "exact":
+            self.buffered = True
 
     def headers(self, with_type: bool = True) -> dict[str, str]:
         """The response's headers: its rate, voice, and whether ``instructions`` was followed."""
@@ -367,6 +414,8 @@ class Speech:
                "cache-control": "no-store"}
         if with_type:
             out["content-type"] = "text/event-stream" if self.req.sse else self.req.format.media_type
+        if self.req.format.name == "wav" and not self.req.sse:
+            out["x-ttsint-wav-length"] = "exact" if self.length is not None or self.buffered else "streamed"
         if self.req.instructions is not None:
             out["x-ttsint-instructions"] = (f"ignored: voice {self.entry.name!r} cannot follow instructions; "
                                             "its style is fixed by its addon")
@@ -375,14 +424,25 @@ class Speech:
     def encode(self, chunk: ttsint.Chunk) -> bytes:
         samples = chunk.frames.detach().reshape(-1).to(dtype=torch.float32).cpu().numpy()
         self.samples_in += len(samples)
-        out = self.resample(samples)
-        self.samples_out += len(out)
-        return self.encoder.encode(out)
+        return self.encoder.encode(self._announced(self.resample(samples)))
 
     def finish(self) -> bytes:
-        tail = self.resample(np.zeros(0, dtype=np.float32), last=True)
-        self.samples_out += len(tail)
+        tail = self._announced(self.resample(np.zeros(0, dtype=np.float32), last=True))
+        if self.length is not None and self.samples_out < self.length:  # never seen; the header must hold
+            log.warning("voice %r made %d samples fewer than its durations said; padded with silence",
+                        self.entry.name, self.length - self.samples_out)
+            tail = np.concatenate([tail, np.zeros(self.length - self.samples_out, dtype=np.float32)])
+            self.samples_out = self.length
         return self.encoder.encode(tail) + self.encoder.finish()
+
+    def _announced(self, out: np.ndarray) -> np.ndarray:
+        """``out``, counted, and cut where a WAV's header says the audio ends (it never goes past it)."""
+        if self.length is not None and self.samples_out + len(out) > self.length:
+            log.warning("voice %r made more samples than its durations said; cut at %d", self.entry.name,
+                        self.length)
+            out = out[:max(0, self.length - self.samples_out)]
+        self.samples_out += len(out)
+        return out
 
     def segment_words(self, final: bool = False) -> list[dict[str, Any]]:
         """Segments whose audio has all been made since the last call, each with its words' times.
@@ -423,6 +483,11 @@ class Speech:
 
     def close(self) -> None:
         self.encoder.close()
+
+
+def exact_wav(data: bytes, rate: int) -> bytes:
+    """A whole 16-bit mono WAV (header and samples) with exact sizes in its header."""
+    return wav_header(rate, (len(data) - 44) // 2) + data[44:]
 
 
 def _sse(event: dict[str, Any]) -> bytes:
@@ -470,8 +535,11 @@ class AudioStream:
                         "headers": [(k.encode(), v.encode("latin-1", "replace"))
                                     for k, v in speech.headers().items()]})
             body = self._pack(speech.encode(speech.first))
+            held: list[bytes] = []  # a WAV sent whole at its end (wav_length "exact", length unknown)
             while not gone.is_set():
-                if body:
+                if body and speech.buffered:
+                    held.append(body)
+                elif body:
                     await send({"type": "http.response.body", "body": body, "more_body": True})
                 try:
                     chunk = await stream.next()
@@ -485,6 +553,8 @@ class AudioStream:
                         last += b"".join(_sse({"type": "ttsint.words", **seg})
                                          for seg in speech.segment_words(final=True))
                         last += _sse({"type": "speech.audio.done", "usage": speech.usage()})
+                    if speech.buffered:
+                        last = exact_wav(b"".join([*held, last]), speech.rate)
                     await send({"type": "http.response.body", "body": last, "more_body": False})
                     return
                 body = self._pack(speech.encode(chunk))
