@@ -80,3 +80,27 @@ def test_synth_from_the_command_line(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     audio, rate = ttsint.read_wav(out)
     assert rate == 22050 and len(audio) > 22050 // 2
+
+
+def test_ipa_parts_for_ssml_phoneme(joe_model: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """<phoneme alphabet="ipa">: IPA through the voice's phoneme_id_map beside espeak-ng's text."""
+    from ttsint_piper import PiperConfig, PiperPhonemes
+
+    frontend = PiperPhonemes(PiperConfig.from_file(Path(f"{joe_model}.json")))
+    ipa = "".join(frontend.sentences("tomato")[0])  # espeak-ng's own IPA gives espeak-ng's own ids
+    parts = frontend.encode_parts([("text", "I say "), ("ipa", ipa), ("text", " today.")])
+    plain = frontend("I say tomato today.")
+    assert parts["symbols"].tolist() == plain["symbols"].tolist()
+    assert parts["word_ids"].tolist() == plain["word_ids"].tolist()
+    # another pronunciation changes the ids; the comma after it, which espeak-ng alone drops, is kept
+    other = frontend.encode_parts([("text", "I say "), ("ipa", "təˈmɑːtoʊ"), ("text", ", you say tomato.")])
+    assert other["symbols"].tolist() != frontend("I say tomato, you say tomato.")["symbols"].tolist()
+    assert len(other["symbols"]) == len(frontend("I say tomato, you say tomato.")["symbols"])  # 9 for 9
+    # symbols the voice lacks: skipped, counted each time, reported once
+    with caplog.at_level("WARNING", logger="ttsint_piper"):
+        for _ in range(2):
+            frontend.encode_parts([("ipa", "☃a")])
+    assert frontend.skipped["☃"] == 2
+    assert sum("☃" in r.getMessage() for r in caplog.records) == 1
+    with pytest.raises(ttsint.FrontendError):
+        frontend.encode_parts([("ipa", "☃")])

@@ -160,14 +160,72 @@ class PiperPhonemes(ttsint.Frontend):
             utt["word_ids"] = torch.tensor(words, dtype=torch.int64)
         return utt
 
+    def encode_parts(self, parts: list[tuple[str, str]]) -> Utterance:
+        """An utterance from ("text", str) and ("ipa", str) pieces in order, for SSML's ``<phoneme>``.
+
+        Text goes through espeak-ng as in ``__call__``; IPA is taken as written (NFD code points, the
+        voice's vowel clusters merged) and mapped through the same ``phoneme_id_map``, so a symbol the
+        voice lacks is skipped, logged once and counted like any other. An IPA piece stands for one
+        written word of the run's text (its ``word_ids``), as in the Kokoro front end.
+        """
+        clusters = {tuple(c) for c in self.config.vowel_clusters or [] if len(c) > 1}
+        phonemes: list[str] = []
+        owners: list[int] = []
+        written = ""
+        for kind, piece in parts:
+            joined = bool(written) and not written[-1].isspace() and bool(piece) and not piece[0].isspace()
+            first = len(written.split()) - (1 if joined else 0)  # the piece's first word in the run's text
+            if kind == "ipa":
+                found = _merge_clusters(list(unicodedata.normalize("NFD", "".join(piece.split()))), clusters)
+                owned = [first] * len(found)
+                written += "x"  # the IPA stands for one written word; the caller's text says which
+            else:
+                found = [p for sentence in self.sentences(piece) for p in sentence]
+                owned = [-1 if o < 0 else first + o for o in self._owners(piece, found)]
+                # espeak-ng drops a clause's leading punctuation (", you say" after a <phoneme>): keep it
+                lead = piece.lstrip()[:1]
+                if phonemes and lead in _PUNCTUATION and lead in self.config.phoneme_id_map:
+                    found, owned = [lead, " ", *found], [-1, -1, *owned]
+                written += piece
+            if not found:
+                continue
+            if phonemes and phonemes[-1] != " " and found[0] != " " and found[0] not in _PUNCTUATION:
+                phonemes.append(" ")
+                owners.append(-1)
+            phonemes += found
+            owners += owned
+        if not any(p.strip() for p in phonemes):
+            raise FrontendError("nothing to say: the text and IPA give no phonemes")
+        ids = self.ids(phonemes)
+        if not any(p in self.config.phoneme_id_map for p in phonemes if p.strip()):
+            raise FrontendError("nothing to say: this voice knows none of the IPA symbols given")
+        utt: Utterance = {"symbols": torch.tensor(ids, dtype=torch.int64)}
+        words = self._id_owners(phonemes, owners)
+        if len(words) == len(ids):
+            utt["word_ids"] = torch.tensor(words, dtype=torch.int64)
+        return utt
+
     def word_ids(self, text: str, phonemes: list[str]) -> list[int] | None:
-        """Each id's word (an index into ``text.split()``, -1 for padding ends, spaces and punctuation).
+        """Each id's word (an index into ``text.split()``, -1 for padding ends, spaces and punctuation)."""
+        return self._id_owners(phonemes, self._owners(text, phonemes))
+
+    def _id_owners(self, phonemes: list[str], owner: list[int]) -> list[int]:
+        """Per-phoneme word owners spread over the ids (each phoneme's ids and its pad; -1 at the ends)."""
+        id_map = self.config.phoneme_id_map
+        out = [-1] * (len(id_map[BOS]) + len(id_map[PAD]))
+        for p, w in zip(phonemes, owner, strict=True):
+            if p in id_map:
+                out.extend([w] * (len(id_map[p]) + len(id_map[PAD])))
+        out.extend([-1] * len(id_map[EOS]))
+        return out
+
+    def _owners(self, text: str, phonemes: list[str]) -> list[int]:
+        """Each phoneme's word (an index into ``text.split()``, -1 for spaces and punctuation).
 
         espeak-ng speaks some words together ("of the") and some as several ("1995"), so its words are
         matched to the text's by length: each text word, phonemized alone, claims espeak's words until
         the running phoneme count catches up with its own. A word left with none has no timestamp.
         """
-        id_map = self.config.phoneme_id_map
         groups: list[list[int]] = [[]]  # phoneme indices of each espeak word
         for i, p in enumerate(phonemes):
             if p == " " or p in _PUNCTUATION:  # a clause's terminator may run into the next clause's word
@@ -196,9 +254,4 @@ class PiperPhonemes(ttsint.Frontend):
                     owner[i] = w
                 done += len(groups[g])
                 g += 1
-        out = [-1] * (len(id_map[BOS]) + len(id_map[PAD]))
-        for p, w in zip(phonemes, owner, strict=True):
-            if p in id_map:
-                out.extend([w] * (len(id_map[p]) + len(id_map[PAD])))
-        out.extend([-1] * len(id_map[EOS]))
-        return out
+        return owner
