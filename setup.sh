@@ -41,7 +41,8 @@ done
 # With --test: the test tools, the other first-party plugins, and the tests' extras (httpx, the openai
 # client, Playwright, pipecat for ttsint-serve; the reference implementations for Piper and Kokoro).
 if [ "$TEST" = 1 ]; then
-    packages+=(pytest ruff hypothesis hatchling pexpect)
+    # pocketsphinx (a manylinux wheel, no build) for the WER figures of the benchmarks (bench_piper.py, wer.py).
+    packages+=(pytest ruff hypothesis hatchling pexpect pocketsphinx)
     for plugin in plugins/ttsint-inferentia plugins/ttsint-bench "plugins/ttsint-serve[test]" \
             "plugins/ttsint-kokoro[test]" "plugins/ttsint-piper[test]"; do
         if [ -f "${plugin%%\[*}/pyproject.toml" ]; then packages+=(-e "$plugin"); fi
