@@ -378,6 +378,7 @@ class Speech:
     def start(self) -> Any:
         if self.documents is not None and is_ssml(self.req.input):  # docs/ssml.md
             self.speech = self.documents.stream(self.req.input, self.entry.name, self.native, self.req.speed)
+            self.plan_wav()  # a Document has no SpeechStream to plan: "exact" holds its WAV back
             return self.speech.chunks()
         voice = self.entry.paced(self.req.speed)
         self.speech = self.entry.stream(self.req.input, self.req.speed)

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FORMATS", "PCM_DEFAULT_RATE", "AudioFormat", "Encoder", "Resampler", "UNKNOWN_SIZE", "warm",
-           "wav_header"]
+__all__ = ["FORMATS", "PCM_DEFAULT_RATE", "AudioFormat", "Encoder", "Resampler", "UNKNOWN_SIZE",
+           "resampled_length", "warm", "wav_header"]
 
 UNKNOWN_SIZE = 0xFFFFFFFF
 """The RIFF and data sizes of a WAV whose length is not known when its header is sent: FFmpeg, libsndfile,
-sox and Python's ``wave`` then read every sample up to the end of the file (``wave`` and ``soxi`` report
-the header's count; reading the samples gives the true one)."""
+sox and Python's ``wave`` then read every sample up to the end of the file, but ``wave.getnframes()``,
+``soxi`` and ``ffprobe``'s duration report the header's count (2,147,483,647 frames). The server sends
+exact sizes instead whenever it learns the length before the first byte (see the serve README)."""
 
 
 def wav_header(sample_rate: int, samples: int | None = None, channels: int = 1, bits: int = 16) -> bytes:
@@ -58,7 +59,13 @@ class PcmEncoder(Encoder):
     """Raw 16-bit little-endian mono, optionally after a WAV header."""
 
     def __init__(self, sample_rate: int, header: bool) -> None:
+        self.rate = sample_rate
         self.pending = wav_header(sample_rate) if header else b""
+
+    def set_length(self, samples: int) -> None:
+        """Before the first bytes: the header carries exact sizes for ``samples`` samples."""
+        if self.pending:
+            self.pending = wav_header(self.rate, samples)
 
     def encode(self, samples: np.ndarray) -> bytes:
         out, self.pending = self.pending + to_pcm16(samples), b""
@@ -193,6 +200,14 @@ FORMATS: dict[str, AudioFormat] = {
 
 PCM_DEFAULT_RATE = 24000
 """OpenAI's ``pcm`` is 24 kHz; voice-agent frameworks play it at that rate whatever the voice's own."""
+
+
+def resampled_length(samples: int, in_rate: int, out_rate: int) -> int:
+    """How many samples ``Resampler`` makes from ``samples`` in all: soxr's streaming total, the exact
+    count rounded half up (checked against soxr in tests/serve/test_wav_length.py)."""
+    if in_rate == out_rate:
+        return samples
+    return (2 * samples * out_rate + in_rate) // (2 * in_rate)
 
 
 class Resampler:
