@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import torch
+from typing import Any
+
 from ttsint import WindowedNetworkBlock
 
 
@@ -15,6 +16,6 @@ class Decoder(WindowedNetworkBlock):
     produces = "mel"
     network_role = "decoder"
 
-    def decode_all(self, frames: torch.Tensor) -> torch.Tensor:
+    def decode_all(self, frames: Any) -> Any:
         """Decode a whole utterance at once: the reference that streaming must equal."""
         return self.run_all(frames)

@@ -1,12 +1,28 @@
-"""Upsampler: repeats each symbol's encoding for its duration, making speech-length frames on demand."""
+"""Upsampler: repeats each symbol's encoding for its duration, making speech-length frames on demand.
+
+It computes in numpy, so a voice on ONNX Runtime imports no torch; torch tensors in give torch tensors out.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
-import torch
+import numpy as np
 from ttsint import Chunk, ParameterError, Range, StreamableBlock, StreamError, Utterance
+
+
+def _numpy(x: Any) -> tuple[np.ndarray, bool]:
+    """``x`` as a numpy array, and whether it was a torch tensor."""
+    if isinstance(x, np.ndarray):
+        return x, False
+    return x.detach().cpu().numpy(), True
+
+
+def _torch(x: np.ndarray) -> Any:
+    import torch
+
+    return torch.from_numpy(x)
 
 
 class Upsampler(StreamableBlock):
@@ -29,11 +45,17 @@ class Upsampler(StreamableBlock):
         self.encoding = encoding
         self.durations = durations
 
-    def frame_counts(self, utt: Utterance) -> torch.Tensor:
-        """Integer frames per symbol: durations / pace, rounded, never negative."""
-        return torch.clamp(torch.round(utt[self.durations].float() / self.pace), min=0).long()
+    def _counts(self, durations: np.ndarray) -> np.ndarray:
+        """Integer frames per symbol: durations / pace in float32, rounded half to even, never negative."""
+        return np.maximum(np.rint(durations.astype(np.float32) / np.float32(self.pace)), 0).astype(np.int64)
 
-    def symbol_frames(self, utt: Utterance) -> torch.Tensor | None:
+    def frame_counts(self, utt: Utterance) -> Any:
+        """Integer frames per symbol (int64, the kind of ``durations``): durations / pace, rounded, >= 0."""
+        durations, was_torch = _numpy(utt[self.durations])
+        counts = self._counts(durations)
+        return _torch(counts) if was_torch else counts
+
+    def symbol_frames(self, utt: Utterance) -> Any:
         """The frames each symbol lasts: what ``synth --timestamps`` times words with."""
         return self.frame_counts(utt) if self.durations in utt else None
 
@@ -44,19 +66,18 @@ class Upsampler(StreamableBlock):
         for key in (self.encoding, self.durations):
             if key not in utt:
                 raise StreamError(f"{self.type_name} needs {key!r} in the utterance; it has {sorted(utt)}")
-        encoding = utt[self.encoding]
-        counts = self.frame_counts(utt)
+        encoding, was_torch = _numpy(utt[self.encoding])
+        counts = self._counts(_numpy(utt[self.durations])[0])
         if counts.shape[0] != encoding.shape[0]:
             raise StreamError(f"{self.type_name}: {counts.shape[0]} durations for "
                               f"{encoding.shape[0]} encodings")
         # Which symbol each frame repeats: 8 bytes a frame, where the frames themselves are a vector each.
-        symbol_of_frame = torch.repeat_interleave(torch.arange(counts.shape[0], device=counts.device), counts)
-        symbol_of_frame = symbol_of_frame.to(encoding.device)
+        symbol_of_frame = np.repeat(np.arange(counts.shape[0]), counts)
         total = symbol_of_frame.shape[0]
         for start in range(0, total, self.chunk_frames):
             stop = min(start + self.chunk_frames, total)
-            # index_select: half the cost of advanced indexing, paid once per chunk
-            yield Chunk(frames=torch.index_select(encoding, 0, symbol_of_frame[start:stop]), start=start)
+            frames = encoding.take(symbol_of_frame[start:stop], axis=0)
+            yield Chunk(frames=_torch(frames) if was_torch else frames, start=start)
 
     def describe(self) -> str:
         return f"{self.type_name} (pace={self.pace}, chunk_frames={self.chunk_frames})"
