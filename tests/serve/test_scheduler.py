@@ -226,3 +226,35 @@ def test_a_stream_behind_its_listener_makes_the_scheduler_refuse_new_ones() -> N
         scheduler.close()
 
     asyncio.run(main())
+
+
+def test_a_stream_admitted_in_a_burst_is_refused_at_its_first_step_once_a_listener_has_run_dry() -> None:
+    """Admission again when a worker takes a new stream up: opened while every listener had audio in
+    hand, it fails with CapacityError before any chunk once a running stream has fallen behind."""
+    async def main() -> None:
+        scheduler = Scheduler(workers=1, max_streams=8, buffer_chunks=1000, headroom=0.8)
+        gate = Gate()
+        gate.closed.set()
+
+        def running() -> Iterator[ttsint.Chunk]:
+            yield ttsint.Chunk(frames=torch.zeros(10, 1), start=0)  # 1 s of audio at 10 frames a second
+            gate.passing()  # the next step outlasts that second
+            for i in range(1000):
+                yield ttsint.Chunk(frames=torch.zeros(1, 1), start=10 + i)
+
+        first = scheduler.open(running, "run", frame_rate=10)
+        await until(lambda: gate.holding.is_set())
+        made_at = first.first_chunk_at
+        assert made_at is not None
+        late = scheduler.open(lambda: chunks("late", [], count=3), "late", frame_rate=10)  # admitted now
+        await asyncio.sleep(max(0.0, made_at + 1.3 - time.perf_counter()))
+        gate.opened.set()  # the running stream's second chunk comes 0.3 s after its listener ran dry
+        with pytest.raises(CapacityError, match="behind"):
+            await late.next()
+        assert late.chunks_made == 0 and scheduler.refused_late == 1
+        first.cancel()
+        await until(lambda: first.finished)
+        assert await drain(scheduler.open(lambda: chunks("new", [], count=2), "new", frame_rate=10)) == 2
+        scheduler.close()
+
+    asyncio.run(main())

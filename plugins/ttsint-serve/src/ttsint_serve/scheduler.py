@@ -12,6 +12,11 @@ the worker that holds it when its client goes away.
 Admission is by cost: each voice's measured worker-seconds per audio second tell how much of the
 workers the open streams need to stay real-time; a stream that would push that past
 ``headroom`` of the workers is refused with a ``Retry-After`` derived from how long streams last.
+Admission is checked twice: when a stream is opened, and again when a worker takes it up for its
+first chunk (nothing has been sent to its client yet). A burst opens all its streams within
+milliseconds, on costs measured before it; by the time a worker reaches a stream of the burst, the
+burst's own steps have been measured and any listener it made run dry is known, so a stream the
+workers cannot keep in real time fails with CapacityError (a 429) instead of making everyone stutter.
 """
 
 from __future__ import annotations
@@ -175,6 +180,8 @@ class Scheduler:
         self._stopping = False
         self._costs: dict[str, list[float]] = {}  # label -> [worker-seconds, audio seconds], decaying
         self._lifetime = 0.0  # seconds a finished stream lasted, averaged
+        self.refused_late = 0
+        """Streams refused at their first step (admitted when opened, then found to be beyond capacity)."""
 
     def cost(self, label: str) -> float | None:
         """Measured worker-seconds per audio second of ``label``'s streams (None before any was measured)."""
@@ -256,20 +263,24 @@ class Scheduler:
         """Worker-seconds per second the open streams need, each at its voice's measured cost."""
         return sum(self._cost_of(s.label) or s._cost for s in self._active)
 
-    def _admit(self, label: str) -> None:
+    def _admit(self, label: str, stream: SynthesisStream | None = None) -> None:
         """Raise CapacityError when one more stream of ``label`` would need more than ``headroom`` of the
-        workers, by the costs measured so far (a voice not yet measured is admitted)."""
-        if self.headroom is None or not self._active:
+        workers, by the costs measured so far (a voice not yet measured is admitted). ``stream``: the
+        stream being re-checked at its first step (already counted among the open ones)."""
+        others = self._active - {stream} if stream is not None else self._active
+        if self.headroom is None or not others:
             return
         now = time.perf_counter()
-        behind = [s for s in self._active if s.first_chunk_at is not None and s.frame_rate
+        behind = [s for s in others if s.first_chunk_at is not None and s.frame_rate
                   and s._state != _PARKED and s.deadline < now]
         if behind:  # whatever the costs say, a listener has run dry: the workers are not keeping up
             raise CapacityError(self.max_streams, self._retry_after(len(behind)),
-                                f"the server is behind: {len(behind)} of its {len(self._active)} open "
+                                f"the server is behind: {len(behind)} of its {len(others)} open "
                                 "streams are not keeping up with their listeners")
         cost = self._cost_of(label)
         load, room = self._load(), self.headroom * self.workers
+        if stream is not None:  # counted once, as the one more
+            load -= cost or stream._cost
         if cost is None or load + cost <= room:
             return
         # The streams holding the excess must end first: a share of the open ones, at their usual length.
@@ -318,6 +329,14 @@ class Scheduler:
                 self._step(stream)
 
     def _step(self, stream: SynthesisStream) -> None:
+        if stream._gen is None and stream.first_chunk_at is None:  # admitted again, by what is known now
+            try:
+                with self._lock:
+                    self._admit(stream.label, stream)
+            except CapacityError as exc:
+                self.refused_late += 1
+                self._finish(stream, exc)
+                return
         began = time.perf_counter()
         try:
             if stream._gen is None:
