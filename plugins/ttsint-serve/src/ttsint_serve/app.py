@@ -215,6 +215,11 @@ def create_app(pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000
                            headers={"Retry-After": str(exc.retry_after)}) from exc
         try:
             first = await stream.next()
+        except CapacityError as exc:  # admitted, then refused at its first step: the workers are behind
+            status = "429"
+            metrics.rejected.inc()
+            raise APIError(429, f"{exc}; retry shortly", type="rate_limit_error", code="too_many_streams",
+                           headers={"Retry-After": str(exc.retry_after)}) from exc
         except ttsint.FrontendError as exc:
             status = "400"
             raise APIError(400, f"voice {entry.name!r} cannot speak this input: {exc}",
