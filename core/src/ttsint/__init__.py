@@ -2,9 +2,9 @@
 
 This file is the public API, each name written once: the errors and ``hookimpl`` (cheap, imported
 now) and the table below, whose names are imported from their private modules on first use, so
-``import ttsint`` (and every plugin's hook module) stays cheap: torch loads only when a block,
-network or voice is touched. Modules whose names start with ``_`` are internals; plugins import
-from ``ttsint`` only (tests/test_layout.py checks it).
+``import ttsint`` (and every plugin's hook module) stays cheap: torch loads only when a block that
+declares ``arrays = "torch"``, or a network on the torch runtime, is touched. Modules whose names
+start with ``_`` are internals; plugins import from ``ttsint`` only (tests/test_layout.py checks it).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ _EAGER = [name for name in globals() if not name.startswith("_") and name != "an
 
 __getattr__, _lazy_names = lazy_exports(__name__, {
     "_addon": ("Addon", "default_addon", "load_addon"),
+    "_arrays": ("cpu_device", "is_torch", "to_numpy", "to_torch"),
     "_audio": ("NpyWriter", "read_wav", "to_pcm16", "WavWriter", "write_wav"),
     "_blocks": ("announce", "Block", "chunks_to", "last_streamable", "merge_outputs", "Node", "SequenceBlock",
                 "SequenceBlockContainer", "StreamableBlock", "StreamablePipeline", "StreamableStack", "timed",

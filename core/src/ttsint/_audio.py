@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
+
+from ._arrays import to_numpy
 
 __all__ = ["WavWriter", "NpyWriter", "write_wav", "read_wav", "to_pcm16"]
 
 
-def to_pcm16(samples: torch.Tensor | np.ndarray) -> bytes:
-    """Float samples in [-1, 1] (any shape, flattened) as little-endian 16-bit PCM bytes; NaN becomes 0."""
-    data = samples.detach().cpu().numpy() if isinstance(samples, torch.Tensor) else np.asarray(samples)
-    data = data.reshape(-1).astype(np.float64)
+def to_pcm16(samples: Any) -> bytes:
+    """Float samples in [-1, 1] (any shape, flattened; torch or NumPy) as little-endian 16-bit PCM bytes;
+    NaN becomes 0."""
+    data = to_numpy(samples).reshape(-1).astype(np.float64)
     return (np.clip(np.nan_to_num(data), -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()
 
 
@@ -32,7 +34,7 @@ class WavWriter:
         self._out.setsampwidth(2)
         self._out.setframerate(int(sample_rate))
 
-    def write(self, samples: torch.Tensor | np.ndarray) -> None:
+    def write(self, samples: Any) -> None:
         """Append float samples ([samples] or [samples, 1])."""
         pcm = to_pcm16(samples)
         self._out.writeframesraw(pcm)
@@ -60,8 +62,8 @@ class NpyWriter:
         self._out = open(path, "wb")
         self._out.write(b"\0" * self._HEADER)
 
-    def write(self, frames: torch.Tensor | np.ndarray) -> None:
-        data = frames.detach().cpu().numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
+    def write(self, frames: Any) -> None:
+        data = to_numpy(frames)
         data = data.astype("<f4").reshape(data.shape[0], -1)
         if self.channels is None:
             self.channels = data.shape[1]
@@ -85,7 +87,7 @@ class NpyWriter:
         self.close()
 
 
-def write_wav(path: str | Path, samples: torch.Tensor | np.ndarray, sample_rate: int) -> int:
+def write_wav(path: str | Path, samples: Any, sample_rate: int) -> int:
     """Write float samples in [-1, 1] ([samples] or [samples, 1]) as 16-bit mono PCM; returns the count."""
     with WavWriter(path, sample_rate) as out:
         out.write(samples)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
-import torch
-
+from ._arrays import ARRAY_KINDS, convert_mapping, is_torch, to_kind
 from ._data import BuildContext, Chunk, Utterance
 from ._errors import ParameterError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "Block",
@@ -41,6 +43,14 @@ class Block:
     kind: ClassVar[str] = "block"
     context_params: ClassVar[tuple[str, ...]] = ()
     """Constructor parameters that ``from_config`` fills from the addon, so a config need not give them."""
+    arrays: ClassVar[str] = "torch"
+    """The kind of arrays this block takes and makes: "torch" (tensors) or "numpy" (numpy.ndarray);
+    "any" for a container, which passes both through to its children untouched.
+
+    Containers hand it utterance values and upstream chunk frames of that kind, converting at the
+    boundary with a block of the other kind (torch is imported only to convert to it). A voice whose
+    blocks all declare "numpy" and whose networks run on onnxruntime never imports torch.
+    """
     device: torch.device | None = None
     """Where this block wants its input tensors, set by the builder from the runtimes of its networks
     (the CPU for a block without networks); None takes them wherever they are. Containers move tensors
@@ -61,6 +71,8 @@ class Block:
         super().__init_subclass__(**kwargs)
         if "type_name" not in cls.__dict__:
             cls.type_name = cls.__name__
+        if cls.arrays not in ARRAY_KINDS:
+            raise TypeError(f"{cls.__name__}.arrays must be one of {ARRAY_KINDS}, got {cls.arrays!r}")
 
     @property
     def where(self) -> str:
@@ -161,6 +173,8 @@ class StreamableBlock(Block):
 class SequenceBlockContainer(SequenceBlock):
     """Runs nested sequence blocks in order, each one adding keys to the utterance."""
 
+    arrays: ClassVar[str] = "any"
+
     def __init__(self, blocks: list[SequenceBlock]) -> None:
         self.blocks = list(blocks)
 
@@ -174,7 +188,7 @@ class SequenceBlockContainer(SequenceBlock):
     def forward(self, utt: Utterance) -> Utterance:
         out = dict(utt)
         for block in self.blocks:
-            out = merge_outputs(out, block.forward(utterance_to(out, block.device)))
+            out = merge_outputs(out, block.forward(utterance_for(out, block)))
         return out
 
     def children(self) -> list[tuple[str, Block]]:
@@ -183,6 +197,8 @@ class SequenceBlockContainer(SequenceBlock):
 
 class StreamableStack(StreamableBlock):
     """Chains streamable blocks: each one consumes the chunks of the one before it."""
+
+    arrays: ClassVar[str] = "any"
 
     def __init__(self, stack: list[StreamableBlock]) -> None:
         self.stack = list(stack)
@@ -197,7 +213,7 @@ class StreamableStack(StreamableBlock):
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         chunks = upstream
         for block in self.stack:
-            chunks = block.stream(utterance_to(utt, block.device), chunks_to(chunks, block.device))
+            chunks = block.stream(utterance_for(utt, block), chunks_for(chunks, block))
         if chunks is not None:
             yield from chunks
 
@@ -213,6 +229,8 @@ class StreamableStack(StreamableBlock):
 class StreamablePipeline(StreamableBlock):
     """Exactly one sequence block feeding one streamable block; itself a streamable block."""
 
+    arrays: ClassVar[str] = "any"
+
     def __init__(self, sequence_block: SequenceBlock, streamable_block: StreamableBlock) -> None:
         self.sequence_block = sequence_block
         self.streamable_block = streamable_block
@@ -226,11 +244,11 @@ class StreamablePipeline(StreamableBlock):
 
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         sequence = self.sequence_block
-        encoded = merge_outputs(utt, sequence.forward(utterance_to(utt, sequence.device)))
-        device = self.streamable_block.device
-        encoded = utterance_to(encoded, device)
-        announce(self.streamable_block, encoded)
-        yield from self.streamable_block.stream(encoded, chunks_to(upstream, device))
+        encoded = merge_outputs(utt, sequence.forward(utterance_for(utt, sequence)))
+        streamable = self.streamable_block
+        encoded = utterance_for(encoded, streamable)
+        announce(streamable, encoded)
+        yield from streamable.stream(encoded, chunks_for(upstream, streamable))
 
     def output_kind(self, upstream_kind: str | None = None) -> str | None:
         return self.streamable_block.output_kind(upstream_kind)
@@ -357,15 +375,42 @@ def _listening(timing: Timing, outer: Callable[[Block, Utterance], None] | None,
     return listener
 
 
-def utterance_to(utt: Utterance, device: torch.device | None) -> Utterance:
-    """``utt`` with its tensors on ``device`` (the same dict when they are all there, or device is None)."""
-    if device is None or all(t.device == device for t in utt.values()):
+def utterance_to(utt: Utterance, device: torch.device | None, arrays: str | None = None) -> Utterance:
+    """``utt`` with its arrays as ``arrays`` ("torch" or "numpy"; None keeps each one's kind) and its
+    tensors on ``device`` (the same dict when nothing changes)."""
+    if arrays == "numpy" or (arrays is None and device is None):
+        return convert_mapping(utt, arrays)
+    if arrays is None and not all(is_torch(t) for t in utt.values()):
+        # Only the tensors move; NumPy values stay NumPy until a torch block takes them.
+        return {k: to_kind(t, "torch", device) if is_torch(t) else t for k, t in utt.items()}
+    if all(is_torch(t) and (device is None or t.device == device) for t in utt.values()):
         return utt
-    return {k: t if t.device == device else t.to(device) for k, t in utt.items()}
+    return {k: to_kind(t, "torch", device) for k, t in utt.items()}
 
 
-def chunks_to(chunks: Iterator[Chunk] | None, device: torch.device | None) -> Iterator[Chunk] | None:
-    """``chunks`` with their frames moved to ``device`` as they pass, where they are elsewhere."""
-    if chunks is None or device is None:
+def utterance_for(utt: Utterance, block: Block) -> Utterance:
+    """``utt`` as ``block`` takes it: its declared kind of arrays, on its device."""
+    arrays = block.arrays
+    return utterance_to(utt, block.device, None if arrays == "any" else arrays)
+
+
+def chunks_to(chunks: Iterator[Chunk] | None, device: torch.device | None,
+              arrays: str | None = None) -> Iterator[Chunk] | None:
+    """``chunks`` with their frames converted to ``arrays`` (None keeps their kind) and moved to ``device``
+    as they pass, where they are elsewhere."""
+    if chunks is None or (device is None and arrays is None):
         return chunks
-    return (c if c.frames.device == device else Chunk(c.frames.to(device), c.start) for c in chunks)
+    if arrays == "numpy":
+        return (c if type(c.frames).__module__ == "numpy" else Chunk(to_kind(c.frames, "numpy"), c.start)
+                for c in chunks)
+    if arrays is None:
+        return (Chunk(to_kind(c.frames, "torch", device), c.start)
+                if is_torch(c.frames) and c.frames.device != device else c for c in chunks)
+    return (c if is_torch(c.frames) and (device is None or c.frames.device == device)
+            else Chunk(to_kind(c.frames, "torch", device), c.start) for c in chunks)
+
+
+def chunks_for(chunks: Iterator[Chunk] | None, block: Block) -> Iterator[Chunk] | None:
+    """``chunks`` as ``block`` takes them: frames of its declared kind, on its device."""
+    arrays = block.arrays
+    return chunks_to(chunks, block.device, None if arrays == "any" else arrays)

@@ -1,13 +1,18 @@
-"""Chunking, padding and masking, written once for every block that splits a sequence into windows."""
+"""Chunking, padding and masking, written once for every block that splits a sequence into windows.
+
+Every function takes torch tensors or NumPy arrays and returns the kind it was given.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-import torch
+import numpy as np
 
+from ._arrays import concat, is_torch
 from ._data import Chunk
 from ._errors import StreamError
 
@@ -19,7 +24,7 @@ __all__ = ["Window", "context_windows", "pad_to", "length_mask", "next_bucket", 
 class Window:
     """Input frames for ``length`` output frames from ``start``, with ``left``/``right`` context."""
 
-    frames: torch.Tensor
+    frames: Any
     start: int
     left: int
     length: int
@@ -29,7 +34,7 @@ class Window:
     def end(self) -> int:
         return self.start + self.length
 
-    def trim(self, output: torch.Tensor, rate: int = 1) -> torch.Tensor:
+    def trim(self, output: Any, rate: int = 1) -> Any:
         """Drop the context from an output with ``rate`` positions per frame of ``frames``."""
         return output[self.left * rate:(self.left + self.length) * rate]
 
@@ -55,10 +60,10 @@ def context_windows(
         raise ValueError(f"growth must be > 1 (or None for a fixed size after the first), got {growth}")
     size = first_chunk_frames or chunk_frames
     source = iter(upstream)
-    held: torch.Tensor | None = None  # frames from held_start on; new pieces joined once per window
+    held: Any = None  # frames from held_start on; new pieces joined once per window
     held_start = 0
     keep_from = 0  # utterance index of the first frame still needed; earlier ones go at the next join
-    new: list[torch.Tensor] = []
+    new: list[Any] = []
     end = 0  # utterance index one past the last frame pulled
     exhausted = False
     start = 0
@@ -81,7 +86,7 @@ def context_windows(
         if new:
             if held is not None:
                 new.insert(0, held if keep_from == held_start else held[keep_from - held_start:])
-            held = new[0] if len(new) == 1 else torch.cat(new)
+            held = concat(new)
             held_start, new = keep_from, []
         assert held is not None
         length = min(size, end - start)
@@ -94,7 +99,7 @@ def context_windows(
         keep_from = max(start - left_ctx, held_start)
 
 
-def pad_to(x: torch.Tensor, length: int, dim: int = 0, value: float = 0.0) -> torch.Tensor:
+def pad_to(x: Any, length: int, dim: int = 0, value: float = 0.0) -> Any:
     """Pad ``x`` with ``value`` along ``dim`` up to ``length`` (error if it is longer)."""
     have = x.shape[dim]
     if have > length:
@@ -103,13 +108,24 @@ def pad_to(x: torch.Tensor, length: int, dim: int = 0, value: float = 0.0) -> to
         return x
     shape = list(x.shape)
     shape[dim] = length - have
-    return torch.cat([x, x.new_full(shape, value)], dim=dim)
+    if is_torch(x):
+        return concat([x, x.new_full(shape, value)], axis=dim)
+    return np.concatenate([x, np.full(shape, value, dtype=x.dtype)], axis=dim)
 
 
-def length_mask(valid: int, length: int | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """A [length] mask: 1 for the first ``valid`` positions, 0 for padding after them."""
+def length_mask(valid: int, length: int | None = None, dtype: Any = None) -> Any:
+    """A [length] mask: 1 for the first ``valid`` positions, 0 for padding after them.
+
+    A torch tensor (float32 unless ``dtype`` says) unless ``dtype`` is a NumPy dtype (e.g. ``numpy.float32``),
+    which gives a NumPy array.
+    """
     length = valid if length is None else length
-    mask = torch.zeros(length, dtype=dtype)
+    if dtype is None or is_torch(dtype):
+        import torch
+
+        mask = torch.zeros(length, dtype=dtype or torch.float32)
+    else:
+        mask = np.zeros(length, dtype=dtype)
     mask[:valid] = 1
     return mask
 
@@ -120,8 +136,9 @@ def next_bucket(n: int, buckets: Sequence[int]) -> int | None:
     return min(fitting) if fitting else None
 
 
-def concat_chunks(chunks: Iterable[Chunk]) -> torch.Tensor:
-    """Join a stream's chunks into one [T, C] tensor, checking that they are contiguous."""
+def concat_chunks(chunks: Iterable[Chunk]) -> Any:
+    """Join a stream's chunks into one [T, C] array, checking that they are contiguous (torch when any
+    chunk is a tensor, else NumPy)."""
     frames = []
     expected = 0
     for chunk in chunks:
@@ -131,7 +148,7 @@ def concat_chunks(chunks: Iterable[Chunk]) -> torch.Tensor:
         expected = chunk.end
     if not frames:
         raise StreamError("the stream produced no chunks")
-    return torch.cat(frames)
+    return concat(frames)
 
 
 @dataclass(frozen=True)
@@ -151,9 +168,13 @@ class Span:
     def length(self) -> int:
         return self.end - self.start
 
-    def trim(self, output: torch.Tensor, dim: int = 0) -> torch.Tensor:
+    def trim(self, output: Any, dim: int = 0) -> Any:
         """The kept part of an output aligned position for position with this span's input."""
-        return output.narrow(dim, self.keep_start - self.start, self.keep_end - self.keep_start)
+        lo = self.keep_start - self.start
+        if is_torch(output):
+            return output.narrow(dim, lo, self.keep_end - self.keep_start)
+        index = (slice(None),) * (dim % output.ndim) + (slice(lo, lo + self.keep_end - self.keep_start),)
+        return output[index]
 
 
 def split_spans(n: int, max_length: int, context: int, boundaries: Iterable[int] | None = None) -> list[Span]:
@@ -188,7 +209,7 @@ def split_spans(n: int, max_length: int, context: int, boundaries: Iterable[int]
     return spans
 
 
-def stitch_spans(pieces: Iterable[tuple[Span, torch.Tensor]], dim: int = 0) -> torch.Tensor:
+def stitch_spans(pieces: Iterable[tuple[Span, Any]], dim: int = 0) -> Any:
     """Join the kept parts of each span's output along ``dim``, checking that they tile the sequence."""
     parts = []
     expected = 0
@@ -201,20 +222,20 @@ def stitch_spans(pieces: Iterable[tuple[Span, torch.Tensor]], dim: int = 0) -> t
         expected = span.keep_end
     if not parts:
         raise StreamError("no spans to stitch")
-    return torch.cat(parts, dim=dim)
+    return concat(parts, axis=dim)
 
 
-def pad_to_bucket(x: torch.Tensor, buckets: Sequence[int], dim: int = 0,
-                  value: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_to_bucket(x: Any, buckets: Sequence[int], dim: int = 0,
+                  value: float = 0.0) -> tuple[Any, Any]:
     """Pad ``x`` along ``dim`` to the next bucket; returns it with its float mask over that dimension."""
     n = int(x.shape[dim])
     bucket = next_bucket(n, buckets)
     if bucket is None:
         raise ValueError(f"{n} positions exceed the largest bucket {max(buckets)}; split the sequence first")
-    return pad_to(x, bucket, dim, value), length_mask(n, bucket)
+    return pad_to(x, bucket, dim, value), length_mask(n, bucket, None if is_torch(x) else np.float32)
 
 
-def pad_context(window: Window, context: int | tuple[int, int], mode: str = "replicate") -> torch.Tensor:
+def pad_context(window: Window, context: int | tuple[int, int], mode: str = "replicate") -> Any:
     """``window.frames`` with exactly ``context`` frames each side, padding where the utterance ends.
 
     A filter over a fixed neighbourhood then sees the same frames at the utterance's edges whether the
@@ -230,16 +251,19 @@ def pad_context(window: Window, context: int | tuple[int, int], mode: str = "rep
     before, after = left_ctx - window.left, right_ctx - window.right
     if before == 0 and after == 0:
         return frames
+    if not is_torch(frames):
+        widths = [(before, after)] + [(0, 0)] * (frames.ndim - 1)
+        return np.pad(frames, widths, mode="edge" if mode == "replicate" else "constant")
     if mode == "replicate":
         head = frames[:1].expand(before, *frames.shape[1:])
         tail = frames[-1:].expand(after, *frames.shape[1:])
     else:
         head = frames.new_zeros(before, *frames.shape[1:])
         tail = frames.new_zeros(after, *frames.shape[1:])
-    return torch.cat([head, frames, tail])
+    return concat([head, frames, tail])
 
 
-def crossfade(outgoing: torch.Tensor, incoming: torch.Tensor) -> torch.Tensor:
+def crossfade(outgoing: Any, incoming: Any) -> Any:
     """Blend two renderings of the same span (time first) with raised-cosine weights that sum to one.
 
     Overlapping windows of a vocoder meet this way, so a boundary between them has no step.
@@ -250,6 +274,13 @@ def crossfade(outgoing: torch.Tensor, incoming: torch.Tensor) -> torch.Tensor:
     n = outgoing.shape[0]
     if n == 0:
         return outgoing
+    if not is_torch(outgoing):
+        t = (np.arange(n, dtype=np.float64) + 0.5) / n
+        weights = (0.5 - 0.5 * np.cos(np.pi * t)).astype(outgoing.dtype)
+        weights = weights.reshape(n, *([1] * (outgoing.ndim - 1)))
+        return outgoing * (1 - weights) + incoming * weights
+    import torch
+
     t = (torch.arange(n, dtype=torch.float64) + 0.5) / n
     fade_in = (0.5 - 0.5 * torch.cos(torch.pi * t)).to(outgoing.dtype)
     fade_in = fade_in.reshape(n, *([1] * (outgoing.dim() - 1)))

@@ -8,23 +8,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import torch
-
 __all__ = ["Utterance", "Chunk", "BuildContext"]
 
-Utterance = dict[str, torch.Tensor]
-"""Named tensors of one utterance, without a batch dimension (``symbols`` int64 [N], ...)."""
+Utterance = dict[str, Any]
+"""Named arrays of one utterance, without a batch dimension (``symbols`` int64 [N], ...): torch tensors
+or NumPy arrays, as the block that receives them declares in ``Block.arrays``."""
 
 @dataclass(frozen=True, eq=False)
 class Chunk:
-    """A run of consecutive frames, time first ([T, C]; a waveform is [samples, 1])."""
+    """A run of consecutive frames, time first ([T, C]; a waveform is [samples, 1]).
 
-    frames: torch.Tensor
+    ``frames`` is a 2-D torch.Tensor or numpy.ndarray; containers convert it to the kind the next block
+    declares (``Block.arrays``).
+    """
+
+    frames: Any
     start: int
 
     def __post_init__(self) -> None:
-        if self.frames.dim() != 2:
-            raise ValueError(f"Chunk.frames must be 2-D [T, C], got shape {tuple(self.frames.shape)}")
+        if getattr(self.frames, "ndim", None) != 2:
+            shape = getattr(self.frames, "shape", None)
+            got = f"shape {tuple(shape)}" if shape is not None else type(self.frames).__name__
+            raise ValueError(f"Chunk.frames must be 2-D [T, C], got {got}")
         if self.start < 0:
             raise ValueError(f"Chunk.start must be >= 0, got {self.start}")
 
@@ -45,7 +50,8 @@ class BuildContext(Protocol):
 
     addon: Any
     """The ``ttsint.Addon`` being built, or None for a stack built without one."""
-    device: torch.device
+    device: Any
+    """The torch.device this block's settings ask for (the CPU by default); reading it imports torch."""
     path: str
     """This block's config path, e.g. ``stack[0].streamable_block``."""
 

@@ -7,8 +7,6 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any, ClassVar, Literal
 
-import torch
-
 from ._data import Utterance
 from ._errors import FrontendError, ParameterError
 from ._instantiate import instantiate, load_class
@@ -112,14 +110,22 @@ def normalize_text(text: str, *, lowercase: bool = True, expand_numbers: bool = 
 
 
 class CharacterFrontend(Frontend):
-    """Maps normalised characters one to one onto the addon's symbol inventory (id 0 is padding)."""
+    """Maps normalised characters one to one onto the addon's symbol inventory (id 0 is padding).
+
+    ``arrays`` says what it returns: torch tensors (the default) or NumPy arrays ("numpy"), which a
+    voice whose blocks all take NumPy needs so that it never imports torch.
+    """
 
     type_name = "characters"
 
     def __init__(self, symbols: str | list[str], pad: str = "<pad>", lowercase: bool = True,
-                 expand_numbers: bool = True, unknown: Literal["error", "skip"] = "error") -> None:
+                 expand_numbers: bool = True, unknown: Literal["error", "skip"] = "error",
+                 arrays: Literal["torch", "numpy"] = "torch") -> None:
         if unknown not in ("error", "skip"):
             raise ParameterError("unknown", f"must be 'error' or 'skip', got {unknown!r}")
+        if arrays not in ("torch", "numpy"):
+            raise ParameterError("arrays", f"must be 'torch' or 'numpy', got {arrays!r}")
+        self.arrays = arrays
         chars = list(symbols)
         if len(set(chars)) != len(chars):
             raise ParameterError("symbols", "contains duplicates")
@@ -153,5 +159,11 @@ class CharacterFrontend(Frontend):
                                 "remove them, or set frontend.unknown='skip' to drop them")
         if not ids:
             raise FrontendError(f"nothing to say: {text[:60]!r} has no characters this voice knows")
+        if self.arrays == "numpy":
+            import numpy as np
+
+            return {"symbols": np.array(ids, dtype=np.int64), "word_ids": np.array(word_ids, dtype=np.int64)}
+        import torch
+
         return {"symbols": torch.tensor(ids, dtype=torch.int64),
                 "word_ids": torch.tensor(word_ids, dtype=torch.int64)}

@@ -8,14 +8,12 @@ StreamError naming that block's type, plugin and config path.
 
 from __future__ import annotations
 
-import math
 import types
 from collections.abc import Iterator
 from typing import Any
 
-import torch
-
-from ._blocks import Block, StreamableBlock, Timing, last_streamable, timed
+from ._arrays import all_finite, first_nonfinite_row, is_floating
+from ._blocks import Block, StreamableBlock, Timing, chunks_for, last_streamable, timed, utterance_for
 from ._data import Chunk, Utterance
 from ._errors import StreamError, TTSIntError
 from ._limits import Limits, check_symbol_frames
@@ -45,6 +43,8 @@ def _wrap(exc: Exception, fallback: Block) -> StreamError:
 
 class OutputGuard(StreamableBlock):
     """Wraps a built stack and checks what it streams; it adds no frames and keeps no per-stream state."""
+
+    arrays = "any"  # converts for the block it wraps, as a container does
 
     def __init__(self, block: StreamableBlock, *, n_mels: int | None, hop_length: int,
                  limits: Limits | None = None) -> None:
@@ -76,13 +76,15 @@ class OutputGuard(StreamableBlock):
         # The durations are checked against the limits as soon as a block decides them, before frames.
         where = self._where()
         timing = Timing(lambda counts: check_symbol_frames(counts, self.limits, where))
-        return self._checked(timed(self.block, utt, upstream, timing), timing)
+        block = self.block
+        chunks = timed(block, utterance_for(utt, block), chunks_for(upstream, block), timing)
+        return self._checked(chunks, timing)
 
     def _where(self) -> str:
         leaf = last_streamable(self.block)
         return f"{leaf.where} ({leaf.type_name})"
 
-    def symbol_frames(self, utt: Utterance) -> torch.Tensor | None:
+    def symbol_frames(self, utt: Utterance) -> Any:
         return self.block.symbol_frames(utt)
 
     def _checked(self, chunks: Iterator[Chunk], timing: Timing) -> Iterator[Chunk]:
@@ -111,9 +113,8 @@ class OutputGuard(StreamableBlock):
                 raise self._wrong_width(where, chunk)
             # The sum is finite exactly when every value is, unless finite values overflow it: one
             # reduction a chunk instead of three operations, with the full check only to confirm.
-            if (frames.is_floating_point() and not math.isfinite(frames.sum().item())
-                    and not bool(torch.isfinite(frames).all())):
-                bad = int((~torch.isfinite(frames)).any(dim=1).nonzero()[0, 0]) + chunk.start
+            if is_floating(frames) and not all_finite(frames):
+                bad = first_nonfinite_row(frames) + chunk.start
                 raise StreamError(f"{where}: produced NaN or infinite values in frames {chunk.start}-"
                                   f"{chunk.end} (first at frame {bad}); nothing was written")
             position = chunk.end

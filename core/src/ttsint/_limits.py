@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._errors import ConfigError, StreamError
-
-if TYPE_CHECKING:
-    import torch
 
 __all__ = ["Limits", "read_limits", "check_symbol_frames", "MAX_NESTING"]
 
@@ -49,9 +46,13 @@ def read_limits(config: Mapping[str, Any], source: str | None = None) -> Limits:
     return Limits(**table, source=f"{source}: limits" if table and source else "default")
 
 
-def check_symbol_frames(counts: torch.Tensor, limits: Limits, where: str) -> None:
-    """Refuse durations beyond the addon's limits before any frame is made (StreamError naming ``where``)."""
-    if counts.numel() == 0:
+def check_symbol_frames(counts: Any, limits: Limits, where: str) -> None:
+    """Refuse durations beyond the addon's limits before any frame is made (StreamError naming ``where``).
+
+    ``counts`` is a torch tensor or a NumPy array of frames per symbol."""
+    from ._arrays import numel  # NumPy: not for reading a config's limits
+
+    if numel(counts) == 0:
         return
     worst = int(counts.max())
     if worst > limits.max_frames_per_symbol:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._arrays import batch, dtype_name, is_torch, unbatch
 from ._errors import AddonError, ConfigError
 from ._integrity import (
     GraphSignature,
@@ -40,14 +41,19 @@ NETWORK_FORMATS = (".pt2", ".pt", ".onnx")
 _LAZY = ("module", "program")
 
 
-def _ones_mask(net: Network, tensors: Mapping[str, torch.Tensor], batched: bool) -> torch.Tensor:
-    """All-ones float mask over the positions of the first other input, batched ([1, T] when it is not)."""
-    import torch
-
+def _ones_mask(net: Network, tensors: Mapping[str, Any], batched: bool) -> Any:
+    """All-ones float mask over the positions of the first other input, batched ([1, T] when it is not),
+    of that input's kind (a torch tensor on its device, or a NumPy array)."""
     first = next((tensors[n] for n in net.inputs if n != "mask" and n in tensors), None)
     if first is None:
         raise AddonError(f"network {net.name!r} needs a 'mask' but has no other input to size it from")
     shape = first.shape[:2] if batched else (1, first.shape[0])
+    if not is_torch(first):
+        import numpy as np
+
+        return np.ones(tuple(shape), dtype=np.float32)
+    import torch
+
     return torch.ones(shape, dtype=torch.float32, device=first.device)
 
 
@@ -166,10 +172,12 @@ class Network:
         """Whether the torch program is in memory (never true for an ONNX-only network)."""
         return "module" in self.__dict__ and self.__dict__["module"] is not None
 
-    def run(self, tensors: Mapping[str, torch.Tensor], *, batched: bool = False) -> dict[str, torch.Tensor]:
-        """Call the network with tensors picked by input name; unbatched tensors get a batch of one.
+    def run(self, tensors: Mapping[str, Any], *, batched: bool = False) -> dict[str, Any]:
+        """Call the network with arrays picked by input name; unbatched arrays get a batch of one.
 
-        Inputs on another device than the runtime's are moved there; outputs stay on the runtime's device.
+        Torch tensors on another device than the runtime's are moved there; outputs stay on the runtime's
+        device. NumPy inputs (for a block that declares ``arrays = "numpy"``) go to the runtime as they
+        are: onnxruntime returns NumPy for them, without torch; the torch runtime converts them.
         """
         # Runs once per chunk for decoders and vocoders, so it does each input's work in one pass.
         inputs = self.inputs
@@ -179,27 +187,31 @@ class Network:
                 _ones_mask(self, tensors, batched)  # its error first, as when the mask was made up front
             raise AddonError(f"network {self.name!r} needs input(s) {missing}; available: {sorted(tensors)}")
         executable = self.executable or self._default_executable()
-        device = executable.tensor_device
+        device = None
         wants = self._dtypes if self._dtypes is not None else self._want_dtypes()
-        args: dict[str, torch.Tensor] = {}
+        args: dict[str, Any] = {}
         for n, want in zip(inputs, wants, strict=True):
             t = tensors.get(n)
             if t is None:  # the mask nobody gave: all ones, made with its batch dimension
                 t = _ones_mask(self, tensors, batched)
             elif not batched:
-                t = t.unsqueeze(0)
-            if want is not None and t.dtype != want:
-                raise AddonError(f"network {self.name!r} takes {n!r} as {want}, but was given {t.dtype}")
-            args[n] = t if t.device == device else t.to(device)
+                t = batch(t)
+            if want is not None and dtype_name(t) != want:
+                raise AddonError(f"network {self.name!r} takes {n!r} as {'torch.' if is_torch(t) else ''}"
+                                 f"{want}, but was given {t.dtype}")
+            if is_torch(t):
+                if device is None:
+                    device = executable.tensor_device
+                if t.device != device:
+                    t = t.to(device)
+            args[n] = t
         out = executable(args)
-        return out if batched else {n: t.squeeze(0) for n, t in out.items()}
+        return out if batched else {n: unbatch(t) for n, t in out.items()}
 
-    def _want_dtypes(self) -> tuple[Any, ...]:
-        """The torch dtypes the signature names, resolved once (the signature holds names)."""
-        import torch
-
+    def _want_dtypes(self) -> tuple[str | None, ...]:
+        """The element types the signature names ("int64", "float32"; torch prints them "torch.int64")."""
         names = self.signature.input_dtypes if self.signature is not None else (None,) * len(self.inputs)
-        self._dtypes = tuple(getattr(torch, n.removeprefix("torch."), None) if n else None for n in names)
+        self._dtypes = tuple(n.removeprefix("torch.") if n else None for n in names)
         return self._dtypes
 
     def bind(self, executable: Executable) -> Network:

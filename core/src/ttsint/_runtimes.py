@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from ._arrays import cpu_device
 from ._errors import AddonError, ConfigError, PluginError, TTSIntError
 from ._stats import RunStats
 
@@ -52,11 +53,11 @@ class ExportedNetwork(Protocol):
 
 
 def device_present(device: torch.device) -> bool:
-    """Whether torch can place tensors on ``device`` on this machine."""
-    import torch
-
+    """Whether torch can place tensors on ``device`` on this machine (the CPU: always, without torch)."""
     if device.type == "cpu":
         return True
+    import torch
+
     if device.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         return count > 0 and (device.index is None or device.index < count)
@@ -129,19 +130,29 @@ class Runtime:
     @classmethod
     def devices(cls) -> list[str]:
         """The devices this runtime can use on this machine."""
+        found = ["cpu"] if "cpu" in cls.device_types else []
+        if not set(cls.device_types) - {"cpu"}:
+            return found
         import torch
 
-        found = []
         for kind in cls.device_types:
             if kind == "cuda" and device_present(torch.device("cuda")):
                 found += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-            elif kind != "cuda" and device_present(torch.device(kind)):
+            elif kind not in ("cuda", "cpu") and device_present(torch.device(kind)):
                 found.append(kind)
         return found
 
     @classmethod
     def check_device(cls, device: str | torch.device) -> torch.device:
-        """``device`` as a torch.device; ValueError when this runtime cannot run there, or it is not here."""
+        """``device`` as a torch.device; ValueError when this runtime cannot run there, or it is not here.
+
+        The CPU is named without importing torch (a ``ttsint._arrays.Device`` that compares equal to
+        ``torch.device("cpu")``) while torch is not loaded, so an ONNX-only voice loads no torch.
+        """
+        if str(device) == "cpu":
+            if "cpu" not in cls.device_types:
+                raise ValueError(f"runtime {cls.name!r} runs on {', '.join(cls.device_types)}, not 'cpu'")
+            return cpu_device()
         import torch
 
         try:
@@ -319,9 +330,11 @@ class RuntimePool:
 
     @staticmethod
     def _key(name: str, options: Mapping[str, Any], device: str) -> str:
-        import torch
+        if str(device) != "cpu":
+            import torch
 
-        return json.dumps([name, dict(options), str(torch.device(device))], sort_keys=True, default=str)
+            device = str(torch.device(device))
+        return json.dumps([name, dict(options), str(device)], sort_keys=True, default=str)
 
     @property
     def runtimes(self) -> list[Runtime]:

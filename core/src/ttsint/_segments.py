@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sentencex
@@ -104,8 +105,12 @@ def symbol_bound(addon: Any) -> tuple[int, str] | None:
         if "symbols" not in net.inputs:
             continue
         # Read from the serialized export when it recorded one, without deserializing the network.
-        upper = net.upper_bound("symbols", 1) if getattr(net, "specs", None) is not None \
-            else _dynamic_upper_bound(net.module, net.inputs.index("symbols"))
+        if getattr(net, "specs", None) is not None:
+            upper = net.upper_bound("symbols", 1)
+        elif Path(net.path).suffix == ".onnx":
+            upper = None  # an ONNX graph records no bound (and reading a torch module would need one)
+        else:
+            upper = _dynamic_upper_bound(net.module, net.inputs.index("symbols"))
         if upper is not None:
             bounds.append((upper, f"the export bound of networks.{net.name}"))
     return min(bounds) if bounds else None

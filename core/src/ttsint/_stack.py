@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ._addon import Addon
+from ._arrays import cpu_device
 from ._blocks import Block, SequenceBlock, StreamableBlock, StreamablePipeline, StreamableStack, walk
 from ._errors import ConfigError
 from ._instantiate import check_parameters, constructor_parameters, instantiate, load_class
@@ -17,6 +16,9 @@ from ._limits import MAX_NESTING
 from ._network import Network
 from ._registry import Registry, get_registry
 from ._runtimes import DEFAULT_RUNTIME, RuntimePool, RuntimeSetting
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["StackContext", "build_stack", "block_parameters", "check_parameters", "check_stream_kinds",
            "format_tree"]
@@ -53,6 +55,8 @@ class StackContext:
     @property
     def device(self) -> torch.device:
         """The device this block's settings ask for (the voice's over the block's), else the CPU."""
+        import torch
+
         chosen = next((s.device for s in (self.voice, *reversed(self.settings)) if s and s.device), None)
         return torch.device(chosen or "cpu")
 
@@ -179,17 +183,29 @@ def _build_block(spec: Any, kind: type[Block], ctx: StackContext) -> Any:
         key = "runtime" if own.runtime is not None else "device"
         raise own.error(key, f"{name} runs no network, so {key!r} would do nothing here",
                         "set it on a block that runs the addon's networks, or for the whole voice")
-    block.device = _input_device(ctx.record)
+    block.device = _input_device(ctx.record, block.arrays)
     return _tag(block, path, reg.distribution, reg.version)
 
 
-def _input_device(record: _BlockRecord) -> torch.device | None:
-    """Where a block wants its input tensors: its networks' device; the CPU for a block without networks;
-    None (wherever they are) for a container, or for a block whose networks are on different devices."""
+def _input_device(record: _BlockRecord, arrays: str = "torch") -> torch.device | None:
+    """Where a block wants its input tensors: its networks' device; the CPU for a block without networks
+    or one that takes NumPy arrays (host memory; named without importing torch); None (wherever they
+    are) for a container, or for a block whose networks are on different devices."""
+    if arrays == "numpy":
+        return cpu_device()
+    if not record.bound:
+        if record.nested or arrays == "any":
+            return None
+    import torch  # a block that declares torch arrays: its tensors are made with torch anyway
+
     if record.bound:
-        devices = {n.executable.tensor_device for n in record.bound if n.executable is not None}
-        return devices.pop() if len(devices) == 1 else None
-    return None if record.nested else torch.device("cpu")
+        devices = {str(n.executable.tensor_device): n.executable.tensor_device
+                   for n in record.bound if n.executable is not None}
+        if len(devices) != 1:
+            return None
+        device = devices.popitem()[1]
+        return device if isinstance(device, torch.device) else torch.device(str(device))
+    return torch.device("cpu")
 
 
 def _tag(block: Block, path: str, distribution: str | None = "ttsint", version: str | None = None) -> Block:

@@ -9,9 +9,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ._addon import default_addon
+from ._arrays import concat, to_numpy
 from ._audio import NpyWriter, WavWriter
 from ._blocks import Block, walk
 from ._errors import ConfigError, PluginError, TTSIntError
@@ -59,7 +58,7 @@ class StreamTimer:
 Progress = Callable[[int, float, float], None]
 
 
-def timed_stream(voice: Voice, text: str, sink: Callable[[torch.Tensor], None] | None = None,
+def timed_stream(voice: Voice, text: str, sink: Callable[[Any], None] | None = None,
                  progress: Progress | None = None) -> tuple[SpeechStream, dict[str, Any]]:
     """Stream ``text`` to ``sink`` chunk by chunk (frames are not kept); returns the stream and its timing.
 
@@ -165,7 +164,7 @@ def _choose_output(voice: Voice, kind: str) -> None:
 
 def _synthesize(voice: Voice, text: str, output: str | Path | None, timestamps: str | Path | None,
                 plot: str | Path | None, progress: Progress | None = None) -> dict[str, Any]:
-    mel: dict[int, list[torch.Tensor]] = {}
+    mel: dict[int, list[Any]] = {}
     draw = _plotter(voice, plot, mel) if plot else None
     suffix = Path(output).suffix.lower() if output else None
     if suffix not in (None, ".npy", ".wav"):
@@ -196,7 +195,7 @@ def _synthesize(voice: Voice, text: str, output: str | Path | None, timestamps: 
         report["timestamps"] = str(timestamps)
     if draw is not None:
         a = voice.addon
-        frames = torch.cat([f for n in sorted(mel) for f in mel[n]]).detach().cpu().float().numpy()
+        frames = to_numpy(concat([f for n in sorted(mel) for f in mel[n]])).astype("float32")
         quoted = " ".join(text.split())
         quoted = quoted if len(quoted) <= 50 else quoted[:47] + "..."
         draw(frames, plot, sample_rate=a.sample_rate, hop_length=a.hop_length,
@@ -205,7 +204,7 @@ def _synthesize(voice: Voice, text: str, output: str | Path | None, timestamps: 
     return report
 
 
-def _plotter(voice: Voice, path: str | Path, sink: dict[int, list[torch.Tensor]]) -> Callable[..., Any]:
+def _plotter(voice: Voice, path: str | Path, sink: dict[int, list[Any]]) -> Callable[..., Any]:
     """The registered drawing function for ``path``'s suffix, with ``voice.block`` tapped to fill ``sink``.
 
     Both are checked before synthesis, so a missing plotter or a stack without mel fails at once.

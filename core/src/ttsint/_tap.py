@@ -9,7 +9,7 @@ import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ._blocks import StreamableBlock, StreamablePipeline, StreamableStack
+from ._blocks import StreamableBlock, StreamablePipeline, StreamableStack, chunks_for, utterance_for
 from ._data import Chunk, Utterance
 
 __all__ = ["Sink", "Tee", "tap"]
@@ -22,6 +22,8 @@ since a look-ahead thread may start the next sentence's chunks before this one's
 
 class Tee(StreamableBlock):
     """Streams ``block`` unchanged, handing each chunk to ``sink`` on its way through."""
+
+    arrays = "any"  # what flows in is converted for ``block`` here, as its container would have
 
     def __init__(self, block: StreamableBlock, sink: Sink) -> None:
         self.block = block
@@ -36,7 +38,7 @@ class Tee(StreamableBlock):
             yield chunk
 
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
-        return self._pass(self.block.stream(utt, upstream))
+        return self._pass(self.block.stream(utterance_for(utt, self.block), chunks_for(upstream, self.block)))
 
     def output_kind(self, upstream_kind: str | None = None) -> str | None:
         return self.block.output_kind(upstream_kind)

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
+import numpy as np
 
+from ._arrays import to_numpy
 from ._blocks import Block, StreamableStack
 from ._chunking import concat_chunks
 from ._errors import ConfigError
@@ -137,11 +138,11 @@ def compared_block(voice: Voice) -> tuple[Block, str]:
     return block, voice.output_kind or "frames"
 
 
-def _outputs(voice: Voice, texts: Sequence[str]) -> tuple[list[torch.Tensor], str]:
+def _outputs(voice: Voice, texts: Sequence[str]) -> tuple[list[np.ndarray], str]:
     block, kind = compared_block(voice)
     a = voice.addon
     guarded = OutputGuard(block, n_mels=a.n_mels, hop_length=a.hop_length, limits=a.limits)
-    outs = [concat_chunks(guarded.stream(voice.encode(t), None)).detach().cpu().float() for t in texts]
+    outs = [to_numpy(concat_chunks(guarded.stream(voice.encode(t), None))).astype(np.float32) for t in texts]
     return outs, kind
 
 
@@ -150,7 +151,7 @@ def verify_addon(addon: str, configurations: Sequence[Configuration], texts: Seq
     """Synthesize ``texts`` under each configuration; each row is the largest absolute difference from
     the first configuration's output. A configuration that fails to build is a row with its error."""
     rows: list[VerifyRow] = []
-    reference: list[torch.Tensor] | None = None
+    reference: list[np.ndarray] | None = None
     for config in configurations:
         with Voice.load(addon, config.overrides, **config.voice) as voice:
             outs, kind = _outputs(voice, texts)
@@ -161,7 +162,7 @@ def verify_addon(addon: str, configurations: Sequence[Configuration], texts: Seq
             continue
         diffs = []
         for ref, out in zip(reference, outs, strict=True):
-            diffs.append(float((ref - out).abs().max()) if ref.shape == out.shape else float("inf"))
+            diffs.append(float(np.abs(ref - out).max()) if ref.shape == out.shape else float("inf"))
         worst = max(range(len(diffs)), key=diffs.__getitem__)
         shape_error = None
         if diffs[worst] == float("inf"):

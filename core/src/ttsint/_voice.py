@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ._addon import Addon, load_addon
+from ._arrays import cpu_device
 from ._blocks import StreamableBlock, chunks_to
 from ._chunking import concat_chunks
 from ._data import Chunk, Utterance
@@ -19,6 +18,9 @@ from ._runtimes import Binding, RuntimePool
 from ._segments import SegmentSettings, segment_settings
 from ._speech import SpeechStream
 from ._stack import build_stack
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Voice"]
 
@@ -123,10 +125,10 @@ class Voice:
         return SpeechStream(self.guarded, self.segments(text), pause_frames=pause, lookahead=lookahead)
 
     def stream_utterance(self, utt: Utterance) -> Iterator[Chunk]:
-        """Stream from ready-made tensors (e.g. symbols from an external front end); chunks come out on
-        the CPU wherever the networks ran."""
-        return chunks_to(self.guarded.stream(utt, None), torch.device("cpu"))  # type: ignore[return-value]
+        """Stream from ready-made arrays (e.g. symbols from an external front end); chunks come out on
+        the CPU wherever the networks ran (torch tensors from torch blocks, NumPy from NumPy blocks)."""
+        return chunks_to(self.guarded.stream(utt, None), cpu_device())  # type: ignore[return-value]
 
-    def synthesize(self, text: str) -> torch.Tensor:
+    def synthesize(self, text: str) -> Any:
         """The whole output of the stack for ``text``, [T, C], pauses between sentences included."""
         return concat_chunks(self.stream(text))

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any, ClassVar
 
-import torch
+import numpy as np
 
+from ._arrays import is_torch
 from ._blocks import StreamableBlock
 from ._chunking import Window, context_windows, length_mask, pad_to
 from ._data import BuildContext, Chunk, Utterance
@@ -53,6 +54,8 @@ class WindowedNetworkBlock(StreamableBlock):
     The network takes one frame input plus an optional ``mask``. With ``fixed_window`` every window is
     padded to ``chunk_frames + 2 * context_frames`` and masked, for backends that compile one shape.
     Each window's output has ``output_rate`` positions per input frame; the context's share is trimmed.
+    A subclass that declares ``arrays = "numpy"`` gets NumPy windows and runs its network on NumPy (on
+    onnxruntime, with no torch); ``to_frames`` then receives and returns NumPy.
     """
 
     network_role: ClassVar[str] = "decoder"
@@ -115,20 +118,22 @@ class WindowedNetworkBlock(StreamableBlock):
                               "put a block that makes them (such as Upsampler) before it")
         return upstream
 
-    def run_network(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
+    def run_network(self, tensors: dict[str, Any]) -> Any:
         """The network's first output for one window's (unbatched) inputs; override to compile or batch."""
         return self.network.run(tensors)[self.output_name]
 
-    def run_window(self, window: Window) -> torch.Tensor:
-        """The network's output for one window, padded and masked to the fixed shape when there is one."""
+    def run_window(self, window: Window) -> Any:
+        """The network's output for one window, padded and masked to the fixed shape when there is one.
+
+        Of the kind this block declares (``arrays``), as its windows' frames are."""
         tensors = {self.input_name: window.frames}
         if self.window_frames is not None:
             real = int(window.frames.shape[0])
-            tensors = {self.input_name: pad_to(window.frames, self.window_frames),
-                       "mask": length_mask(real, self.window_frames)}
+            mask = length_mask(real, self.window_frames, None if is_torch(window.frames) else np.float32)
+            tensors = {self.input_name: pad_to(window.frames, self.window_frames), "mask": mask}
         return self.run_network(tensors)
 
-    def to_frames(self, output: torch.Tensor) -> torch.Tensor:
+    def to_frames(self, output: Any) -> Any:
         """A window's output as time-first [T * output_rate, C] frames (a waveform becomes [samples, 1])."""
         return output
 
@@ -140,7 +145,7 @@ class WindowedNetworkBlock(StreamableBlock):
             out = self.to_frames(self.run_window(window))
             yield Chunk(frames=window.trim(out, rate), start=window.start * rate)
 
-    def run_all(self, frames: torch.Tensor) -> torch.Tensor:
+    def run_all(self, frames: Any) -> Any:
         """The network on a whole utterance at once: the reference that exact streaming equals."""
         return self.to_frames(self.network.run({self.input_name: frames})[self.output_name])
 

@@ -1,6 +1,7 @@
 """Test doubles and a conformance suite that plugin authors run on their own blocks.
 
-``ArrayStream`` is an upstream made from a tensor, so a block can be tested without an addon.
+``ArrayStream`` is an upstream made from a tensor or a NumPy array, so a block can be tested without an
+addon. Every check hands a block its inputs in the kind it declares (``Block.arrays``), as containers do.
 ``parametrize_with_checks`` turns (block sample, check) pairs into pytest cases, as scikit-learn's
 does for estimators: each check asserts one contract every block must keep.
 ``check_sequence_block`` and ``check_streamable_block`` run all checks on one built block;
@@ -23,12 +24,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
 
 from ._addon import Addon, load_addon
-from ._blocks import Block, SequenceBlock, StreamableBlock
+from ._arrays import concat, is_torch, to_numpy
+from ._blocks import Block, SequenceBlock, StreamableBlock, chunks_for, utterance_for
 from ._chunking import concat_chunks
 from ._data import Chunk, Utterance
 from ._errors import TTSIntError
@@ -36,6 +38,9 @@ from ._network import Network
 from ._registry import ENTRY_POINT_GROUP, Registry, get_registry
 from ._runtimes import Runtime
 from ._stack import build_stack
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "ArrayStream",
@@ -63,10 +68,12 @@ Check = Callable[["BlockSample"], None]
 
 
 class ArrayStream(StreamableBlock):
-    """Streams a fixed [T, C] tensor in chunks of ``chunk_frames``: a stand-in upstream for tests."""
+    """Streams a fixed [T, C] tensor (or NumPy array) in chunks of ``chunk_frames``: a stand-in upstream."""
 
-    def __init__(self, frames: torch.Tensor, chunk_frames: int = 16) -> None:
-        if frames.dim() != 2:
+    arrays = "any"
+
+    def __init__(self, frames: Any, chunk_frames: int = 16) -> None:
+        if frames.ndim != 2:
             raise ValueError(f"frames must be [T, C], got {tuple(frames.shape)}")
         if chunk_frames < 1:
             raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
@@ -81,7 +88,7 @@ class ArrayStream(StreamableBlock):
 class CountingStream:
     """An upstream of one-frame chunks that counts how many frames a block has pulled from it."""
 
-    def __init__(self, frames: torch.Tensor) -> None:
+    def __init__(self, frames: Any) -> None:
         self.frames = frames
         self.pulled = 0
 
@@ -105,7 +112,8 @@ class BlockSample:
     block: Block | None = None
     addon: str | Path | Addon | Callable[[], Addon] | None = None
     utt: Utterance | str | Callable[[], Utterance] | None = None
-    upstream: torch.Tensor | None = None
+    upstream: Any = None
+    """[T, C] frames (a torch tensor or a NumPy array) fed to a streamable block through ArrayStream."""
     lookahead: int | None = None
     chunk_invariant: bool = True
     chunkings: Sequence[int] = (1, 7, 64)
@@ -151,7 +159,7 @@ class BlockSample:
                 raise ValueError("a text utt needs an addon whose front end reads it")
             return addon.frontend(self.utt)
         utt = self.utt() if callable(self.utt) else self.utt or {}
-        return {k: v.clone() for k, v in utt.items()}
+        return {k: _copy(v) for k, v in utt.items()}
 
     def _addon(self) -> Addon | None:
         if self.addon is None or isinstance(self.addon, Addon):
@@ -165,9 +173,9 @@ class BlockSample:
         utt = self.inputs()
         source = None
         if self.upstream is not None:
-            frames = self.upstream.flip(0) if other else self.upstream
+            frames = _flip(self.upstream) if other else self.upstream
             source = ArrayStream(frames, chunk_frames).stream(utt, None)
-        return block.stream(utt, source)
+        return block.stream(utterance_for(utt, block), chunks_for(source, block))
 
 
 @functools.lru_cache(maxsize=8)
@@ -175,28 +183,45 @@ def _cached_addon(name: str, registry: Registry | None) -> Addon:
     return load_addon(name, registry=registry)
 
 
-def _assert_same(a: torch.Tensor, b: torch.Tensor, atol: float, what: str) -> None:
-    assert a.shape == b.shape, f"{what}: shapes differ, {tuple(a.shape)} vs {tuple(b.shape)}"
-    diff = (a.float() - b.float()).abs().max().item() if a.numel() else 0.0
+def _copy(v: Any) -> Any:
+    return v.clone() if is_torch(v) else np.array(v, copy=True)
+
+
+def _flip(v: Any) -> Any:
+    return v.flip(0) if is_torch(v) else np.ascontiguousarray(v[::-1])
+
+
+def _assert_same(a: Any, b: Any, atol: float, what: str) -> None:
+    assert tuple(a.shape) == tuple(b.shape), f"{what}: shapes differ, {tuple(a.shape)} vs {tuple(b.shape)}"
+    a, b = to_numpy(a).astype(np.float64), to_numpy(b).astype(np.float64)
+    diff = float(np.abs(a - b).max()) if a.size else 0.0
     assert diff <= atol, f"{what}: max abs difference {diff:.3g} exceeds {atol:g}"
+
+
+def _is_kind(v: Any, block: Block) -> bool:
+    """Whether ``v`` is an array of the kind ``block`` declares."""
+    return is_torch(v) if block.arrays == "torch" else isinstance(v, np.ndarray) if block.arrays == "numpy" \
+        else is_torch(v) or isinstance(v, np.ndarray)
 
 
 # -- sequence blocks ---------------------------------------------------------------------------
 
 def check_fresh_output(sample: BlockSample) -> None:
-    """forward returns a new dict of tensors, leaves its input alone, and gives the same answer twice."""
+    """forward returns a new dict of arrays of its declared kind, leaves its input alone, and gives the same
+    answer twice."""
     block = sample.build()
-    utt = sample.inputs()
-    before = {k: v.clone() for k, v in utt.items()}
+    utt = dict(utterance_for(sample.inputs(), block))
+    before = {k: _copy(v) for k, v in utt.items()}
     keys = set(utt)
     out = block.forward(utt)
     assert isinstance(out, dict), f"forward must return a dict, got {type(out).__name__}"
     assert out is not utt, "forward must return a new dict, not its input"
     assert set(utt) == keys, "forward must not add or remove keys of its input"
     for k, v in before.items():
-        assert torch.equal(utt[k], v), f"forward modified its input tensor {k!r}"
+        assert np.array_equal(to_numpy(utt[k]), to_numpy(v)), f"forward modified its input tensor {k!r}"
     for k, v in out.items():
-        assert isinstance(v, torch.Tensor), f"output {k!r} is a {type(v).__name__}, not a tensor"
+        kind = "a tensor" if block.arrays == "torch" else f"a NumPy array (arrays = {block.arrays!r})"
+        assert _is_kind(v, block), f"output {k!r} is a {type(v).__name__}, not {kind}"
     again = block.forward(dict(utt))
     assert set(again) == set(out), "forward gave different keys on a second call"
     for k in out:
@@ -210,7 +235,7 @@ def check_keeps_input_keys(sample: BlockSample) -> None:
     code that calls ``forward`` directly sees only what it returns; a conforming block returns it whole.
     """
     block = sample.build()
-    utt = sample.inputs()
+    utt = utterance_for(sample.inputs(), block)
     out = block.forward(dict(utt))
     dropped = sorted(set(utt) - set(out))
     assert not dropped, (f"{sample.name}.forward dropped input key(s) {dropped}; return "
@@ -222,7 +247,7 @@ def check_keeps_input_keys(sample: BlockSample) -> None:
 def check_contiguous_chunks(sample: BlockSample) -> None:
     """Chunks are 2-D and contiguous from frame 0 (concat_chunks checks every start)."""
     out = concat_chunks(sample.streams(sample.build(), sample.chunkings[0]))
-    assert out.dim() == 2, "chunk frames must be 2-D [T, C]"
+    assert out.ndim == 2, "chunk frames must be 2-D [T, C]"
 
 
 def check_chunk_invariance(sample: BlockSample) -> None:
@@ -240,13 +265,13 @@ def check_interleaved_streams(sample: BlockSample) -> None:
     state_before = copy.copy(vars(block)) if hasattr(block, "__dict__") else None
     size = sample.chunkings[-1]
     solo = [concat_chunks(sample.streams(block, size, other)) for other in (False, True)]
-    got: list[list[torch.Tensor]] = [[], []]
+    got: list[list[Any]] = [[], []]
     for pair in itertools.zip_longest(sample.streams(block, size), sample.streams(block, size, True)):
         for i, chunk in enumerate(pair):
             if chunk is not None:
                 got[i].append(chunk.frames)
-    _assert_same(torch.cat(got[0]), solo[0], sample.atol, "first of two interleaved streams")
-    _assert_same(torch.cat(got[1]), solo[1], sample.atol, "second of two interleaved streams")
+    _assert_same(concat(got[0]), solo[0], sample.atol, "first of two interleaved streams")
+    _assert_same(concat(got[1]), solo[1], sample.atol, "second of two interleaved streams")
     if state_before is not None:
         assert set(vars(block)) == set(state_before), "streaming added or removed attributes of the block"
 
@@ -263,7 +288,7 @@ def check_bounded_lookahead(sample: BlockSample) -> None:
     assert sample.lookahead is not None and sample.upstream is not None
     block = sample.build()
     source = CountingStream(sample.upstream)
-    stream = block.stream(sample.inputs(), iter(source))
+    stream = block.stream(utterance_for(sample.inputs(), block), chunks_for(iter(source), block))
     assert source.pulled == 0, (
         f"{sample.name} pulled {source.pulled} upstream frames before the first chunk was asked for")
     last, index = 0, 0
@@ -429,20 +454,20 @@ def check_sequence_block(block: SequenceBlock, utt: Utterance, atol: float = 0.0
     sample = BlockSample(block=block, utt=utt, atol=atol)
     for check in yield_checks(sample):
         check(sample)
-    return block.forward(sample.inputs())
+    return block.forward(utterance_for(sample.inputs(), block))
 
 
 def check_streamable_block(
     block: StreamableBlock,
     utt: Utterance | None = None,
-    upstream: torch.Tensor | None = None,
+    upstream: Any = None,
     *,
     chunkings: Sequence[int] = (1, 7, 64),
     chunk_invariant: bool = True,
     atol: float = 1e-5,
     lookahead: int | None = None,
-) -> torch.Tensor:
-    """Run every StreamableBlock check on ``block``; ``upstream`` is a [T, C] tensor fed through ArrayStream.
+) -> Any:
+    """Run every StreamableBlock check on ``block``; ``upstream`` is a [T, C] array fed through ArrayStream.
 
     Checks: contiguous 2-D chunks; interleaved streams equal solo ones; a clean early close; with
     ``chunk_invariant``, output independent of upstream chunking; with ``lookahead``, bounded reads.
@@ -461,6 +486,8 @@ def example_inputs(network: Network, length: int, seed: int = 0) -> dict[str, to
     """Batched inputs of ``length`` positions for ``network``, shaped as its torch.export graph records:
     random symbol ids for integer inputs, random frames for float ones, a mask of ones, and a zero
     ``state`` (a step network's state at the start of a stream: random caches are no state it can be in)."""
+    import torch
+
     specs = network.input_specs()
     if specs is None:
         raise TTSIntError(f"network {network.name!r} records no input shapes; export it with torch.export")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnxruntime as ort
-from ttsint import Executable, Network, Runtime, check_archive, default_cache_dir, write_atomic
+from ttsint import Executable, Network, Runtime, check_archive, cpu_device, default_cache_dir, write_atomic
 
 from .convert import onnx_path
 
@@ -35,9 +35,8 @@ class OnnxExecutable(Executable):
 
     @property
     def tensor_device(self) -> torch.device:
-        import torch
-
-        return torch.device("cpu")  # the session copies host arrays to the GPU itself under CUDA
+        # The session copies host arrays to the GPU itself under CUDA; the CPU is named without torch.
+        return cpu_device()
 
     def execute(self, tensors: Mapping[str, Any]) -> Sequence[Any]:
         """NumPy arrays in, NumPy arrays out; torch tensors in, torch tensors out (sharing memory)."""
@@ -45,7 +44,7 @@ class OnnxExecutable(Executable):
         for n in self.network.inputs:
             t = tensors[n]
             if not isinstance(t, np.ndarray):
-                t, as_torch = t.detach().numpy(), True
+                t, as_torch = t.detach().cpu().numpy(), True
             feed[n] = np.ascontiguousarray(t)
         out = self.session.run(self.network.outputs, feed)
         if not as_torch:

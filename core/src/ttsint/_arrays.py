@@ -1,0 +1,199 @@
+"""The few array operations core needs, written once for NumPy arrays and torch tensors alike.
+
+A block declares which kind it takes (``Block.arrays``: "torch" or "numpy"); containers convert at
+the boundary between blocks of different kinds. Everything here tells a torch tensor from its type's
+module, so NumPy data never imports torch; torch is imported only to make a tensor.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ARRAY_KINDS", "is_torch", "kind_of", "to_numpy", "to_torch", "to_kind", "concat", "zeros",
+           "dtype_name", "is_floating", "all_finite", "first_nonfinite_row", "numel", "batch", "unbatch",
+           "convert_mapping", "cpu_device", "Device"]
+
+ARRAY_KINDS = ("torch", "numpy", "any")
+
+
+def is_torch(x: Any) -> bool:
+    """Whether ``x`` is a torch tensor, decided without importing torch."""
+    return type(x).__module__.startswith("torch")
+
+
+def kind_of(x: Any) -> str:
+    """ "torch" for a torch tensor, "numpy" for anything else (arrays, lists, numbers)."""
+    return "torch" if is_torch(x) else "numpy"
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """``x`` (a torch tensor on any device, a NumPy array, or anything ``numpy.asarray`` takes) as NumPy.
+
+    A CPU tensor shares its memory with the array; one that needs grad is detached first.
+    """
+    if is_torch(x):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def to_torch(x: Any, device: Any = None) -> Any:
+    """``x`` as a torch tensor (sharing a NumPy array's memory when it can), on ``device`` if given."""
+    import torch
+
+    if not is_torch(x):
+        array = np.asarray(x)
+        if not array.flags.writeable:  # torch warns on read-only memory; a copy is what it would need
+            array = array.copy()
+        x = torch.from_numpy(array)
+    if device is not None:
+        device = device if isinstance(device, torch.device) else torch.device(str(device))
+        if x.device != device:
+            x = x.to(device)
+    return x
+
+
+def to_kind(x: Any, kind: str | None, device: Any = None) -> Any:
+    """``x`` as ``kind`` ("torch" on ``device``, or "numpy"); None leaves it as it is."""
+    if kind == "numpy":
+        return x if isinstance(x, np.ndarray) else to_numpy(x)
+    if kind == "torch":
+        if is_torch(x) and (device is None or x.device == device):
+            return x
+        return to_torch(x, device)
+    return x
+
+
+def concat(parts: Sequence[Any], axis: int = 0) -> Any:
+    """Join arrays along ``axis``; a torch result when any part is a tensor (NumPy parts converted)."""
+    if not parts:
+        raise ValueError("nothing to concatenate")
+    if any(is_torch(p) for p in parts):
+        import torch
+
+        tensors = [p if is_torch(p) else torch.from_numpy(np.asarray(p)) for p in parts]
+        return tensors[0] if len(tensors) == 1 else torch.cat(tensors, dim=axis)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axis)
+
+
+def zeros(shape: Sequence[int], like: Any) -> Any:
+    """Zeros of ``shape`` with the kind, dtype (and device) of ``like``."""
+    if is_torch(like):
+        return like.new_zeros(tuple(shape))
+    return np.zeros(tuple(shape), dtype=np.asarray(like).dtype)
+
+
+_DTYPE_NAMES: dict[Any, str] = {}
+
+
+def dtype_name(x: Any) -> str:
+    """The element type's name, the same for both kinds: "float32", "int64", "bool", ..."""
+    dtype = x.dtype
+    try:
+        return _DTYPE_NAMES[dtype]
+    except (KeyError, TypeError):
+        name = str(dtype).removeprefix("torch.")
+        try:
+            _DTYPE_NAMES[dtype] = name
+        except TypeError:
+            pass
+        return name
+
+
+def is_floating(x: Any) -> bool:
+    """Whether ``x`` holds floating-point values."""
+    if is_torch(x):
+        return bool(x.is_floating_point())
+    return np.issubdtype(np.asarray(x).dtype, np.floating)
+
+
+def all_finite(x: Any) -> bool:
+    """Whether every value of ``x`` is finite (one sum first: finite exactly when all values are, unless
+    finite values overflow it, and only then the full check)."""
+    if is_torch(x):
+        import math
+
+        if math.isfinite(x.sum().item()):
+            return True
+        import torch
+
+        return bool(torch.isfinite(x).all())
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(x.sum()):
+            return True
+    return bool(np.isfinite(x).all())
+
+
+def first_nonfinite_row(x: Any) -> int:
+    """The index of the first row of a 2-D ``x`` holding a NaN or an infinity (0 if there is none)."""
+    rows = ~np.isfinite(to_numpy(x)).all(axis=tuple(range(1, x.ndim)) or None)
+    found = np.flatnonzero(rows)
+    return int(found[0]) if len(found) else 0
+
+
+def numel(x: Any) -> int:
+    """How many values ``x`` holds."""
+    return int(x.numel()) if is_torch(x) else int(np.size(x))
+
+
+def batch(x: Any) -> Any:
+    """``x`` with a leading batch dimension of one."""
+    return x.unsqueeze(0) if is_torch(x) else np.expand_dims(x, 0)
+
+
+def unbatch(x: Any) -> Any:
+    """``x`` without its leading batch dimension when that is one (as ``torch.squeeze(0)``)."""
+    if is_torch(x):
+        return x.squeeze(0)
+    return x[0] if x.ndim and x.shape[0] == 1 else x
+
+
+def convert_mapping(values: Mapping[str, Any], kind: str | None, device: Any = None) -> Any:
+    """``values`` with each array as ``kind`` (the same dict when nothing changes)."""
+    if kind is None:
+        return values
+    out = None
+    for k, v in values.items():
+        c = to_kind(v, kind, device)
+        if c is not v:
+            if out is None:
+                out = dict(values)
+            out[k] = c
+    return values if out is None else out
+
+
+class Device:
+    """A device named without torch ("cpu"): what a runtime whose arrays stay on the host reports
+    before anything imports torch. It compares equal to a torch.device or a string of the same name."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, name: str) -> None:
+        kind, _, index = str(name).partition(":")
+        self.type = kind
+        self.index = int(index) if index else None
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        return f"device(type={self.type!r}{'' if self.index is None else f', index={self.index}'})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Device | str) or type(other).__module__.startswith("torch"):
+            return str(self) == str(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+
+def cpu_device() -> Any:
+    """The CPU as a torch.device when torch is loaded, else as a ``Device`` (so naming it loads nothing)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and hasattr(torch, "device"):
+        return torch.device("cpu")
+    return Device("cpu")
