@@ -9,7 +9,9 @@ read it, the replica stops once the pipe (one page) is full, and the test decide
 from __future__ import annotations
 
 import asyncio
+import base64
 import fcntl
+import json
 import os
 import re
 import select
@@ -33,6 +35,7 @@ from .conftest import (
     turn_back_into_directory,
     turn_into_file,
 )
+from .test_wav_length import assert_true_length, saved
 
 if not os.environ.get("CI"):  # CI installs Ray (setup.sh) and must run this module
     pytest.importorskip("ray.serve", reason="Ray Serve is not installed: pip install 'ttsint[ray]'")
@@ -41,6 +44,9 @@ PIPE_BYTES = 4096
 """The gate's pipe, made as small as Linux allows: ChunkStats' lines are over 200 bytes, so it holds
 fewer than 20 of the 280 mel chunks that LONG_TEXT needs."""
 CONCURRENT = 20
+GATED = "streamed"
+"""The gate tests' WAVs keep the unknown sizes: learning the length readies the sentences before the
+first byte, each writing a line into the pipe, which would fill before the test starts reading it."""
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +75,7 @@ def ray_server(tmp_path_factory: pytest.TempPathFactory, gate_path: Path, tap_pa
         "--addon", demo("demo-a"),
         "--addon", demo("demo-b", "stack.0.streamable_block.stack.0.pace=0.8"),
         "--addon", f"demo:name=demo-gate,{gate}",
-        "--addon", str(broken_addon),
+        "--addon", str(broken_addon), "--voice-alias", "nova=demo-b",
     )
     yield server
     release(gate_path)  # a replica left waiting at the gate by a failed test would hold up the shutdown
@@ -171,7 +177,7 @@ def test_the_first_bytes_arrive_before_the_last_chunk_is_made(ray_server: Server
     try:
         with ray_server.client() as client, client.stream(
                 "POST", "/v1/audio/speech", json={"voice": "demo-gate", "input": LONG_TEXT,
-                                                  "response_format": "wav"}) as response:
+                                                  "response_format": "wav", "wav_length": GATED}) as response:
             assert response.status_code == 200
             body = response.iter_raw(4096)
             first = next(body)
@@ -202,7 +208,7 @@ def test_a_client_that_disconnects_cancels_the_replica_stream(ray_server: Server
     try:
         with ray_server.client() as client, client.stream(
                 "POST", "/v1/audio/speech", json={"voice": "demo-gate", "input": LONG_TEXT,
-                                                  "response_format": "wav"}) as response:
+                                                  "response_format": "wav", "wav_length": GATED}) as response:
             assert response.status_code == 200
             body = response.iter_raw(1024)  # kept: dropping the iterator would close the connection
             next(body)
@@ -248,7 +254,7 @@ def test_a_stream_that_fails_midway_is_cut_off_and_counted(ray_server: Server, g
     try:
         with ray_server.client() as client, client.stream(
                 "POST", "/v1/audio/speech", json={"voice": "demo-gate", "input": LONG_TEXT,
-                                                  "response_format": "wav"}) as response:
+                                                  "response_format": "wav", "wav_length": GATED}) as response:
             assert response.status_code == 200
             body = response.iter_raw(4096)
             received = next(body)
@@ -345,3 +351,70 @@ def test_bad_ray_options_exit_1_with_one_paragraph(args: list[str], words: str) 
     done = subprocess.run([*ttsint_command(), "serve", *args], capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
     assert words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_voice_deployments_autoscale_on_real_time_pressure() -> None:
+    """An autoscaling voice gets the real-time pressure policy (unless it names one); the policy asks for
+    the replicas the reported worker share needs, and one more while replicas refuse streams."""
+    from types import SimpleNamespace
+
+    from ttsint_serve.rayserve import PRESSURE_POLICY, PRESSURE_TARGET, build_app, realtime_pressure_policy
+
+    scaling = {"min_replicas": 1, "max_replicas": 3}
+    app = build_app({"voices": [{"addon": "demo", "autoscaling_config": scaling},
+                                {"addon": "demo:name=fixed", "num_replicas": 1}]})
+    (scaled, _), (fixed, _) = [(replica, text) for text, replica in app._bound_deployment.init_args[0]]
+    config = scaled._bound_deployment._deployment_config.autoscaling_config
+    assert config.policy.policy_function == PRESSURE_POLICY and config.max_replicas == 3
+    assert fixed._bound_deployment._deployment_config.autoscaling_config is None
+    ctx = SimpleNamespace(current_num_replicas=2, aggregated_metrics={
+        "realtime_load": {"r1": 0.9, "r2": 0.6}, "refused": {"r1": 0.0, "r2": 0.0}})
+    assert realtime_pressure_policy(ctx)[0] == pytest.approx(1.5 / PRESSURE_TARGET)
+    ctx.aggregated_metrics = {"realtime_load": {"r1": 0.1, "r2": 0.1}, "refused": {"r1": 1.0, "r2": 0.0}}
+    assert realtime_pressure_policy(ctx)[0] == 3
+
+
+TWO_SENTENCES = "Hello world, this is the first one. And here is the second sentence."
+
+
+def test_aliases_words_exact_wavs_and_the_ready_line_as_on_the_local_server(ray_server: Server,
+                                                                           tmp_path: Path) -> None:
+    # The ready line, from the process that started Ray: its URL, the voices loaded, the page.
+    ray_server.wait_for(lambda: "ttsint serve is ready at" in ray_server.output(), "the ready line")
+    line = next(x for x in ray_server.output().splitlines() if "ttsint serve is ready at" in x)
+    assert f"ready at {ray_server.url} " in line and f"base_url {ray_server.url}/v1" in line
+    assert "demo-a (16000 Hz)" in line and "demo-gate (16000 Hz)" in line
+    assert line.rstrip().endswith(f"try them at {ray_server.url}/ (on Ray Serve; Ctrl-C stops it)")
+    # --voice-alias, and OpenAI's other names by their default (the first voice: the demo has no gender).
+    aliases = ray_server.get("/v1/voices").json()["aliases"]
+    assert aliases["nova"] == "demo-b" and aliases["alloy"] == "demo-a" and len(aliases) == 13
+    nova = ray_server.speech(voice="nova", input="Hi there.", response_format="pcm")
+    assert nova.headers["x-ttsint-voice"] == "demo-b"
+    assert nova.content == ray_server.speech(voice="demo-b", input="Hi there.", response_format="pcm").content
+    # Word timings, timed on the replica from the durations: the timestamps endpoint and SSE events.
+    body = httpx.post(ray_server.url + "/v1/audio/speech/timestamps", timeout=300,
+                      json={"voice": "demo-a", "input": TWO_SENTENCES, "response_format": "pcm"}).json()
+    assert [w["text"] for w in body["words"]] == TWO_SENTENCES.split()
+    assert [s["segment"] for s in body["segments"]] == [0, 1]
+    frame = 256 / 16000
+    for seg in body["segments"]:
+        words = seg["words"]
+        assert all(a["end"] <= b["start"] + 1e-9 for a, b in zip(words, words[1:], strict=False))
+        assert abs(seg["timed_end"] - seg["end"]) <= frame + 1e-6 and words[-1]["end"] <= seg["end"] + 1e-6
+    assert abs(body["segments"][-1]["end"] - body["duration"]) <= frame
+    with ray_server.client() as client, client.stream("POST", "/v1/audio/speech", json={
+            "voice": "demo-a", "input": TWO_SENTENCES, "response_format": "pcm",
+            "stream_format": "sse"}) as response:
+        events = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")]
+    kinds = [e["type"] for e in events]
+    assert kinds[-1] == "speech.audio.done"
+    timed = [e for e in events if e["type"] == "ttsint.words"]
+    assert [e["segment"] for e in timed] == [0, 1] and [e["words"] for e in timed] == \
+        [s["words"] for s in body["segments"]]
+    assert kinds.index("ttsint.words") < kinds.index("speech.audio.done") - 2  # interleaved with the audio
+    # A streamed WAV with exact sizes, its length planned on the replica before the first byte.
+    path = tmp_path / "ray.wav"
+    assert saved(ray_server, path, "demo-a", TWO_SENTENCES) == "exact"
+    assert_true_length(path)
+    assert path.read_bytes()[44:] == base64.b64decode(body["audio"])
+    assert saved(ray_server, path, "demo-a", TWO_SENTENCES, wav_length="streamed") == "streamed"

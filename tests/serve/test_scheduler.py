@@ -258,3 +258,21 @@ def test_a_stream_admitted_in_a_burst_is_refused_at_its_first_step_once_a_listen
         scheduler.close()
 
     asyncio.run(main())
+
+
+def test_lead_paces_a_stream_read_as_fast_as_it_comes() -> None:
+    """With ``lead``, a stream read at once gets no more than about ``lead`` seconds beyond real time."""
+    async def main() -> None:
+        scheduler = Scheduler(workers=1, max_streams=4, buffer_chunks=1000, lead=0.3)
+        stream = scheduler.open(lambda: chunks("paced", [], count=30), "paced", frame_rate=100)  # 0.1 s each
+        ahead = 0.0
+        async for _ in stream:
+            first = stream.first_chunk_at
+            assert first is not None
+            ahead = max(ahead, stream.audio_made - (time.perf_counter() - first))
+        elapsed = time.perf_counter() - first
+        assert ahead <= 0.3 + 0.1 + 1e-6, ahead  # lead plus the chunk that crossed it
+        assert elapsed >= 3.0 - 0.3 - 0.1 - 0.05, elapsed  # 3 s of audio, at most lead + a chunk early
+        scheduler.close()
+
+    asyncio.run(main())

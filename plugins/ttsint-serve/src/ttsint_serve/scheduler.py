@@ -39,7 +39,7 @@ __all__ = ["CapacityError", "Scheduler", "StreamRecord", "SynthesisStream"]
 
 log = logging.getLogger("ttsint.serve")
 
-_QUEUED, _RUNNING, _PARKED, _FINISHED = "queued", "running", "parked", "finished"
+_QUEUED, _RUNNING, _PARKED, _RESTING, _FINISHED = "queued", "running", "parked", "resting", "finished"
 
 
 class CapacityError(Exception):
@@ -154,12 +154,16 @@ class Scheduler:
 
     ``headroom`` is the share of the workers' time that admitted streams may need by measured cost
     (None: admit up to ``max_streams`` whatever the load). ``reserve`` is the audio, in seconds, that
-    a running stream keeps in hand before a new stream's first chunk goes ahead of it.
+    a running stream keeps in hand before a new stream's first chunk goes ahead of it. ``lead``
+    (None: no limit) paces each stream: one with more than ``lead`` seconds of audio beyond real time
+    (since its first chunk) rests until it is back within it, so a consumer that takes chunks as fast as
+    they come (Ray Serve's streaming handle, which has no flow control) holds at most about ``lead``
+    seconds more than its listener has played.
     """
 
     def __init__(self, workers: int | None = None, max_streams: int = 16, buffer_chunks: int = 4,
                  on_chunk: Callable[[SynthesisStream, Chunk], None] | None = None, *,
-                 headroom: float | None = 0.8, reserve: float = 1.0) -> None:
+                 headroom: float | None = 0.8, reserve: float = 1.0, lead: float | None = None) -> None:
         """``on_chunk(stream, chunk)`` is called on the worker as each chunk is made (e.g. to count it)."""
         if max_streams < 1 or buffer_chunks < 1:
             raise ValueError("max_streams and buffer_chunks must be >= 1")
@@ -171,6 +175,8 @@ class Scheduler:
         self.on_chunk = on_chunk
         self.headroom = headroom
         self.reserve = reserve
+        self.lead = lead
+        self._resting: list[tuple[float, int, SynthesisStream]] = []
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._queue: list[tuple[float, int, SynthesisStream]] = []
@@ -180,6 +186,8 @@ class Scheduler:
         self._stopping = False
         self._costs: dict[str, list[float]] = {}  # label -> [worker-seconds, audio seconds], decaying
         self._lifetime = 0.0  # seconds a finished stream lasted, averaged
+        self.refused = 0
+        """Streams refused when opened (CapacityError from ``open``)."""
         self.refused_late = 0
         """Streams refused at their first step (admitted when opened, then found to be beyond capacity)."""
 
@@ -222,9 +230,13 @@ class Scheduler:
         self.start()
         loop = asyncio.get_running_loop()
         with self._lock:
-            if self._stopping or len(self._active) >= self.max_streams:
-                raise CapacityError(self.max_streams, self._retry_after(1))
-            self._admit(label)
+            try:
+                if self._stopping or len(self._active) >= self.max_streams:
+                    raise CapacityError(self.max_streams, self._retry_after(1))
+                self._admit(label)
+            except CapacityError:
+                self.refused += 1
+                raise
             stream = SynthesisStream(self, start, label, loop, frame_rate)
             stream._cost = self._cost_of(label) or 0.0
             self._active.add(stream)
@@ -250,6 +262,13 @@ class Scheduler:
             key = stream.deadline - (self.reserve if stream.first_chunk_at is not None else 0.0)
         heapq.heappush(self._queue, (key, next(self._seq), stream))
         self._ready.notify()
+
+    def _wake_rested(self) -> None:
+        now = time.perf_counter()
+        while self._resting and self._resting[0][0] <= now:
+            stream = heapq.heappop(self._resting)[2]
+            if stream._state == _RESTING:
+                self._push(stream)
 
     def _unpark(self, stream: SynthesisStream) -> None:
         if stream._state == _PARKED and len(stream._buffer) < self.buffer_chunks:
@@ -306,7 +325,7 @@ class Scheduler:
                 return
             stream.cancelled = True
             stream._buffer.clear()
-            if stream._state in (_PARKED, _QUEUED):
+            if stream._state in (_PARKED, _QUEUED, _RESTING):
                 self._push(stream, key=float("-inf"))  # a worker closes its generator next
         stream._notify()
 
@@ -314,8 +333,11 @@ class Scheduler:
     def _work(self) -> None:
         while True:
             with self._lock:
-                while not self._queue and not (self._stopping and not self._active):
-                    self._ready.wait()
+                while True:
+                    self._wake_rested()
+                    if self._queue or (self._stopping and not self._active):
+                        break
+                    self._ready.wait(self._resting[0][0] - time.perf_counter() if self._resting else None)
                 if not self._queue:
                     return
                 _, _, stream = heapq.heappop(self._queue)
@@ -363,10 +385,14 @@ class Scheduler:
             cancelled = stream.cancelled
             if not cancelled:
                 stream._buffer.append(chunk)
-                if len(stream._buffer) < self.buffer_chunks:
-                    self._push(stream)
-                else:
+                if len(stream._buffer) >= self.buffer_chunks:
                     stream._state = _PARKED
+                elif self.lead is not None and stream.frame_rate and stream.deadline - now > self.lead:
+                    stream._state = _RESTING  # far enough ahead of its listener: back when within lead
+                    heapq.heappush(self._resting, (stream.deadline - self.lead, next(self._seq), stream))
+                    self._ready.notify()
+                else:
+                    self._push(stream)
         if cancelled:
             self._finish(stream)
         else:
