@@ -59,6 +59,37 @@ def deployment_name(label: str) -> str:
     return "voice-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_")
 
 
+REPLICA_LEAD = 5.0
+"""Seconds of audio a voice replica makes beyond real time per stream (``Scheduler(lead=...)``): Ray Serve's
+streaming handles have no flow control, so this bounds what the ingress holds for a client that reads no
+faster than it listens."""
+PRESSURE_TARGET = 0.6
+"""The share of a replica's synthesis worker its open streams may need, by measured cost, before the
+voice's deployment scales out (``realtime_pressure_policy``)."""
+PRESSURE_POLICY = "ttsint_serve.rayserve:realtime_pressure_policy"
+
+
+def realtime_pressure_policy(ctx: Any) -> tuple[float, dict[str, Any]]:
+    """Ray Serve autoscaling policy for a voice deployment: replicas from the real-time pressure its replicas
+    report (``VoiceReplica.record_autoscaling_stats``), the same signal their schedulers admit by.
+
+    Desired replicas = the worker share the open streams need, summed over replicas, ÷ ``PRESSURE_TARGET``;
+    at least one more than now while replicas are refusing streams. Ray Serve applies the
+    ``autoscaling_config``'s min/max replicas, factors and delays around it. Before any replica has
+    reported, Ray Serve's own queue-length policy decides.
+    """
+    from ray.serve.autoscaling_policy import replica_queue_length_autoscaling_policy
+
+    metrics = ctx.aggregated_metrics or {}
+    loads = metrics.get("realtime_load") or {}
+    if not loads:
+        return replica_queue_length_autoscaling_policy(ctx)
+    desired = sum(loads.values()) / PRESSURE_TARGET
+    if sum((metrics.get("refused") or {}).values()) > 0:
+        desired = max(desired, ctx.current_num_replicas + 1)
+    return desired, {}
+
+
 class VoiceReplica:
     """One voice, loaded once per replica; ``speak`` streams its chunks as the replica's scheduler makes them.
 
@@ -73,7 +104,8 @@ class VoiceReplica:
         self.entry = self.pool.entries[0]
         self.entry.audio_only = audio_only
         self.pool.load()
-        self.scheduler = Scheduler(workers=1, max_streams=max_streams, on_chunk=self._made)
+        self.scheduler = Scheduler(workers=1, max_streams=max_streams, on_chunk=self._made, lead=REPLICA_LEAD)
+        self._refused_reported = 0
         self.chunks_made = 0
         self.cancelled = 0
 
@@ -99,6 +131,13 @@ class VoiceReplica:
     def stats(self) -> dict[str, int]:
         """Counters of this replica: chunks made, streams cancelled by their caller, streams running."""
         return {"chunks_made": self.chunks_made, "cancelled": self.cancelled, "active": self.scheduler.active}
+
+    def record_autoscaling_stats(self) -> dict[str, float]:
+        """Ray Serve's custom autoscaling metrics (``realtime_pressure_policy``): the share of this replica's
+        worker its open streams need to stay real-time, and the streams it refused since the last report."""
+        refused = self.scheduler.refused + self.scheduler.refused_late
+        new, self._refused_reported = refused - self._refused_reported, refused
+        return {"realtime_load": self.scheduler.load, "refused": float(new)}
 
     def __del__(self) -> None:
         scheduler = getattr(self, "scheduler", None)
@@ -343,6 +382,9 @@ def build_app(args: dict[str, Any]) -> serve.Application:
         names[name] = i
         options = {key: entry[key] for key in VOICE_OPTIONS if key in entry}
         options.setdefault("max_ongoing_requests", voice_streams)
+        if isinstance(options.get("autoscaling_config"), dict):  # scaled on real-time pressure unless told
+            options["autoscaling_config"] = {"policy": {"policy_function": PRESSURE_POLICY},
+                                             **options["autoscaling_config"]}
         deployment = serve.deployment(VoiceReplica).options(name=name, **options)
         replica = deployment.bind(entry["addon"], audio_only=audio_only, max_streams=voice_streams,
                                   torch_threads=torch_threads)
