@@ -279,7 +279,7 @@ MALFORMED_ADDONS = [
     pytest.param(
         _set("networks.encoder.role", 3),
         "networks.encoder.role",
-        ["missing (expected a string)"],
+        ["expected a string, got 3"],
         id="role-not-string",
     ),
     pytest.param(

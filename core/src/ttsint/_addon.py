@@ -33,12 +33,10 @@ __all__ = ["Addon", "load_addon", "default_addon", "voice_summary", "stack_types
            "SAMPLE_RATES"]
 
 CONFIG_NAMES = ("addon.toml", "addon.json")
-_REQUIRED_META = {"name": str, "version": str, "sample_rate": int, "n_mels": int, "hop_length": int}
+_REQUIRED_META = ("name", "version", "sample_rate", "n_mels", "hop_length")
 #: Audio rates an addon may declare: 1 kHz up to 768 kHz, the highest rate audio interfaces offer
 #: (a WAV header holds at most 2**32 - 1, and nothing above 768 kHz is speech).
 SAMPLE_RATES = (1_000, 768_000)
-#: Optional metadata ``ttsint voices`` shows: strings, when given (``language`` may list several).
-_OPTIONAL_META = ("language", "license", "description")
 
 
 @dataclass
@@ -255,13 +253,19 @@ def _validate_meta(config: Any, source: str) -> None:
     if not isinstance(config, dict):
         raise ConfigError("", f"expected a table at the top level, got {type(config).__name__}",
                           source=source)
-    for key, typ in _REQUIRED_META.items():
-        if key not in config:
-            raise ConfigError(key, "missing", f"an addon declares {', '.join(_REQUIRED_META)}", source=source)
-        value = config[key]
-        if not isinstance(value, typ) or isinstance(value, bool) or (typ is int and value <= 0):
-            want = "a positive integer" if typ is int else "a string"
-            raise ConfigError(key, f"expected {want}, got {value!r}", source=source)
+    from ._schema import AddonMeta, Invalid, convert
+
+    try:
+        convert(config, AddonMeta, error=Invalid)
+    except Invalid as exc:
+        if exc.kind == "missing" and exc.key in _REQUIRED_META:
+            exc.hint = f"an addon declares {', '.join(_REQUIRED_META)}"
+        elif exc.kind == "missing" and exc.path in ("frontend", "frontend.type"):
+            exc.path = "frontend.type"
+            exc.message = "missing; name the text front end, e.g. type = \"characters\""
+        elif exc.kind == "missing" and exc.key == "stack":
+            exc.message = "missing; the stack says which blocks run this addon"
+        raise exc.config_error(source=source) from None
     low, high = SAMPLE_RATES
     if not low <= config["sample_rate"] <= high:
         raise ConfigError("sample_rate", f"{config['sample_rate']:,} Hz is outside the range {low:,} to "
@@ -271,40 +275,16 @@ def _validate_meta(config: Any, source: str) -> None:
         raise ConfigError("hop_length", f"{config['hop_length']:,} samples is longer than a second at "
                           f"{config['sample_rate']:,} Hz", "set the hop the networks were trained with, "
                           "e.g. hop_length = 256", source=source)
-    for key in _OPTIONAL_META:
-        value = config.get(key)
-        several = key == "language" and isinstance(value, list) and all(isinstance(v, str) for v in value)
-        if key in config and not isinstance(value, str) and not several:
-            want = "a string or a list of strings" if key == "language" else "a string"
-            raise ConfigError(key, f"expected {want}, got {value!r}", source=source)
-    frontend = config.get("frontend")
-    if not isinstance(frontend, dict) or not isinstance(frontend.get("type"), str):
-        raise ConfigError("frontend.type", "missing; name the text front end, e.g. type = \"characters\"",
-                          source=source)
-    stack = config.get("stack")
-    if stack is None:
-        raise ConfigError("stack", "missing; the stack says which blocks run this addon", source=source)
-    if not isinstance(stack, (list, dict)) or not stack:
-        raise ConfigError("stack", f"expected a non-empty list of block specs, got {stack!r}", source=source)
 
 
 def _validate_networks(config: dict[str, Any], source: str) -> None:
-    networks = config.get("networks", {})
-    if not isinstance(networks, dict):
-        raise ConfigError("networks", f"expected a table of networks by name, got {type(networks).__name__}",
-                          source=source)
-    for name, spec in networks.items():
+    from ._schema import NetworkSpec, convert
+
+    for name, spec in config.get("networks", {}).items():
         at = f"networks.{name}"
-        if not isinstance(spec, dict):
+        if not isinstance(spec, dict):  # said here: msgspec names a table "object"
             raise ConfigError(at, f"expected a table, got {type(spec).__name__}", source=source)
-        for key in ("file", "role"):
-            if not isinstance(spec.get(key), str):
-                raise ConfigError(f"{at}.{key}", "missing (expected a string)", source=source)
-        for key in ("inputs", "outputs"):
-            names = spec.get(key)
-            if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-                raise ConfigError(f"{at}.{key}", "expected a non-empty list of tensor names",
-                                  source=source)
+        convert(spec, NetworkSpec, at, source=source)
         if spec.get("runtime") is not None:
             from ._runtimes import parse_runtime  # imports torch: only for a config that names a runtime
 
@@ -312,11 +292,3 @@ def _validate_networks(config: dict[str, Any], source: str) -> None:
                 parse_runtime(spec["runtime"], f"{at}.runtime")
             except ConfigError as exc:
                 raise ConfigError(exc.path, exc.message, exc.hint, source=source) from None
-        device = spec.get("device")
-        if device is not None and not isinstance(device, str):
-            raise ConfigError(f"{at}.device", f"expected a device name such as \"cpu\" or \"cuda:0\", "
-                              f"got {device!r}", source=source)
-        rf = spec.get("receptive_field")
-        if rf is not None and (not isinstance(rf, int) or isinstance(rf, bool) or rf < 0):
-            raise ConfigError(f"{at}.receptive_field", f"expected a non-negative integer, got {rf!r}",
-                              "omit it for networks without a finite receptive field", source=source)

@@ -1,0 +1,302 @@
+"""Schemas, declared once and checked by msgspec: what an addon's config holds, and the one way any
+untrusted value (a config table, an override, a block parameter, a request body) is checked against a type.
+
+msgspec reports a failure as one line with a JSON path; ``convert`` turns it into ttsint's own
+paragraph: the config path (``networks.decoder.sha256``), what was expected in words (a field's
+``Meta(description=...)``, else words made from its type), the value given, and for an unknown key
+the closest accepted one. msgspec was chosen over pydantic for its import cost (see RESULTS.md,
+"One validation library"); it is imported with this module, which callers import only when they
+check something.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import math
+import re
+import sys
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import PurePath
+from typing import Annotated, Any, Literal, Union
+
+import msgspec
+
+from ._errors import ConfigError
+from ._params import Range
+
+__all__ = ["Invalid", "convert", "words", "checked_type", "show", "AddonMeta", "NetworkSpec",
+           "FrontendSpec"]
+
+_FINITE = msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)  # NaN and ±inf fail both bounds
+_FLOAT = object()  # a float whose bounds are already set
+
+
+class Invalid(Exception):
+    """A value does not fit its schema: ``path`` (dotted, from the value's root), ``message``, ``hint``.
+
+    ``convert`` raises it; callers turn it into their own error (a ConfigError, an HTTP 400, a
+    Wyoming error event) so that each keeps its own form while the check is written once.
+    """
+
+    def __init__(self, path: str, message: str, hint: str | None = None, *, key: str | None = None,
+                 kind: str = "type") -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path, self.message, self.hint, self.key, self.kind = path, message, hint, key, kind
+
+    def config_error(self, prefix: str = "", source: str | None = None) -> ConfigError:
+        path = ".".join(p for p in (prefix, self.path) if p)
+        return ConfigError(path, self.message, self.hint, source=source)
+
+
+def convert(value: Any, schema: Any, prefix: str = "", *, source: str | None = None,
+            error: type[Exception] = ConfigError) -> Any:
+    """``value`` checked as ``schema`` (a msgspec Struct or a type), or ``error`` at ``prefix.PATH``.
+
+    ``error`` is ConfigError (the config path, with ``source`` naming the file) or Invalid (the path
+    relative to ``value``, for callers with their own error form).
+    """
+    try:
+        return msgspec.convert(value, checked_type(schema), strict=True)
+    except msgspec.ValidationError as exc:
+        invalid = _explain(str(exc), value, schema)
+    if error is Invalid:
+        raise invalid
+    raise invalid.config_error(prefix, source)
+
+
+def show(value: Any) -> str:
+    """A value as an error message shows it: its repr, cut at 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def words(hint: Any, failed: Any = None) -> str:
+    """What ``hint`` accepts, in words ("a positive integer", "a list of strings or none")."""
+    origin = typing.get_origin(hint)
+    if origin is Annotated:
+        base, *extras = typing.get_args(hint)
+        for extra in extras:
+            if isinstance(extra, msgspec.Meta) and extra.description:
+                return extra.description
+        ranges = [e for e in extras if isinstance(e, Range)]
+        if ranges and base in (int, float) and not _nonfinite(failed):
+            return ranges[0].describe(base is int)
+        return words(base, failed)
+    if origin in (Union, types.UnionType):
+        options = typing.get_args(hint)
+        said = [words(o, failed) for o in options if o is not type(None)]
+        if type(None) in options:
+            said.append("none")
+        return " or ".join(dict.fromkeys(said))
+    if origin is Literal:
+        return "one of " + ", ".join(repr(c) for c in typing.get_args(hint))
+    if hint is bool:
+        return "true or false"
+    if hint is int:
+        return "an integer"
+    if hint is float:
+        return "a finite number" if _nonfinite(failed) else "a number"
+    if hint is str:
+        return "a string"
+    if inspect.isclass(hint) and issubclass(hint, PurePath):
+        return "a path (a string)"
+    if origin in (list, tuple, Sequence) or hint in (list, tuple):
+        args = typing.get_args(hint)
+        item = args[0] if args and (origin is not tuple or (len(args) == 2 and args[1] is Ellipsis)) else None
+        return f"a list of {_plural(words(item))}" if item is not None else "a list"
+    if origin in (dict, Mapping) or hint is dict or _is_struct(hint):
+        return "a table"
+    return f"a {getattr(hint, '__name__', hint)}"
+
+
+def checked_type(hint: Any) -> Any:
+    """``hint`` as msgspec checks it: ``Range`` as bounds, floats finite, paths as strings, and classes
+    msgspec does not know (tensors, networks, blocks built from nested specs) left to their builders."""
+    if _is_struct(hint):
+        return hint
+    origin = typing.get_origin(hint)
+    if origin is Annotated:
+        base, *extras = typing.get_args(hint)
+        metas = [e for e in extras if isinstance(e, msgspec.Meta)]
+        for r in (e for e in extras if isinstance(e, Range)):
+            if base is float:  # one Meta per bound: the range's, else finite
+                metas.append(msgspec.Meta(ge=_FINITE.ge if r.min is None else r.min,
+                                          le=_FINITE.le if r.max is None else r.max))
+                base = _FLOAT
+            else:
+                metas.append(msgspec.Meta(ge=r.min, le=r.max))
+        inner = checked_type(base)
+        for meta in metas:
+            inner = Annotated[inner, meta]
+        return inner
+    if hint is float:
+        return Annotated[float, _FINITE]
+    if hint is _FLOAT:
+        return float
+    if hint in (bool, int, str, type(None)) or origin is Literal:
+        return hint
+    if inspect.isclass(hint) and issubclass(hint, PurePath):
+        return str  # check_values passes a pathlib object given directly as its string
+    if origin in (Union, types.UnionType):
+        options = [checked_type(o) for o in typing.get_args(hint)]
+        return Any if Any in options else Union[tuple(options)]  # noqa: UP007 (built from a tuple)
+    if origin in (list, tuple, Sequence) or hint in (list, tuple):
+        args = typing.get_args(hint)
+        item = args[0] if args and (origin is not tuple or (len(args) == 2 and args[1] is Ellipsis)) else Any
+        return list[checked_type(item)] if item is not Any else list
+    if origin in (dict, Mapping) or hint is dict:
+        args = typing.get_args(hint)
+        return dict[Any, checked_type(args[1])] if len(args) == 2 else dict
+    return Any
+
+
+def _is_struct(hint: Any) -> bool:
+    return inspect.isclass(hint) and issubclass(hint, msgspec.Struct)
+
+
+def _nonfinite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _plural(expected: str) -> str:
+    for article in ("an ", "a "):
+        if expected.startswith(article):
+            return expected[len(article):] + "s"
+    return expected
+
+
+_AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<where>[^`]*)`)?$", re.S)
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
+_FIELD = re.compile(r"^Object (?P<what>contains unknown|missing required) field `(?P<key>[^`]*)`$")
+
+
+def _explain(text: str, value: Any, schema: Any) -> Invalid:
+    """msgspec's one line turned into ttsint's words: the field's path, what it expects, what it got."""
+    found = _AT.match(text)
+    assert found is not None
+    message, where = found["message"], found["where"] or ""
+    # Walk the value and the schema along msgspec's path; report at the innermost field of a table,
+    # in the field's own words (an element of a list of tensor names is reported at the list).
+    path: list[str] = []
+    field_hint, field_value, node, hint = schema, value, value, schema
+    for name, index in _STEP.findall(where):
+        hint = _strip(hint)
+        if name:
+            path.append(name)
+            hints = _struct_hints(hint)
+            hint = hints.get(name, Any)
+            node = node.get(name) if isinstance(node, Mapping) else None
+            field_hint, field_value = hint, node
+        else:
+            args = typing.get_args(hint)
+            hint = args[-1] if args else Any
+            node = node[int(index)] if index.isdigit() and isinstance(node, (list, tuple)) else None
+    shown = ".".join(path)
+    keyed = _FIELD.match(message)
+    if keyed:
+        key = keyed["key"]
+        hints = _struct_hints(_strip(hint))
+        at = ".".join([*path, key])
+        if keyed["what"] == "missing required":
+            return Invalid(at, f"missing (expected {words(hints.get(key, Any))})", key=key, kind="missing")
+        accepted = sorted(hints)
+        close = difflib.get_close_matches(key, accepted, n=1)
+        hint_text = (f"did you mean {close[0]!r}? " if close else "") + f"accepted: {', '.join(accepted)}"
+        return Invalid(at, f"unknown key {key!r}", hint_text, key=key, kind="unknown")
+    if message.startswith(("Expected", "Invalid enum value")):
+        return Invalid(shown, f"expected {words(field_hint, field_value)}, got {show(field_value)}",
+                       _hint(field_hint), key=path[-1] if path else None)
+    return Invalid(shown, message, key=path[-1] if path else None, kind="check")  # a __post_init__ check
+
+
+def _hint(hint: Any) -> str | None:
+    """What to do, from a field's ``Meta(extra={"hint": ...})``."""
+    for extra in typing.get_args(hint)[1:] if typing.get_origin(hint) is Annotated else ():
+        if isinstance(extra, msgspec.Meta) and extra.extra and "hint" in extra.extra:
+            return extra.extra["hint"]
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        return next(filter(None, map(_hint, typing.get_args(hint))), None)
+    return None
+
+
+def _strip(hint: Any) -> Any:
+    """The Struct (or container) inside ``Annotated`` and ``X | None``."""
+    while True:
+        origin = typing.get_origin(hint)
+        if origin is Annotated:
+            hint = typing.get_args(hint)[0]
+        elif origin in (Union, types.UnionType):
+            options = [o for o in typing.get_args(hint) if o is not type(None)]
+            structs = [o for o in options if inspect.isclass(o) and issubclass(o, msgspec.Struct)]
+            hint = structs[0] if structs else options[0]
+            if len(options) > 1 and not structs:
+                return hint
+        else:
+            return hint
+
+
+def _struct_hints(hint: Any) -> dict[str, Any]:
+    if inspect.isclass(hint) and issubclass(hint, msgspec.Struct):
+        return typing.get_type_hints(hint, include_extras=True)
+    return {}
+
+
+# -- an addon's config ---------------------------------------------------------------------------------
+
+def _optional(hint: Any, expected: str, what_to_do: str | None = None) -> Any:
+    """A key that may be left out: ``hint`` when given, described as ``expected`` (without "or none")."""
+    return Annotated[hint | None, msgspec.Meta(description=expected,
+                                               extra={"hint": what_to_do} if what_to_do else None)]
+
+
+_NONEMPTY = msgspec.Meta(min_length=1)
+_POSITIVE = Annotated[int, msgspec.Meta(ge=1, description="a positive integer")]
+_DIGEST = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{64}$")]  # a SHA-256, either case
+_NAMES = Annotated[list[str], msgspec.Meta(min_length=1, description="a non-empty list of tensor names")]
+
+
+class FrontendSpec(msgspec.Struct, frozen=True):
+    """``[frontend]``: ``type`` names the text front end; the other keys are its parameters."""
+
+    type: str
+
+
+class AddonMeta(msgspec.Struct, frozen=True):
+    """The top level of ``addon.toml``: metadata, the front end and the stack.
+
+    Other top-level tables (``limits``, ``segments``, a plugin's own) are read by their owners, so
+    unknown keys pass here; the network specs below are core's alone and refuse unknown keys.
+    """
+
+    name: str
+    version: str
+    sample_rate: _POSITIVE
+    n_mels: _POSITIVE
+    hop_length: _POSITIVE
+    frontend: FrontendSpec
+    stack: Annotated[Annotated[list[Any], _NONEMPTY] | Annotated[dict[str, Any], _NONEMPTY],
+                     msgspec.Meta(description="a non-empty list of block specs")]
+    networks: Annotated[dict[str, Any], msgspec.Meta(description="a table of networks by name")] = {}
+    language: _optional(str | list[str], "a string or a list of strings") = None
+    license: _optional(str, "a string") = None
+    description: _optional(str, "a string") = None
+
+
+class NetworkSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One ``[networks.NAME]`` table: the exported file, its role, tensor names, and how to run it."""
+
+    file: str
+    role: str
+    inputs: _NAMES
+    outputs: _NAMES
+    sha256: _optional(_DIGEST, "64 hexadecimal digits") = None
+    onnx_file: _optional(str, "a string") = None
+    onnx_sha256: _optional(_DIGEST, "64 hexadecimal digits") = None
+    runtime: _optional(str | dict[str, Any], "a runtime name or a table such as "
+                                             "{ type = \"onnxruntime\", threads = 1 }") = None
+    device: _optional(str, "a device name such as \"cpu\" or \"cuda:0\"") = None
+    receptive_field: _optional(Annotated[int, msgspec.Meta(ge=0)], "a non-negative integer",
+                               "omit it for networks without a finite receptive field") = None
