@@ -357,3 +357,21 @@ def test_corrupt_network_file_is_an_addon_error(
     refused = r"addon\.json: networks\.decoder\.file: decoder\.pt2: refused: not a zip"
     with pytest.raises(AddonError, match=refused):
         load_addon(directory, registry=toy_registry)
+
+
+def test_unknown_network_key_suggests_the_closest(tmp_path: Path, tiny_addon: Path,
+                                                  toy_registry: Registry) -> None:
+    config = apply_overrides(TINY_CONFIG, {"networks.decoder.sha265": "ab"})
+    directory = write_addon(tmp_path / "bad", config, networks_from=tiny_addon)
+    with pytest.raises(ConfigError) as info:
+        load_addon(directory, registry=toy_registry)
+    assert info.value.path == "networks.decoder.sha265" and info.value.source == str(directory / "addon.json")
+    assert info.value.message == "unknown key 'sha265'"
+    assert str(info.value.hint).startswith("did you mean 'sha256'? accepted: device")
+
+
+def test_a_bad_value_from_set_names_set(tiny_addon: Path, toy_registry: Registry) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_addon(tiny_addon, {"networks.decoder.receptive_field": "wide"}, registry=toy_registry)
+    assert str(info.value) == ("--set: networks.decoder.receptive_field: expected a non-negative integer, "
+                               "got 'wide'\n  omit it for networks without a finite receptive field")

@@ -109,13 +109,25 @@ def load_addon(path_or_name: str | Path, overrides: Mapping[str, Any] | None = N
         if _depth(value) > MAX_NESTING:
             raise ConfigError(str(name), f"nested deeper than {MAX_NESTING} levels", source="--set")
     config = apply_overrides(raw, overrides)
-    _validate(config, source)
-    read_limits(config, source)
+    try:
+        _validate(config, source)
+        read_limits(config, source)
+    except ConfigError as exc:
+        raise _blame_override(exc, overrides) from None
     from ._network import load_network
 
     networks = {name: load_network(name, spec, directory, source)
                 for name, spec in config.get("networks", {}).items()}
     return Addon(config["name"], directory, config, networks, registry, config_file=config_file)
+
+
+def _blame_override(error: ConfigError, overrides: Mapping[str, Any] | None) -> ConfigError:
+    """``error`` with ``--set`` as its source when an override set the value it is about."""
+    path = error.path
+    for key in overrides or {}:
+        if path == key or path.startswith(f"{key}.") or key.startswith(f"{path}."):
+            return ConfigError(path, error.message, error.hint, source="--set")
+    return error
 
 
 def _depth(value: Any, limit: int = MAX_NESTING + 1) -> int:
