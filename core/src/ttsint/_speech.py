@@ -108,7 +108,8 @@ class _Lookahead:
         self.prepared = 0
         self.readied: collections.deque[_Ready] = collections.deque()
         """Segments readied ahead by ``ready_now``, played before any other."""
-        self.upcoming: tuple[str, Utterance] | None = None
+        self.upcoming: collections.deque[tuple[str, Utterance]] = collections.deque()
+        """Segments through the front end only, fetched ahead by ``more``, readied before any other."""
         self.ended = False
         self.thread = threading.Thread(target=self._run, name="ttsint-lookahead", daemon=True)
 
@@ -136,18 +137,22 @@ class _Lookahead:
             self.thread.start()
         self.permits.release()
 
-    def more(self) -> bool:
-        """Whether another segment follows (running the front end on it, not its blocks)."""
-        if self.upcoming is None and not self.ended:
-            self.upcoming = next(self.segments, None)
-            self.ended = self.upcoming is None
-        return self.upcoming is not None
+    def more(self, count: int | None = 1) -> int:
+        """How many segments follow, up to ``count`` (None: all), running the front end on them, not
+        their blocks."""
+        while not self.ended and (count is None or len(self.upcoming) < count):
+            item = next(self.segments, None)
+            if item is None:
+                self.ended = True
+            else:
+                self.upcoming.append(item)
+        return len(self.upcoming)
 
     def ready_now(self) -> _Ready | None:
         """Ready the next segment in this thread, before it is reached (``SpeechStream.plan_length``)."""
         if not self.more():
             return None
-        item, self.upcoming = self.upcoming, None
+        item = self.upcoming.popleft()
         self.prepared += 1
         ready = _Ready.make(*item, self.block)
         self.readied.append(ready)
@@ -156,8 +161,8 @@ class _Lookahead:
     def take(self) -> Any:
         if self.readied:
             return self.readied.popleft()
-        if self.upcoming is not None:
-            item, self.upcoming = self.upcoming, None
+        if self.upcoming:
+            item = self.upcoming.popleft()
             self.prepared += 1
             return _Ready.make(*item, self.block)
         if self.ended:
@@ -224,9 +229,10 @@ class SpeechStream(Iterator[Chunk]):
         played as it is (nothing is made twice). A segment lasts the sum of its symbol durations
         times ``hop_frames`` (output frames per duration frame: the addon's hop for a waveform),
         and a pause separates segments. Returns None, leaving the other segments to be readied when
-        reached, as soon as a segment's durations are unknown, or when readying has taken ``budget``
-        seconds and segments remain (the first segment is readied whatever the budget: the first
-        chunk needs it anyway).
+        reached, as soon as a segment's durations are unknown, or when readying the segments after the
+        first would take more than ``budget`` seconds: the first is readied whatever the budget (the
+        first chunk needs it anyway), and its time, times the segments that follow (through the
+        front end only), foretells theirs; readying stops too once the budget is spent.
         """
         if self._started or self._ahead.background:
             raise RuntimeError("plan_length needs a lookahead=False stream whose chunks have not started")
@@ -234,6 +240,7 @@ class SpeechStream(Iterator[Chunk]):
         item = self._first[0]
         if not isinstance(item, _Ready):
             item = self._first[0] = _Ready.make(*item, self._ahead.block)
+        first = time.perf_counter() - began  # the first segment's readying: needed anyway, not counted
         total, count = 0, 0
         while item is not None:
             frames = item.timing.symbol_frames
@@ -241,8 +248,11 @@ class SpeechStream(Iterator[Chunk]):
                 return None
             total += int(frames.sum()) * int(hop_frames) + (self.pause_frames if count else 0)
             count += 1
-            if budget is not None and time.perf_counter() - began >= budget and self._ahead.more():
-                return None
+            if budget is not None and self._ahead.more():
+                if count == 1 and first * self._ahead.more(None) > budget:
+                    return None  # the rest would take longer than the budget: not begun
+                if time.perf_counter() - began - first >= budget:
+                    return None
             item = self._ahead.ready_now()
         return total
 
