@@ -154,7 +154,8 @@ class Scheduler:
 
     ``headroom`` is the share of the workers' time that admitted streams may need by measured cost
     (None: admit up to ``max_streams`` whatever the load). ``reserve`` is the audio, in seconds, that
-    a running stream keeps in hand before a new stream's first chunk goes ahead of it. ``lead``
+    a running stream keeps in hand before a new stream's first chunk goes ahead of it; while a running
+    stream has less than a quarter of it in hand, new streams are refused. ``lead``
     (None: no limit) paces each stream: one with more than ``lead`` seconds of audio beyond real time
     (since its first chunk) rests until it is back within it, so a consumer that takes chunks as fast as
     they come (Ray Serve's streaming handle, which has no flow control) holds at most about ``lead``
@@ -291,8 +292,8 @@ class Scheduler:
             return
         now = time.perf_counter()
         behind = [s for s in others if s.first_chunk_at is not None and s.frame_rate
-                  and s._state != _PARKED and s.deadline < now]
-        if behind:  # whatever the costs say, a listener has run dry: the workers are not keeping up
+                  and s._state != _PARKED and s.deadline < now + self.reserve / 4]
+        if behind:  # whatever the costs say, a listener has (all but) run dry: the workers are not keeping up
             raise CapacityError(self.max_streams, self._retry_after(len(behind)),
                                 f"the server is behind: {len(behind)} of its {len(others)} open "
                                 "streams are not keeping up with their listeners")
@@ -399,10 +400,11 @@ class Scheduler:
             stream._notify()
 
     def _measure(self, label: str, seconds: float, audio: float) -> None:
-        """Add a step to ``label``'s cost, older steps weighing less (about the last 500 count)."""
+        """Add a step to ``label``'s cost, older steps weighing less (about the last 100 count: a burst's own
+        steps soon outweigh what was measured before it, when the machine's load may have differed)."""
         sums = self._costs.setdefault(label, [0.0, 0.0])
-        sums[0] = sums[0] * 0.998 + seconds
-        sums[1] = sums[1] * 0.998 + audio
+        sums[0] = sums[0] * 0.99 + seconds
+        sums[1] = sums[1] * 0.99 + audio
 
     def _finish(self, stream: SynthesisStream, error: BaseException | None = None) -> None:
         gen, stream._gen = stream._gen, None
