@@ -70,8 +70,10 @@ def free_port() -> int:
 
 
 def port_taken(output: str) -> bool:
-    """Whether a `ttsint serve` that exited said that a port it was given is in use."""
-    return "cannot listen on 127.0.0.1:" in output
+    """Whether a `ttsint serve` that exited said that a port it was given is in use, or (with --ray) that
+    Ray's node did not register within the 30 s Ray allows it (ray/_private/node.py; a machine this loaded
+    starts the next attempt in time)."""
+    return "cannot listen on 127.0.0.1:" in output or "The current node timed out during startup" in output
 
 
 PORT_ATTEMPTS = 3
