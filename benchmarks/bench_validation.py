@@ -64,7 +64,7 @@ cases = {
     "unknown key": {"name": "x", "networks": {"decoder": {**net, "sha265": "ab"}}},
     "missing key": {"name": "x", "networks": {"decoder": {"file": "d.pt2"}}},
 }
-from ttsint._schema import NetworkSpec, convert
+from ttsint._schema import NetworkSpec, validate
 from ttsint import ConfigError
 for label, data in cases.items():
     print(f"-- {label}")
@@ -78,7 +78,7 @@ for label, data in cases.items():
         print("   pydantic: " + str(exc).replace(chr(10), chr(10) + "             "))
         print(f"   pydantic .errors(): {[(e['loc'], e['type'], e['msg']) for e in exc.errors()]}")
     try:  # what ttsint says (msgspec underneath, one network table at a time so the path keeps its name)
-        convert(data["networks"]["decoder"], NetworkSpec, "networks.decoder", source="addon.toml")
+        validate(data["networks"]["decoder"], NetworkSpec, "networks.decoder", source="addon.toml")
     except ConfigError as exc:
         print("   ttsint:   " + str(exc).replace(chr(10), chr(10) + "             "))
 """

@@ -13,6 +13,7 @@ from ._errors import AddonError as AddonError
 from ._errors import ArchiveError as ArchiveError
 from ._errors import ConfigError as ConfigError
 from ._errors import FrontendError as FrontendError
+from ._errors import InvalidValue as InvalidValue
 from ._errors import ParameterError as ParameterError
 from ._errors import PluginError as PluginError
 from ._errors import StreamError as StreamError
@@ -40,11 +41,11 @@ __getattr__, _lazy_names = lazy_exports(__name__, {
     "_limits": ("Limits",),
     "_network": ("Network", "network_levels"),
     "_overrides": ("apply_overrides", "parse_override"),
-    "_params": ("Range",),
     "_registry": ("get_registry", "Registry", "reset_registry"),
     "_runtimes": ("device_present", "Executable", "ExportedNetwork", "Runtime", "RuntimePool",
                    "RuntimeSetting"),
     "_safety": ("check_archive",),
+    "_schema": ("Range", "validate"),
     "_segments": ("segment_text", "SegmentSettings", "split_sentences"),
     "_speech": ("SegmentInfo", "SpeechStream", "word_timings"),
     "_ssml": ("is_ssml", "parse_ssml", "SSMLDocument", "SSMLError"),

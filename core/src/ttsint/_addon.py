@@ -265,11 +265,11 @@ def _validate_meta(config: Any, source: str) -> None:
     if not isinstance(config, dict):
         raise ConfigError("", f"expected a table at the top level, got {type(config).__name__}",
                           source=source)
-    from ._schema import AddonMeta, Invalid, convert
+    from ._schema import AddonMeta, InvalidValue, validate
 
     try:
-        convert(config, AddonMeta, error=Invalid)
-    except Invalid as exc:
+        validate(config, AddonMeta, error=InvalidValue)
+    except InvalidValue as exc:
         if exc.kind == "missing" and exc.key in _REQUIRED_META:
             exc.hint = f"an addon declares {', '.join(_REQUIRED_META)}"
         elif exc.kind == "missing" and exc.path in ("frontend", "frontend.type"):
@@ -290,13 +290,13 @@ def _validate_meta(config: Any, source: str) -> None:
 
 
 def _validate_networks(config: dict[str, Any], source: str) -> None:
-    from ._schema import NetworkSpec, convert
+    from ._schema import NetworkSpec, validate
 
     for name, spec in config.get("networks", {}).items():
         at = f"networks.{name}"
         if not isinstance(spec, dict):  # said here: msgspec names a table "object"
             raise ConfigError(at, f"expected a table, got {type(spec).__name__}", source=source)
-        convert(spec, NetworkSpec, at, source=source)
+        validate(spec, NetworkSpec, at, source=source)
         if spec.get("runtime") is not None:
             from ._runtimes import parse_runtime  # imports torch: only for a config that names a runtime
 

@@ -11,6 +11,7 @@ __all__ = [
     "ArchiveError",
     "FrontendError",
     "StreamError",
+    "InvalidValue",
 ]
 
 
@@ -72,3 +73,22 @@ class FrontendError(TTSIntError):
 
 class StreamError(TTSIntError):
     """A block failed while streaming; names the block's config path and the frames involved."""
+
+
+class InvalidValue(TTSIntError):
+    """A value does not fit its schema (``ttsint.validate``): ``path`` (dotted, from the value's root),
+    ``message`` and ``hint``; ``key`` is the key at fault, ``kind`` "type", "missing", "unknown" or "check".
+
+    Callers turn it into their own form (a ConfigError at a config path, an HTTP 400 naming the field,
+    a Wyoming error event), so each keeps its form while the check is written once.
+    """
+
+    def __init__(self, path: str, message: str, hint: str | None = None, *, key: str | None = None,
+                 kind: str = "type") -> None:
+        super().__init__((f"{path}: {message}" if path else message) + (f"\n  {hint}" if hint else ""))
+        self.path, self.message, self.hint, self.key, self.kind = path, message, hint, key, kind
+
+    def config_error(self, prefix: str = "", source: str | None = None) -> ConfigError:
+        """This failure as a ConfigError at ``prefix.path``, ``source`` naming the file."""
+        path = ".".join(p for p in (prefix, self.path) if p)
+        return ConfigError(path, self.message, self.hint, source=source)

@@ -1,12 +1,12 @@
 """Schemas, declared once and checked by msgspec: what an addon's config holds, and the one way any
 untrusted value (a config table, an override, a block parameter, a request body) is checked against a type.
 
-msgspec reports a failure as one line with a JSON path; ``convert`` turns it into ttsint's own
+msgspec reports a failure as one line with a JSON path; ``validate`` turns it into ttsint's own
 paragraph: the config path (``networks.decoder.sha256``), what was expected in words (a field's
 ``Meta(description=...)``, else words made from its type), the value given, and for an unknown key
 the closest accepted one. msgspec was chosen over pydantic for its import cost (see RESULTS.md,
-"One validation library"); it is imported with this module, which callers import only when they
-check something.
+"One validation library"); it is imported with this module, which loads when a config is read or a
+block is built (``ttsint plugins`` and ``import ttsint`` do not load it).
 """
 
 from __future__ import annotations
@@ -19,50 +19,56 @@ import sys
 import types
 import typing
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Annotated, Any, Literal, Union
 
 import msgspec
 
-from ._errors import ConfigError
-from ._params import Range
+from ._errors import ConfigError, InvalidValue
 
-__all__ = ["Invalid", "convert", "words", "checked_type", "show", "AddonMeta", "NetworkSpec",
+__all__ = ["Range", "validate", "words", "checked_type", "show", "AddonMeta", "NetworkSpec",
            "FrontendSpec"]
 
 _FINITE = msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)  # NaN and ±inf fail both bounds
 _FLOAT = object()  # a float whose bounds are already set
 
 
-class Invalid(Exception):
-    """A value does not fit its schema: ``path`` (dotted, from the value's root), ``message``, ``hint``.
+@dataclass(frozen=True)
+class Range:
+    """Inclusive bounds for a numeric parameter: ``Annotated[int, Range(1)]`` means a positive integer."""
 
-    ``convert`` raises it; callers turn it into their own error (a ConfigError, an HTTP 400, a
-    Wyoming error event) so that each keeps its own form while the check is written once.
-    """
+    min: float | None = None
+    max: float | None = None
 
-    def __init__(self, path: str, message: str, hint: str | None = None, *, key: str | None = None,
-                 kind: str = "type") -> None:
-        super().__init__(f"{path}: {message}" if path else message)
-        self.path, self.message, self.hint, self.key, self.kind = path, message, hint, key, kind
+    def contains(self, value: float) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
 
-    def config_error(self, prefix: str = "", source: str | None = None) -> ConfigError:
-        path = ".".join(p for p in (prefix, self.path) if p)
-        return ConfigError(path, self.message, self.hint, source=source)
+    def describe(self, integer: bool) -> str:
+        noun = "integer" if integer else "number"
+        if self.max is None and self.min is not None:
+            if self.min == 1 and integer:
+                return "a positive integer"
+            if self.min == 0:
+                return f"a non-negative {noun}"
+            return f"{'an' if integer else 'a'} {noun} >= {self.min:g}"
+        if self.min is None and self.max is not None:
+            return f"{'an' if integer else 'a'} {noun} <= {self.max:g}"
+        return f"{'an' if integer else 'a'} {noun} from {self.min:g} to {self.max:g}"
 
 
-def convert(value: Any, schema: Any, prefix: str = "", *, source: str | None = None,
+def validate(value: Any, schema: Any, prefix: str = "", *, source: str | None = None,
             error: type[Exception] = ConfigError) -> Any:
     """``value`` checked as ``schema`` (a msgspec Struct or a type), or ``error`` at ``prefix.PATH``.
 
-    ``error`` is ConfigError (the config path, with ``source`` naming the file) or Invalid (the path
-    relative to ``value``, for callers with their own error form).
+    ``error`` is ConfigError (the config path, with ``source`` naming the file) or InvalidValue (the path
+    relative to ``value``, for callers with their own error form: an HTTP 400, a Wyoming error event).
     """
     try:
         return msgspec.convert(value, checked_type(schema), strict=True)
     except msgspec.ValidationError as exc:
         invalid = _explain(str(exc), value, schema)
-    if error is Invalid:
+    if error is InvalidValue:
         raise invalid
     raise invalid.config_error(prefix, source)
 
@@ -173,7 +179,7 @@ _STEP = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
 _FIELD = re.compile(r"^Object (?P<what>contains unknown|missing required) field `(?P<key>[^`]*)`$")
 
 
-def _explain(text: str, value: Any, schema: Any) -> Invalid:
+def _explain(text: str, value: Any, schema: Any) -> InvalidValue:
     """msgspec's one line turned into ttsint's words: the field's path, what it expects, what it got."""
     found = _AT.match(text)
     assert found is not None
@@ -193,7 +199,14 @@ def _explain(text: str, value: Any, schema: Any) -> Invalid:
         else:
             args = typing.get_args(hint)
             hint = args[-1] if args else Any
-            node = node[int(index)] if index.isdigit() and isinstance(node, (list, tuple)) else None
+            if index.isdigit():
+                node = node[int(index)] if isinstance(node, (list, tuple)) else None
+            else:  # msgspec hides a table's key ("[...]"): the first entry that fails is the one
+                key = _failing_key(node, hint)
+                if key is not None:
+                    path.append(str(key))
+                    node = node[key]
+                    field_hint, field_value = hint, node
     shown = ".".join(path)
     keyed = _FIELD.match(message)
     if keyed:
@@ -201,15 +214,25 @@ def _explain(text: str, value: Any, schema: Any) -> Invalid:
         hints = _struct_hints(_strip(hint))
         at = ".".join([*path, key])
         if keyed["what"] == "missing required":
-            return Invalid(at, f"missing (expected {words(hints.get(key, Any))})", key=key, kind="missing")
+            expected = words(hints.get(key, Any))
+            return InvalidValue(at, f"missing (expected {expected})", key=key, kind="missing")
         accepted = sorted(hints)
         close = difflib.get_close_matches(key, accepted, n=1)
         hint_text = (f"did you mean {close[0]!r}? " if close else "") + f"accepted: {', '.join(accepted)}"
-        return Invalid(at, f"unknown key {key!r}", hint_text, key=key, kind="unknown")
-    if message.startswith(("Expected", "Invalid enum value")):
-        return Invalid(shown, f"expected {words(field_hint, field_value)}, got {show(field_value)}",
+        return InvalidValue(at, f"unknown key {key!r}", hint_text, key=key, kind="unknown")
+    if message.startswith(("Expected", "InvalidValue enum value")):
+        return InvalidValue(shown, f"expected {words(field_hint, field_value)}, got {show(field_value)}",
                        _hint(field_hint), key=path[-1] if path else None)
-    return Invalid(shown, message, key=path[-1] if path else None, kind="check")  # a __post_init__ check
+    return InvalidValue(shown, message, key=path[-1] if path else None, kind="check")  # a __post_init__ check
+
+
+def _failing_key(table: Any, hint: Any) -> Any:
+    for key, item in table.items() if isinstance(table, Mapping) else ():
+        try:
+            msgspec.convert(item, checked_type(hint), strict=True)
+        except msgspec.ValidationError:
+            return key
+    return None
 
 
 def _hint(hint: Any) -> str | None:
