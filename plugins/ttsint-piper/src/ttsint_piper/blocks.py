@@ -4,7 +4,9 @@
 piece (-> the noisy prior ``[frames, 192]``), feeding each noise input from a seeded generator.
 ``PiperFlow`` and ``PiperDecoder`` (WindowedNetworkBlocks) run the flow (prior -> latent) and the
 HiFi-GAN decoder (latent -> audio) over context windows, each with its measured receptive field as
-context, so streamed audio equals the whole sentence's.
+context, so streamed audio equals the whole sentence's. Each piece is one of the addon's networks
+(``[networks.encoder]`` ...), taken through the build context, so the runtime that runs it is the
+config's choice (``--runtime``, ``runtime = {...}``) as for any addon.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Annotated, Any, ClassVar
 import numpy as np
 import tomllib
 import torch
+import ttsint
 from ttsint import (
     AddonError,
     BuildContext,
@@ -26,35 +29,14 @@ from ttsint import (
     SequenceBlock,
     Utterance,
     WindowedNetworkBlock,
-    file_sha256,
 )
 
 from .config import PiperConfig
 
-__all__ = ["PiperEncoder", "PiperFlow", "PiperDecoder", "noise_array", "onnx_session"]
+__all__ = ["PiperEncoder", "PiperFlow", "PiperDecoder", "noise_array"]
 
 MAX_FRAMES = 200_000
 """Most latent frames one sentence may make (about 39 minutes at 22,050 Hz): a bound on the noise drawn."""
-
-
-def onnx_session(path: Path, threads: int | None) -> Any:
-    """An ONNX Runtime CPU session for one of the addon's pieces (checked by digest before this).
-
-    The blocks default to one thread each: core's look-ahead thread runs the next sentence's encoder
-    while this one's flow and decoder stream, and ONNX Runtime's default (a thread per core in every
-    session) oversubscribed 2 cores: RTF 1.0 against 0.46 with one thread (benchmarks/RESULTS.md).
-    """
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads:
-        options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime's own error types
-        raise AddonError(f"{path}: ONNX Runtime cannot load it ({type(exc).__name__}: {exc})") from None
 
 
 def noise_array(rng: np.random.Generator, channels: int, length: int, distribution: str) -> np.ndarray:
@@ -64,31 +46,6 @@ def noise_array(rng: np.random.Generator, channels: int, length: int, distributi
     else:
         values = rng.standard_normal((length, channels), dtype=np.float32)
     return np.ascontiguousarray(values.T[None])
-
-
-def _piece(root: Path, addon: Any, name: Any, digest: Any, key: str) -> Path:
-    """A model file of the addon, confined to its folder and checked against its declared sha256."""
-    if not isinstance(name, str):
-        raise ParameterError(key, f"expected a file name, got {name!r}")
-    path = addon.file(name, key) if addon is not None and root == addon.path else _confined(root, name, key)
-    if not isinstance(digest, str) or len(digest) != 64:
-        raise ParameterError(
-            f"{key}_sha256", "missing: every model file of a Piper addon is pinned by sha256"
-        )
-    actual = file_sha256(path)
-    if actual != digest:
-        raise AddonError(
-            f"{path}: sha256 {actual} does not match {key}_sha256 {digest}\n  the file changed "
-            "after import: import the voice again (ttsint piper import)"
-        )
-    return path
-
-
-def _confined(root: Path, name: str, key: str) -> Path:
-    path = (root / name).resolve()
-    if root.resolve() not in path.parents or not path.is_file():
-        raise ParameterError(key, f"{name!r} is not a file inside {root}")
-    return path
 
 
 def _imported_params(params: dict[str, Any], type_name: str) -> tuple[Path | None, dict[str, Any]]:
@@ -109,19 +66,51 @@ def _imported_params(params: dict[str, Any], type_name: str) -> tuple[Path | Non
     raise AddonError(f"{folder}/addon.toml has no {type_name} block; remove the folder to import again")
 
 
+_IMPORTS: dict[Path, Any] = {}
+
+
+def _source(folder: Path | None, ctx: BuildContext) -> Any:
+    """The addon whose networks a block runs: the cached import of an installed voice, else the one built."""
+    if folder is None:
+        if ctx.addon is None:
+            raise ParameterError("type", "Piper blocks run an addon's networks: build them from an addon")
+        return ctx.addon
+    if folder not in _IMPORTS:  # read and digest-checked once per process, not once per block
+        _IMPORTS[folder] = ttsint.load_addon(folder)
+    return _IMPORTS[folder]
+
+
+def _network(addon: Any, piece: str, ctx: BuildContext) -> Network:
+    """The addon's network ``piece`` on the runtime the config chooses for it."""
+    network = addon.networks.get(piece)
+    if network is None:
+        raise AddonError(
+            f"{addon.path}: no [networks.{piece}] table (an import by an older ttsint-piper); "
+            "import the voice again: ttsint piper import VOICE.onnx"
+        )
+    return ctx.bind(network)
+
+
+def _batched(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
 class PiperEncoder(SequenceBlock):
     """Phoneme ids -> ``prior`` [frames, 192] and per-symbol ``durations`` (frames), one sentence at a time.
 
     ``noise_scale``, ``length_scale`` and ``noise_w`` default to the voice's ``.onnx.json``; ``speed``
     divides ``length_scale``. With ``seed`` set, each sentence draws its noise from a generator seeded
     with it, so a text gives the same audio on every run and on the streamed and whole paths; without
-    it, the noise differs from run to run, as in Piper.
+    it, the noise differs from run to run, as in Piper. ``installed`` names an installed voice whose
+    cached import holds the networks (the plugin's own addon for it says so).
     """
+
+    context_params = ("encoder", "prior")
 
     def __init__(
         self,
-        encoder: str | Path | None = None,
-        prior: str | Path | None = None,
+        encoder: Network,
+        prior: Network,
         config: str | Path | PiperConfig = "voice.onnx.json",
         crossing: list[str] | None = None,
         noise: list[dict[str, Any]] | None = None,
@@ -130,19 +119,10 @@ class PiperEncoder(SequenceBlock):
         noise_w: Annotated[float, Range(0, 10)] | None = None,
         speed: Annotated[float, Range(0.1, 10)] = 1.0,
         seed: int | None = None,
-        threads: int | None = 1,
-        encoder_sha256: str | None = None,
-        prior_sha256: str | None = None,
         installed: str | None = None,
     ) -> None:
-        # from_config resolves the file names (and their digests, or ``installed``) into paths; by hand,
-        # pass paths and a PiperConfig.
-        if encoder is None or prior is None or not isinstance(config, PiperConfig):
-            raise ParameterError(
-                "encoder",
-                "build PiperEncoder from an addon config, or pass the encoder "
-                "and prior paths and a PiperConfig",
-            )
+        if not isinstance(config, PiperConfig):
+            raise ParameterError("config", "build PiperEncoder from an addon config, or pass a PiperConfig")
         for key, value, low, high in (
             ("noise_scale", noise_scale, 0, 10),
             ("noise_w", noise_w, 0, 10),
@@ -163,37 +143,28 @@ class PiperEncoder(SequenceBlock):
         self.seed = seed
         self.crossing = list(crossing or [])
         self.noise = [dict(n) for n in noise or []]
-        self.encoder = onnx_session(Path(encoder), threads)
-        self.prior = onnx_session(Path(prior), threads)
-        self._encoder_inputs = {i.name for i in self.encoder.get_inputs()}
-        self._prior_inputs = {i.name for i in self.prior.get_inputs()}
-        self._encoder_outputs = [o.name for o in self.encoder.get_outputs()]
-        if "durations" not in self._encoder_outputs or "prior" not in {
-            o.name for o in self.prior.get_outputs()
-        }:
+        self.encoder = encoder
+        self.prior = prior
+        if "durations" not in encoder.outputs or "prior" not in prior.outputs:
             raise AddonError(
-                f"{encoder}: the encoder must output 'durations' and the prior piece 'prior'; "
+                f"{encoder.path}: the encoder must output 'durations' and the prior piece 'prior'; "
                 "import the voice again"
             )
 
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> PiperEncoder:
         folder, params = _imported_params(dict(params), cls.type_name)
-        addon = ctx.addon if folder is None else None
-        root = folder or (ctx.addon.path if ctx.addon is not None else Path("."))
-        encoder = _piece(
-            root, addon, params.pop("encoder", None), params.pop("encoder_sha256", None), "encoder"
-        )
-        prior = _piece(root, addon, params.pop("prior", None), params.pop("prior_sha256", None), "prior")
+        addon = _source(folder, ctx)
         name = params.pop("config", "voice.onnx.json")
-        config_file = addon.file(name, "config") if addon is not None else _confined(root, name, "config")
-        return cls(encoder=encoder, prior=prior, config=PiperConfig.from_file(config_file), **params)
+        config = PiperConfig.from_file(addon.file(name, "config"))
+        encoder, prior = _network(addon, "encoder", ctx), _network(addon, "prior", ctx)
+        return cls(encoder=encoder, prior=prior, config=config, **params)
 
     def scales(self) -> np.ndarray:
         return np.array([self.noise_scale, self.length_scale / self.speed, self.noise_w], np.float32)
 
     def forward(self, utt: Utterance) -> Utterance:
-        ids = utt["symbols"].detach().cpu().numpy().astype(np.int64)[None]
+        ids = ttsint.to_numpy(utt["symbols"]).astype(np.int64)[None]
         phonemes = int(ids.shape[1])
         rng = np.random.default_rng(self.seed)
         scales = self.scales()
@@ -202,8 +173,7 @@ class PiperEncoder(SequenceBlock):
         for spec in self.noise:
             if spec["network"] == "encoder":
                 feed[spec["name"]] = noise_array(rng, spec["channels"], phonemes, spec["distribution"])
-        outputs = self.encoder.run(None, {k: v for k, v in feed.items() if k in self._encoder_inputs})
-        crossed = dict(zip(self._encoder_outputs, outputs, strict=True))
+        crossed = self._run(self.encoder, feed)
         durations = crossed["durations"].reshape(-1)
         frames = max(int(durations.sum()), 1)
         if frames > MAX_FRAMES:
@@ -218,12 +188,18 @@ class PiperEncoder(SequenceBlock):
                 prior_feed[spec["name"]] = noise_array(
                     rng, spec["channels"], lengths[spec["axis"]], spec["distribution"]
                 )
-        prior = self.prior.run(["prior"], {k: v for k, v in prior_feed.items() if k in self._prior_inputs})[0]
+        prior = self._run(self.prior, prior_feed)["prior"]
         return {
             **utt,
             "prior": torch.from_numpy(np.ascontiguousarray(prior[0].T)),
             "durations": torch.from_numpy(durations.astype(np.int64)),
         }
+
+    @staticmethod
+    def _run(network: Network, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One batched call of a piece with the inputs it takes; its outputs by name, as NumPy."""
+        out = network.run({k: _batched(feed[k]) for k in network.inputs}, batched=True)
+        return {k: ttsint.to_numpy(v) for k, v in out.items()}
 
     def describe(self) -> str:
         seed = "random" if self.seed is None else self.seed
@@ -234,56 +210,19 @@ class PiperEncoder(SequenceBlock):
 
 
 class _WindowedPiece(WindowedNetworkBlock):
-    """One ONNX piece run on windows of frames: from the utterance's ``source_key``, or from upstream."""
+    """One piece run on windows of frames: from the utterance's ``source_key``, or from upstream.
+
+    The ONNX pieces take channels-first ``[1, 192, frames]``; the blocks' frames are time-first.
+    """
 
     piece: ClassVar[str] = ""
     source_key: ClassVar[str] = ""
-    output_key: ClassVar[str] = ""
-    context_params = ()
-
-    def __init__(
-        self,
-        path: Path,
-        receptive_field: int,
-        chunk_frames: int,
-        first_chunk_frames: int | None,
-        context_frames: int | None,
-        exact: bool,
-        chunk_growth: float | None,
-        threads: int | None,
-    ) -> None:
-        if isinstance(receptive_field, bool) or not isinstance(receptive_field, int) or receptive_field < 0:
-            raise ParameterError(
-                "receptive_field", f"expected a non-negative integer, got {receptive_field!r}"
-            )
-        self.session = onnx_session(Path(path), threads)
-        network = Network(
-            name=self.piece,
-            role=self.piece,
-            inputs=[self.source_key],
-            outputs=[self.output_key],
-            path=Path(path),
-            module=self.session,
-            receptive_field=receptive_field,
-        )
-        super().__init__(
-            network,
-            chunk_frames=chunk_frames,
-            first_chunk_frames=first_chunk_frames,
-            context_frames=context_frames,
-            exact=exact,
-            chunk_growth=chunk_growth,
-        )
 
     @classmethod
-    def _resolve(cls, params: dict[str, Any], ctx: BuildContext) -> tuple[Path, dict[str, Any]]:
+    def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> _WindowedPiece:
         folder, params = _imported_params(dict(params), cls.type_name)
-        addon = ctx.addon if folder is None else None
-        root = folder or (ctx.addon.path if ctx.addon is not None else Path("."))
-        path = _piece(
-            root, addon, params.pop(cls.piece, None), params.pop(f"{cls.piece}_sha256", None), cls.piece
-        )
-        return path, params
+        network = _network(_source(folder, ctx), cls.piece, ctx)
+        return cls(network=network, **params)
 
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         if upstream is None:
@@ -300,114 +239,78 @@ class _WindowedPiece(WindowedNetworkBlock):
         assert upstream is not None  # stream() supplies the utterance's frames when nothing is upstream
         return upstream
 
+    def run_window(self, window: Any) -> torch.Tensor:
+        return self.run_network({self.source_key: window.frames})
+
     def run_all(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.run_network({self.source_key: frames})
+        return self.to_frames(self.run_network({self.source_key: frames}))
+
+    def run_network(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The piece's output, as it gives it, for time-first frames (its mask all ones)."""
+        frames = tensors[self.source_key]
+        feed = {self.source_key: frames.T.unsqueeze(0).contiguous()}
+        if "mask" in self.network.inputs:
+            feed["mask"] = torch.ones((1, 1, frames.shape[0]), dtype=torch.float32)
+        return self.network.run(feed, batched=True)[self.network.outputs[0]]
 
 
 class PiperFlow(_WindowedPiece):
     """The VITS flow (prior -> latent, [frames, 192]) on windows of prior frames, its mask all ones."""
 
-    piece, source_key, output_key = "flow", "prior", "latent"
+    piece, source_key = "flow", "prior"
 
     def __init__(
         self,
-        flow: str | Path | None = None,
-        receptive_field: int = -1,
+        network: Network,
         chunk_frames: Annotated[int, Range(1)] = 512,
-        first_chunk_frames: Annotated[int, Range(1)] | None = 20,
+        first_chunk_frames: Annotated[int, Range(1)] | None = 13,
         context_frames: Annotated[int, Range(0)] | None = None,
         exact: bool = True,
         chunk_growth: float | None = 4,
-        threads: int | None = 1,
-        flow_sha256: str | None = None,
         installed: str | None = None,
     ) -> None:
-        if flow is None:
-            raise ParameterError("flow", "build PiperFlow from an addon config, or pass the flow path")
-        super().__init__(
-            Path(flow),
-            receptive_field,
-            chunk_frames,
-            first_chunk_frames,
-            context_frames,
-            exact,
-            chunk_growth,
-            threads,
-        )
-        self._masked = "mask" in {i.name for i in self.session.get_inputs()}
+        super().__init__(network, chunk_frames, first_chunk_frames, context_frames, exact, chunk_growth)
 
-    @classmethod
-    def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> PiperFlow:
-        path, params = cls._resolve(params, ctx)
-        return cls(flow=path, **params)
-
-    def run_network(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
-        prior = np.ascontiguousarray(tensors["prior"].detach().cpu().numpy().T[None])
-        feed = {"prior": prior}
-        if self._masked:
-            feed["mask"] = np.ones((1, 1, prior.shape[2]), np.float32)
-        latent = self.session.run(None, feed)[0]
-        return torch.from_numpy(np.ascontiguousarray(latent[0].T))
+    def to_frames(self, output: torch.Tensor) -> torch.Tensor:
+        return output[0].T.contiguous()
 
 
 class PiperDecoder(_WindowedPiece):
     """The VITS HiFi-GAN decoder on windows of ``latent`` frames; a waveform of ``hop`` samples per frame."""
 
     produces: ClassVar[str] = "waveform"
-    piece, source_key, output_key = "decoder", "latent", "audio"
+    piece, source_key = "decoder", "latent"
 
     def __init__(
         self,
-        decoder: str | Path | None = None,
-        receptive_field: int = -1,
+        network: Network,
         hop_length: int | None = None,
         chunk_frames: Annotated[int, Range(1)] = 512,
-        first_chunk_frames: Annotated[int, Range(1)] | None = 8,
+        first_chunk_frames: Annotated[int, Range(1)] | None = 2,
         context_frames: Annotated[int, Range(0)] | None = None,
         exact: bool = True,
         chunk_growth: float | None = 4,
-        threads: int | None = 1,
-        decoder_sha256: str | None = None,
         installed: str | None = None,
     ) -> None:
-        if decoder is None:
-            raise ParameterError(
-                "decoder", "build PiperDecoder from an addon config, or pass the decoder path"
-            )
-        super().__init__(
-            Path(decoder),
-            receptive_field,
-            chunk_frames,
-            first_chunk_frames,
-            context_frames,
-            exact,
-            chunk_growth,
-            threads,
-        )
-        self.output_rate = hop_length or self._measure_hop()
-
-    def _measure_hop(self) -> int:
-        out = self.session.run(None, {"latent": np.zeros((1, 192, 4), np.float32)})[0]
-        return int(out.size // 4)
+        super().__init__(network, chunk_frames, first_chunk_frames, context_frames, exact, chunk_growth)
+        self.output_rate = hop_length or int(self.run_all(torch.zeros(4, 192)).shape[0] // 4)
 
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> PiperDecoder:
-        path, params = cls._resolve(params, ctx)
         addon = ctx.addon
         if addon is not None:
-            params.setdefault("hop_length", addon.hop_length)
-        block = cls(decoder=path, **params)
-        if addon is not None and block.output_rate != addon.hop_length:
+            params = {"hop_length": addon.hop_length, **params}
+        block = super().from_config(params, ctx)
+        assert isinstance(block, PiperDecoder)
+        if addon is not None and int(block.run_all(torch.zeros(4, 192)).shape[0]) != 4 * addon.hop_length:
             raise AddonError(
                 f"{addon.config_file}: hop_length is {addon.hop_length}, but the decoder makes "
-                f"{block.output_rate} samples per frame"
+                f"{int(block.run_all(torch.zeros(4, 192)).shape[0]) // 4} samples per frame"
             )
         return block
 
-    def run_network(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
-        latent = np.ascontiguousarray(tensors["latent"].detach().cpu().numpy().T[None])
-        audio = self.session.run(None, {"latent": latent})[0]
-        return torch.from_numpy(audio.reshape(-1, 1))
+    def to_frames(self, output: torch.Tensor) -> torch.Tensor:
+        return output.reshape(-1, 1)
 
     def symbol_frames(self, utt: Utterance) -> torch.Tensor | None:
         return utt.get("durations")

