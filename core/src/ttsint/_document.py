@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
+from ._arrays import is_torch, to_numpy
 from ._blocks import StreamableBlock, StreamableStack
 from ._data import Chunk, Utterance
 from ._errors import ConfigError, FrontendError
@@ -41,7 +41,7 @@ FADE_SECONDS = 0.005
 MAX_GAIN_DB = 20.0
 """Loudness matching never changes a voice's level by more than this."""
 PITCH_KEY = "ssml_pitch"
-"""The utterance key (semitones, a 0-d tensor) that MelPitch reads."""
+"""The utterance key (semitones, a 0-d array) that MelPitch reads."""
 _NEUTRAL = Prosody()
 
 
@@ -83,20 +83,21 @@ class MelPitch(StreamableBlock):
     """
 
     consumes = "mel"
+    arrays = "any"  # shifts frames of either kind, in their kind: no conversion around it
 
     def __init__(self, n_mels: int, fmin: float, fmax: float) -> None:
         self.n_mels, self.fmin, self.fmax = int(n_mels), float(fmin), float(fmax)
 
-    def _positions(self, semitones: float) -> torch.Tensor:
+    def _positions(self, semitones: float) -> np.ndarray:
         """For each output bin, where (as a fractional input bin) its content comes from."""
-        def mel(f: torch.Tensor) -> torch.Tensor:
-            return 2595.0 * torch.log10(1.0 + f / 700.0)
-        lo, hi = mel(torch.tensor(self.fmin)), mel(torch.tensor(self.fmax))
-        centers = torch.linspace(float(lo), float(hi), self.n_mels + 2, dtype=torch.float64)[1:-1]
+        def mel(f: Any) -> Any:
+            return 2595.0 * np.log10(1.0 + f / 700.0)
+        lo, hi = mel(np.float32(self.fmin)), mel(np.float32(self.fmax))  # float32, the step too
+        centers = np.linspace(float(lo), float(hi), self.n_mels + 2, dtype=np.float64)[1:-1]
         hz = 700.0 * (10 ** (centers / 2595.0) - 1.0)
         source = mel(hz / 2 ** (semitones / 12.0))
-        step = (hi - lo) / (self.n_mels + 1)
-        return ((source - lo) / step - 1.0).clamp(0, self.n_mels - 1).float()
+        step = (hi - lo) / np.float32(self.n_mels + 1)
+        return np.clip((source - lo) / step - 1.0, 0, self.n_mels - 1).astype(np.float32)
 
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         if upstream is None:
@@ -107,12 +108,22 @@ class MelPitch(StreamableBlock):
             yield from upstream
             return
         pos = self._positions(semitones)
-        low = pos.floor().long()
-        high = (low + 1).clamp(max=self.n_mels - 1)
-        frac = pos - low.float()
+        low = np.floor(pos).astype(np.int64)
+        high = np.minimum(low + 1, self.n_mels - 1)
+        frac = pos - low.astype(np.float32)
+        as_torch: tuple[Any, Any, Any] | None = None
         for chunk in upstream:
             f = chunk.frames
-            shifted = f[:, low] * (1 - frac.to(f.device)) + f[:, high] * frac.to(f.device)
+            if is_torch(f):
+                if as_torch is None or as_torch[2].device != f.device:
+                    import torch
+
+                    as_torch = (torch.from_numpy(low), torch.from_numpy(high),
+                                torch.from_numpy(frac).to(f.device))
+                lo_i, hi_i, fr = as_torch
+                shifted = f[:, lo_i] * (1 - fr) + f[:, hi_i] * fr
+            else:
+                shifted = f[:, low] * (1 - frac) + f[:, high] * frac
             yield Chunk(shifted, chunk.start)
 
 
@@ -157,7 +168,7 @@ class _VoiceState:
             if self.lufs is None:
                 import pyloudnorm
 
-                audio = self.voice.synthesize(CALIBRATION_TEXT).reshape(-1).numpy().astype(np.float64)
+                audio = to_numpy(self.voice.synthesize(CALIBRATION_TEXT)).reshape(-1).astype(np.float64)
                 value = pyloudnorm.Meter(self.sample_rate).integrated_loudness(audio)
                 self.lufs = float(value) if math.isfinite(value) else -70.0
             return self.lufs
@@ -402,7 +413,7 @@ class DocumentStream(Iterator[np.ndarray]):
         start = 0
         try:
             for x in self:
-                yield Chunk(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).reshape(-1, 1), start)
+                yield Chunk(np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 1), start)
                 start += len(x)
         finally:
             self.close()
@@ -426,7 +437,7 @@ class DocumentStream(Iterator[np.ndarray]):
         if not state.pitch:
             self.doc.warn(f"<prosody pitch> is not supported by voice {state.name!r} and was ignored")
             return segments
-        shift = torch.tensor(run.prosody.pitch_semitones)
+        shift = np.array(run.prosody.pitch_semitones, dtype=np.float32)
         return ((t, {**u, PITCH_KEY: shift}) for t, u in segments)
 
     def _phoneme_utterance(self, run: Run, state: _VoiceState) -> Utterance:
@@ -467,8 +478,8 @@ class DocumentStream(Iterator[np.ndarray]):
                          else [-1] * int(keep.sum()))
         if not symbols:
             raise FrontendError(f"nothing to say in {run.text[:60]!r}")
-        return {"symbols": torch.tensor([pau, *symbols, pau], dtype=torch.int64),
-                "word_ids": torch.tensor([-1, *word_ids, -1], dtype=torch.int64)}
+        return {"symbols": np.array([pau, *symbols, pau], dtype=np.int64),
+                "word_ids": np.array([-1, *word_ids, -1], dtype=np.int64)}
 
     def _prepare(self, index: int) -> Future[_Prepared]:
         """Ready run ``index`` in the background (the first in this thread): voice, front end, first chunk."""
@@ -540,7 +551,7 @@ class DocumentStream(Iterator[np.ndarray]):
 
         for chunk in _chain([ready.first] if ready.first is not None else [], speech):
             seg = speech.current
-            samples = chunk.frames.reshape(-1).numpy().astype(np.float32, copy=False)
+            samples = to_numpy(chunk.frames).reshape(-1).astype(np.float32, copy=False)
             if seg is None:  # the voice's pause between two sentences of the run
                 self._gap += len(samples) * frame_s / rate
                 continue
@@ -628,11 +639,13 @@ def _segment_words(info: SegmentInfo, hop: float) -> dict[int, tuple[float, floa
     """Word index -> (start, end) seconds in the segment's own time, where the stack knows durations."""
     if info.symbol_frames is None or info.word_ids is None or len(info.word_ids) != len(info.symbol_frames):
         return {}
-    ends = torch.cumsum(info.symbol_frames.long(), 0)
-    starts = ends - info.symbol_frames.long()
+    frames = to_numpy(info.symbol_frames).astype(np.int64)
+    word_ids = to_numpy(info.word_ids)
+    ends = np.cumsum(frames, 0)
+    starts = ends - frames
     found: dict[int, tuple[float, float, bool]] = {}
-    for w in sorted(set(int(x) for x in info.word_ids.tolist() if x >= 0)):
-        where = torch.nonzero(info.word_ids == w).flatten()
+    for w in sorted(set(int(x) for x in word_ids.tolist() if x >= 0)):
+        where = np.flatnonzero(word_ids == w)
         found[w] = (hop * int(starts[where[0]]), hop * int(ends[where[-1]]), False)
     return found
 
