@@ -26,7 +26,7 @@ from ttsint import (
     Utterance,
 )
 
-from .model import HOP, MAX_TOKENS, KokoroSession, SessionSettings, get_session, timed_model
+from .model import HOP, MAX_TOKENS, KokoroSession, SessionSettings, float_model, get_session, timed_model
 from .voices import load_pack, mix_packs, style_for
 
 __all__ = ["KokoroNetwork", "KokoroAudio", "addon_voice", "addon_model"]
@@ -86,6 +86,8 @@ class KokoroNetwork(SequenceBlock):
 
     The style row is chosen by the sentence's token count, as Kokoro's reference does. One ONNX Runtime
     session serves every voice and stream in the process, warmed up when the first voice loads.
+    ``precision`` chooses the int8 export as published (the default: identical to kokoro-onnx, and no
+    slower than the float32 form on this CPU, benchmarks/RESULTS.md) or its float32 form.
     """
 
     context_params = ("session", "pack")
@@ -94,8 +96,9 @@ class KokoroNetwork(SequenceBlock):
                  speed: Annotated[float, Range(0.5, 2.0)] = 1.0,
                  threads: Annotated[int, Range(1, 64)] = 2,
                  optimization: Literal["basic", "extended", "all"] = "all",
-                 spinning: bool = False) -> None:
-        """``threads``, ``optimization`` and ``spinning`` choose the shared session ``from_config`` finds."""
+                 spinning: bool = False,
+                 precision: Literal["int8", "float32"] = "int8") -> None:
+        """``threads``, ``optimization``, ``spinning`` and ``precision`` choose the shared session."""
         self.session = session
         self.pack = pack
         self.speed = float(speed)
@@ -108,13 +111,17 @@ class KokoroNetwork(SequenceBlock):
         settings = SessionSettings(params.get("threads", 2), params.get("optimization", "all"),
                                    params.get("spinning", False))
         pack = addon_voice(ctx.addon)
-        session = get_session(addon_model(ctx.addon), settings)
+        model = addon_model(ctx.addon)
+        if params.get("precision", "int8") == "float32":
+            model = float_model(model)
+        session = get_session(model, settings)
         return cls(session=session, pack=pack, **params)
 
     def describe(self) -> str:
         s = self.session.settings
+        precision = "float32" if self.session.path.name.endswith(".float32.onnx") else "int8"
         return (f"KokoroNetwork(threads={s.threads}, optimization={s.optimization}, spinning={s.spinning}, "
-                f"speed={self.speed:g})")
+                f"precision={precision}, speed={self.speed:g})")
 
     def forward(self, utt: Utterance) -> Utterance:
         symbols = utt["symbols"].detach().cpu().numpy().astype(np.int64)

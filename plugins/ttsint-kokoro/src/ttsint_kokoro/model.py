@@ -21,8 +21,8 @@ import numpy as np
 import onnxruntime as ort
 from ttsint import AddonError, default_cache_dir, file_sha256
 
-__all__ = ["MODEL_SHA256", "PART_PACKAGES", "SAMPLE_RATE", "HOP", "MAX_TOKENS", "KokoroSession",
-           "SessionSettings",
+__all__ = ["MODEL_SHA256", "PART_PACKAGES", "SAMPLE_RATE", "HOP", "MAX_TOKENS", "PRECISIONS", "KokoroSession",
+           "SessionSettings", "float_model",
            "part_files", "assemble_parts", "timed_model", "get_session", "clear_sessions"]
 
 MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
@@ -40,6 +40,7 @@ _IMPORTED_DOMAINS = frozenset({*_NODE_DOMAINS, "com.microsoft.experimental", "co
                                "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training",
                                "org.pytorch.aten"})
 DURATIONS = "durations"
+PRECISIONS = ("int8", "float32")
 
 
 def part_files() -> list[Path]:
@@ -152,6 +153,123 @@ def _add_durations(src: Path, dest: Path) -> None:
                                                   name="ttsint_durations"))
     model.graph.output.append(onnx.helper.make_tensor_value_info(DURATIONS, onnx.TensorProto.INT64, None))
     dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}")
+    save_model(model, tmp)
+    os.replace(tmp, dest)
+
+
+def float_model(timed: Path) -> Path:
+    """The float32 form of the timed int8 model ``timed`` (made once, cached beside it by its digest)."""
+    from ttsint import file_sha256
+
+    with _import_lock:
+        done = timed.with_name(f"kokoro-{file_sha256(timed)[:16]}.float32.onnx")
+        if not done.is_file():
+            _dequantize(timed, done)
+        return done
+
+
+def _dequantize(src: Path, dest: Path) -> None:
+    """Write ``src`` with each dynamically quantised MatMulInteger/ConvInteger as a float MatMul/Conv.
+
+    The int8 export computes ``y = (q(x) - zx) (W - zw) sx sw`` (+ the bias, quantised with ``sx sw``):
+    DynamicQuantizeLinear -> MatMulInteger/ConvInteger [-> Add of the quantised bias] -> Cast -> Mul by
+    ``sx * sw``. Each chain becomes one float op on ``x`` with weights ``(W - zw) sw`` and the float bias,
+    writing the chain's last output, so the rest of the graph is unchanged. The pattern is found by
+    structure; anything else is an AddonError.
+    """
+    import onnx
+    from onnx import numpy_helper
+    from ttsint_onnx import GraphLimits, load_checked, save_model
+
+    model = load_checked(src, GraphLimits(allowed_domains=_IMPORTED_DOMAINS))
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    producer = {o: n for n in graph.node for o in n.output}
+    users: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            users.setdefault(name, []).append(node)
+
+    def fail(node: onnx.NodeProto, what: str) -> AddonError:
+        return AddonError(f"{src}: cannot make the float32 form: {node.op_type} {node.name!r} {what}; "
+                          "this is not the kokoro-v1.0 int8 export (use precision = \"int8\")")
+
+    def only_user(name: str, op: str, node: onnx.NodeProto) -> onnx.NodeProto:
+        found = users.get(name, [])
+        if len(found) != 1 or found[0].op_type != op:
+            raise fail(node, f"is not followed by one {op}")
+        return found[0]
+
+    def array(name: str, node: onnx.NodeProto) -> np.ndarray:
+        if name not in inits:
+            raise fail(node, f"has {name!r} where a constant was expected")
+        return numpy_helper.to_array(inits[name]).astype(np.float32)
+
+    replaced: dict[int, onnx.NodeProto] = {}
+    dropped: set[int] = set()
+    weights: dict[str, np.ndarray] = {}
+    for node in graph.node:
+        if node.op_type not in ("MatMulInteger", "ConvInteger"):
+            continue
+        xq, wq, _, wzp = (list(node.input) + ["", "", "", ""])[:4]
+        quantize = producer.get(xq)
+        if quantize is None or quantize.op_type != "DynamicQuantizeLinear":
+            raise fail(node, "does not read a DynamicQuantizeLinear output")
+        bias = None
+        after = users.get(node.output[0], [])
+        if len(after) == 1 and after[0].op_type == "Add":  # the bias, quantised as floor(b / (sx sw))
+            add = after[0]
+            chain = [add.input[1] if add.input[0] == node.output[0] else add.input[0]]
+            for op in ("Reshape", "Cast", "Floor", "Div"):
+                step = producer.get(chain[-1])
+                if step is None or step.op_type != op:
+                    raise fail(node, "adds a bias that is not Div -> Floor -> Cast -> Reshape of a constant")
+                chain.append(step.input[0])
+            bias = chain[-1]
+            array(bias, node)
+            dropped.add(id(add))
+            cast = only_user(add.output[0], "Cast", node)
+        else:
+            cast = only_user(node.output[0], "Cast", node)
+        scale_mul = only_user(cast.output[0], "Mul", node)
+        scales = producer.get(next(i for i in scale_mul.input if i != cast.output[0]))
+        w_scale = [i for i in (scales.input if scales is not None else []) if i in inits]
+        if scales is None or scales.op_type != "Mul" or len(w_scale) != 1:
+            raise fail(node, "is not rescaled by the product of its input's and its weight's scales")
+        w = array(wq, node)
+        zero = array(wzp, node) if wzp else np.zeros((), np.float32)
+        scale = array(w_scale[0], node)
+        if node.op_type == "ConvInteger":  # per-output-channel values broadcast over [O, I, k]
+            shape = (-1,) + (1,) * (w.ndim - 1)
+            zero = zero.reshape(shape) if zero.ndim else zero
+            scale = scale.reshape(shape) if scale.ndim else scale
+        name = f"{wq}_ttsint_float"
+        weights[name] = ((w - zero) * scale).astype(np.float32)
+        op = "MatMul" if node.op_type == "MatMulInteger" else "Conv"
+        new = onnx.helper.make_node(op, [quantize.input[0], name] + ([bias] if bias else []),
+                                    [scale_mul.output[0]], name=f"{node.name}_float")
+        if op == "Conv":
+            new.attribute.extend(node.attribute)
+        replaced[id(node)] = new
+        dropped |= {id(cast), id(scale_mul)}
+    if not replaced:
+        raise AddonError(f"{src}: has no MatMulInteger or ConvInteger; it is already float or not the "
+                         "kokoro-v1.0 int8 export")
+    nodes = [replaced.get(id(n), n) for n in graph.node if id(n) not in dropped]
+    needed = {o.name for o in graph.output}
+    kept = []
+    for node in reversed(nodes):  # the quantisers and scale products nothing reads any more go
+        if any(o in needed for o in node.output):
+            kept.append(node)
+            needed.update(node.input)
+    kept.reverse()
+    initializers = [i for i in graph.initializer if i.name in needed]
+    initializers += [numpy_helper.from_array(a, n) for n, a in weights.items() if n in needed]
+    del graph.node[:]
+    graph.node.extend(kept)
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}")
     save_model(model, tmp)
     os.replace(tmp, dest)
