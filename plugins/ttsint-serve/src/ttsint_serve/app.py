@@ -7,11 +7,9 @@ import base64
 import contextlib
 import json
 import logging
-import math
 import threading
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -28,9 +26,7 @@ from starlette.types import Receive, Scope, Send
 from .aliases import OPENAI_MODELS, OPENAI_VOICES, default_target, is_openai_model
 from .errors import APIError
 from .formats import (
-    FORMATS,
     PCM_DEFAULT_RATE,
-    AudioFormat,
     PcmEncoder,
     Resampler,
     resampled_length,
@@ -40,102 +36,16 @@ from .formats import (
 from .metrics import ServeMetrics
 from .pool import READY, SKIPPED, ServedVoice, VoicePool
 from .scheduler import CapacityError, Scheduler, SynthesisStream
+from .schema import SpeechRequest, parse_speech_request
 from .ssml import PoolDocuments, is_ssml
 
 __all__ = ["AudioStream", "Speech", "SpeechRequest", "create_app", "parse_speech_request"]
 
 log = logging.getLogger("ttsint.serve")
 
-MIN_SPEED, MAX_SPEED = 0.25, 4.0
-MIN_RATE, MAX_RATE = 8000, 48000
-MAX_INSTRUCTIONS = 4096
-WAV_LENGTHS = ("auto", "exact", "streamed")
 WAV_PLAN_BUDGET = 0.5
 """Seconds a streamed WAV may spend, by default, readying sentences after the first to learn the length
 for its header before the first byte (``wav_length: "auto"``); past it the header says "unknown"."""
-
-
-@dataclass(frozen=True)
-class SpeechRequest:
-    """A checked ``POST /v1/audio/speech`` body."""
-
-    input: str
-    voice: str | None
-    model: str | None
-    format: AudioFormat
-    speed: float
-    sample_rate: int | None = None
-    """The rate asked for (an extension field); None: 24 kHz for ``pcm``, else the voice's rate."""
-    sse: bool = False
-    """``stream_format: "sse"``: OpenAI's ``speech.audio.delta`` events instead of raw audio."""
-    instructions: str | None = None
-    wav_length: str = "auto"
-    """A WAV's header sizes (an extension field): "auto" exact when the length is learnt within
-    ``WAV_PLAN_BUDGET`` of readying, "exact" always (held back until known), "streamed" never."""
-
-
-def _field_error(field: str, message: str, code: str | None = None) -> APIError:
-    return APIError(400, message, param=field, code=code)
-
-
-def parse_speech_request(body: bytes, max_chars: int) -> SpeechRequest:
-    """Check a request body field by field; APIError names the field that is wrong."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise APIError(400, f"the request body is not valid JSON: {exc}") from exc
-    except RecursionError:
-        raise APIError(400, "the request body nests arrays or objects far too deep") from None
-    if not isinstance(data, dict):
-        raise APIError(400, f"the request body must be a JSON object, got {type(data).__name__}")
-    text = data.get("input")
-    if not isinstance(text, str) or not text.strip():
-        raise _field_error("input", "'input' must be a non-empty string: the text to speak")
-    if len(text) > max_chars:
-        raise APIError(413, f"'input' has {len(text)} characters; this server takes at most {max_chars} "
-                       "(--max-chars)", param="input", code="input_too_long")
-    voice, model = data.get("voice"), data.get("model")
-    if isinstance(voice, dict) and set(voice) == {"id"}:  # OpenAI's custom-voice form {"id": NAME}
-        voice = voice["id"]
-    for key, value in (("voice", voice), ("model", model)):
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise _field_error(key, f"'{key}' must be a string naming a voice (GET /v1/voices)"
-                               + (" or one of OpenAI's TTS models" if key == "model" else ""))
-    if voice is None and model is None:
-        raise _field_error("voice", "'voice' is required: the name of a served voice (GET /v1/voices)")
-    fmt_name = data.get("response_format", "mp3")
-    if not isinstance(fmt_name, str) or fmt_name not in FORMATS:
-        raise _field_error("response_format", f"response_format {fmt_name!r} is not supported; use one of: "
-                           f"{', '.join(FORMATS)}", "unsupported_format")
-    fmt = FORMATS[fmt_name]
-    speed = data.get("speed", 1.0)
-    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not math.isfinite(speed) \
-            or not MIN_SPEED <= speed <= MAX_SPEED:
-        raise _field_error("speed", f"'speed' must be a number from {MIN_SPEED} to {MAX_SPEED}, "
-                           f"got {speed!r}")
-    rate = data.get("sample_rate")
-    if rate is not None:
-        if isinstance(rate, bool) or not isinstance(rate, int) or not MIN_RATE <= rate <= MAX_RATE:
-            raise _field_error("sample_rate", f"'sample_rate' must be a whole number of Hz from {MIN_RATE} "
-                               f"to {MAX_RATE}, got {rate!r}")
-        if fmt.rates is not None and rate not in fmt.rates:
-            raise _field_error("sample_rate", f"{fmt.name} carries only {', '.join(map(str, fmt.rates))} Hz, "
-                               f"not {rate}; pick one of those, or another response_format")
-    stream_format = data.get("stream_format", "audio")
-    if stream_format not in ("audio", "sse"):
-        raise _field_error("stream_format", f"stream_format {stream_format!r} is not supported; use "
-                           "'audio' or 'sse'")
-    instructions = data.get("instructions")
-    if instructions is not None and (not isinstance(instructions, str)
-                                     or len(instructions) > MAX_INSTRUCTIONS):
-        raise _field_error("instructions", f"'instructions' must be a string of at most {MAX_INSTRUCTIONS} "
-                           "characters")
-    wav_length = data.get("wav_length", "auto")
-    if wav_length not in WAV_LENGTHS:
-        raise _field_error("wav_length", f"wav_length {wav_length!r} is not one of {', '.join(WAV_LENGTHS)} "
-                           "(how a WAV's header gives its length)")
-    return SpeechRequest(text, voice, model, fmt, float(speed), rate, stream_format == "sse",
-                         instructions or None, wav_length)
 
 
 def create_app(pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000,
