@@ -31,11 +31,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def wyoming_first_audio(port: int, voice: str) -> float:
+async def wyoming_first_audio(port: int, voice: str, text: str = SHORT) -> float:
     """Seconds from sending ``synthesize`` to the first ``audio-chunk``; reads the rest too."""
     async with AsyncTcpClient("127.0.0.1", port) as client:
         began = time.perf_counter()
-        await client.write_event(Synthesize(SHORT, voice=SynthesizeVoice(name=voice)).event())
+        await client.write_event(Synthesize(text, voice=SynthesizeVoice(name=voice)).event())
         took = None
         while True:
             event = await client.read_event()

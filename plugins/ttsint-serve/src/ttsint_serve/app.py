@@ -14,7 +14,6 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-import torch
 import ttsint
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -225,9 +224,7 @@ def create_app(pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000
         await asyncio.to_thread(pool.loaded.wait)
         ready = [e for e in pool if e.status == READY]
         await asyncio.to_thread(lambda: [e.describe() for e in ready])  # /v1/voices' cards, made once
-        listed = ", ".join(f"{e.name} ({e.sample_rate} Hz)" for e in ready) or "none (see the errors above)"
-        log.info("ttsint serve is ready at %s (OpenAI base_url %s/v1); voices: %s; try them at %s/", url, url,
-                 listed, url)
+        log.info("%s", ready_line(url or "", [(e.name, e.sample_rate) for e in ready]))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -258,6 +255,12 @@ def create_app(pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={APIError: api_error})
     app.state.pool, app.state.scheduler, app.state.metrics = pool, scheduler, metrics
     return app
+
+
+def ready_line(url: str, voices: list[tuple[str, int]]) -> str:
+    """The line a server logs once its voices are loaded: its URL, its voices and rates, the page."""
+    listed = ", ".join(f"{name} ({rate} Hz)" for name, rate in voices) or "none (see the errors above)"
+    return f"ttsint serve is ready at {url} (OpenAI base_url {url}/v1); voices: {listed}; try them at {url}/"
 
 
 _MODEL_FIELDS = ("architecture", "language", "native_sample_rate", "license", "source", "honours", "version")
@@ -312,16 +315,27 @@ class Speech:
         synthesis there) and the header says "unknown"; ``"exact"`` holds the WAV back instead.
         """
         req = self.req
-        if req.format.name != "wav" or req.sse or req.wav_length == "streamed":
+        if not self.wants_length:
             return
-        planned = None
+        budget = None if req.wav_length == "exact" else WAV_PLAN_BUDGET
         if isinstance(self.speech, ttsint.SpeechStream) and self.voice is not None:
-            budget = None if req.wav_length == "exact" else WAV_PLAN_BUDGET
-            planned = self.speech.plan_length(self.voice.addon.hop_length, budget=budget)
+            self.set_length(self.speech.plan_length(self.voice.addon.hop_length, budget=budget))
+        elif hasattr(self.speech, "plan_length_remotely"):  # a voice replica plans it (rayserve.ReplicaCall)
+            self.speech.plan_length_remotely(budget)
+        else:
+            self.set_length(None)
+
+    @property
+    def wants_length(self) -> bool:
+        """A streamed WAV whose header should carry exact sizes when they can be had."""
+        return self.req.format.name == "wav" and not self.req.sse and self.req.wav_length != "streamed"
+
+    def set_length(self, planned: int | None) -> None:
+        """The WAV's header from the planned length at the voice's rate, or None when it is not known."""
         if planned is not None and isinstance(self.encoder, PcmEncoder):
             self.length = resampled_length(planned, self.native, self.rate)
             self.encoder.set_length(self.length)
-        elif req.wav_length == "exact":
+        elif self.req.wav_length == "exact":
             self.buffered = True
 
     def headers(self, with_type: bool = True) -> dict[str, str]:
@@ -338,7 +352,9 @@ class Speech:
         return out
 
     def encode(self, chunk: ttsint.Chunk) -> bytes:
-        samples = chunk.frames.detach().reshape(-1).to(dtype=torch.float32).cpu().numpy()
+        if self.samples_in == 0 and self.wants_length and hasattr(self.speech, "plan_length_remotely"):
+            self.set_length(self.speech.planned_length)  # it came with the first chunk
+        samples = ttsint.to_numpy(chunk.frames).reshape(-1).astype(np.float32, copy=False)
         self.samples_in += len(samples)
         return self.encoder.encode(self._announced(self.resample(samples)))
 
@@ -372,22 +388,14 @@ class Speech:
             self.words_sent += len(runs)
             return [{"segment": first + i, **{k: v for k, v in run.items() if k != "type"}}
                     for i, run in enumerate(runs)]
-        segments = getattr(self.speech, "segments", None)
-        if segments is None or self.voice is None:
+        remote = getattr(self.speech, "timed_segments", None)
+        if remote is not None:  # timed on the voice's replica (rayserve.ReplicaCall), sent with the chunks
+            out = list(remote[self.words_sent:])
+        elif isinstance(self.speech, ttsint.SpeechStream) and self.voice is not None:
+            out = timed_segments(self.speech, self.voice, self.words_sent, None if final else self.samples_in)
+        else:
             return []
-        hop = self.voice.addon.hop_length / self.voice.addon.sample_rate
-        frame = self.voice.frame_seconds
-        out = []
-        for info in list(segments)[self.words_sent:]:
-            if info.end is None or (not final and self.samples_in < info.end):
-                break
-            start = info.start * frame
-            seg = {"segment": info.index, "text": info.text, "start": round(start, 4),
-                   "end": round(info.end * frame, 4), "words": ttsint.word_timings(info, hop, start)}
-            if info.symbol_frames is not None:  # where the model's durations end: the audio's end, to a frame
-                seg["timed_end"] = round(start + hop * int(info.symbol_frames.sum()), 4)
-            out.append(seg)
-            self.words_sent += 1
+        self.words_sent += len(out)
         return out
 
     def usage(self) -> dict[str, int]:
@@ -399,6 +407,29 @@ class Speech:
 
     def close(self) -> None:
         self.encoder.close()
+
+
+def timed_segments(speech: ttsint.SpeechStream, voice: ttsint.Voice, sent: int,
+                   made: int | None) -> list[dict[str, Any]]:
+    """The segments of ``speech`` after the first ``sent`` whose audio is all made, each with its words'
+    start and end from the model's durations (frames × hop); ``made``: frames made so far (None: all).
+
+    A segment's durations are recorded when its last chunk is made, so a segment counts as done once
+    a later chunk (or the end) has come.
+    """
+    hop = voice.addon.hop_length / voice.addon.sample_rate
+    frame = voice.frame_seconds
+    out = []
+    for info in list(speech.segments)[sent:]:
+        if info.end is None or (made is not None and made < info.end):
+            break
+        start = info.start * frame
+        seg = {"segment": info.index, "text": info.text, "start": round(start, 4),
+               "end": round(info.end * frame, 4), "words": ttsint.word_timings(info, hop, start)}
+        if info.symbol_frames is not None:  # where the model's durations end: the audio's end, to a frame
+            seg["timed_end"] = round(start + hop * int(info.symbol_frames.sum()), 4)
+        out.append(seg)
+    return out
 
 
 def exact_wav(data: bytes, rate: int) -> bytes:
