@@ -18,6 +18,7 @@ from typing import Any
 import ttsint
 
 from .catalog import scrub, voice_card
+from .errors import APIError
 from .specs import VoiceSpec
 
 __all__ = ["PaceUnsupported", "ServedVoice", "VoicePool"]
@@ -26,6 +27,8 @@ log = logging.getLogger("ttsint.serve")
 
 PENDING, LOADING, READY, FAILED, SKIPPED = "pending", "loading", "ready", "failed", "skipped"
 _PACED_CACHE = 8
+_ON_DEMAND = 8
+"""Voices made for a name only a request gave (a Kokoro mix) kept at once; the oldest is dropped."""
 _PATH_PART = re.compile(r"([A-Za-z_]\w*)|\[(\d+)\]")
 
 
@@ -147,6 +150,8 @@ class VoicePool:
         self.entries = [ServedVoice(s, audio_only=not self.explicit) for s in specs]
         self.loaded = threading.Event()
         self._thread: threading.Thread | None = None
+        self._on_demand: list[ServedVoice] = []
+        self._on_demand_lock = threading.Lock()
 
     def __iter__(self) -> Iterator[ServedVoice]:
         return iter(self.entries)
@@ -207,7 +212,38 @@ class VoicePool:
         for entry in self.entries:
             if entry.status == READY and entry.name == name:
                 return entry
-        return next((e for e in self.entries if e.status != SKIPPED and name in (e.name, e.spec.label)), None)
+        found = next((e for e in self.entries if e.status != SKIPPED and name in (e.name, e.spec.label)),
+                     None)
+        return found if found is not None else self._make(name)
+
+    def _make(self, name: str) -> ServedVoice | None:
+        """A voice for a name no addon is registered under but a plugin resolves (``kokoro-A*0.7+B*0.3``).
+
+        Made on first request and kept among the last ``_ON_DEMAND`` such voices; a dropped one is not
+        closed (a stream may still be playing it). A name the plugin refuses is a 400 with its reason.
+        """
+        registry = self.registry or ttsint.get_registry()
+        try:
+            if registry.resolve_addon(name) is None:
+                return None
+        except ttsint.TTSIntError as exc:
+            raise APIError(400, f"voice {name!r}: {exc}", param="voice", code="voice_not_found") from None
+        with self._on_demand_lock:
+            made = next((e for e in self._on_demand if name in (e.name, e.spec.label)), None)
+            if made is not None:
+                return made
+            entry = ServedVoice(VoiceSpec(name, {}, name))
+            try:
+                entry.load(registry)
+            except ttsint.TTSIntError as exc:
+                raise APIError(400, f"voice {name!r} cannot be made: {exc}", param="voice") from None
+            entry.status = READY
+            log.info("voice %r made on request (%d Hz)", entry.name, entry.sample_rate)
+            self._on_demand.append(entry)
+            self.entries.append(entry)
+            while len(self._on_demand) > _ON_DEMAND:
+                self.entries.remove(self._on_demand.pop(0))
+            return entry
 
     def ready_names(self) -> list[str]:
         return [e.name for e in self.entries if e.status == READY]
