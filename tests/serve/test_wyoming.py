@@ -226,6 +226,7 @@ def test_bad_input_gets_an_error_and_the_server_serves_on(served: tuple[Server, 
     answers, dropped, group = run(main())
     codes = [Error.from_event(first).code for first, _ in answers]  # type: ignore[arg-type]
     assert codes == ["bad-request", "input-too-long", "nothing-to-say"]
+    assert "'synthesize' event's text: missing (expected a string)" in Error.from_event(answers[0][0]).text  # type: ignore[arg-type]
     assert all(after is None for _, after in answers)
     assert "--max-chars" in Error.from_event(answers[1][0]).text  # type: ignore[arg-type]
     assert dropped == b""

@@ -39,6 +39,7 @@ from .listen import listen
 from .metrics import ServeMetrics
 from .pool import READY, ServedVoice, VoicePool
 from .scheduler import CapacityError, Scheduler
+from .schema import check_wyoming_event
 from .ssml import PoolDocuments, is_ssml
 
 __all__ = ["SentenceBuffer", "WyomingHandler", "WyomingServer", "parse_wyoming_uri", "run_wyoming",
@@ -172,6 +173,9 @@ class WyomingHandler(AsyncEventHandler):
         self._queue(lambda: self._fail(error))
 
     def _dispatch(self, event: Event) -> None:
+        problem = check_wyoming_event(event.type, event.data)
+        if problem is not None:
+            raise WyomingError("bad-request", f"{problem}; check its fields")
         session = self._session
         if Describe.is_type(event.type):
             self._queue(self._describe)
@@ -180,8 +184,6 @@ class WyomingHandler(AsyncEventHandler):
             self._queue(lambda: self._start_session(started))
         elif SynthesizeChunk.is_type(event.type) and session is not None:
             text = SynthesizeChunk.from_event(event).text
-            if not isinstance(text, str):
-                raise TypeError("synthesize-chunk 'text' must be a string")
             session.chars += len(text)
             self._check_length(session.chars)
             self._queue(lambda: self._add_text(session, text))
@@ -192,8 +194,6 @@ class WyomingHandler(AsyncEventHandler):
             if session is not None:
                 return  # sent with a streaming session for servers without streaming: ours speaks the chunks
             request = Synthesize.from_event(event)
-            if not isinstance(request.text, str):
-                raise TypeError("synthesize 'text' must be a string")
             self._check_length(len(request.text))
             self._queue(lambda: self._synthesize(request.text, request.voice))
         # Other events (audio from a microphone, pings of other programs) are not for a TTS server.
