@@ -11,6 +11,7 @@ the same audio, as torch tensors: the arrays contract converts at the boundary a
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -59,15 +60,20 @@ class NumpyEncoder(SequenceBlock):
 
 class NumpyUpsample(StreamableBlock):
     arrays = "numpy"
+    request_params = ("speed",)
 
     def __init__(self, repeat: int = 3, chunk_frames: int = 5):
         self.repeat, self.chunk_frames = repeat, chunk_frames
 
+    def _repeat(self, utt):
+        speed = utt.get("speed")
+        return self.repeat if speed is None else max(1, round(self.repeat / float(speed)))
+
     def symbol_frames(self, utt):
-        return np.full(len(utt["symbols"]), self.repeat, dtype=np.int64)
+        return np.full(len(utt["symbols"]), self._repeat(utt), dtype=np.int64)
 
     def stream(self, utt, upstream):
-        frames = np.repeat(utt["text_encoding"], self.repeat, axis=0)
+        frames = np.repeat(utt["text_encoding"], self._repeat(utt), axis=0)
         for start in range(0, len(frames), self.chunk_frames):
             yield Chunk(frames[start:start + self.chunk_frames], start)
 
@@ -275,3 +281,31 @@ def test_numpy_and_torch_blocks_make_the_same_audio_each_in_its_own_kind(
         whole = decoder.run_all(np.repeat(encoding, 3, axis=0))
     np.testing.assert_allclose(whole, numpy_audio, atol=1e-6)
     assert ttsint.to_numpy(torch_audio).dtype == np.float32
+
+
+def test_request_parameters_reach_the_blocks_without_copying_the_stack(
+        numpy_voice: tuple[Path, Path]) -> None:
+    plugin_dir, addon_dir = numpy_voice
+    text = "Hello world. A second sentence."
+    with ttsint.Voice.load(addon_dir, registry=_registry(plugin_dir)) as voice:
+        assert voice.request_params == {"speed"}
+        block = voice.block
+        alone = {speed: ttsint.concat_chunks(voice.stream(text, params={"speed": speed}))
+                 for speed in (1.0, 3.0)}
+        # Two requests at different speeds, interleaved chunk by chunk on the same built stack.
+        fast, slow = voice.stream(text, params={"speed": 3.0}), voice.stream(text, params={"speed": 1.0})
+        got: dict[float, list[np.ndarray]] = {3.0: [], 1.0: []}
+        for a, b in itertools.zip_longest(fast, slow):
+            if a is not None:
+                got[3.0].append(a.frames)
+            if b is not None:
+                got[1.0].append(b.frames)
+        assert voice.block is block
+        with pytest.raises(ttsint.ParameterError, match=r"pitch: no block of voice 'numpy-toy' reads it"):
+            voice.stream(text, params={"pitch": 2.0})
+        with pytest.raises(ttsint.ParameterError, match="speed: expected a number"):
+            voice.stream(text, params={"speed": "fast"})
+    pause = 2000  # 0.25 s at 8 kHz: the default pause between sentences, the same at every speed
+    assert len(alone[1.0]) - pause == 3 * (len(alone[3.0]) - pause)
+    for speed in (1.0, 3.0):
+        np.testing.assert_array_equal(np.concatenate(got[speed]), alone[speed])

@@ -58,6 +58,11 @@ class Block:
     fixed_shapes: ClassVar[bool] = False
     """True for blocks that pad every network input to a few fixed shapes, so fixed-shape runtimes
     (which compile one program per shape) may run their networks."""
+    request_params: ClassVar[tuple[str, ...]] = ()
+    """Per-request parameters this block reads from the utterance (e.g. ``("speed",)``), each a 0-d array
+    under its own name, put there by ``Voice.stream(text, params={...})``: one built stack serves every
+    request, whatever its parameters, without a copy. A block reads one as ``utt.get("speed")``
+    (None when the request did not give it) and must not keep it beyond the stream."""
     default_runtime: ClassVar[str | None] = None
     """The runtime for this block's networks when neither the addon, the block config nor the voice names
     one (None: ``torch``)."""

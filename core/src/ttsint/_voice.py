@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from ._addon import Addon, load_addon
 from ._arrays import cpu_device
-from ._blocks import StreamableBlock, chunks_to
+from ._blocks import StreamableBlock, chunks_to, walk
 from ._chunking import concat_chunks
 from ._data import Chunk, Utterance
-from ._errors import ConfigError, FrontendError
+from ._errors import ConfigError, FrontendError, ParameterError
 from ._guard import OutputGuard
 from ._registry import Registry, get_registry
 from ._runtimes import Binding, RuntimePool
@@ -114,15 +114,43 @@ class Voice:
                                 f"({self.addon.limits.source}); split it into several requests")
         return self.addon.frontend.segments(text, s.max_symbols, source=s.source)
 
-    def stream(self, text: str, *, lookahead: bool = True) -> SpeechStream:
+    @property
+    def request_params(self) -> frozenset[str]:
+        """The per-request parameters some block of the stack reads (``Block.request_params``)."""
+        return frozenset(name for node in walk(self.block) for name in node.block.request_params)
+
+    def stream(self, text: str, *, lookahead: bool = True, params: Mapping[str, float] | None = None,
+               ) -> SpeechStream:
         """Stream text of any length, sentence after sentence, as one run of chunks with pauses between.
 
         The first sentence goes through the front end before this returns (so its errors raise
         here); later ones are prepared in the background while earlier ones stream, or, with
-        ``lookahead=False``, in the consuming thread when they are reached.
+        ``lookahead=False``, in the consuming thread when they are reached. ``params`` are this
+        request's parameters (e.g. ``{"speed": 1.5}``), handed to the blocks that read them in every
+        sentence's utterance; one the stack does not read is a ParameterError.
         """
         pause = round(self.segment_settings.pause / self.frame_seconds)
-        return SpeechStream(self.guarded, self.segments(text), pause_frames=pause, lookahead=lookahead)
+        segments = self.segments(text)
+        extra = self._request_values(params)
+        if extra:
+            segments = ((t, {**u, **extra}) for t, u in segments)
+        return SpeechStream(self.guarded, segments, pause_frames=pause, lookahead=lookahead)
+
+    def _request_values(self, params: Mapping[str, float] | None) -> dict[str, Any]:
+        if not params:
+            return {}
+        import numpy as np
+
+        honoured = self.request_params
+        out = {}
+        for name, value in params.items():
+            if name not in honoured:
+                raise ParameterError(name, f"no block of voice {self.addon.name!r} reads it",
+                                     f"parameters it reads: {', '.join(sorted(honoured)) or 'none'}")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ParameterError(name, f"expected a number, got {value!r}")
+            out[name] = np.array(float(value), dtype=np.float32)
+        return out
 
     def stream_utterance(self, utt: Utterance) -> Iterator[Chunk]:
         """Stream from ready-made arrays (e.g. symbols from an external front end); chunks come out on
