@@ -478,10 +478,10 @@ class AudioStream:
 
         watcher = asyncio.create_task(watch_disconnect())
         try:
+            body = self._pack(speech.encode(speech.first))  # first: a replica's planned length comes with it
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(k.encode(), v.encode("latin-1", "replace"))
                                     for k, v in speech.headers().items()]})
-            body = self._pack(speech.encode(speech.first))
             held: list[bytes] = []  # a WAV sent whole at its end (wav_length "exact", length unknown)
             while not gone.is_set():
                 if body and speech.buffered:

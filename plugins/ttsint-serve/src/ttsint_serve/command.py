@@ -58,7 +58,12 @@ def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_cha
           replicas: int = 1, voice_cpus: float = 1.0, wyoming: str | None = None, http: bool = True,
           voice_aliases: Sequence[str] = (), headroom: float = 0.8) -> None:
     """Serve voices over HTTP: POST /v1/audio/speech (OpenAI's shape), /v1/voices, /metrics, a page at /;
-    with --wyoming, over the Wyoming protocol too (Home Assistant)."""
+    with --wyoming, over the Wyoming protocol too (Home Assistant).
+
+    A streamed wav gives its exact length in its header when the sentences' durations tell it within
+    0.5 s (always for one sentence); else its sizes read "unknown" (0xFFFFFFFF: Python's wave and
+    soxi then report 2**31-1 frames). The request field wav_length: "exact" always gives the length
+    (holding the audio back when it must), "streamed" never. X-Ttsint-Wav-Length says which was sent."""
     specs = [parse_voice_spec(text) for text in addons]
     aliases = parse_voice_aliases(voice_aliases)
     names = [s.overrides["name"] for s in specs if "name" in s.overrides]
@@ -81,7 +86,7 @@ def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_cha
                                      "applies to the in-process server, not to --ray",
                                      "run a second `ttsint serve --wyoming ...` beside the Ray one")
         return _serve_on_ray(specs, host, port, max_streams, max_chars, workers, use_ray, ray_address,
-                             replicas, voice_cpus, level)
+                             replicas, voice_cpus, level, aliases)
     import torch
     import uvicorn
 
@@ -115,7 +120,7 @@ def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_cha
 
 def _serve_on_ray(specs: Sequence[VoiceSpec], host: str, port: int, max_streams: int, max_chars: int,
                   workers: int | None, use_ray: bool, address: str | None, replicas: int, voice_cpus: float,
-                  level: str) -> None:
+                  level: str, aliases: dict[str, str] | None = None) -> None:
     """``--ray``: the same HTTP API from an ingress deployment, each voice a Ray Serve deployment."""
     if not use_ray:
         raise ttsint.ConfigError("--ray", "--ray-address, --replicas and --voice-cpus only apply with --ray",
@@ -132,4 +137,4 @@ def _serve_on_ray(specs: Sequence[VoiceSpec], host: str, port: int, max_streams:
     logging.basicConfig(level=level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
     listen(host, port).close()  # a taken port is one clear error, before Ray starts
     rayserve.run(specs, host=host, port=port, max_streams=max_streams, max_chars=max_chars, address=address,
-                 replicas=replicas, voice_cpus=voice_cpus)
+                 replicas=replicas, voice_cpus=voice_cpus, voice_aliases=aliases)

@@ -34,12 +34,13 @@ from ray.exceptions import RayTaskError
 from ray.serve.exceptions import RequestCancelledError
 from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 
-from .app import create_app
+from .app import create_app, ready_line, timed_segments
 from .pool import READY, SKIPPED, PaceUnsupported, ServedVoice, VoicePool
 from .scheduler import CapacityError, Scheduler, StreamRecord
 from .specs import VoiceSpec, parse_voice_spec
 
-__all__ = ["VoiceReplica", "Ingress", "RemotePool", "RemoteScheduler", "RemoteStream", "build_app", "run"]
+__all__ = ["VoiceReplica", "Ingress", "RemotePool", "RemoteScheduler", "RemoteStream", "ReplicaCall",
+           "build_app", "run"]
 
 log = logging.getLogger("ttsint.serve")
 
@@ -51,7 +52,7 @@ VOICE_OPTIONS = ("num_replicas", "autoscaling_config", "ray_actor_options", "max
 PROXY_READY_TIMEOUT = 60.0
 """Seconds Ray Serve's HTTP proxy gets to report ready, when `ttsint serve --ray` starts Ray itself."""
 APP_KEYS = ("voices", "voice_defaults", "max_streams", "max_chars", "voice_streams", "torch_threads",
-            "ingress")
+            "ingress", "voice_aliases")
 
 
 def deployment_name(label: str) -> str:
@@ -116,17 +117,40 @@ class VoiceReplica:
         """What ``/v1/voices`` shows for this voice, as ``ServedVoice.describe``."""
         return self.entry.describe()
 
-    async def speak(self, text: str, speed: float = 1.0) -> AsyncIterator[tuple[int, np.ndarray]]:
-        """Each chunk's start frame and samples ([samples, 1] float32) as soon as it is made."""
-        stream = self.scheduler.open(lambda: self.entry.stream(text, speed), label=self.entry.name,
-                                     frame_rate=self.entry.sample_rate)
+    async def speak(self, text: str, speed: float = 1.0, plan: bool = False,
+                    budget: float | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Each chunk as soon as it is made: ``start`` frame, ``frames`` ([samples, 1] float32) and the
+        ``segments`` finished since the last, their words timed from the durations (``app.timed_segments``);
+        a last item with ``frames`` None carries the segments that end the stream. With ``plan``, the
+        first item's ``length`` is the stream's length (``SpeechStream.plan_length`` within ``budget``
+        seconds; None when not learnt), for a WAV header with exact sizes."""
+        made: dict[str, Any] = {}
+
+        def start() -> Any:
+            made["speech"] = speech = self.entry.stream(text, speed)
+            if plan and isinstance(speech, ttsint.SpeechStream) and self.entry.voice is not None:
+                made["length"] = speech.plan_length(self.entry.voice.addon.hop_length, budget=budget)
+            return speech
+
+        stream = self.scheduler.open(start, label=self.entry.name, frame_rate=self.entry.sample_rate)
+        sent = 0
         try:
             async for chunk in stream:
-                yield chunk.start, chunk.frames.detach().cpu().numpy()
+                segments = self._timed(made.get("speech"), sent, chunk.start)
+                sent += len(segments)
+                yield {"start": chunk.start, "frames": ttsint.to_numpy(chunk.frames),
+                       "segments": segments, "length": made.pop("length", None)}
+            yield {"start": None, "frames": None, "segments": self._timed(made.get("speech"), sent, None),
+                   "length": None}
         finally:
             if not stream.finished:  # the caller stopped early: its client went away
                 self.cancelled += 1
                 stream.cancel()
+
+    def _timed(self, speech: Any, sent: int, made: int | None) -> list[dict[str, Any]]:
+        if not isinstance(speech, ttsint.SpeechStream) or self.entry.voice is None:
+            return []
+        return timed_segments(speech, self.entry.voice, sent, made)
 
     def stats(self) -> dict[str, int]:
         """Counters of this replica: chunks made, streams cancelled by their caller, streams running."""
@@ -177,7 +201,7 @@ class RemoteVoice(ServedVoice):
             raise PaceUnsupported(f"voice {self.name!r} speaks at one speed only; send speed 1.0")
         return RemoteSpeech(self.handle, speed)
 
-    def stream(self, text: str, speed: float = 1.0) -> DeploymentResponseGenerator:  # type: ignore[override]
+    def stream(self, text: str, speed: float = 1.0) -> ReplicaCall:  # type: ignore[override]
         """A streaming handle call: the voice's replica makes the chunks on its own scheduler."""
         return self.paced(speed).stream(text)
 
@@ -195,13 +219,54 @@ class RemoteVoice(ServedVoice):
 
 
 class RemoteSpeech:
-    """A voice at one speed on its deployment: ``stream(text)`` starts a streaming handle call."""
+    """A voice at one speed on its deployment: ``stream(text)`` makes its streaming handle call."""
 
     def __init__(self, handle: DeploymentHandle, speed: float) -> None:
         self.handle, self.speed = handle, speed
 
-    def stream(self, text: str) -> DeploymentResponseGenerator:
-        return self.handle.options(stream=True).speak.remote(text, self.speed)
+    def stream(self, text: str) -> ReplicaCall:
+        return ReplicaCall(self.handle, text, self.speed)
+
+
+class ReplicaCall:
+    """A ``speak`` call to a voice replica, made when its first chunk is asked for; ``__anext__`` gives each
+    chunk's start and frames, and keeps what came with them: the words of finished segments
+    (``timed_segments``, read by ``app.Speech``) and the planned length (``planned_length``).
+    """
+
+    def __init__(self, handle: DeploymentHandle, text: str, speed: float) -> None:
+        self.handle, self.text, self.speed = handle, text, speed
+        self.plan, self.budget = False, None
+        self.response: DeploymentResponseGenerator | None = None
+        self.cancelled = False
+        self.timed_segments: list[dict[str, Any]] = []
+        self.planned_length: int | None = None
+
+    def plan_length_remotely(self, budget: float | None) -> None:
+        """Before the call: the replica plans the stream's length (within ``budget`` seconds) first."""
+        self.plan, self.budget = True, budget
+
+    def __aiter__(self) -> ReplicaCall:
+        return self
+
+    async def __anext__(self) -> tuple[int, np.ndarray]:
+        if self.cancelled:
+            raise StopAsyncIteration
+        if self.response is None:
+            self.response = self.handle.options(stream=True).speak.remote(self.text, self.speed, self.plan,
+                                                                          self.budget)
+        while True:
+            item = await self.response.__anext__()
+            self.timed_segments += item["segments"]
+            if item["length"] is not None:
+                self.planned_length = item["length"]
+            if item["frames"] is not None:
+                return item["start"], item["frames"]
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        if self.response is not None:
+            self.response.cancel()
 
 
 class RemotePool(VoicePool):
@@ -221,7 +286,7 @@ class RemoteStream(StreamRecord):
     It offers what the app uses of a ``SynthesisStream``: ``next``, ``cancel`` and done callbacks.
     """
 
-    def __init__(self, scheduler: RemoteScheduler, response: DeploymentResponseGenerator, label: str) -> None:
+    def __init__(self, scheduler: RemoteScheduler, response: ReplicaCall, label: str) -> None:
         super().__init__(label)
         self._scheduler = scheduler
         self._response = response
@@ -307,7 +372,7 @@ class RemoteScheduler:
     def start(self) -> None:
         pass
 
-    def open(self, start: Callable[[], DeploymentResponseGenerator], label: str = "", *,
+    def open(self, start: Callable[[], ReplicaCall], label: str = "", *,
              frame_rate: float | None = None) -> RemoteStream:
         """Start the handle call ``start()`` makes; CapacityError when ``max_streams`` streams are open.
 
@@ -329,13 +394,14 @@ class Ingress:
     """The HTTP front door: ``ttsint serve``'s app, its voices on the deployments it was bound to."""
 
     def __init__(self, voices: Sequence[tuple[str, DeploymentHandle]], max_streams: int = 64,
-                 max_chars: int = 50_000) -> None:
+                 max_chars: int = 50_000, voice_aliases: dict[str, str] | None = None) -> None:
         self.voices = [(parse_voice_spec(text), handle) for text, handle in voices]
         self.max_streams, self.max_chars = max_streams, max_chars
+        self.voice_aliases = dict(voice_aliases or {})
 
     def __serve_build_asgi_app__(self) -> Any:
         pool, scheduler = RemotePool(self.voices), RemoteScheduler(self.max_streams)
-        app = create_app(pool, scheduler, max_chars=self.max_chars)
+        app = create_app(pool, scheduler, max_chars=self.max_chars, voice_aliases=self.voice_aliases)
         scheduler.on_cancel = lambda stream: app.state.metrics.cancelled.labels(stream.label).inc()
         return app
 
@@ -348,7 +414,8 @@ def build_app(args: dict[str, Any]) -> serve.Application:
     ``max_ongoing_requests``, ``max_queued_requests``); with no voices, every installed addon that
     makes audio. Also ``voice_defaults`` (those Ray Serve keys, for every voice), ``max_streams``
     (streams open at once in the ingress), ``max_chars``, ``voice_streams`` (streams one voice
-    replica interleaves), ``torch_threads`` (per voice replica) and ``ingress`` (its deployment options).
+    replica interleaves), ``torch_threads`` (per voice replica), ``ingress`` (its deployment options)
+    and ``voice_aliases`` (``{NAME: VOICE}`` as ``--voice-alias``; OpenAI's names default as locally).
     """
     if not isinstance(args, dict):
         raise ttsint.ConfigError("args", f"must be a mapping, got {type(args).__name__}")
@@ -392,8 +459,25 @@ def build_app(args: dict[str, Any]) -> serve.Application:
     max_streams = _positive(args, "max_streams", 64)
     ingress_options = {"num_replicas": 1, "max_ongoing_requests": max_streams + 16,
                        "ray_actor_options": {"num_cpus": 0}, **(args.get("ingress") or {})}
+    aliases = args.get("voice_aliases") or {}
+    if not isinstance(aliases, dict) or not all(isinstance(k, str) and isinstance(v, str) and k and v
+                                                for k, v in aliases.items()):
+        raise ttsint.ConfigError("args.voice_aliases", "must map names clients send to served voices",
+                                 "e.g. {alloy: en-rms, nova: kokoro-af_heart}")
     ingress = serve.deployment(Ingress).options(name=INGRESS_NAME, **ingress_options)
-    return ingress.bind(bound, max_streams=max_streams, max_chars=_positive(args, "max_chars", 50_000))
+    return ingress.bind(bound, max_streams=max_streams, max_chars=_positive(args, "max_chars", 50_000),
+                        voice_aliases=aliases)
+
+
+def _ready_voices() -> list[tuple[str, int]]:
+    """The name and rate of each voice whose replica loaded it, asked of the voice deployments."""
+    out = []
+    for name in sorted(serve.status().applications[APP_NAME].deployments):
+        if name.startswith("voice-"):
+            info = serve.get_deployment_handle(name, app_name=APP_NAME).describe.remote().result()
+            if info.get("status") == READY:
+                out.append((info["name"], int(info["sample_rate"])))
+    return out
 
 
 def _check_keys(mapping: dict[str, Any], allowed: Sequence[str], path: str) -> None:
@@ -411,7 +495,8 @@ def _positive(args: dict[str, Any], key: str, default: int) -> int:
 
 
 def run(specs: Sequence[VoiceSpec], *, host: str, port: int, max_streams: int, max_chars: int,
-        address: str | None = None, replicas: int = 1, voice_cpus: float = 1.0) -> None:
+        address: str | None = None, replicas: int = 1, voice_cpus: float = 1.0,
+        voice_aliases: dict[str, str] | None = None) -> None:
     """``ttsint serve --ray``: deploy the voices on Ray Serve and serve HTTP on ``host:port`` until stopped.
 
     ``address`` names an existing cluster ("auto" finds a local one); without it Ray starts on this machine.
@@ -420,7 +505,8 @@ def run(specs: Sequence[VoiceSpec], *, host: str, port: int, max_streams: int, m
 
     defaults = {"num_replicas": replicas, "ray_actor_options": {"num_cpus": voice_cpus}}
     app = build_app({"voices": [s.text or s.source for s in specs], "voice_defaults": defaults,
-                     "max_streams": max_streams, "max_chars": max_chars})
+                     "max_streams": max_streams, "max_chars": max_chars,
+                     "voice_aliases": voice_aliases or {}})
     if not address:
         # Ray Serve gives its HTTP proxy 5 s to report ready, three times, then kills it and
         # serve.start fails; on a busy small machine the proxy's start-up takes longer than that. The
@@ -433,7 +519,8 @@ def run(specs: Sequence[VoiceSpec], *, host: str, port: int, max_streams: int, m
     try:
         serve.start(http_options={"host": host, "port": port})
         serve.run(app, name=APP_NAME, route_prefix="/")
-        log.info("ttsint on Ray Serve at http://%s:%d/; Ctrl-C stops it", host, port)
+        url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+        log.info("%s (on Ray Serve; Ctrl-C stops it)", ready_line(url, _ready_voices()))
         stop.wait()
     finally:
         if address:  # a cluster this command joined keeps running, with its other applications
