@@ -298,9 +298,11 @@ class Scheduler:
                                 f"the server is behind: {len(behind)} of its {len(others)} open "
                                 "streams are not keeping up with their listeners")
         cost = self._cost_of(label)
-        load, room = self._load(), self.headroom * self.workers
-        if stream is not None:  # counted once, as the one more
-            load -= cost or stream._cost
+        room = self.headroom * self.workers
+        if stream is None:  # on arrival: every open stream, started or not
+            load = self._load()
+        else:  # at the first chunk: the streams already started (those queued behind it are checked later)
+            load = sum(self._cost_of(s.label) or s._cost for s in others if s.first_chunk_at is not None)
         if cost is None or load + cost <= room:
             return
         # The streams holding the excess must end first: a share of the open ones, at their usual length.
