@@ -145,7 +145,7 @@ def main() -> None:
             worst = 0.0
             for text in texts:
                 utt = frontend(text)
-                ours = network.forward(utt)["audio"].numpy().ravel()
+                ours = network.forward(utt)["audio"].ravel()
                 tokens = utt["symbols"][1:-1].tolist()
                 theirs, _ = ref._infer(tokens, ref._style_for(style, len(tokens)), 1.0)
                 worst = max(worst, float(np.abs(ours - theirs).max()))
@@ -213,7 +213,7 @@ def main() -> None:
             sessions["1 thread"] = session(timed, 1, **quiet)
             feeds = []
             for text in texts[: max(3, len(texts) // 2)]:
-                ids = frontend(text)["symbols"].numpy()
+                ids = frontend(text)["symbols"]
                 feeds.append({"tokens": ids[None], "style": style_for(pack, len(ids) - 2)[None],
                               "speed": np.array([1.0], np.float32)})
             totals = dict.fromkeys(sessions, 0.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import wave
 from pathlib import Path
 
@@ -22,7 +23,7 @@ TEXT = "The quick brown fox jumps over the lazy dog, and then it runs away into 
 
 def test_audio_equals_kokoro_onnx_on_the_same_int8_model(voice: ttsint.Voice, reference) -> None:
     utt = voice.encode(TEXT)
-    ours = voice.block.sequence_block.forward(utt)["audio"].numpy().ravel()
+    ours = voice.block.sequence_block.forward(utt)["audio"].ravel()
     tokens = utt["symbols"][1:-1].tolist()
     theirs, _ = reference._infer(tokens, reference._style_for(reference.voices["af_heart"], len(tokens)), 1.0)
     assert ours.shape == theirs.shape
@@ -76,12 +77,17 @@ def test_the_first_audio_comes_after_the_first_sentence_only(voice: ttsint.Voice
     assert network.report()["calls"] - before <= 3
 
 
-def test_synth_with_a_mix_writes_24khz_audio_and_word_timestamps(library: Path, tmp_path: Path) -> None:
+def test_synth_with_a_mix_writes_24khz_audio_and_word_timestamps_without_torch(library: Path,
+                                                                               tmp_path: Path) -> None:
     out, stamps = tmp_path / "mix.wav", tmp_path / "mix.json"
-    run = subprocess.run([*ttsint_command(), "synth", "Hello there. Good night, everyone.", "--addon",
+    run = subprocess.run([sys.executable, "-X", "importtime", "-m", "ttsint", "synth",
+                          "Hello there. Good night, everyone.", "--addon",
                           "kokoro-af_heart*0.7+am_michael*0.3", "-o", str(out), "--timestamps", str(stamps)],
                          capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stderr
+    imported = [line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if "|" in line]
+    assert {"ttsint_kokoro.model", "phonemizer"} <= set(imported)  # the report covers the voice path
+    assert not [m for m in imported if m.split(".")[0] == "torch"]  # numpy blocks: torch never loads
     with wave.open(str(out)) as w:
         assert w.getframerate() == 24_000 and w.getnframes() > 24_000
     segments = json.loads(stamps.read_text())["segments"]

@@ -2,7 +2,8 @@
 
 Kokoro's decoder is not windowed here: per sentence, the network runs whole (``KokoroNetwork``), and
 ``KokoroAudio`` streams its samples. Streaming is per sentence, the next sentence prepared while this
-one plays (benchmarks/RESULTS.md has the figures that decided it).
+one plays (benchmarks/RESULTS.md has the figures that decided it). Both take and give NumPy arrays
+(``arrays = "numpy"``): the network runs in ONNX Runtime, so a Kokoro voice never imports torch.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-import torch
 from ttsint import (
     AddonError,
     BuildContext,
@@ -90,6 +90,7 @@ class KokoroNetwork(SequenceBlock):
     slower than the float32 form on this CPU, benchmarks/RESULTS.md) or its float32 form.
     """
 
+    arrays = "numpy"
     context_params = ("session", "pack")
 
     def __init__(self, session: KokoroSession, pack: np.ndarray,
@@ -124,7 +125,7 @@ class KokoroNetwork(SequenceBlock):
                 f"precision={precision}, speed={self.speed:g})")
 
     def forward(self, utt: Utterance) -> Utterance:
-        symbols = utt["symbols"].detach().cpu().numpy().astype(np.int64)
+        symbols = np.asarray(utt["symbols"], dtype=np.int64)
         tokens = len(symbols) - 2
         if tokens < 1 or symbols[0] != 0 or symbols[-1] != 0:
             raise StreamError("KokoroNetwork expects the kokoro-espeak front end's symbols: token ids "
@@ -143,7 +144,7 @@ class KokoroNetwork(SequenceBlock):
             raise StreamError(f"KokoroNetwork: the network gave {len(durations)} durations summing to "
                               f"{int(durations.sum())} frames and {len(audio)} samples for {len(symbols)} "
                               f"symbols; expected one duration per symbol and {HOP} samples per frame")
-        return {**utt, "audio": torch.from_numpy(audio)[:, None], "durations": torch.from_numpy(durations)}
+        return {**utt, "audio": audio[:, None], "durations": durations}
 
     def report(self) -> dict[str, Any]:
         with self._lock:
@@ -153,6 +154,7 @@ class KokoroNetwork(SequenceBlock):
 class KokoroAudio(StreamableBlock):
     """Yields a sentence's ``audio`` in chunks of ``chunk_samples``; its durations time the words."""
 
+    arrays = "numpy"
     produces = "waveform"
 
     def __init__(self, chunk_samples: Annotated[int, Range(240, 240_000)] = 12_000) -> None:
@@ -167,5 +169,5 @@ class KokoroAudio(StreamableBlock):
         for start in range(0, audio.shape[0], self.chunk_samples):
             yield Chunk(frames=audio[start:start + self.chunk_samples], start=start)
 
-    def symbol_frames(self, utt: Utterance) -> torch.Tensor | None:
+    def symbol_frames(self, utt: Utterance) -> np.ndarray | None:
         return utt.get("durations")

@@ -3,7 +3,8 @@
 The phonemes come from espeak-ng through phonemizer, with the espeak-ng build that espeakng-loader
 ships, so the token ids equal kokoro-onnx's (tests/kokoro checks this on a corpus). Characters outside
 the vocabulary are dropped, as Kokoro's own pipeline does. Each utterance is the network's input as
-is: the token ids between two pad tokens (id 0), with each token's word for timestamps.
+is: the token ids between two pad tokens (id 0), with each token's word for timestamps, as NumPy
+arrays (the Kokoro blocks take NumPy, so a Kokoro voice never imports torch).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import torch
+import numpy as np
 from ttsint import Frontend, FrontendError, ParameterError, segment_text, split_sentences
 
 __all__ = ["KokoroPhonemes", "load_vocab", "foreign_words"]
@@ -76,6 +77,7 @@ class KokoroPhonemes(Frontend):
     """Text -> espeak-ng IPA -> Kokoro token ids, padded with 0 at both ends; word ids for timestamps."""
 
     type_name = "kokoro-espeak"
+    arrays = "numpy"
 
     def __init__(self, language: str = "en-us") -> None:
         if not isinstance(language, str) or not language.replace("-", "").isalnum():
@@ -106,16 +108,16 @@ class KokoroPhonemes(Frontend):
         return [self.vocab[p] for p in self.phonemes(text)]
 
     # -- utterances ----------------------------------------------------------------------
-    def __call__(self, text: str) -> dict[str, torch.Tensor]:
+    def __call__(self, text: str) -> dict[str, np.ndarray]:
         ipa = self.phonemes(text)
         if not ipa:
             raise FrontendError(f"nothing to say: espeak-ng ({self.espeak_language}) makes no phonemes of "
                                 f"{text[:60]!r}")
         ids = [0, *(self.vocab[p] for p in ipa), 0]
-        utt = {"symbols": torch.tensor(ids, dtype=torch.int64)}
+        utt = {"symbols": np.array(ids, dtype=np.int64)}
         words = self._word_ids(text, ipa)
         if words is not None:
-            utt["word_ids"] = torch.tensor([-1, *words, -1], dtype=torch.int64)
+            utt["word_ids"] = np.array([-1, *words, -1], dtype=np.int64)
         return utt
 
     def _word_ids(self, text: str, ipa: str) -> list[int] | None:
@@ -142,7 +144,7 @@ class KokoroPhonemes(Frontend):
             out += [owner[g]] * len(group)
         return out
 
-    def encode_parts(self, parts: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
+    def encode_parts(self, parts: list[tuple[str, str]]) -> dict[str, np.ndarray]:
         """An utterance from ("text", str) and ("ipa", str) pieces in order, for SSML's ``<phoneme>``: text
         through espeak-ng, IPA as given (symbols outside the vocabulary dropped). ``word_ids`` count words
         as the joined text splits them (an IPA piece is its written word); left out when they cannot be
@@ -168,16 +170,16 @@ class KokoroPhonemes(Frontend):
         if not groups:
             raise FrontendError("nothing to say: the text and IPA give no phonemes this voice knows")
         ipa = " ".join(groups)
-        utt = {"symbols": torch.tensor([0, *(self.vocab[p] for p in ipa), 0], dtype=torch.int64)}
+        utt = {"symbols": np.array([0, *(self.vocab[p] for p in ipa), 0], dtype=np.int64)}
         if owners is not None:
             ids: list[int] = []
             for g, group in enumerate(groups):
                 ids += ([-1] if g else []) + [owners[g]] * len(group)
-            utt["word_ids"] = torch.tensor([-1, *ids, -1], dtype=torch.int64)
+            utt["word_ids"] = np.array([-1, *ids, -1], dtype=np.int64)
         return utt
 
     def segments(self, text: str, max_symbols: int | None = None, *,
-                 source: str = "segments.max_symbols") -> Iterator[tuple[str, dict[str, torch.Tensor]]]:
+                 source: str = "segments.max_symbols") -> Iterator[tuple[str, dict[str, np.ndarray]]]:
         """Sentences as the base class makes them, after dropping words in a script this voice cannot speak.
 
         Each drop is logged and counted (``skipped_words``, ``skipped_sentences``); a text with nothing
