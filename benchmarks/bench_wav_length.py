@@ -1,6 +1,7 @@
 """Streamed WAVs of `ttsint serve`: the length each reader gets, and what exact sizes cost the first byte.
 
     python benchmarks/bench_wav_length.py [--voices en-rms,en_US-joe-medium,kokoro-af_heart] [--repeats 3]
+        [--texts 1,300] [--modes streamed,auto,exact]
 
 Starts one real server with the voices and asks it, with ``response_format: "wav"``, for a one-sentence
 text and a 300-word text in each ``wav_length`` mode:
@@ -105,8 +106,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--voices", default="en-rms,en_US-joe-medium,kokoro-af_heart")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--texts", default="1,300", help="1: one sentence, 300: 300 words")
+    parser.add_argument("--modes", default=",".join(MODES), help="wav_length modes, the first the baseline")
     args = parser.parse_args()
     voices = args.voices.split(",")
+    modes = args.modes.split(",")
+    choices = (("1", "1 sentence", SENTENCE), ("300", "300 words", WORDS_300))
+    texts = [(label, text) for key, label, text in choices if key in args.texts.split(",")]
     server, url = start(voices)
     try:
         with httpx.Client(base_url=url, timeout=900) as client:
@@ -115,16 +121,16 @@ def main() -> None:
             print(f"{'voice':18} {'text':10} {'mode':9} {'header':9} {'first byte s (min-max)':26} "
                   "÷ streamed")
             for voice in voices:
-                for label, text in (("1 sentence", SENTENCE), ("300 words", WORDS_300)):
-                    times: dict[str, list[float]] = {m: [] for m in MODES}
-                    headers: dict[str, set[str]] = {m: set() for m in MODES}
+                for label, text in texts:
+                    times: dict[str, list[float]] = {m: [] for m in modes}
+                    headers: dict[str, set[str]] = {m: set() for m in modes}
                     for _ in range(args.repeats):
-                        for mode in MODES:
+                        for mode in modes:
                             took, header = first_byte(client, voice, text, mode)
                             times[mode].append(took)
                             headers[mode].add(header)
-                    base = statistics.median(times["streamed"])
-                    for mode in MODES:
+                    base = statistics.median(times[modes[0]])
+                    for mode in modes:
                         t = times[mode]
                         print(f"{voice:18} {label:10} {mode:9} {'/'.join(sorted(headers[mode])):9} "
                               f"{statistics.median(t):7.3f} ({min(t):.3f}-{max(t):.3f})      "
