@@ -68,3 +68,32 @@ def test_words_in_a_script_the_voice_cannot_speak_are_skipped_and_counted(fronte
     assert (frontend.skipped_words - before[0], frontend.skipped_sentences - before[1]) == (3, 1)
     with pytest.raises(ttsint.FrontendError, match="no words in a script"):
         list(frontend.segments("你好世界。"))
+
+
+EVERYDAY = Path(__file__).resolve().parents[2] / "benchmarks" / "everyday.txt"
+
+
+def test_every_word_of_an_everyday_paragraph_gets_its_phonemes(frontend: KokoroPhonemes) -> None:
+    """espeak-ng joins function words in context ("in the" -> one group); each word still gets phonemes."""
+    lines = [x.strip() for x in EVERYDAY.read_text(encoding="utf-8").splitlines() if x.strip()]
+    paragraph = lines[:20] + ["Put the milk back in the fridge, please.",
+                              "Do not forget to lock the back door.",
+                              "It's 3:45 p.m., and the U.S. team won 2-1!"]
+    for sentence in paragraph:
+        utt = frontend(sentence)
+        owners = utt["word_ids"].tolist()
+        assert len(owners) == len(utt["symbols"]), sentence
+        assert sorted({w for w in owners if w >= 0}) == list(range(len(sentence.split()))), sentence
+        order = [w for w in owners if w >= 0]
+        assert order == sorted(order), sentence
+
+
+def test_a_group_espeak_joins_is_shared_by_its_words(frontend: KokoroPhonemes) -> None:
+    utt = frontend("Put it in the fridge.")
+    ipa = frontend.phonemes("Put it in the fridge.")
+    spoken: dict[int, str] = {}
+    for ch, w in zip(ipa, utt["word_ids"][1:-1].tolist(), strict=True):
+        if w >= 0:
+            spoken[w] = spoken.get(w, "") + ch
+    assert "ɪnðə" in ipa.split()  # espeak-ng joined "in the"
+    assert spoken[2] == "ɪn" and spoken[3] == "ðə"

@@ -81,7 +81,7 @@ def test_synth_with_a_mix_writes_24khz_audio_and_word_timestamps_without_torch(l
                                                                                tmp_path: Path) -> None:
     out, stamps = tmp_path / "mix.wav", tmp_path / "mix.json"
     run = subprocess.run([sys.executable, "-X", "importtime", "-m", "ttsint", "synth",
-                          "Hello there. Good night, everyone.", "--addon",
+                          "Put it in the fridge. Good night, everyone.", "--addon",
                           "kokoro-af_heart*0.7+am_michael*0.3", "-o", str(out), "--timestamps", str(stamps)],
                          capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stderr
@@ -92,7 +92,7 @@ def test_synth_with_a_mix_writes_24khz_audio_and_word_timestamps_without_torch(l
         assert w.getframerate() == 24_000 and w.getnframes() > 24_000
     segments = json.loads(stamps.read_text())["segments"]
     words = [w["text"] for s in segments for w in s["words"]]
-    assert words == ["Hello", "there.", "Good", "night,", "everyone."]
+    assert words == ["Put", "it", "in", "the", "fridge.", "Good", "night,", "everyone."]  # "in the" joined
     starts = [w["start"] for s in segments for w in s["words"]]
     assert starts == sorted(starts) and starts[-1] < w.getnframes() / 24_000
 

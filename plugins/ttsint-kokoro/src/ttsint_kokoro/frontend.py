@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from ttsint import Frontend, FrontendError, ParameterError, segment_text, split_sentences
 
-__all__ = ["KokoroPhonemes", "load_vocab", "foreign_words"]
+__all__ = ["KokoroPhonemes", "load_vocab", "foreign_words", "align_words"]
 
 log = logging.getLogger("ttsint.kokoro")
 
@@ -58,6 +58,75 @@ def _backend(language: str) -> Any:
 
 
 _LATIN_LANGUAGES = {"en", "es", "fr", "it", "pt"}
+
+
+_NOT_SOUNDS = str.maketrans("", "", "ˈˌː.,!?;:—…\"()“”«»¡¿-'")
+
+
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance of two phoneme strings, stress, length marks and punctuation left out."""
+    a, b = a.translate(_NOT_SOUNDS), b.translate(_NOT_SOUNDS)
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def align_words(alone: list[list[str]], groups: list[str]) -> list[list[tuple[int, int]]] | None:
+    """Which words each of the sentence's phoneme ``groups`` speaks: [(word, phonemes), ...] per group.
+
+    ``alone[w]`` is word w's groups when phonemized by itself. A word takes its own groups (one, or
+    several for a number), or two to four consecutive words share one group (espeak-ng joined them), or
+    a word with no phonemes (a dash) takes none; the alignment with the fewest phoneme edits wins.
+    None when no alignment ends both lists together.
+    """
+    n_words, n_groups = len(alone), len(groups)
+    inf = float("inf")
+    cost = [[inf] * (n_groups + 1) for _ in range(n_words + 1)]
+    back: list[list[tuple[int, int] | None]] = [[None] * (n_groups + 1) for _ in range(n_words + 1)]
+    cost[0][0] = 0.0
+    for w in range(n_words + 1):
+        for g in range(n_groups + 1):
+            here = cost[w][g]
+            if here == inf or w == n_words:
+                continue
+            steps = [(1, k) for k in range(0, 4)]  # one word, 0-3 groups
+            steps += [(m, 1) for m in range(2, 5)]  # 2-4 words, one group
+            for dw, dg in steps:
+                if w + dw > n_words or g + dg > n_groups or (dw == 1 and dg == 0 and alone[w]):
+                    continue
+                said = " ".join(" ".join(alone[w + i]) for i in range(dw))
+                total = here + _distance(said.replace(" ", ""), "".join(groups[g:g + dg]))
+                if dw == 1 and dg != max(len(alone[w]), 1) and dg != 0:
+                    total += 0.5  # prefer the word's own group count when the edits tie
+                if total < cost[w + dw][g + dg]:
+                    cost[w + dw][g + dg] = total
+                    back[w + dw][g + dg] = (dw, dg)
+    if cost[n_words][n_groups] == inf:
+        return None
+    steps_taken = []
+    w, g = n_words, n_groups
+    while w or g:
+        step = back[w][g]
+        if step is None:
+            return None
+        steps_taken.append((w - step[0], g - step[1], step))
+        w, g = w - step[0], g - step[1]
+    spans: list[list[tuple[int, int]]] = []
+    for w, g, (dw, dg) in reversed(steps_taken):
+        if dw == 1:
+            spans += [[(w, len(groups[g + i]))] for i in range(dg)]
+            continue
+        weights = [max(len("".join(alone[w + i]).translate(_NOT_SOUNDS)), 1) for i in range(dw)]
+        size = len(groups[g])
+        if size < dw:
+            return None
+        cuts = [round(size * sum(weights[:i]) / sum(weights)) for i in range(dw + 1)]
+        cuts = [min(max(c, i), size - (dw - i)) for i, c in enumerate(cuts)]  # each word >= 1 phoneme
+        spans.append([(w + i, cuts[i + 1] - cuts[i]) for i in range(dw)])
+    return spans
 
 
 def foreign_words(text: str, language: str) -> list[str]:
@@ -123,25 +192,28 @@ class KokoroPhonemes(Frontend):
     def _word_ids(self, text: str, ipa: str) -> list[int] | None:
         """Each phoneme's word in ``text.split()`` (-1 for spaces), or None when they cannot be matched.
 
-        espeak-ng speaks most words as one group of phonemes; numbers and abbreviations as several.
-        When the counts differ, each word is phonemized alone to learn how many groups it makes.
+        espeak-ng speaks most words as one group of phonemes, but joins short function words to their
+        neighbour in context ("in the" -> ``ɪnðə``) and speaks numbers and abbreviations as several
+        groups. When the counts differ, each word is phonemized alone and the words are aligned to the
+        sentence's groups (``align_words``); a group that joins words is shared between them in
+        proportion to their phonemes spoken alone.
         """
         words = text.split()
         groups = ipa.split(" ")
-        owner: list[int]
         if len(groups) == len(words):
-            owner = list(range(len(words)))
+            spans: list[list[tuple[int, int]]] = [[(w, len(g))] for w, g in enumerate(groups)]
         else:
-            owner = []
-            for w, word in enumerate(words):
-                owner += [w] * len(self.phonemes(word).split())
-            if len(owner) != len(groups):
+            alone = [self.phonemes(word).split() for word in words]
+            spans_or_none = align_words(alone, groups)
+            if spans_or_none is None:
                 return None
+            spans = spans_or_none
         out: list[int] = []
-        for g, group in enumerate(groups):
+        for g, parts in enumerate(spans):
             if g:
                 out.append(-1)
-            out += [owner[g]] * len(group)
+            for w, n in parts:
+                out += [w] * n
         return out
 
     def encode_parts(self, parts: list[tuple[str, str]]) -> dict[str, np.ndarray]:
