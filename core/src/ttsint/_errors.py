@@ -90,5 +90,6 @@ class InvalidValue(TTSIntError):
 
     def config_error(self, prefix: str = "", source: str | None = None) -> ConfigError:
         """This failure as a ConfigError at ``prefix.path``, ``source`` naming the file."""
-        path = ".".join(p for p in (prefix, self.path) if p)
+        path = prefix + self.path if self.path.startswith("[") or not prefix else f"{prefix}.{self.path}"
+        path = path.rstrip(".")
         return ConfigError(path, self.message, self.hint, source=source)

@@ -216,18 +216,20 @@ def _explain(text: str, value: Any, schema: Any) -> InvalidValue:
             hint = args[-1] if args else Any
             if index.isdigit():
                 node = node[int(index)] if isinstance(node, (list, tuple)) else None
+                if _is_struct(_strip(hint)):  # a table in a list is named by its index: voices[0]
+                    path.append(f"[{index}]")
             else:  # msgspec hides a table's key ("[...]"): the first entry that fails is the one
                 key = _failing_key(node, hint)
                 if key is not None:
                     path.append(str(key))
                     node = node[key]
                     field_hint, field_value = hint, node
-    shown = ".".join(path)
+    shown = _joined(path)
     keyed = _FIELD.match(message)
     if keyed:
         key = keyed["key"]
         hints = _struct_hints(_strip(hint))
-        at = ".".join([*path, key])
+        at = _joined([*path, key])
         if keyed["what"] == "missing required":
             expected = words(hints.get(key, Any))
             return InvalidValue(at, f"missing (expected {expected})", key=key, kind="missing")
@@ -239,6 +241,10 @@ def _explain(text: str, value: Any, schema: Any) -> InvalidValue:
         return InvalidValue(shown, f"expected {words(field_hint, field_value)}, got {show(field_value)}",
                        _hint(field_hint), key=path[-1] if path else None)
     return InvalidValue(shown, message, key=path[-1] if path else None, kind="check")  # a __post_init__ check
+
+
+def _joined(path: list[str]) -> str:
+    return "".join(p if p.startswith("[") else f".{p}" for p in path).lstrip(".")
 
 
 def _failing_key(table: Any, hint: Any) -> Any:
