@@ -97,3 +97,12 @@ def test_a_group_espeak_joins_is_shared_by_its_words(frontend: KokoroPhonemes) -
             spoken[w] = spoken.get(w, "") + ch
     assert "ɪnðə" in ipa.split()  # espeak-ng joined "in the"
     assert spoken[2] == "ɪn" and spoken[3] == "ðə"
+
+
+def test_a_joined_group_is_not_shared_with_the_next_word(frontend: KokoroPhonemes) -> None:
+    text = "Rest for a few days."
+    ipa, owners = frontend.phonemes(text), frontend(text)["word_ids"][1:-1].tolist()
+    spoken: dict[int, str] = {}
+    for ch, w in zip(ipa, owners, strict=True):
+        spoken[w] = spoken.get(w, "") + ch
+    assert spoken[3] == "fjˈuː"  # "few" alone, though espeak-ng joined "for a"

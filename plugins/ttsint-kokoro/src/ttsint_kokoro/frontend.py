@@ -64,14 +64,14 @@ _NOT_SOUNDS = str.maketrans("", "", "ˈˌː.,!?;:—…\"()“”«»¡¿-'")
 
 
 def _distance(a: str, b: str) -> int:
-    """Levenshtein distance of two phoneme strings, stress, length marks and punctuation left out."""
+    """Levenshtein distance of two phoneme strings; stress, length marks and punctuation left out."""
     a, b = a.translate(_NOT_SOUNDS), b.translate(_NOT_SOUNDS)
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[-1]
+    table = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            substitute = table[i - 1][j - 1] + (a[i - 1] != b[j - 1])
+            table[i][j] = min(substitute, table[i - 1][j] + 1, table[i][j - 1] + 1)
+    return table[-1][-1]
 
 
 def align_words(alone: list[list[str]], groups: list[str]) -> list[list[tuple[int, int]]] | None:
