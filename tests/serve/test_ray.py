@@ -324,9 +324,10 @@ def test_the_serve_run_config_names_the_builder_and_builds() -> None:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        ({"voices": [{"addon": "demo", "replicas": 2}]}, "args.voices[0].replicas: is not a setting here"),
+        ({"voices": [{"addon": "demo", "replicas": 2}]},
+         "args.voices[0].replicas: unknown key 'replicas'\n  did you mean 'num_replicas'?"),
         ({"voices": ["demo:name=x", "en-rms:name=x"]}, "voice 'x' is also args.voices[0]"),
-        ({"max_streams": 0}, "args.max_streams: must be a whole number >= 1"),
+        ({"max_streams": 0}, "args.max_streams: expected a positive integer, got 0"),
     ],
     ids=["unknown-key", "same-name", "max-streams"],
 )

@@ -89,9 +89,14 @@ def words(hint: Any, failed: Any = None) -> str:
             if isinstance(extra, msgspec.Meta) and extra.description:
                 return extra.description
         ranges = [e for e in extras if isinstance(e, Range)]
+        ranges += [Range(e.ge, e.le) for e in extras if isinstance(e, msgspec.Meta)
+                   and (e.ge is not None or e.le is not None)]
         if ranges and base in (int, float) and not _nonfinite(failed):
             return ranges[0].describe(base is int)
-        return words(base, failed)
+        said = words(base, failed)
+        if any(isinstance(e, msgspec.Meta) and e.min_length == 1 for e in extras) and said.startswith("a "):
+            return f"a non-empty {said[2:]}"
+        return said
     if origin in (Union, types.UnionType):
         options = typing.get_args(hint)
         said = [words(o, failed) for o in options if o is not type(None)]
@@ -128,6 +133,9 @@ def checked_type(hint: Any) -> Any:
     if origin is Annotated:
         base, *extras = typing.get_args(hint)
         metas = [e for e in extras if isinstance(e, msgspec.Meta)]
+        if base is float and any(m.ge is not None or m.gt is not None or m.le is not None or m.lt is not None
+                                 for m in metas):
+            base = _FLOAT  # bounded already (NaN fails any bound)
         for r in (e for e in extras if isinstance(e, Range)):
             if base is float:  # one Meta per bound: the range's, else finite
                 metas.append(msgspec.Meta(ge=_FINITE.ge if r.min is None else r.min,
@@ -183,6 +191,8 @@ def _nonfinite(value: Any) -> bool:
 
 
 def _plural(expected: str) -> str:
+    if " or " in expected:
+        return " or ".join(_plural(e) for e in expected.split(" or "))
     for article in ("an ", "a "):
         if expected.startswith(article):
             return expected[len(article):] + "s"

@@ -37,6 +37,7 @@ from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 from .app import create_app, ready_line, timed_segments
 from .pool import READY, SKIPPED, PaceUnsupported, ServedVoice, VoicePool
 from .scheduler import CapacityError, Scheduler, StreamRecord
+from .schema import RayAppArgs, RayVoiceOptions
 from .specs import VoiceSpec, parse_voice_spec
 
 __all__ = ["VoiceReplica", "Ingress", "RemotePool", "RemoteScheduler", "RemoteStream", "ReplicaCall",
@@ -46,13 +47,10 @@ log = logging.getLogger("ttsint.serve")
 
 APP_NAME = "ttsint"
 INGRESS_NAME = "ttsint-ingress"
-VOICE_OPTIONS = ("num_replicas", "autoscaling_config", "ray_actor_options", "max_ongoing_requests",
-                 "max_queued_requests")
+VOICE_OPTIONS = RayVoiceOptions.__struct_fields__
 """Keys of a voice entry passed to ``serve.deployment`` as they are (Ray Serve's own meaning)."""
 PROXY_READY_TIMEOUT = 60.0
 """Seconds Ray Serve's HTTP proxy gets to report ready, when `ttsint serve --ray` starts Ray itself."""
-APP_KEYS = ("voices", "voice_defaults", "max_streams", "max_chars", "voice_streams", "torch_threads",
-            "ingress", "voice_aliases")
 
 
 def deployment_name(label: str) -> str:
@@ -417,29 +415,17 @@ def build_app(args: dict[str, Any]) -> serve.Application:
     replica interleaves), ``torch_threads`` (per voice replica), ``ingress`` (its deployment options)
     and ``voice_aliases`` (``{NAME: VOICE}`` as ``--voice-alias``; OpenAI's names default as locally).
     """
-    if not isinstance(args, dict):
-        raise ttsint.ConfigError("args", f"must be a mapping, got {type(args).__name__}")
-    _check_keys(args, APP_KEYS, "args")
+    checked = ttsint.validate(args, RayAppArgs, "args")  # keys, types and bounds (schema.py)
     voices = args.get("voices") or [{"addon": e.spec.source} for e in VoicePool().entries]
-    if not isinstance(voices, list):
-        raise ttsint.ConfigError("args.voices", "must be a list of {addon: ..., num_replicas: ...}")
     audio_only = not args.get("voices")
     defaults = args.get("voice_defaults") or {}
-    if not isinstance(defaults, dict):
-        raise ttsint.ConfigError("args.voice_defaults", "must be a mapping of Ray Serve deployment options")
-    _check_keys(defaults, VOICE_OPTIONS, "args.voice_defaults")
-    voice_streams = _positive(args, "voice_streams", 16)
-    torch_threads = _positive(args, "torch_threads", 1)
+    voice_streams, torch_threads = checked.voice_streams, checked.torch_threads
     bound: list[tuple[str, serve.Application]] = []
     names: dict[str, int] = {}
     for i, entry in enumerate(voices):
         path = f"args.voices[{i}]"
         if isinstance(entry, str):
             entry = {"addon": entry}
-        if not isinstance(entry, dict) or not isinstance(entry.get("addon"), str):
-            raise ttsint.ConfigError(path, "needs addon: NAME|PATH[:KEY=VALUE,...]",
-                                     "e.g. {addon: 'en-rms', num_replicas: 2}")
-        _check_keys(entry, ("addon", *VOICE_OPTIONS), path)
         entry = {**defaults, **entry}
         spec = parse_voice_spec(entry["addon"])
         name = deployment_name(spec.label)
@@ -456,16 +442,12 @@ def build_app(args: dict[str, Any]) -> serve.Application:
         replica = deployment.bind(entry["addon"], audio_only=audio_only, max_streams=voice_streams,
                                   torch_threads=torch_threads)
         bound.append((entry["addon"], replica))
-    max_streams = _positive(args, "max_streams", 64)
+    max_streams = checked.max_streams
     ingress_options = {"num_replicas": 1, "max_ongoing_requests": max_streams + 16,
                        "ray_actor_options": {"num_cpus": 0}, **(args.get("ingress") or {})}
-    aliases = args.get("voice_aliases") or {}
-    if not isinstance(aliases, dict) or not all(isinstance(k, str) and isinstance(v, str) and k and v
-                                                for k, v in aliases.items()):
-        raise ttsint.ConfigError("args.voice_aliases", "must map names clients send to served voices",
-                                 "e.g. {alloy: en-rms, nova: kokoro-af_heart}")
+    aliases = checked.voice_aliases or {}
     ingress = serve.deployment(Ingress).options(name=INGRESS_NAME, **ingress_options)
-    return ingress.bind(bound, max_streams=max_streams, max_chars=_positive(args, "max_chars", 50_000),
+    return ingress.bind(bound, max_streams=max_streams, max_chars=checked.max_chars,
                         voice_aliases=aliases)
 
 
@@ -478,20 +460,6 @@ def _ready_voices() -> list[tuple[str, int]]:
             if info.get("status") == READY:
                 out.append((info["name"], int(info["sample_rate"])))
     return out
-
-
-def _check_keys(mapping: dict[str, Any], allowed: Sequence[str], path: str) -> None:
-    unknown = sorted(set(mapping) - set(allowed))
-    if unknown:
-        raise ttsint.ConfigError(f"{path}.{unknown[0]}", "is not a setting here",
-                                 f"use one of: {', '.join(allowed)}")
-
-
-def _positive(args: dict[str, Any], key: str, default: int) -> int:
-    value = args.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ttsint.ConfigError(f"args.{key}", f"must be a whole number >= 1, got {value!r}")
-    return value
 
 
 def run(specs: Sequence[VoiceSpec], *, host: str, port: int, max_streams: int, max_chars: int,

@@ -1,4 +1,5 @@
-"""What clients send, declared once: the speech request body and the Wyoming events serve reads.
+"""What clients send, declared once: the speech request body, the Wyoming events serve reads, and the
+``args`` of ``serve run``'s application builder.
 
 The fields are msgspec Structs checked by ``ttsint.validate`` (the check core uses for addon configs);
 a field's ``Meta(extra={"error": ...})`` is the sentence a client reads when that field is wrong, so
@@ -19,8 +20,8 @@ from msgspec import Meta
 from .errors import APIError
 from .formats import FORMATS, AudioFormat
 
-__all__ = ["SpeechBody", "SpeechRequest", "parse_speech_request", "check_wyoming_event", "MIN_SPEED",
-           "MAX_SPEED", "MIN_RATE", "MAX_RATE", "MAX_INSTRUCTIONS", "WAV_LENGTHS"]
+__all__ = ["SpeechBody", "SpeechRequest", "parse_speech_request", "check_wyoming_event", "RayAppArgs",
+           "MIN_SPEED", "MAX_SPEED", "MIN_RATE", "MAX_RATE", "MAX_INSTRUCTIONS", "WAV_LENGTHS"]
 
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
 MIN_RATE, MAX_RATE = 8000, 48000
@@ -185,3 +186,44 @@ def check_wyoming_event(event_type: str, data: Any) -> str | None:
     except ttsint.InvalidValue as exc:
         return f"the {event_type!r} event's {str(exc)}".replace("'s : ", ": ")
     return None
+
+
+# -- serve run's application builder (rayserve.build_app) ---------------------------------------------
+
+_POSITIVE = Annotated[int, Meta(ge=1)]
+_NAME = Annotated[str, Meta(min_length=1)]
+
+
+class RayVoiceOptions(msgspec.Struct, forbid_unknown_fields=True):
+    """Ray Serve's deployment options for a voice, passed to ``serve.deployment`` as given (Ray checks
+    their values)."""
+
+    num_replicas: Any = None
+    autoscaling_config: dict[str, Any] | None = None
+    ray_actor_options: dict[str, Any] | None = None
+    max_ongoing_requests: Any = None
+    max_queued_requests: Any = None
+
+
+class RayVoice(RayVoiceOptions, kw_only=True, forbid_unknown_fields=True):
+    """One entry of ``voices``: ``addon`` in the ``--addon`` syntax, and Ray Serve's options."""
+
+    addon: Annotated[str, Meta(description="NAME|PATH[:KEY=VALUE,...]",
+                               extra={"hint": "e.g. {addon: 'en-rms', num_replicas: 2}"})]
+
+
+class RayAppArgs(msgspec.Struct, forbid_unknown_fields=True):
+    """``args`` of ``import_path: ttsint_serve.rayserve:build_app`` (see ``build_app``)."""
+
+    voices: Annotated[list[str | RayVoice] | None, Meta(
+        description="a list of voices, each NAME|PATH[:KEY=VALUE,...] or {addon: ..., num_replicas: ...}",
+    )] = None
+    voice_defaults: RayVoiceOptions | None = None
+    max_streams: _POSITIVE = 64
+    max_chars: _POSITIVE = 50_000
+    voice_streams: _POSITIVE = 16
+    torch_threads: _POSITIVE = 1
+    ingress: dict[str, Any] | None = None
+    voice_aliases: Annotated[dict[_NAME, _NAME], Meta(
+        description="a table mapping names clients send to served voices",
+        extra={"hint": "e.g. {alloy: en-rms, nova: kokoro-af_heart}"})] | None = None
