@@ -231,8 +231,8 @@ class SpeechStream(Iterator[Chunk]):
         and a pause separates segments. Returns None, leaving the other segments to be readied when
         reached, as soon as a segment's durations are unknown, or when readying the segments after the
         first would take more than ``budget`` seconds: the first is readied whatever the budget (the
-        first chunk needs it anyway), and its time, times the segments that follow (through the
-        front end only), foretells theirs; readying stops too once the budget is spent.
+        first chunk needs it anyway), and its time foretells the others' (counted through the front
+        end only, and only as far as the budget could reach); readying stops too once it is spent.
         """
         if self._started or self._ahead.background:
             raise RuntimeError("plan_length needs a lookahead=False stream whose chunks have not started")
@@ -249,7 +249,8 @@ class SpeechStream(Iterator[Chunk]):
             total += int(frames.sum()) * int(hop_frames) + (self.pause_frames if count else 0)
             count += 1
             if budget is not None and self._ahead.more():
-                if count == 1 and first * self._ahead.more(None) > budget:
+                affordable = int(budget / max(first, 1e-6))  # segments like the first that fit the budget
+                if count == 1 and self._ahead.more(affordable + 1) > affordable:
                     return None  # the rest would take longer than the budget: not begun
                 if time.perf_counter() - began - first >= budget:
                     return None
