@@ -33,7 +33,6 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-import torch
 import ttsint
 
 HERE = Path(__file__).parent
@@ -58,8 +57,8 @@ def same_audio(voice: ttsint.Voice, piper_voice, text: str) -> tuple[float, int]
     for sentence in frontend.sentences(text):
         ids = frontend.ids(sentence)
         ref = piper_voice.phoneme_ids_to_audio(ids, SynthesisConfig(noise_scale=0, noise_w_scale=0))
-        chunks = voice.stream_utterance({"symbols": torch.tensor(ids, dtype=torch.int64)})
-        ours = torch.cat([c.frames for c in chunks]).numpy().reshape(-1)
+        chunks = voice.stream_utterance({"symbols": np.array(ids, np.int64)})
+        ours = np.concatenate([ttsint.to_numpy(c.frames) for c in chunks]).reshape(-1)
         if ours.shape != ref.shape:
             raise SystemExit(f"lengths differ for {sentence!r}: {ours.shape} vs {ref.shape}")
         worst = max(worst, float(np.abs(ours - ref).max()))
@@ -107,7 +106,7 @@ def wer(voice: ttsint.Voice, piper_voice, count: int) -> str:  # noqa: ANN001
     for line in lines:
         ref = words(line)
         total += len(ref)
-        ours = voice.synthesize(line).numpy().reshape(-1)
+        ours = ttsint.to_numpy(voice.synthesize(line)).reshape(-1)
         theirs = np.concatenate([c.audio_float_array for c in piper_voice.synthesize(line)])
         errors["ttsint"] += edit_distance(ref, asr(ours, rate))
         errors["piper"] += edit_distance(ref, asr(theirs, rate))

@@ -17,7 +17,6 @@ from typing import Annotated, Any, ClassVar
 
 import numpy as np
 import tomllib
-import torch
 import ttsint
 from ttsint import (
     AddonError,
@@ -91,10 +90,6 @@ def _network(addon: Any, piece: str, ctx: BuildContext) -> Network:
     return ctx.bind(network)
 
 
-def _batched(array: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(array))
-
-
 class PiperEncoder(SequenceBlock):
     """Phoneme ids -> ``prior`` [frames, 192] and per-symbol ``durations`` (frames), one sentence at a time.
 
@@ -105,6 +100,7 @@ class PiperEncoder(SequenceBlock):
     cached import holds the networks (the plugin's own addon for it says so).
     """
 
+    arrays = "numpy"  # ONNX pieces: NumPy in and out, so a Piper voice never imports torch
     context_params = ("encoder", "prior")
 
     def __init__(
@@ -191,14 +187,14 @@ class PiperEncoder(SequenceBlock):
         prior = self._run(self.prior, prior_feed)["prior"]
         return {
             **utt,
-            "prior": torch.from_numpy(np.ascontiguousarray(prior[0].T)),
-            "durations": torch.from_numpy(durations.astype(np.int64)),
+            "prior": np.ascontiguousarray(prior[0].T),
+            "durations": durations.astype(np.int64),
         }
 
     @staticmethod
     def _run(network: Network, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One batched call of a piece with the inputs it takes; its outputs by name, as NumPy."""
-        out = network.run({k: _batched(feed[k]) for k in network.inputs}, batched=True)
+        out = network.run({k: np.ascontiguousarray(feed[k]) for k in network.inputs}, batched=True)
         return {k: ttsint.to_numpy(v) for k, v in out.items()}
 
     def describe(self) -> str:
@@ -212,8 +208,10 @@ class PiperEncoder(SequenceBlock):
 class _WindowedPiece(WindowedNetworkBlock):
     """One piece run on windows of frames: from the utterance's ``source_key``, or from upstream.
 
-    The ONNX pieces take channels-first ``[1, 192, frames]``; the blocks' frames are time-first.
+    The ONNX pieces take channels-first ``[1, 192, frames]``; the blocks' frames are time-first NumPy.
     """
+
+    arrays = "numpy"
 
     piece: ClassVar[str] = ""
     source_key: ClassVar[str] = ""
@@ -239,19 +237,19 @@ class _WindowedPiece(WindowedNetworkBlock):
         assert upstream is not None  # stream() supplies the utterance's frames when nothing is upstream
         return upstream
 
-    def run_window(self, window: Any) -> torch.Tensor:
+    def run_window(self, window: Any) -> np.ndarray:
         return self.run_network({self.source_key: window.frames})
 
-    def run_all(self, frames: torch.Tensor) -> torch.Tensor:
+    def run_all(self, frames: np.ndarray) -> np.ndarray:
         return self.to_frames(self.run_network({self.source_key: frames}))
 
-    def run_network(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
+    def run_network(self, tensors: dict[str, np.ndarray]) -> np.ndarray:
         """The piece's output, as it gives it, for time-first frames (its mask all ones)."""
-        frames = tensors[self.source_key]
-        feed = {self.source_key: frames.T.unsqueeze(0).contiguous()}
+        frames = ttsint.to_numpy(tensors[self.source_key])
+        feed = {self.source_key: np.ascontiguousarray(frames.T[None], dtype=np.float32)}
         if "mask" in self.network.inputs:
-            feed["mask"] = torch.ones((1, 1, frames.shape[0]), dtype=torch.float32)
-        return self.network.run(feed, batched=True)[self.network.outputs[0]]
+            feed["mask"] = np.ones((1, 1, frames.shape[0]), np.float32)
+        return ttsint.to_numpy(self.network.run(feed, batched=True)[self.network.outputs[0]])
 
 
 class PiperFlow(_WindowedPiece):
@@ -271,8 +269,8 @@ class PiperFlow(_WindowedPiece):
     ) -> None:
         super().__init__(network, chunk_frames, first_chunk_frames, context_frames, exact, chunk_growth)
 
-    def to_frames(self, output: torch.Tensor) -> torch.Tensor:
-        return output[0].T.contiguous()
+    def to_frames(self, output: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(output[0].T)
 
 
 class PiperDecoder(_WindowedPiece):
@@ -293,7 +291,11 @@ class PiperDecoder(_WindowedPiece):
         installed: str | None = None,
     ) -> None:
         super().__init__(network, chunk_frames, first_chunk_frames, context_frames, exact, chunk_growth)
-        self.output_rate = hop_length or int(self.run_all(torch.zeros(4, 192)).shape[0] // 4)
+        self.output_rate = hop_length or self.measured_hop()
+
+    def measured_hop(self) -> int:
+        """Samples per latent frame, from one run of the decoder on 4 frames of zeros."""
+        return int(self.run_all(np.zeros((4, 192), np.float32)).shape[0] // 4)
 
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> PiperDecoder:
@@ -302,15 +304,15 @@ class PiperDecoder(_WindowedPiece):
             params = {"hop_length": addon.hop_length, **params}
         block = super().from_config(params, ctx)
         assert isinstance(block, PiperDecoder)
-        if addon is not None and int(block.run_all(torch.zeros(4, 192)).shape[0]) != 4 * addon.hop_length:
+        if addon is not None and (hop := block.measured_hop()) != addon.hop_length:
             raise AddonError(
                 f"{addon.config_file}: hop_length is {addon.hop_length}, but the decoder makes "
-                f"{int(block.run_all(torch.zeros(4, 192)).shape[0]) // 4} samples per frame"
+                f"{hop} samples per frame"
             )
         return block
 
-    def to_frames(self, output: torch.Tensor) -> torch.Tensor:
+    def to_frames(self, output: np.ndarray) -> np.ndarray:
         return output.reshape(-1, 1)
 
-    def symbol_frames(self, utt: Utterance) -> torch.Tensor | None:
+    def symbol_frames(self, utt: Utterance) -> np.ndarray | None:
         return utt.get("durations")

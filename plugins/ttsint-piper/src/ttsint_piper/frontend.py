@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import torch
+import numpy as np
 import ttsint
 from ttsint import FrontendError, ParameterError, Utterance
 
@@ -154,10 +154,10 @@ class PiperPhonemes(ttsint.Frontend):
         if not any(p.strip() for p in phonemes):
             raise FrontendError(f"nothing to say: espeak-ng found no phonemes in {text[:60]!r}")
         ids = self.ids(phonemes)
-        utt: Utterance = {"symbols": torch.tensor(ids, dtype=torch.int64)}
+        utt: Utterance = {"symbols": np.array(ids, np.int64)}
         words = self.word_ids(text, phonemes)
         if words is not None and len(words) == len(ids):
-            utt["word_ids"] = torch.tensor(words, dtype=torch.int64)
+            utt["word_ids"] = np.array(words, np.int64)
         return utt
 
     def encode_parts(self, parts: list[tuple[str, str]]) -> Utterance:
@@ -199,10 +199,10 @@ class PiperPhonemes(ttsint.Frontend):
         ids = self.ids(phonemes)
         if not any(p in self.config.phoneme_id_map for p in phonemes if p.strip()):
             raise FrontendError("nothing to say: this voice knows none of the IPA symbols given")
-        utt: Utterance = {"symbols": torch.tensor(ids, dtype=torch.int64)}
+        utt: Utterance = {"symbols": np.array(ids, np.int64)}
         words = self._id_owners(phonemes, owners)
         if len(words) == len(ids):
-            utt["word_ids"] = torch.tensor(words, dtype=torch.int64)
+            utt["word_ids"] = np.array(words, np.int64)
         return utt
 
     def word_ids(self, text: str, phonemes: list[str]) -> list[int] | None:
