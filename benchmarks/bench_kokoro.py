@@ -1,7 +1,8 @@
 """Kokoro in ttsint against kokoro-onnx 0.6.1 on the same int8 model, voice and text, in one run.
 
     python benchmarks/bench_kokoro.py [--voice af_heart] [--sentences 12] [--repeats 2] [--threads 2]
-                                      [--words 300] [--only ids diff rtf first options]
+                                      [--words 300] [--precision int8|float32]
+                                      [--only ids diff rtf first field options forms]
 
 Figures (each a ratio ttsint / kokoro-onnx unless said; names for --only):
 
@@ -14,6 +15,12 @@ Figures (each a ratio ttsint / kokoro-onnx unless said; names for --only):
            the graph after the durations; each makes every output sample depend on the whole sentence
 - options: ONNX Runtime session settings (optimization level, spinning, threads) on ttsint's network
            call, each / the setting ttsint uses (all optimizations, no spinning), interleaved
+- forms:   the float32 form (int8 weights dequantised, no activation quantisation) against the int8
+           export: network time float32 / int8 and kokoro-onnx / int8 on the same tokens, interleaved;
+           durations that agree; log-mel difference (dB) over the tokens whose durations agree
+
+--precision float32 runs ttsint's voice on the float32 form for ids/diff/rtf/first (diff then measures
+how far the float32 form is from kokoro-onnx's int8 audio, not equality).
 
 Both sides use THREADS intra-op threads. The machine is shared and noisy: calls are interleaved so
 that both sides see the same load, and the ratios are what to read.
@@ -33,7 +40,15 @@ import onnxruntime as ort
 import ttsint
 from kokoro_onnx import Kokoro
 from ttsint_kokoro.blocks import addon_voice
-from ttsint_kokoro.model import assemble_parts, part_files, timed_model
+from ttsint_kokoro.compare import compare_forms
+from ttsint_kokoro.model import (
+    SessionSettings,
+    assemble_parts,
+    float_model,
+    get_session,
+    part_files,
+    timed_model,
+)
 from ttsint_kokoro.voices import style_for
 
 HERE = Path(__file__).parent
@@ -120,10 +135,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--words", type=int, default=300)
-    parser.add_argument("--only", nargs="*", default=["ids", "diff", "rtf", "first", "field", "options"])
+    parser.add_argument("--precision", choices=["int8", "float32"], default="int8")
+    parser.add_argument("--only", nargs="*", default=["ids", "diff", "rtf", "first", "field", "options",
+                                                      "forms"])
     args = parser.parse_args()
 
-    voice = ttsint.Voice.load(f"kokoro-{args.voice}", {"stack.0.sequence_block.threads": args.threads})
+    voice = ttsint.Voice.load(f"kokoro-{args.voice}", {"stack.0.sequence_block.threads": args.threads,
+                                                       "stack.0.sequence_block.precision": args.precision})
     network = voice.block.sequence_block
     frontend = voice.addon.frontend
     pack = addon_voice(voice.addon)
@@ -132,7 +150,8 @@ def main() -> None:
         np.savez(Path(tmp) / "voices.npz", **{args.voice: pack})
         ref = Kokoro.from_session(session(raw, args.threads), str(Path(tmp) / "voices.npz"))
         style = ref.get_voice_style(args.voice)
-        print(f"kokoro-{args.voice}, {args.threads} threads; ratios are ttsint / kokoro-onnx 0.6.1")
+        print(f"kokoro-{args.voice}, {args.threads} threads, ttsint on the {args.precision} graph; "
+              "ratios are ttsint / kokoro-onnx 0.6.1")
 
         if "ids" in args.only:
             lines = corpus()
@@ -227,6 +246,30 @@ def main() -> None:
                         totals[name] += time.perf_counter() - start
             base = totals["ttsint"]
             print("options  " + ", ".join(f"{name} {t / base:.3f}" for name, t in totals.items()))
+
+        if "forms" in args.only:
+            settings = SessionSettings(threads=args.threads)
+            int8 = get_session(timed_model("parts"), settings)
+            float32 = get_session(float_model(int8.path), settings)
+            times = {"int8": 0.0, "float32": 0.0, "kokoro-onnx": 0.0}
+            for _ in range(args.repeats):
+                for text in texts:
+                    ids = frontend(text)["symbols"]
+                    row = style_for(pack, len(ids) - 2)
+                    for name in times:
+                        start = time.perf_counter()
+                        if name == "kokoro-onnx":
+                            ref._infer(ids[1:-1].tolist(), row[None], 1.0)
+                        else:
+                            (int8 if name == "int8" else float32).run(ids, row)
+                        times[name] += time.perf_counter() - start
+            rows = compare_forms(int8, float32, frontend, pack, texts)
+            agree = sum(r.same_durations for r in rows) / sum(r.tokens + 2 for r in rows)
+            mel = statistics.mean(r.mel_db for r in rows if r.mel_db == r.mel_db)
+            print(f"forms    network time float32 / int8 {times['float32'] / times['int8']:.3f}, float32 / "
+                  f"kokoro-onnx {times['float32'] / times['kokoro-onnx']:.3f}, int8 / kokoro-onnx "
+                  f"{times['int8'] / times['kokoro-onnx']:.3f}; durations agree on {agree:.1%} of tokens; "
+                  f"log-mel difference {mel:.2f} dB over the tokens that agree")
     voice.close()
 
 
