@@ -45,7 +45,8 @@ class Block:
     """Constructor parameters that ``from_config`` fills from the addon, so a config need not give them."""
     arrays: ClassVar[str] = "torch"
     """The kind of arrays this block takes and makes: "torch" (tensors) or "numpy" (numpy.ndarray);
-    "any" for a container, which passes both through to its children untouched.
+    "any" for a container, which passes both through to its children untouched, or for a block that
+    takes either kind and returns the kind it was given (it gets no device: Network.run moves tensors).
 
     Containers hand it utterance values and upstream chunk frames of that kind, converting at the
     boundary with a block of the other kind (torch is imported only to convert to it). A voice whose

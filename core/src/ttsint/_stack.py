@@ -189,22 +189,28 @@ def _build_block(spec: Any, kind: type[Block], ctx: StackContext) -> Any:
 
 def _input_device(record: _BlockRecord, arrays: str = "torch") -> torch.device | None:
     """Where a block wants its input tensors: its networks' device; the CPU for a block without networks
-    or one that takes NumPy arrays (host memory; named without importing torch); None (wherever they
-    are) for a container, or for a block whose networks are on different devices."""
+    or one that takes NumPy arrays (host memory); None (wherever they are) for a container, or for a
+    block whose networks are on different devices. Torch is imported only for a block that declares
+    torch arrays; for others the CPU is named without it (``cpu_device``)."""
     if arrays == "numpy":
         return cpu_device()
-    if not record.bound:
-        if record.nested or arrays == "any":
-            return None
-    import torch  # a block that declares torch arrays: its tensors are made with torch anyway
-
     if record.bound:
         devices = {str(n.executable.tensor_device): n.executable.tensor_device
                    for n in record.bound if n.executable is not None}
         if len(devices) != 1:
             return None
         device = devices.popitem()[1]
-        return device if isinstance(device, torch.device) else torch.device(str(device))
+        if arrays != "torch" or type(device).__module__.startswith("torch"):
+            return device
+        import torch
+
+        return torch.device(str(device))
+    if record.nested:
+        return None
+    if arrays != "torch":
+        return cpu_device()
+    import torch  # a block that declares torch arrays: its tensors are made with torch anyway
+
     return torch.device("cpu")
 
 
