@@ -311,8 +311,8 @@ class Speech:
         The sentences are readied now (front end, sequence blocks, first chunk: work the stream does
         anyway, played as readied) and their durations × hop, plus the pauses, are the length; the
         resampled length follows exactly. With ``wav_length: "auto"`` the sentences after the first
-        are readied only when the first one's time foretells they fit in ``WAV_PLAN_BUDGET`` (never a
-        second Kokoro sentence: its network makes each whole), else the header says "unknown";
+        are readied only when the first one's time foretells they fit in ``WAV_PLAN_BUDGET`` (Kokoro's
+        network makes each sentence whole, so its readying is its synthesis), else the header says "unknown";
         ``"exact"`` readies them all, or holds the WAV back when there are no durations (SSML).
         """
         req = self.req
