@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 import torch
@@ -37,7 +38,7 @@ def test_en_rms_speaks_from_its_shipped_onnx_forms_without_deserializing_a_progr
         assert all(r.get("shipped") == 1 for r in reports.values()), reports
         assert not any(net.loaded for net in voice.addon.networks.values())
         assert not any(b.network.loaded for b in voice.bindings)
-    assert audio.shape[0] > 8000 and torch.isfinite(audio).all()
+    assert audio.shape[0] > 8000 and np.isfinite(ttsint.to_numpy(audio)).all()  # NumPy: no torch on this path
 
 
 def test_torch_runtime_still_runs_the_pt2_and_agrees(tmp_path: Path) -> None:

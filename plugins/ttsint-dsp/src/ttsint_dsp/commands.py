@@ -35,7 +35,7 @@ def text_mel(
             "mel is; plot a .npy mel instead"
         )
     frames = ttsint.concat_chunks(block.stream(voice.encode(text), None))
-    return frames.detach().cpu().numpy(), voice.addon
+    return ttsint.to_numpy(frames), voice.addon
 
 
 def read_frames(path: Path, label: str) -> np.ndarray:

@@ -9,21 +9,22 @@ time, and every other bin inherits the phase of the peak it climbs to, integrate
 That order needs no heap, so it vectorises; a frame's phase needs the next frame's magnitudes (the
 time derivative's centred difference) and nothing later.
 
-The vocoder computes in numpy (FFTs included), so a voice whose networks run on ONNX Runtime speaks
-without importing torch; given torch tensors it returns torch tensors, computed the same way.
+The vocoder computes in NumPy (FFTs included) and returns frames of the kind it was given
+(``arrays = "any"``): behind NumPy blocks on ONNX Runtime it imports no torch, behind torch blocks it
+yields torch tensors, computed the same way.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-from ttsint import Chunk, ParameterError, Utterance
+from ttsint import Chunk, ParameterError, Utterance, is_torch, to_numpy, to_torch
 
 from .mel import MelInverse, MelSpec, stft_analysis
-from .vocoders import Vocoder, array_kind, as_kind
+from .vocoders import Vocoder
 
 if TYPE_CHECKING:
     import torch
@@ -140,6 +141,7 @@ class PGHI(Vocoder):
     """
 
     addon_keys = ("sample_rate", "hop_length", "n_mels", "n_fft", "win_length", "fmin", "fmax")
+    arrays = "any"  # NumPy inside; the output is the upstream's kind
 
     def __init__(
         self,
@@ -196,7 +198,7 @@ class PGHI(Vocoder):
         acc_start = -half  # sample index of acc[0]: frame 0 is centred on sample 0
         acc = np.zeros(0, np.float32)
         norm = np.zeros(0, np.float32)
-        kind: Any = None  # the upstream's array kind, which the output keeps
+        as_torch = False  # whether the upstream sent torch tensors: the output keeps their kind
 
         def advance(final: bool) -> np.ndarray | None:
             nonlocal pending, previous, phased, acc, norm, acc_start, emitted
@@ -228,19 +230,19 @@ class PGHI(Vocoder):
         for chunk in self._upstream(upstream):
             if len(chunk) == 0:
                 continue
-            frames, kind = array_kind(chunk.frames)
-            pending = np.concatenate([pending, self.inverse(frames)], axis=1)
+            as_torch = is_torch(chunk.frames)
+            pending = np.concatenate([pending, self.inverse(to_numpy(chunk.frames))], axis=1)
             received += len(chunk)
             while pending.shape[1] > 1:
                 start = emitted
                 out = advance(final=False)
                 if out is not None:
-                    yield Chunk(frames=as_kind(out, kind), start=start)
+                    yield Chunk(frames=to_torch(out) if as_torch else out, start=start)
         while pending.shape[1] or emitted < received * hop:
             start = emitted
             out = advance(final=True)
             if out is not None:
-                yield Chunk(frames=as_kind(out, kind), start=start)
+                yield Chunk(frames=to_torch(out) if as_torch else out, start=start)
 
     def describe(self) -> str:
         s = self.spec

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
 from ttsint import (
     BuildContext,
     Chunk,
@@ -27,23 +26,7 @@ from ttsint import (
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Vocoder", "NetworkVocoder", "array_kind", "as_kind", "mel_input"]
-
-
-def array_kind(frames: Any) -> tuple[np.ndarray, Any]:
-    """``frames`` as a numpy array, and its kind for ``as_kind``: None for numpy, else the torch dtype."""
-    if isinstance(frames, np.ndarray):
-        return frames, None
-    return frames.detach().cpu().numpy(), frames.dtype
-
-
-def as_kind(array: np.ndarray, kind: Any) -> Any:
-    """``array`` back in the kind ``array_kind`` found: numpy as it is, torch as a tensor (no copy)."""
-    if kind is None:
-        return array
-    import torch
-
-    return torch.from_numpy(array)
+__all__ = ["Vocoder", "NetworkVocoder", "mel_input"]
 
 
 class Vocoder(StreamableBlock):

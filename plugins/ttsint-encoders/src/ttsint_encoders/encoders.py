@@ -1,4 +1,8 @@
-"""Encoders run an addon's encoder networks in dependency order; CustomizedEncoders, in parallel."""
+"""Encoders run an addon's encoder networks in dependency order; CustomizedEncoders, in parallel.
+
+All take either kind of arrays and return that kind (``arrays = "any"``): a front end's NumPy symbols
+run on ONNX Runtime with no torch (the torch runtime converts NumPy in and out), torch tensors stay torch.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from ttsint import BuildContext, Network, ParameterError, SequenceBlock, Sequenc
 
 class EncoderNetwork(SequenceBlock):
     """One encoder network as a sequence block: reads its inputs from the utterance, adds its outputs."""
+
+    arrays = "any"
 
     def __init__(self, network: Network) -> None:
         self.network = network
@@ -58,9 +64,10 @@ class Encoders(SequenceBlockContainer):
 class CustomizedEncoders(SequenceBlock):
     """Same contract and outputs as Encoders, but encoders that do not depend on each other run in parallel.
 
-    torch releases the GIL inside its kernels, so a thread pool overlaps the networks' work.
+    torch and ONNX Runtime release the GIL inside their kernels, so a thread pool overlaps the networks' work.
     """
 
+    arrays = "any"
     context_params = ("levels",)
 
     def __init__(self, levels: list[list[SequenceBlock]], threads: int | None = None) -> None:

@@ -1,6 +1,7 @@
 """Upsampler: repeats each symbol's encoding for its duration, making speech-length frames on demand.
 
-It computes in numpy, so a voice on ONNX Runtime imports no torch; torch tensors in give torch tensors out.
+It computes in NumPy and returns frames of the kind of the utterance's encoding (``arrays = "any"``):
+en-rms's NumPy encodings never touch torch, a torch voice's stay torch tensors.
 """
 
 from __future__ import annotations
@@ -9,20 +10,17 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 import numpy as np
-from ttsint import Chunk, ParameterError, Range, StreamableBlock, StreamError, Utterance
-
-
-def _numpy(x: Any) -> tuple[np.ndarray, bool]:
-    """``x`` as a numpy array, and whether it was a torch tensor."""
-    if isinstance(x, np.ndarray):
-        return x, False
-    return x.detach().cpu().numpy(), True
-
-
-def _torch(x: np.ndarray) -> Any:
-    import torch
-
-    return torch.from_numpy(x)
+from ttsint import (
+    Chunk,
+    ParameterError,
+    Range,
+    StreamableBlock,
+    StreamError,
+    Utterance,
+    is_torch,
+    to_numpy,
+    to_torch,
+)
 
 
 class Upsampler(StreamableBlock):
@@ -32,6 +30,7 @@ class Upsampler(StreamableBlock):
     """
 
     produces = "upsampled"
+    arrays = "any"
 
     def __init__(self, pace: Annotated[float, Range(0.1, 10)] = 1.0,
                  chunk_frames: Annotated[int, Range(1)] = 32, encoding: str = "text_encoding",
@@ -51,9 +50,9 @@ class Upsampler(StreamableBlock):
 
     def frame_counts(self, utt: Utterance) -> Any:
         """Integer frames per symbol (int64, the kind of ``durations``): durations / pace, rounded, >= 0."""
-        durations, was_torch = _numpy(utt[self.durations])
-        counts = self._counts(durations)
-        return _torch(counts) if was_torch else counts
+        durations = utt[self.durations]
+        counts = self._counts(to_numpy(durations))
+        return to_torch(counts) if is_torch(durations) else counts
 
     def symbol_frames(self, utt: Utterance) -> Any:
         """The frames each symbol lasts: what ``synth --timestamps`` times words with."""
@@ -66,8 +65,9 @@ class Upsampler(StreamableBlock):
         for key in (self.encoding, self.durations):
             if key not in utt:
                 raise StreamError(f"{self.type_name} needs {key!r} in the utterance; it has {sorted(utt)}")
-        encoding, was_torch = _numpy(utt[self.encoding])
-        counts = self._counts(_numpy(utt[self.durations])[0])
+        as_torch = is_torch(utt[self.encoding])
+        encoding = to_numpy(utt[self.encoding])
+        counts = self._counts(to_numpy(utt[self.durations]))
         if counts.shape[0] != encoding.shape[0]:
             raise StreamError(f"{self.type_name}: {counts.shape[0]} durations for "
                               f"{encoding.shape[0]} encodings")
@@ -77,7 +77,7 @@ class Upsampler(StreamableBlock):
         for start in range(0, total, self.chunk_frames):
             stop = min(start + self.chunk_frames, total)
             frames = encoding.take(symbol_of_frame[start:stop], axis=0)
-            yield Chunk(frames=_torch(frames) if was_torch else frames, start=start)
+            yield Chunk(frames=to_torch(frames) if as_torch else frames, start=start)
 
     def describe(self) -> str:
         return f"{self.type_name} (pace={self.pace}, chunk_frames={self.chunk_frames})"

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import torch
+import numpy as np
 import ttsint
 from ttsint import ConfigError, FrontendError, ParameterError, Utterance, normalize_text
 
@@ -188,7 +188,11 @@ def _cleaned_words(text: str, cleaned: str) -> tuple[list[int], list[int]]:
 
 
 class FlitePhones(ttsint.Frontend):
-    """Phonemizes with flite and maps phones onto the addon's inventory (``symbols`` or ``symbols_file``)."""
+    """Phonemizes with flite and maps phones onto the addon's inventory (``symbols`` or ``symbols_file``).
+
+    It returns numpy int64 arrays ("symbols", and "word_ids" when known); blocks that take torch tensors
+    get them converted by their container.
+    """
 
     type_name = "flite-phones"
 
@@ -232,7 +236,7 @@ class FlitePhones(ttsint.Frontend):
             raise FrontendError(f"flite produced phones this voice does not know: {unknown}")
         if not any(p != "pau" for p in phones):
             raise FrontendError(f"nothing to say: flite found no speech sounds in {text[:60]!r}")
-        utt: Utterance = {"symbols": torch.tensor([self._ids[p] for p in phones], dtype=torch.int64)}
+        utt: Utterance = {"symbols": np.array([self._ids[p] for p in phones], dtype=np.int64)}
         if word_ids is not None:
-            utt["word_ids"] = torch.tensor(word_ids, dtype=torch.int64)
+            utt["word_ids"] = np.array(word_ids, dtype=np.int64)
         return utt
