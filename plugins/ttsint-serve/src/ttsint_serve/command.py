@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Sequence
 
 import click
@@ -87,7 +88,6 @@ def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_cha
                                      "run a second `ttsint serve --wyoming ...` beside the Ray one")
         return _serve_on_ray(specs, host, port, max_streams, max_chars, workers, use_ray, ray_address,
                              replicas, voice_cpus, level, aliases)
-    import torch
     import uvicorn
 
     from .app import create_app
@@ -95,8 +95,14 @@ def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_cha
     from .scheduler import Scheduler
 
     workers = workers or os.cpu_count() or 1
-    # One thread per op inside each worker: the workers already use every core.
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    # One thread per op inside each worker: the workers already use every core. Voices whose blocks take
+    # NumPy on ONNX Runtime never import torch, so torch is told here only if something loaded it; a
+    # torch voice loaded later reads the same count from OMP_NUM_THREADS when it imports torch.
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    else:
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     logging.basicConfig(level=level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
     pool = VoicePool(specs)
     scheduler = Scheduler(workers=workers, max_streams=max_streams, headroom=headroom or None)
