@@ -7,6 +7,8 @@ test: two real ONNX networks (made with the ``onnx`` helper API, no torch) and b
 ``arrays = "numpy"``, registered by a plugin module the subprocess loads beside the installed ones,
 including core's ``WindowedNetworkBlock`` for the decoder. The same blocks declared "torch" must give
 the same audio, as torch tensors: the arrays contract converts at the boundary and changes no value.
+The installed ONNX voices (en-rms, Piper's en_US-joe-medium, Kokoro) are held to the same: a cold
+``ttsint synth`` with each imports no torch module.
 """
 
 from __future__ import annotations
@@ -309,3 +311,21 @@ def test_request_parameters_reach_the_blocks_without_copying_the_stack(
     assert len(alone[1.0]) - pause == 3 * (len(alone[3.0]) - pause)
     for speed in (1.0, 3.0):
         np.testing.assert_array_equal(np.concatenate(got[speed]), alone[speed])
+
+
+# Installed voices whose blocks all declare NumPy and whose networks run on onnxruntime: a cold
+# `ttsint synth` with each imports no torch (the figure issue 22 asks for, per voice).
+TORCH_FREE_VOICES = ["en-rms", "en_US-joe-medium", "kokoro-af_heart"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("voice", TORCH_FREE_VOICES)
+def test_a_cold_synth_with_an_installed_onnx_voice_imports_no_torch(voice: str, tmp_path: Path) -> None:
+    out = tmp_path / "hello.wav"
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "ttsint", "synth", "Hello world.",
+                           "--addon", voice, "-o", str(out), "--quiet"], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _torch_modules(done.stderr) == [], f"{voice}: a cold synth imported torch"
+    with wave.open(str(out)) as wav:
+        assert wav.getnframes() > wav.getframerate() // 2  # at least half a second of "Hello world."
