@@ -195,10 +195,10 @@ def test_word_timestamps_come_from_the_durations(fmt_server: Server, voice: str)
     frame = addon.hop_length / addon.sample_rate
     assert len(body["segments"]) == text.count(". ") + 1 and abs(len(audio) / rate - body["duration"]) < 1e-3
     said = [w["text"] for w in body["words"]]
-    # Every segment whose front end marks words is timed word for word (Kokoro's front end gives up on
-    # a sentence whose espeak-ng word groups it cannot match to the text: no words there, never wrong ones).
+    # Every segment is timed word for word, Kokoro's too (its front end aligns espeak-ng's word groups
+    # to the words, e06b925; before that a sentence it could not match lost all its words).
     timed = [seg for seg in body["segments"] if seg["words"]]
-    assert timed[0]["segment"] == 0 and (voice != "en-rms" or len(timed) == 4)
+    assert len(timed) == len(body["segments"]) and timed[0]["segment"] == 0
     assert said.index("dog,") == 8
     assert said == [w for seg in timed for w in seg["text"].split()]
     for seg in timed:
