@@ -155,7 +155,8 @@ class Scheduler:
     ``headroom`` is the share of the workers' time that admitted streams may need by measured cost
     (None: admit up to ``max_streams`` whatever the load). ``reserve`` is the audio, in seconds, that
     a running stream keeps in hand before a new stream's first chunk goes ahead of it; while a running
-    stream has less than a quarter of it in hand, new streams are refused. ``lead``
+    stream has less than a quarter of it in hand (past its first ``reserve`` seconds), or has run dry,
+    new streams are refused. ``lead``
     (None: no limit) paces each stream: one with more than ``lead`` seconds of audio beyond real time
     (since its first chunk) rests until it is back within it, so a consumer that takes chunks as fast as
     they come (Ray Serve's streaming handle, which has no flow control) holds at most about ``lead``
@@ -291,8 +292,10 @@ class Scheduler:
         if self.headroom is None or not others:
             return
         now = time.perf_counter()
-        behind = [s for s in others if s.first_chunk_at is not None and s.frame_rate
-                  and s._state != _PARKED and s.deadline < now + self.reserve / 4]
+        # A stream is behind once its listener has run dry, or has less than reserve/4 in hand after its
+        # first reserve seconds (before that it is still being topped up from its first chunk).
+        behind = [s for s in others if s.first_chunk_at is not None and s.frame_rate and s._state != _PARKED
+                  and s.deadline < now + (self.reserve / 4 if now - s.first_chunk_at > self.reserve else 0.0)]
         if behind:  # whatever the costs say, a listener has (all but) run dry: the workers are not keeping up
             raise CapacityError(self.max_streams, self._retry_after(len(behind)),
                                 f"the server is behind: {len(behind)} of its {len(others)} open "
