@@ -2,15 +2,11 @@
 
 PGHI is checked against an independent torch rendering of the same phases (GriffinLim with no
 iterations and PGHI phases: torch.istft over the whole utterance), the Upsampler against torch's
-repeat_interleave, and both kinds of input must give the same values, each in its own kind.
+repeat_interleave, and both kinds of input must give the same values, each in its own kind. That the
+CLI path imports no torch is tests/test_torch_free.py's (TORCH_FREE_VOICES).
 """
 
 from __future__ import annotations
-
-import subprocess
-import sys
-import wave
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,19 +86,3 @@ def test_flite_phones_gives_numpy_int64() -> None:
         assert type(utt[key]) is np.ndarray and utt[key].dtype == np.int64
     assert len(utt["symbols"]) == len(utt["word_ids"]) == 10
 
-
-@pytest.mark.slow
-def test_ttsint_synth_with_en_rms_imports_no_torch(tmp_path: Path) -> None:
-    """The cold CLI path of issue 28: front end, ONNX networks, NumPy blocks, WAV writer; no torch module."""
-    out = tmp_path / "hello.wav"
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "ttsint", "synth", "Hello world.", "-o",
-                           str(out)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
-    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()
-                if line.startswith("import time:")]
-    # The voice really ran (modules loaded by importlib.import_module, as the registry loads block
-    # classes, are not listed by -X importtime, but every `import` statement inside them is).
-    assert "onnxruntime" in imported and "ttsint_dsp.mel" in imported
-    assert [m for m in imported if m == "torch" or m.startswith("torch.")] == []
-    with wave.open(str(out)) as w:
-        assert w.getframerate() == 16000 and w.getnframes() == 74 * 256
