@@ -182,7 +182,7 @@ def overhead(bench: Bench, item: Item) -> None:
         nonlocal chunks
         got = list(pipeline.stream(utt, None))
         chunks = len(got)
-        return torch.cat([c.frames for c in got])
+        return torch.cat([ttsint.to_torch(c.frames) for c in got])  # en-rms makes NumPy
 
     if not torch.allclose(by_hand(), by_stack(), atol=1e-5):
         item.notes.append("the hand-written loop's mel differs from the stack's: figures not comparable")
@@ -258,7 +258,7 @@ def overhead_per_chunk(bench: Bench, item: Item, utt: ttsint.Utterance, decoder:
             nonlocal chunks
             got = list(voice.stream_utterance(utt))
             chunks = len(got)
-            return torch.cat([c.frames for c in got])
+            return torch.cat([ttsint.to_torch(c.frames) for c in got])  # en-rms makes NumPy
 
         if not torch.allclose(by_hand(), by_stack(), atol=1e-5):
             item.notes.append("small windows: the loop's mel differs from the stack's: not comparable")
@@ -340,7 +340,7 @@ def hand_written_loop(
 
     def by_hand() -> torch.Tensor:
         with torch.inference_mode():
-            tensors = dict(utt)
+            tensors = {k: ttsint.to_torch(v) for k, v in utt.items()}  # en-rms's front end: NumPy
             for net in encoders:
                 tensors.update(call(net, {n: tensors[n] for n in net.inputs if n != "mask"}))
             counts = upsampler.frame_counts(tensors)
@@ -738,7 +738,7 @@ def peers(bench: Bench, item: Item) -> None:
         first = first if first is not None else time.perf_counter() - start
         frames.append(chunk.frames)
     total = time.perf_counter() - start
-    audio = bench.audio_seconds(torch.cat(frames), voice.output_kind)
+    audio = bench.audio_seconds(torch.cat([ttsint.to_torch(f) for f in frames]), voice.output_kind)
     item.add("ttsint RTF", total / audio, "RTF", "ttsint RTF", total / audio)
     item.add("ttsint first audio", first or 0.0, "s", "ttsint first audio", first or 0.0)
     available = [p for p in PEERS.values() if p.available()]
@@ -766,7 +766,7 @@ def peers(bench: Bench, item: Item) -> None:
     for sentence in sentences:
         ref = words(sentence)
         n_words += len(ref)
-        errors["ttsint"] += edit_distance(ref, asr(voice.synthesize(sentence).numpy(), bench.rate))
+        errors["ttsint"] += edit_distance(ref, asr(ttsint.to_numpy(voice.synthesize(sentence)), bench.rate))
         for peer in available:
             spoken = peer.speak(sentence)
             errors[peer.name] += edit_distance(ref, asr(spoken.samples, spoken.rate))

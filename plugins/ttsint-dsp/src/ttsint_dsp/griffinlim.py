@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import torch
-from ttsint import Chunk, ParameterError, Range, Utterance, context_windows, crossfade
+from ttsint import Chunk, ParameterError, Range, Utterance, context_windows, crossfade, to_torch
 
 from .mel import MelInverse, stft_analysis
 from .pghi import pghi_phase
@@ -79,8 +79,9 @@ class GriffinLim(Vocoder):
 
     # -- one window ----------------------------------------------------------------------
     def magnitudes(self, mel: torch.Tensor) -> torch.Tensor:
-        """Linear STFT magnitudes [n_fft // 2 + 1, T] for log-mel frames [T, n_mels]."""
-        return self.inverse(mel)
+        """Linear STFT magnitudes [n_fft // 2 + 1, T] for log-mel frames [T, n_mels] (a NumPy mel, as a
+        NumPy voice's, is taken as a tensor: ``vocode`` may be called directly with one)."""
+        return self.inverse(to_torch(mel))
 
     def initial_phase(self, start: int, frames: int) -> torch.Tensor:
         """A pseudo-random phase [freqs, frames] fixed by the absolute frame index and the seed."""
