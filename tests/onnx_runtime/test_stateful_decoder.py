@@ -15,7 +15,8 @@ def test_stateful_decoder_on_onnxruntime_equals_windowed_torch(tmp_path):
                       "runtime": {"type": "onnxruntime", "cache_dir": str(tmp_path)}})
     assert onnx.block.streamable_block.stack[1].network.runtime.name == "onnxruntime"
     text = "Exact on onnxruntime too, chunk after chunk, with steps smaller than the lag."
-    want = ttsint.concat_chunks(windowed.block.stream(windowed.encode(text), None))
-    got = ttsint.concat_chunks(onnx.block.stream(onnx.encode(text), None))
+    # The windowed Decoder gives en-rms's NumPy, the StatefulDecoder (a torch block) tensors.
+    want = ttsint.to_torch(ttsint.concat_chunks(windowed.block.stream(windowed.encode(text), None)))
+    got = ttsint.to_torch(ttsint.concat_chunks(onnx.block.stream(onnx.encode(text), None)))
     assert got.shape == want.shape
     assert (got - want).abs().max().item() <= 1e-4
