@@ -388,6 +388,28 @@ def test_every_architecture_is_announced_with_its_language(every_voice_server: S
 
 
 @pytest.mark.slow
+def test_a_bad_kokoro_mix_gets_an_error_event_and_the_server_serves_on(every_voice_server: Server) -> None:
+    """A mix is made when a request first names it; one the plugin refuses (a pack nobody has) is a
+    voice-not-found error event naming the pack, never a dropped connection."""
+    voice_or_skip(every_voice_server, KOKORO)
+
+    async def main() -> tuple[Event | None, Event | None]:
+        async with AsyncTcpClient("127.0.0.1", every_voice_server.wyoming_port) as client:
+            voice = SynthesizeVoice(name="kokoro-af_heart*0.5+nobody_here*0.5")
+            await client.write_event(Synthesize("Hello there.", voice=voice).event())
+            refused = await read(client)
+        async with AsyncTcpClient("127.0.0.1", every_voice_server.wyoming_port) as client:
+            await client.write_event(Describe().event())
+            return refused, await read(client)
+
+    refused, info = run(main())
+    assert refused is not None and Error.is_type(refused.type), refused
+    error = Error.from_event(refused)
+    assert error.code == "voice-not-found" and "nobody_here" in error.text, error
+    assert info is not None and Info.is_type(info.type)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("voice", ["en-rms", PIPER, KOKORO])
 def test_an_llm_like_trickle_is_spoken_as_it_comes_on_every_architecture(every_voice_server: Server,
                                                                          voice: str) -> None:

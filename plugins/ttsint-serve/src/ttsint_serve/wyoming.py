@@ -35,6 +35,7 @@ from wyoming.tts import (
 )
 
 from .catalog import frontend_language, voice_languages
+from .errors import APIError
 from .listen import listen
 from .metrics import ServeMetrics
 from .pool import READY, ServedVoice, VoicePool
@@ -370,7 +371,10 @@ class WyomingServer:
         ready = [e for e in self.pool if e.status == READY]
         name = getattr(wanted, "name", None)
         if name:
-            entry = self.pool.find(name)
+            try:
+                entry = self.pool.find(name)  # a mix named here is made on first use, or refused
+            except APIError as exc:
+                raise WyomingError("voice-not-found", str(exc)) from None
             if entry is None:
                 raise WyomingError("voice-not-found", f"no voice {name!r}; this server has: "
                                    f"{', '.join(e.name for e in ready) or 'none'} (see describe)")
