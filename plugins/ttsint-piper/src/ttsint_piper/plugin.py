@@ -25,7 +25,7 @@ def ttsint_register_frontends(register: Callable[[str, Any], None]) -> None:
 
 @ttsint.hookimpl
 def ttsint_register_addons(register: Callable[[str, Any], None]) -> None:
-    from .importer import installed_voices  # finds voice packages without importing them
+    from ._installed import installed_voices  # finds voice packages without importing them (or NumPy)
 
     for name in installed_voices():
         if (ADDONS / name / "addon.toml").is_file():
