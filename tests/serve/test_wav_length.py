@@ -151,3 +151,64 @@ def test_wav_length_streamed_keeps_the_unknown_sizes_and_ssml_may_ask_for_exact(
     bad = httpx.post(every_voice_server.url + "/v1/audio/speech", timeout=60, json={
         "voice": "en-rms", "input": "Hi.", "response_format": "wav", "wav_length": "sometimes"})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "wav_length"
+
+
+def test_a_client_that_hangs_up_gets_no_padded_end(caplog: pytest.LogCaptureFixture) -> None:
+    """A cancelled stream ends its chunks early: that is the client going away, not a voice making fewer
+    samples than its durations said, so nothing is padded, finished or logged as such (the soak's log
+    was full of "made N samples fewer ... padded with silence" from its hang-ups). The in-process app
+    (``create_app``, real demo voice and scheduler) is driven over ASGI by a client that disconnects
+    after the first body."""
+    import asyncio
+    import json
+    import logging
+    import time
+
+    from starlette.testclient import TestClient
+    from ttsint_serve.app import create_app
+    from ttsint_serve.pool import VoicePool
+    from ttsint_serve.scheduler import Scheduler
+    from ttsint_serve.specs import parse_voice_spec
+
+    from .conftest import DEMO
+
+    pool = VoicePool([parse_voice_spec(f"{DEMO},name=demo-a")])
+    app = create_app(pool, Scheduler(workers=1, max_streams=4))
+    payload = json.dumps({"voice": "demo-a", "input": "This sentence goes on and on for a while. " * 6,
+                          "response_format": "wav", "wav_length": "exact"}).encode()
+
+    async def hang_up_after_the_first_body() -> list[dict]:
+        sent: list[dict] = []
+        first_body = asyncio.Event()
+        asked = iter([{"type": "http.request", "body": payload, "more_body": False}])
+
+        async def receive() -> dict:
+            request = next(asked, None)
+            if request is not None:
+                return request
+            await first_body.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.body":
+                first_body.set()
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/v1/audio/speech", "raw_path": b"/v1/audio/speech",
+                 "query_string": b"", "root_path": "", "headers": [(b"content-type", b"application/json")],
+                 "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80)}
+        await app(scope, receive, send)
+        return sent
+
+    with TestClient(app) as client:
+        deadline = time.monotonic() + 300
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "the demo voice did not load"
+            time.sleep(0.1)
+        caplog.set_level(logging.WARNING, logger="ttsint.serve")
+        sent = client.portal.call(hang_up_after_the_first_body)
+    assert sent[0]["status"] == 200 and dict(sent[0]["headers"])[b"x-ttsint-wav-length"] == b"exact"
+    bodies = [m for m in sent if m["type"] == "http.response.body"]
+    assert all(m["more_body"] for m in bodies), "a hung-up stream was finished as if whole"
+    assert "fewer than its durations" not in caplog.text

@@ -495,6 +495,8 @@ class AudioStream:
                     self.metrics.errors.labels(name, "mid_stream").inc()
                     _log_failure(speech.entry, stream, exc)
                     return  # the server logs that the response was not completed, and closes it
+                if chunk is None and (gone.is_set() or stream.cancelled):
+                    return  # cut short (the client went away): not finished, padded or logged as whole
                 if chunk is None:
                     last = self._pack(speech.finish())
                     if speech.req.sse:
