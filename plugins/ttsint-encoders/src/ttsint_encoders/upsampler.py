@@ -26,11 +26,14 @@ from ttsint import (
 class Upsampler(StreamableBlock):
     """Repeats each ``text_encoding`` vector by its ``durations`` (divided by ``pace``), chunk by chunk.
 
-    Only the frames of the chunk being made exist at any time; the whole upsampled sequence never does.
+    A request's ``speed`` (``Voice.stream(text, params={"speed": s})``) multiplies ``pace`` for that
+    request only. Only the frames of the chunk being made exist at any time; the whole upsampled
+    sequence never does.
     """
 
     produces = "upsampled"
     arrays = "any"
+    request_params = ("speed",)
 
     def __init__(self, pace: Annotated[float, Range(0.1, 10)] = 1.0,
                  chunk_frames: Annotated[int, Range(1)] = 32, encoding: str = "text_encoding",
@@ -44,14 +47,25 @@ class Upsampler(StreamableBlock):
         self.encoding = encoding
         self.durations = durations
 
-    def _counts(self, durations: np.ndarray) -> np.ndarray:
+    def _pace(self, utt: Utterance) -> np.float32:
+        """``pace`` times the request's ``speed`` when the utterance carries one."""
+        speed = utt.get("speed")
+        if speed is None:
+            return np.float32(self.pace)
+        value = float(to_numpy(speed))
+        if not 0.1 <= value <= 10:
+            raise ParameterError("speed", f"expected a number from 0.1 to 10, got {value:g}")
+        return np.float32(self.pace) * np.float32(value)
+
+    def _counts(self, durations: np.ndarray, utt: Utterance) -> np.ndarray:
         """Integer frames per symbol: durations / pace in float32, rounded half to even, never negative."""
-        return np.maximum(np.rint(durations.astype(np.float32) / np.float32(self.pace)), 0).astype(np.int64)
+        pace = self._pace(utt)
+        return np.maximum(np.rint(durations.astype(np.float32) / pace), 0).astype(np.int64)
 
     def frame_counts(self, utt: Utterance) -> Any:
         """Integer frames per symbol (int64, the kind of ``durations``): durations / pace, rounded, >= 0."""
         durations = utt[self.durations]
-        counts = self._counts(to_numpy(durations))
+        counts = self._counts(to_numpy(durations), utt)
         return to_torch(counts) if is_torch(durations) else counts
 
     def symbol_frames(self, utt: Utterance) -> Any:
@@ -67,7 +81,7 @@ class Upsampler(StreamableBlock):
                 raise StreamError(f"{self.type_name} needs {key!r} in the utterance; it has {sorted(utt)}")
         as_torch = is_torch(utt[self.encoding])
         encoding = to_numpy(utt[self.encoding])
-        counts = self._counts(to_numpy(utt[self.durations]))
+        counts = self._counts(to_numpy(utt[self.durations]), utt)
         if counts.shape[0] != encoding.shape[0]:
             raise StreamError(f"{self.type_name}: {counts.shape[0]} durations for "
                               f"{encoding.shape[0]} encodings")

@@ -19,6 +19,7 @@ from ttsint import (
     BuildContext,
     Chunk,
     ConfigError,
+    ParameterError,
     Range,
     SequenceBlock,
     StreamableBlock,
@@ -92,6 +93,7 @@ class KokoroNetwork(SequenceBlock):
 
     arrays = "numpy"
     context_params = ("session", "pack")
+    request_params = ("speed",)
 
     def __init__(self, session: KokoroSession, pack: np.ndarray,
                  speed: Annotated[float, Range(0.5, 2.0)] = 1.0,
@@ -136,7 +138,13 @@ class KokoroNetwork(SequenceBlock):
         import time
 
         start = time.perf_counter()
-        audio, durations = self.session.run(symbols, style_for(self.pack, tokens), self.speed)
+        speed = self.speed
+        if (requested := utt.get("speed")) is not None:  # a request's speed (Voice.stream params)
+            value = float(np.asarray(requested))
+            if not 0.1 <= value <= 10:
+                raise ParameterError("speed", f"expected a number from 0.1 to 10, got {value:g}")
+            speed *= value
+        audio, durations = self.session.run(symbols, style_for(self.pack, tokens), speed)
         with self._lock:
             self._calls += 1
             self._seconds += time.perf_counter() - start

@@ -94,14 +94,16 @@ class PiperEncoder(SequenceBlock):
     """Phoneme ids -> ``prior`` [frames, 192] and per-symbol ``durations`` (frames), one sentence at a time.
 
     ``noise_scale``, ``length_scale`` and ``noise_w`` default to the voice's ``.onnx.json``; ``speed``
-    divides ``length_scale``. With ``seed`` set, each sentence draws its noise from a generator seeded
-    with it, so a text gives the same audio on every run and on the streamed and whole paths; without
-    it, the noise differs from run to run, as in Piper. ``installed`` names an installed voice whose
-    cached import holds the networks (the plugin's own addon for it says so).
+    divides ``length_scale``, and so does a request's ``speed`` (``Voice.stream(text, params=...)``).
+    With ``seed`` set, each sentence draws its noise from a generator seeded with it, so a text gives
+    the same audio on every run and on the streamed and whole paths; without it, the noise differs from
+    run to run, as in Piper. ``installed`` names an installed voice whose cached import holds the
+    networks (the plugin's own addon for it says so).
     """
 
     arrays = "numpy"  # ONNX pieces: NumPy in and out, so a Piper voice never imports torch
     context_params = ("encoder", "prior")
+    request_params = ("speed",)
 
     def __init__(
         self,
@@ -156,14 +158,21 @@ class PiperEncoder(SequenceBlock):
         encoder, prior = _network(addon, "encoder", ctx), _network(addon, "prior", ctx)
         return cls(encoder=encoder, prior=prior, config=config, **params)
 
-    def scales(self) -> np.ndarray:
-        return np.array([self.noise_scale, self.length_scale / self.speed, self.noise_w], np.float32)
+    def scales(self, utt: Utterance | None = None) -> np.ndarray:
+        """noise_scale, length_scale / speed (times the request's ``speed`` if ``utt`` has one), noise_w."""
+        speed = self.speed
+        if utt is not None and (requested := utt.get("speed")) is not None:
+            value = float(ttsint.to_numpy(requested))
+            if not 0.1 <= value <= 10:
+                raise ParameterError("speed", f"expected a number from 0.1 to 10, got {value:g}")
+            speed *= value
+        return np.array([self.noise_scale, self.length_scale / speed, self.noise_w], np.float32)
 
     def forward(self, utt: Utterance) -> Utterance:
         ids = ttsint.to_numpy(utt["symbols"]).astype(np.int64)[None]
         phonemes = int(ids.shape[1])
         rng = np.random.default_rng(self.seed)
-        scales = self.scales()
+        scales = self.scales(utt)
         feed = {"input": ids, "input_lengths": np.array([phonemes], np.int64), "scales": scales}
         # Draw in graph order (the duration noise first), so a seed fixes every draw.
         for spec in self.noise:
