@@ -34,19 +34,33 @@ def test_voices_load_in_order_and_failures_are_kept(pool: VoicePool) -> None:
     assert pool.find("zzz") is None
 
 
-def test_speed_rebuilds_the_stack_with_every_pace_scaled(pool: VoicePool) -> None:
+def test_speed_is_a_request_parameter_and_a_paced_copy_only_for_stacks_that_do_not_read_it(
+        pool: VoicePool) -> None:
     entry = pool.find("a")
-    assert entry is not None and entry.supports_pace
-    assert entry.paced(1.0) is entry.voice
-    fast = entry.paced(2.0)
-    assert fast is entry.paced(2.0) and fast is not entry.voice
-    upsampler = fast.block.children()[0][1].streamable_block.stack[0]
-    assert upsampler.pace == 2.0
-    assert entry.voice.block.children()[0][1].streamable_block.stack[0].pace == 1.0
-    assert fast.addon is entry.voice.addon  # the networks are shared, not loaded again
-    entry._pace_paths = []
-    with pytest.raises(PaceUnsupported, match="speed 1.0"):
-        entry.paced(1.5)
+    assert entry is not None and entry.supports_pace and entry.paced_by_copy
+    # The demo's Upsampler reads the request's speed: the one built stack serves every speed.
+    assert "speed" in entry.voice.request_params
+    assert entry.paced(1.0) is entry.voice and entry.paced(2.0) is entry.voice
+    text = "One sentence here. And a second one."
+    lengths = {s: sum(c.frames.shape[0] for c in entry.stream(text, s)) for s in (1.0, 2.0)}
+    assert 1.8 <= lengths[1.0] / lengths[2.0] <= 2.1
+    assert not entry._paced  # no copy was built
+    # A stack with a pace block that does not read speed (a third-party block): a paced copy.
+    entry._reads_speed = False
+    try:
+        fast = entry.paced(2.0)
+        assert fast is entry.paced(2.0) and fast is not entry.voice and fast is entry.paced_copy(2.0)
+        upsampler = fast.block.children()[0][1].streamable_block.stack[0]
+        assert upsampler.pace == 2.0
+        assert entry.voice.block.children()[0][1].streamable_block.stack[0].pace == 1.0
+        assert fast.addon is entry.voice.addon  # the networks are shared, not loaded again
+        # Neither: one speed only.
+        entry._pace_paths = []
+        assert not entry.supports_pace
+        with pytest.raises(PaceUnsupported, match="speed 1.0"):
+            entry.paced(1.5)
+    finally:
+        entry._reads_speed = True
 
 
 def test_the_description_credits_each_block_to_its_plugin(pool: VoicePool) -> None:

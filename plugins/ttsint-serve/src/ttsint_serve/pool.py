@@ -47,6 +47,7 @@ class ServedVoice:
         self.error: str | None = None
         self.voice: ttsint.Voice | None = None
         self._pace_paths: list[str] = []
+        self._reads_speed = False
         self._paced: OrderedDict[float, ttsint.Voice] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -57,7 +58,13 @@ class ServedVoice:
 
     @property
     def supports_pace(self) -> bool:
-        """Whether ``speed`` other than 1.0 can be honoured: some block in the stack takes ``pace``."""
+        """Whether ``speed`` other than 1.0 can be honoured: a block reads the request's ``speed``
+        (``Voice.request_params``), or some block in the stack takes ``pace`` (a paced copy)."""
+        return self._reads_speed or self.paced_by_copy
+
+    @property
+    def paced_by_copy(self) -> bool:
+        """Whether some block in the stack takes ``pace``, so a paced copy of the stack can be built."""
         return bool(self._pace_paths)
 
     def load(self, registry: ttsint.Registry | None) -> None:
@@ -71,10 +78,21 @@ class ServedVoice:
                        f"--addon {self.spec.source}:stack.{_stack_length(voice)}.type=GriffinLim")
             raise ttsint.ConfigError("stack", message, source=str(voice.addon.path))
         self._pace_paths = _pace_paths(voice.addon.stack, voice.addon.registry or ttsint.get_registry())
+        self._reads_speed = "speed" in voice.request_params
         self.voice = voice
 
     def paced(self, speed: float) -> ttsint.Voice:
-        """The voice speaking ``speed`` times faster: every ``pace`` parameter in its stack multiplied by it.
+        """The voice that speaks ``speed`` times faster: the built voice itself when its blocks read the
+        request's ``speed`` (``stream`` passes it per request), else a paced copy (``paced_copy``)."""
+        if self.voice is None:
+            raise ttsint.TTSIntError(f"voice {self.name!r} is not loaded")
+        if speed == 1.0 or self._reads_speed:
+            return self.voice
+        return self.paced_copy(speed)
+
+    def paced_copy(self, speed: float) -> ttsint.Voice:
+        """A copy of the voice whose every ``pace`` parameter is multiplied by ``speed``: for stacks whose
+        blocks do not read the request's ``speed`` (third-party ones), and for SSML documents.
 
         Built stacks share the addon's loaded networks, so a paced copy costs only its blocks; the
         last few speeds asked for are kept.
@@ -107,7 +125,11 @@ class ServedVoice:
     def stream(self, text: str, speed: float = 1.0) -> ttsint.SpeechStream:
         """The chunks of ``text`` at ``speed``, for a scheduler worker to pull: each next sentence is readied
         in the pulling thread when it is reached (no look-ahead thread per request), so the scheduler
-        orders that work by deadline with every other stream's."""
+        orders that work by deadline with every other stream's. A voice whose blocks read ``speed`` gets
+        it as this request's parameter, on the one built stack."""
+        if speed != 1.0 and self._reads_speed:
+            assert self.voice is not None
+            return self.voice.stream(text, lookahead=False, params={"speed": float(speed)})
         return self.paced(speed).stream(text, lookahead=False)
 
     def describe(self) -> dict[str, Any]:

@@ -53,7 +53,7 @@ class PoolDocuments:
                        and e.voice.output_kind == "waveform"]
             if not entries:
                 raise ttsint.FrontendError("no voice that makes audio is ready to speak an SSML document")
-            voices = {e.name: e.paced(key) if e.supports_pace else e.voice for e in entries}
+            voices = {e.name: e.paced_copy(key) if e.paced_by_copy else e.voice for e in entries}
             document = ttsint.Document(voices, default=next(iter(voices)), allowed=list(voices))
             self._documents[key] = document
             while len(self._documents) > _SPEEDS_KEPT:
@@ -61,7 +61,7 @@ class PoolDocuments:
             return document
 
     def _paced_names(self) -> set[str]:
-        return {e.name for e in self.pool if e.supports_pace}
+        return {e.name for e in self.pool if e.paced_by_copy}
 
     def stream(self, text: str, voice: str, sample_rate: int, speed: float = 1.0) -> ttsint.DocumentStream:
         """The document ``text`` with ``voice`` outside any ``<voice>``, at ``sample_rate`` and ``speed``,
