@@ -86,8 +86,8 @@ def test_unknown_runtimes_suggest_and_say_what_to_install(toy_registry: ttsint.R
 
 
 def test_malformed_settings_name_their_path() -> None:
-    with pytest.raises(ttsint.ConfigError, match=r"--set: networks\.decoder\.runtime: expected a runtime name or a "
-                                                 r"table such as \{ type = \"onnxruntime\", threads = 1 \}, got 5"):
+    runtime = r"--set: networks\.decoder\.runtime: expected a runtime name or a table such as \{ type = "
+    with pytest.raises(ttsint.ConfigError, match=runtime + r"\"onnxruntime\", threads = 1 \}, got 5"):
         ttsint.load_addon("demo", {"networks.decoder.runtime": 5})
     with pytest.raises(ttsint.ConfigError, match=r"networks\.decoder\.device: expected a device name"):
         ttsint.load_addon("demo", {"networks.decoder.device": ["cpu"]})
