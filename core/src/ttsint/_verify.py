@@ -142,8 +142,14 @@ def _outputs(voice: Voice, texts: Sequence[str]) -> tuple[list[np.ndarray], str]
     block, kind = compared_block(voice)
     a = voice.addon
     guarded = OutputGuard(block, n_mels=a.n_mels, hop_length=a.hop_length, limits=a.limits)
-    outs = [to_numpy(concat_chunks(guarded.stream(voice.encode(t), None))).astype(np.float32) for t in texts]
-    return outs, kind
+    # Each text as synth speaks it: in the voice's segments (sentences, cut to what its networks take),
+    # so a long text never reaches a network whole (Kokoro takes at most ~510 tokens per call).
+    def spoken(text: str) -> np.ndarray:
+        utts = [utt for _, utt in voice.segments(text)] or [voice.encode(text)]
+        parts = [to_numpy(concat_chunks(guarded.stream(u, None))) for u in utts]
+        return np.concatenate(parts).astype(np.float32)
+
+    return [spoken(t) for t in texts], kind
 
 
 def verify_addon(addon: str, configurations: Sequence[Configuration], texts: Sequence[str],
