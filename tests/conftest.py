@@ -114,6 +114,7 @@ SLOW_FIXTURES = frozenset({
     "plugin_venv", "scaffolds",  # pip installs into a fresh venv
     "server", "default_server", "every_voice_server", "served", "ray_server",  # `ttsint serve` subprocesses
     "fuzz_results",  # hundreds of CLI runs
+    "quick",  # tests/bench: one `ttsint bench --quick` run (a minute on a quiet machine)
 })
 """A test that uses one of these is slow by what it sets up, whatever its body: it is marked so here,
 so `pytest -m "not slow"` (the fast tier) leaves it out without each test having to say so."""

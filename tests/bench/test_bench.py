@@ -59,6 +59,7 @@ def quick(tmp_path_factory) -> tuple[dict, Path, subprocess.CompletedProcess[str
     return json.loads((where / "b.json").read_text()), where, done
 
 
+@pytest.mark.slow
 def test_json_document_has_machine_and_every_item(quick):
     doc, _, _ = quick
     assert doc["schema"] == SCHEMA and doc["quick"] is True and doc["addon"] == "en-rms"

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 
 def ttsint(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -23,6 +24,7 @@ def test_synth_writes_npy_and_prints_stats(tmp_path):
     assert mel.ndim == 2 and mel.shape[1] == 80 and mel.shape[0] > 20
 
 
+@pytest.mark.slow
 def test_customized_encoders_give_the_same_mel(tmp_path):
     a, b = tmp_path / "a.npy", tmp_path / "b.npy"
     assert ttsint("synth", "Hello world.", "--addon", "demo", "-o", str(a)).returncode == 0
@@ -41,6 +43,7 @@ def test_synth_json_and_stdin():
     assert report["rtf"] > 0
 
 
+@pytest.mark.slow
 def test_synth_bad_input_is_one_clear_line_and_exit_1(tmp_path):
     result = ttsint("synth", "Привет", "--addon", "demo")
     assert result.returncode == 1

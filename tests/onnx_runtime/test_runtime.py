@@ -22,10 +22,12 @@ def pool() -> ttsint.RuntimePool:
     return ttsint.RuntimePool(ttsint.get_registry())
 
 
+@pytest.mark.slow
 def test_matches_torch_within_1e_4_at_every_length(addon: ttsint.Addon, onnx_cache: Path) -> None:
     check_runtime(OnnxRuntime(cache_dir=onnx_cache, threads=1), addon, lengths=(1, 7, 300, 2000))
 
 
+@pytest.mark.slow
 def test_converted_graph_keeps_the_length_axis_dynamic(addon: ttsint.Addon, onnx_cache: Path) -> None:
     runtimes = pool()
     for network in addon.networks.values():
@@ -49,6 +51,7 @@ print(json.dumps(run.report()))
 """
 
 
+@pytest.mark.slow
 def test_cache_is_reused_by_another_process(tmp_path: Path) -> None:
     def run() -> dict[str, object]:
         env = {k: v for k, v in os.environ.items() if k != "TTSINT_CACHE_DIR"}

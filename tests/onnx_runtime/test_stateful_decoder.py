@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import ttsint
 
 
+@pytest.mark.slow
 def test_stateful_decoder_on_onnxruntime_equals_windowed_torch(tmp_path):
     def mel_voice(decoder: dict) -> ttsint.Voice:
         voice = ttsint.Voice.load("en-rms", {"stack.0.streamable_block.stack.1": decoder})

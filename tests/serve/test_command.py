@@ -44,6 +44,7 @@ def test_a_port_in_use_is_reported(tmp_path) -> None:
     assert "cannot listen on 127.0.0.1:" in done.stderr and "--port" in done.stderr
 
 
+@pytest.mark.slow
 def test_sigterm_refuses_new_connections_and_lets_running_streams_finish(tmp_path) -> None:
     server = start_server(tmp_path, "--addon", DEMO, "--shutdown-timeout", "120")
     try:

@@ -33,6 +33,7 @@ async def burst(url: str) -> list[tuple[int, bytes, httpx.Headers]]:
         return await asyncio.wait_for(asyncio.gather(*(one() for _ in range(REQUESTS))), timeout=600)
 
 
+@pytest.mark.slow
 def test_a_hundred_at_once(loaded: Server) -> None:
     warm = asyncio.run(burst(loaded.url))  # the first burst grows the allocator's arenas
     assert {status for status, _, _ in warm} <= {200, 429}

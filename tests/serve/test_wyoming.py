@@ -285,6 +285,7 @@ class PortTaken(Exception):
     """The server exited because another process took its port between choosing and binding it."""
 
 
+@pytest.mark.slow
 def test_wyoming_alone_lets_a_running_synthesis_finish_on_sigterm(tmp_path: Path) -> None:
     # A shutdown timeout far beyond what the answer needs even on a loaded machine: the answer must
     # complete, so the default (30 s) would make the test depend on the machine's speed.
