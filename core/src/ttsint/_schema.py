@@ -91,7 +91,7 @@ def words(hint: Any, failed: Any = None) -> str:
         ranges = [e for e in extras if isinstance(e, Range)]
         ranges += [Range(e.ge, e.le) for e in extras if isinstance(e, msgspec.Meta)
                    and (e.ge is not None or e.le is not None)]
-        if ranges and base in (int, float) and not _nonfinite(failed):
+        if ranges and (base is int or (base is float and not _nonfinite(failed))):  # nan: 'a finite number'
             return ranges[0].describe(base is int)
         said = words(base, failed)
         if any(isinstance(e, msgspec.Meta) and e.min_length == 1 for e in extras) and said.startswith("a "):
