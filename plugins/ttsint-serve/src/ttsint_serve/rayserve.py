@@ -9,9 +9,11 @@ voices are not.
 
 The ingress mounts the same Starlette app as ``ttsint serve`` (``create_app``), with its voice pool
 and scheduler replaced by ``RemotePool`` and ``RemoteScheduler``: a request becomes a streaming
-handle call to the voice's deployment, and each chunk is forwarded as it arrives. Ray Serve's
-streaming handles have no flow control, so a replica makes an utterance at full speed and the
-ingress holds what its client has not read yet; a client that goes away cancels the replica's stream.
+handle call to the voice's deployment, and each chunk is forwarded as it arrives; a client that goes
+away cancels the replica's stream. Ray Serve's streaming handles have no back-pressure (and the
+ingress's ASGI ``send`` never blocks), so the flow control is the replica's: its scheduler makes each
+stream at most ``REPLICA_LEAD`` seconds of audio beyond real time. What a client slower than real time
+has not read waits in Ray Serve's HTTP proxy, at most the utterance (``max_chars`` bounds it).
 """
 
 from __future__ import annotations
