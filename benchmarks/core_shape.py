@@ -39,11 +39,15 @@ def public_names() -> int:
     return int(out.stdout)
 
 
+def _called(func: ast.expr) -> str | None:
+    """The name a call is made by: ``walk`` for ``walk(...)`` and for ``ttsint.walk(...)``."""
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+
+
 def _walks(func: ast.AST) -> bool:
     """Does this function reach into the block tree by hand? (``children()`` beside ``walk`` only asks
     whether a node is a leaf, so it does not count.)"""
-    calls_walk = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "walk"
-                     for n in ast.walk(func))
+    calls_walk = any(isinstance(n, ast.Call) and _called(n.func) in {"walk", "flows"} for n in ast.walk(func))
     for node in ast.walk(func):
         call = node.func if isinstance(node, ast.Call) else None
         if isinstance(call, ast.Attribute) and call.attr == "children" and not calls_walk:

@@ -420,3 +420,137 @@ def chunks_for(chunks: Iterator[Chunk] | None, block: Block) -> Iterator[Chunk] 
     """``chunks`` as ``block`` takes them: frames of its declared kind, on its device."""
     arrays = block.arrays
     return chunks_to(chunks, block.device, None if arrays == "any" else arrays)
+
+
+# -- questions asked of a tree, each answered through ``walk`` ------------------------------------------
+
+
+class Flow(NamedTuple):
+    """A streamable block of a tree as frames reach it, from ``flows``."""
+
+    node: Node
+    upstream_kind: str | None
+    """The kind of frames flowing into it (what the stream leaf before it makes)."""
+    kind: str | None
+    """The kind of frames it hands on."""
+    leaf: bool
+    """True when it nests no streamable block, so its chunks are made by it rather than by a child."""
+
+
+def flows(block: Block, upstream_kind: str | None = None) -> Iterator[Flow]:
+    """Each streamable block of the tree in ``walk`` order, with the kinds of frames flowing in and out.
+
+    Containers pass their upstream to their first streamable child and each child's chunks to the next,
+    so what flows into a block is what the last stream leaf before it made.
+    """
+    kind = upstream_kind
+    for node in walk(block):
+        b = node.block
+        if not isinstance(b, StreamableBlock):
+            continue
+        leaf = not any(isinstance(child, StreamableBlock) for _, child in b.children())
+        out = b.output_kind(kind)
+        yield Flow(node, kind, out, leaf)
+        if leaf:
+            kind = out
+
+
+def find(block: Block, match: type | Callable[[Block], bool]) -> Node | None:
+    """The first node of ``walk(block)`` whose block is a ``match`` (a class) or satisfies it (a predicate).
+
+    E.g. ``find(voice.block, SequenceBlock).block``, the voice's first sequence block."""
+    def test(b: Block) -> bool:
+        return isinstance(b, match) if isinstance(match, type) else bool(match(b))
+
+    return next((node for node in walk(block) if test(node.block)), None)
+
+
+def last_of_kind(block: Block, kind: str, upstream_kind: str | None = None) -> Node | None:
+    """The block that hands on the last frames of ``kind`` to flow in the tree (the outermost, when a
+    container and its last child both do); None when no ``kind`` flows. E.g. the mel before a vocoder."""
+    best: Node | None = None
+    for flow in flows(block, upstream_kind):
+        if flow.kind == kind and not (best is not None and _within(flow.node.path, best.path)):
+            best = flow.node
+    return best
+
+
+def replace(block: Block, path: str, *blocks: Block) -> Block:
+    """A copy of the tree with the block at ``path`` (a ``Node.path``) replaced by ``blocks``.
+
+    Several blocks only where it sits in a list (a label like ``stack[1]``): they are spliced in its
+    place. The tree passed in is untouched; the copy shares every block but the containers on the way.
+    """
+    chain = _chain(block, path)
+    made = list(blocks)
+    for parent, child in zip(reversed(chain[:-1]), reversed(chain[1:]), strict=True):
+        made = [_with_child(parent.block, child.label, made)]
+    if len(made) != 1:
+        raise ValueError(f"the root of a tree is one block, not {len(made)}")
+    return made[0]
+
+
+def cut(block: Block, path: str, *, after: bool = False) -> Block | None:
+    """The tree up to the block at ``path``: it streams what flows into that block (``after=True``: out
+    of it). None when nothing is left (the block at ``path`` takes the tree's own upstream).
+
+    Each list of blocks on the way from the root ends there; a container left with nothing to stream is
+    dropped, since what it passed on is its upstream. The copy shares its blocks, as ``replace``'s does.
+    """
+    chain = _chain(block, path)
+    kept: Block | None = chain[-1].block if after else None
+    for parent, child in zip(reversed(chain[:-1]), reversed(chain[1:]), strict=True):
+        slot = _slot(child.label)
+        if slot is not None:
+            name, index = slot
+            items = [*list(getattr(parent.block, name))[:index], *([] if kept is None else [kept])]
+            kept = _copied(parent.block, name, items) if items else None
+        elif kept is not None:
+            kept = _copied(parent.block, child.label, kept)
+    return kept
+
+
+def _within(path: str, ancestor: str) -> bool:
+    return ancestor == "" or path.startswith(ancestor + ".")
+
+
+def _chain(block: Block, path: str) -> list[Node]:
+    """The nodes from the root to the one at ``path``, through the one walk."""
+    chain = [node for node in walk(block) if node.path == path or _within(path, node.path)]
+    if not chain or chain[-1].path != path:
+        raise KeyError(f"no block at {path!r} in this tree")
+    return chain
+
+
+def _slot(label: str) -> tuple[str, int] | None:
+    """``("stack", 1)`` for a child labelled ``stack[1]`` (one of a list), None for a single child's label."""
+    name, bracket, index = label.partition("[")
+    return (name, int(index[:-1])) if bracket and index[:-1].isdigit() else None
+
+
+def _with_child(parent: Block, label: str, blocks: list[Block]) -> Block:
+    slot = _slot(label)
+    if slot is None:
+        if len(blocks) != 1:
+            raise ValueError(f"{label} holds one block, not {len(blocks)}")
+        return _copied(parent, label, blocks[0])
+    items = list(getattr(parent, slot[0]))
+    items[slot[1]:slot[1] + 1] = blocks
+    return _copied(parent, slot[0], items)
+
+
+def _copied(container: Block, name: str, value: Any) -> Block:
+    """A shallow copy of ``container`` holding ``value`` in the attribute its children's labels name.
+
+    When every constructor parameter is an attribute of that name (as in the core containers), the
+    constructor runs again on the copy, so whatever it derives from its children is derived anew.
+    """
+    import copy
+    import inspect
+
+    made = copy.copy(container)
+    setattr(made, name, value)
+    params = [p for p in inspect.signature(type(container).__init__).parameters.values()][1:]
+    if params and all(p.kind is p.POSITIONAL_OR_KEYWORD and hasattr(made, p.name) for p in params):
+        made.__init__(**{p.name: getattr(made, p.name) for p in params})  # type: ignore[misc]
+    return made

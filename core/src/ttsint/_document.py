@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ._arrays import is_torch, to_numpy
-from ._blocks import StreamableBlock, StreamableStack
+from ._blocks import StreamableBlock, find, last_of_kind, replace
 from ._data import Chunk, Utterance
 from ._errors import ConfigError, FrontendError
 from ._speech import SegmentInfo, SpeechStream
@@ -128,22 +128,18 @@ class MelPitch(StreamableBlock):
 
 
 def _with_pitch(voice: Voice) -> bool:
-    """Put MelPitch where the top-level stack hands mel to a vocoder; False if there is no such place."""
+    """Put MelPitch after the block that hands the last mel on to a vocoder; False if there is no place."""
     block = voice.block
-    if not isinstance(block, StreamableStack):
-        return False
-    kind: str | None = None
-    for i, part in enumerate(block.stack):
-        if isinstance(part, MelPitch):
-            return True
-        kind = part.output_kind(kind)
-        if kind == "mel" and i + 1 < len(block.stack):
-            a = voice.addon
-            fmax = getattr(a, "fmax", None) or a.sample_rate / 2
-            pitch = MelPitch(a.n_mels, getattr(a, "fmin", 0.0) or 0.0, fmax)
-            voice.block = StreamableStack([*block.stack[:i + 1], pitch, *block.stack[i + 1:]])
-            return True
-    return False
+    if find(block, MelPitch) is not None:
+        return True
+    mel = last_of_kind(block, "mel")
+    if mel is None or mel.path == "" or not mel.label.endswith("]"):
+        return False  # no mel, only mel, or a mel made where one block fits, not a list of them
+    a = voice.addon
+    fmax = getattr(a, "fmax", None) or a.sample_rate / 2
+    pitch = MelPitch(a.n_mels, getattr(a, "fmin", 0.0) or 0.0, fmax)
+    voice.block = replace(block, mel.path, mel.block, pitch)  # type: ignore[assignment]
+    return True
 
 
 @dataclass

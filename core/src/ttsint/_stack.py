@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._addon import Addon
 from ._arrays import cpu_device
-from ._blocks import Block, SequenceBlock, StreamableBlock, StreamablePipeline, StreamableStack, walk
+from ._blocks import Block, SequenceBlock, StreamableBlock, StreamableStack, flows, walk
 from ._errors import ConfigError
 from ._instantiate import check_parameters, constructor_parameters, instantiate, load_class
 from ._limits import MAX_NESTING
@@ -226,48 +226,37 @@ def check_stream_kinds(root: Block) -> None:
     The message names both blocks and where in the tree the block would fit, e.g. "Gain consumes mel;
     stack[1] produces waveform; put it at stack[0].streamable_block.stack[2]".
     """
-    for block, kind, source in _leaves(root, None, None):
+    source: str | None = None
+    for flow in flows(root):
+        if not flow.leaf:
+            continue
+        block, kind = flow.node.block, flow.upstream_kind
         need = block.consumes
-        if need == "any" or kind is None or kind == need:
-            continue
-        fits = [path for path, before in _positions(root, None) if before == need]
-        where = f"put it at {fits[0]}" if fits else f"nothing in this stack makes {need}"
-        message = f"{block.type_name} consumes {need}; {source} produces {kind}; {where}"
-        raise ConfigError(block.where, message)
-
-
-_Flow = tuple[StreamableBlock, "str | None", "str | None"]
-
-
-def _leaves(root: Block, kind: str | None, source: str | None) -> Iterator[_Flow]:
-    """Each streamable block that nests no streamable block, with the kind and path of what flows into it.
-
-    In a walk, the chunks a leaf receives are those of the leaf before it: containers pass their
-    upstream to their first streamable child and each child's chunks to the next.
-    """
-    for node in walk(root):
-        block = node.block
-        if not isinstance(block, StreamableBlock) or any(
-                isinstance(child, StreamableBlock) for _, child in block.children()):
-            continue
-        yield block, kind, source
-        kind, source = block.output_kind(kind), block.where
+        if not (need == "any" or kind is None or kind == need):
+            fits = [path for path, before in _positions(root, None) if before == need]
+            where = f"put it at {fits[0]}" if fits else f"nothing in this stack makes {need}"
+            message = f"{block.type_name} consumes {need}; {source} produces {kind}; {where}"
+            raise ConfigError(block.where, message)
+        source = block.where
 
 
 def _positions(block: Block, kind: str | None) -> Iterator[tuple[str, str | None]]:
-    """Each place a block could go in a stack, with the kind that flows there; nearest producer first."""
-    if isinstance(block, StreamablePipeline):
-        yield from _positions(block.streamable_block, kind)
-    if not isinstance(block, StreamableStack):
-        return
-    for child in block.stack:
-        if child.config_path:
-            yield child.config_path, kind
-        yield from _positions(child, kind)
-        kind = child.output_kind(kind)
-    last = block.stack[-1].config_path
-    if last and (m := re.fullmatch(r"(.*)\[(\d+)\]", last)):
-        yield f"{m.group(1)}[{int(m.group(2)) + 1}]", kind
+    """Each place in a list of blocks where a block could go, with the kind that flows there, in stream
+    order: before each listed block, and after the last of each list once the walk leaves it."""
+    after: list[tuple[int, str, str | None]] = []  # (depth, place, kind) of lists still open
+    for flow in flows(block, kind):
+        node = flow.node
+        place = node.block.config_path
+        while after and after[-1][0] >= node.depth:
+            _, end, end_kind = after.pop()
+            if end != place:  # else the list goes on: its next block stands there
+                yield end, end_kind
+        if place and node.label.endswith("]"):
+            yield place, flow.upstream_kind
+            if (m := re.fullmatch(r"(.*)\[(\d+)\]", place)):
+                after.append((node.depth, f"{m.group(1)}[{int(m.group(2)) + 1}]", flow.kind))
+    while after:
+        yield after.pop()[1:]
 
 
 def _kind_of(cls: type) -> type[Block]:

@@ -9,7 +9,7 @@ import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ._blocks import StreamableBlock, StreamablePipeline, StreamableStack, chunks_for, utterance_for
+from ._blocks import StreamableBlock, chunks_for, last_of_kind, replace, utterance_for
 from ._data import Chunk, Utterance
 
 __all__ = ["Sink", "Tee", "tap"]
@@ -44,7 +44,7 @@ class Tee(StreamableBlock):
         return self.block.output_kind(upstream_kind)
 
     def children(self) -> list[tuple[str, Any]]:
-        return [("tapped", self.block)]
+        return [("block", self.block)]  # the label names the attribute, as replace() needs
 
 
 def tap(block: StreamableBlock, kind: str, sink: Sink,
@@ -53,22 +53,9 @@ def tap(block: StreamableBlock, kind: str, sink: Sink,
 
     Built blocks keep no per-utterance state, so the new tree shares them; None when no ``kind`` flows.
     """
-    if block.output_kind(upstream_kind) == kind:
-        return Tee(block, sink)
-    if isinstance(block, StreamableStack):
-        kinds = [upstream_kind]
-        for child in block.stack:
-            kinds.append(child.output_kind(kinds[-1]))
-        for i in range(len(block.stack) - 1, -1, -1):
-            inner = tap(block.stack[i], kind, sink, kinds[i])
-            if inner is not None:
-                tapped = StreamableStack([*block.stack[:i], inner, *block.stack[i + 1:]])
-                tapped.config_path = block.config_path
-                return tapped
-    if isinstance(block, StreamablePipeline):
-        inner = tap(block.streamable_block, kind, sink, upstream_kind)
-        if inner is not None:
-            tapped_pipeline = StreamablePipeline(block.sequence_block, inner)
-            tapped_pipeline.config_path = block.config_path
-            return tapped_pipeline
-    return None
+    node = last_of_kind(block, kind, upstream_kind)
+    if node is None:
+        return None
+    tapped = replace(block, node.path, Tee(node.block, sink))  # type: ignore[arg-type]
+    assert isinstance(tapped, StreamableBlock)
+    return tapped

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ._arrays import to_numpy
-from ._blocks import Block, StreamableStack
+from ._blocks import Block, cut, last_of_kind
 from ._chunking import concat_chunks
 from ._errors import ConfigError
 from ._guard import OutputGuard
@@ -130,11 +130,10 @@ def compared_block(voice: Voice) -> tuple[Block, str]:
     """The part of the stack whose output is compared: up to the mel when a vocoder follows it (a
     vocoder's output is compared only when there is no mel before it), and what that output is."""
     block = voice.block
-    if isinstance(block, StreamableStack) and block.output_kind() != "mel":
-        for end in range(len(block.stack) - 1, 0, -1):
-            prefix = StreamableStack(block.stack[:end])
-            if prefix.output_kind() == "mel":
-                return prefix, "mel"
+    mel = last_of_kind(block, "mel") if block.output_kind() != "mel" else None
+    upto = cut(block, mel.path, after=True) if mel is not None else None
+    if upto is not None:
+        return upto, "mel"
     return block, voice.output_kind or "frames"
 
 
