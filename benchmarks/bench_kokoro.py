@@ -142,7 +142,7 @@ def main() -> None:
 
     voice = ttsint.Voice.load(f"kokoro-{args.voice}", {"stack.0.sequence_block.threads": args.threads,
                                                        "stack.0.sequence_block.precision": args.precision})
-    network = voice.block.sequence_block
+    network = ttsint.find(voice.block, ttsint.SequenceBlock).block
     frontend = voice.addon.frontend
     pack = addon_voice(voice.addon)
     with tempfile.TemporaryDirectory() as tmp:

@@ -29,11 +29,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     voice = ttsint.Voice.load(args.addon)
-    pipeline = voice.block if isinstance(voice.block, ttsint.StreamablePipeline) else voice.block.stack[0]
-    upsampler, decoder = pipeline.streamable_block.stack[:2]
+    pipeline = ttsint.find(voice.block, ttsint.StreamablePipeline).block
+    upsampler, decoder = [f.node.block for f in ttsint.flows(pipeline) if f.leaf][:2]
     words = "the quick brown fox jumps over the lazy dog and keeps on running "
     text = (words * (args.symbols // len(words) + 1))[: args.symbols]
-    utt = pipeline.sequence_block.forward(voice.encode(text))
+    utt = ttsint.find(pipeline, ttsint.SequenceBlock).block.forward(voice.encode(text))
     frames = torch.cat([c.frames for c in upsampler.stream(utt, None)])
     net, ctx = decoder.network, decoder.context_frames
 

@@ -34,6 +34,11 @@ STATEFUL = {"type": "StatefulDecoder", "chunk_frames": 4096, "first_chunk_frames
 STATEFUL_2 = {"type": "StatefulDecoder", "chunk_frames": 4096, "first_chunk_frames": 16, "chunk_growth": None}
 
 
+def _stream_leaves(block: ttsint.Block) -> list[ttsint.StreamableBlock]:
+    """The blocks that make the chunks, in stream order (an acoustic pipeline's: upsampler, decoder)."""
+    return [f.node.block for f in ttsint.flows(block) if f.leaf]
+
+
 def compare_decoders(addon: str, repeats: int) -> None:
     """Streaming ÷ whole-utterance CPU time (1 torch thread) of the acoustic stack with each decoder block.
 
@@ -49,13 +54,14 @@ def compare_decoders(addon: str, repeats: int) -> None:
     pipelines = {}
     for name, spec in (("windowed", WINDOWED), ("stateful", STATEFUL), ("stateful2", STATEFUL_2)):
         voice = ttsint.Voice.load(addon, {"stack.0.streamable_block.stack.1": spec})
-        pipelines[name] = voice.block.stack[0]
+        pipelines[name] = ttsint.find(voice.block, ttsint.StreamablePipeline).block
     windowed = pipelines["windowed"]
-    upsampler, decoder = windowed.streamable_block.stack[:2]
+    upsampler, decoder = _stream_leaves(windowed)[:2]
+    encoders = ttsint.find(windowed, ttsint.SequenceBlock).block
     utt = ttsint.Voice.load(addon).encode(text)
 
     def whole() -> torch.Tensor:
-        encoded = windowed.sequence_block.forward(utt)
+        encoded = encoders.forward(utt)
         return decoder.decode_all(ttsint.concat_chunks(upsampler.stream(encoded, None)))
 
     def first(pipeline: ttsint.StreamablePipeline) -> torch.Tensor:
@@ -67,11 +73,11 @@ def compare_decoders(addon: str, repeats: int) -> None:
     reference = whole()
     for name, pipeline in pipelines.items():
         diff = (ttsint.concat_chunks(pipeline.stream(utt, None)) - reference).abs().max().item()
-        print(f"{name}: {pipeline.streamable_block.stack[1].describe()}; max |stream - whole| = {diff:.2e}")
-    stateful = pipelines["stateful"].streamable_block.stack[1]
+        print(f"{name}: {_stream_leaves(pipeline)[1].describe()}; max |stream - whole| = {diff:.2e}")
+    stateful = _stream_leaves(pipelines["stateful"])[1]
 
     def stateful_whole() -> torch.Tensor:  # decoder_step in one call: that network's own whole cost
-        encoded = windowed.sequence_block.forward(utt)
+        encoded = encoders.forward(utt)
         return stateful.decode_all(ttsint.concat_chunks(upsampler.stream(encoded, None)))
 
     fns = {"whole": whole, "stateful whole": stateful_whole}
@@ -111,11 +117,12 @@ def main() -> None:
     words = "the quick brown fox jumps over the lazy dog and keeps on running "
     text = (words * (args.symbols // len(words) + 1))[: args.symbols]
     utt = voice.encode(text)
-    pipeline = voice.block if isinstance(voice.block, ttsint.StreamablePipeline) else voice.block.stack[0]
-    upsampler, decoder = pipeline.streamable_block.stack[:2]
+    pipeline = ttsint.find(voice.block, ttsint.StreamablePipeline).block
+    upsampler, decoder = _stream_leaves(pipeline)[:2]
+    encoders = ttsint.find(pipeline, ttsint.SequenceBlock).block
 
     def baseline() -> torch.Tensor:
-        encoded = pipeline.sequence_block.forward(utt)
+        encoded = encoders.forward(utt)
         frames = torch.cat([c.frames for c in upsampler.stream(encoded, None)])
         return decoder.decode_all(frames)
 
@@ -129,9 +136,7 @@ def main() -> None:
         return ttsint.concat_chunks(pipeline.stream(utt, None))
 
     custom = ttsint.Voice.load(args.addon, {"stack.0.sequence_block.type": "CustomizedEncoders"})
-    encoders = pipeline.sequence_block
-    parallel = (custom.block if isinstance(custom.block, ttsint.StreamablePipeline)
-                else custom.block.stack[0]).sequence_block
+    parallel = ttsint.find(custom.block, ttsint.SequenceBlock).block
 
     t_base = _median_seconds(baseline, args.repeats)
     t_first = _median_seconds(first_chunk, args.repeats)

@@ -107,3 +107,15 @@ def test_cut_streams_what_flows_into_or_out_of_a_block() -> None:
     # nothing before the first block: its input is the tree's own upstream
     assert cut(root, "stack[0].streamable_block.stack[0]") is None
     assert cut(root, "", after=True) is root
+
+
+def test_replace_names_a_container_whose_labels_are_not_its_attributes() -> None:
+    class Odd(StreamableBlock):
+        def __init__(self, inner: StreamableBlock) -> None:
+            self.inner = inner
+
+        def children(self) -> list[tuple[str, ttsint.Block]]:
+            return [("part[0]", self.inner)]
+
+    with pytest.raises(TypeError, match="Odd keeps its children elsewhere than in 'part'"):
+        replace(Odd(Makes("mel")), "part[0]", Makes("mel"))

@@ -503,7 +503,7 @@ def cut(block: Block, path: str, *, after: bool = False) -> Block | None:
         slot = _slot(child.label)
         if slot is not None:
             name, index = slot
-            items = [*list(getattr(parent.block, name))[:index], *([] if kept is None else [kept])]
+            items = [*_held(parent.block, name)[:index], *([] if kept is None else [kept])]
             kept = _copied(parent.block, name, items) if items else None
         elif kept is not None:
             kept = _copied(parent.block, child.label, kept)
@@ -534,9 +534,16 @@ def _with_child(parent: Block, label: str, blocks: list[Block]) -> Block:
         if len(blocks) != 1:
             raise ValueError(f"{label} holds one block, not {len(blocks)}")
         return _copied(parent, label, blocks[0])
-    items = list(getattr(parent, slot[0]))
+    items = list(_held(parent, slot[0]))
     items[slot[1]:slot[1] + 1] = blocks
     return _copied(parent, slot[0], items)
+
+
+def _held(container: Block, name: str) -> Any:
+    if not hasattr(container, name):
+        raise TypeError(f"{container.type_name} keeps its children elsewhere than in {name!r}: replace and "
+                        "cut need each child's label to name the attribute that holds it")
+    return getattr(container, name)
 
 
 def _copied(container: Block, name: str, value: Any) -> Block:
@@ -548,6 +555,7 @@ def _copied(container: Block, name: str, value: Any) -> Block:
     import copy
     import inspect
 
+    _held(container, name)
     made = copy.copy(container)
     setattr(made, name, value)
     params = [p for p in inspect.signature(type(container).__init__).parameters.values()][1:]

@@ -85,17 +85,15 @@ class Bench:
     ) -> tuple[ttsint.StreamablePipeline, ttsint.StreamableBlock, ttsint.StreamableBlock]:
         """The acoustic model's pipeline with its upsampler and decoder (of ``stack``, else the voice's)."""
         block = self.mel_block() if stack is None else mel_input(stack) or stack
-        pipeline = block if isinstance(block, ttsint.StreamablePipeline) else None
-        if pipeline is None and isinstance(block, ttsint.StreamableStack):
-            pipeline = next((b for b in block.stack if isinstance(b, ttsint.StreamablePipeline)), None)
-        inner = getattr(pipeline, "streamable_block", None)
-        stack = inner.stack if isinstance(inner, ttsint.StreamableStack) else []
-        if pipeline is None or len(stack) < 2 or not hasattr(stack[1], "network"):
+        found = ttsint.find(block, ttsint.StreamablePipeline)
+        pipeline = found.block if found is not None else None
+        parts = [f.node.block for f in ttsint.flows(pipeline) if f.leaf] if pipeline is not None else []
+        if pipeline is None or len(parts) < 2 or not hasattr(parts[1], "network"):
             raise ttsint.TTSIntError(
                 f"addon {self.addon!r}: this item needs a StreamablePipeline whose "
                 "streamable stack starts with an upsampler and a network decoder"
             )
-        return pipeline, stack[0], stack[1]
+        return pipeline, parts[0], parts[1]
 
     def audio_seconds(self, frames: torch.Tensor, kind: str | None) -> float:
         n = frames.shape[0] if kind == "waveform" else frames.shape[0] * self.hop
@@ -182,7 +180,7 @@ def overhead(bench: Bench, item: Item) -> None:
         nonlocal chunks
         got = list(pipeline.stream(utt, None))
         chunks = len(got)
-        return torch.cat([ttsint.to_torch(c.frames) for c in got])  # en-rms makes NumPy
+        return ttsint.to_torch(ttsint.concat_chunks(got))  # en-rms makes NumPy
 
     if not torch.allclose(by_hand(), by_stack(), atol=1e-5):
         item.notes.append("the hand-written loop's mel differs from the stack's: figures not comparable")
@@ -258,7 +256,7 @@ def overhead_per_chunk(bench: Bench, item: Item, utt: ttsint.Utterance, decoder:
             nonlocal chunks
             got = list(voice.stream_utterance(utt))
             chunks = len(got)
-            return torch.cat([ttsint.to_torch(c.frames) for c in got])  # en-rms makes NumPy
+            return ttsint.to_torch(ttsint.concat_chunks(got))  # en-rms makes NumPy
 
         if not torch.allclose(by_hand(), by_stack(), atol=1e-5):
             item.notes.append("small windows: the loop's mel differs from the stack's: not comparable")
@@ -368,8 +366,10 @@ def streaming(bench: Bench, item: Item) -> None:
     pipeline, upsampler, decoder = bench.acoustic_parts()
     utt = bench.voice.encode(bench.sample)
 
+    encoders = ttsint.find(pipeline, ttsint.SequenceBlock).block
+
     def whole() -> torch.Tensor:
-        encoded = pipeline.sequence_block.forward(utt)
+        encoded = encoders.forward(utt)
         frames = ttsint.concat_chunks(upsampler.stream(encoded, None))
         return decoder.network.run({decoder.input_name: frames})[decoder.network.outputs[0]]
 
@@ -498,10 +498,8 @@ def encoders(bench: Bench, item: Item) -> None:
         item.skipped = f"addon {bench.addon!r} has no two independent encoders"
         return
     custom = ttsint.Voice.load(bench.addon, {"stack.0.sequence_block.type": "CustomizedEncoders"})
-    parallel = mel_input(custom.block) or custom.block
-    parallel = parallel if isinstance(parallel, ttsint.StreamablePipeline) else pipeline
     utt = bench.voice.encode(bench.sample)
-    seq, par = pipeline.sequence_block, custom.block.stack[0].sequence_block
+    seq, par = (ttsint.find(b, ttsint.SequenceBlock).block for b in (pipeline, custom.block))
     for threads in (1, 2):
         with torch_threads(threads):
             times = interleaved_seconds(
@@ -733,12 +731,12 @@ def peers(bench: Bench, item: Item) -> None:
     text = bench.sample
     start = time.perf_counter()
     first = None
-    frames = []
+    chunks = []
     for chunk in voice.stream(text):
         first = first if first is not None else time.perf_counter() - start
-        frames.append(chunk.frames)
+        chunks.append(chunk)
     total = time.perf_counter() - start
-    audio = bench.audio_seconds(torch.cat([ttsint.to_torch(f) for f in frames]), voice.output_kind)
+    audio = bench.audio_seconds(ttsint.concat_chunks(chunks), voice.output_kind)
     item.add("ttsint RTF", total / audio, "RTF", "ttsint RTF", total / audio)
     item.add("ttsint first audio", first or 0.0, "s", "ttsint first audio", first or 0.0)
     available = [p for p in PEERS.values() if p.available()]

@@ -15,12 +15,12 @@ from ttsint import (
     Network,
     ParameterError,
     StreamableBlock,
-    StreamablePipeline,
-    StreamableStack,
     StreamError,
     Utterance,
     WindowedNetworkBlock,
     concat_chunks,
+    cut,
+    walk,
 )
 
 if TYPE_CHECKING:
@@ -168,16 +168,8 @@ def mel_input(block: StreamableBlock) -> StreamableBlock | None:
 
     Built blocks keep no per-utterance state, so the returned tree reuses them as they are.
     """
-    if isinstance(block, Vocoder):
-        return _Passthrough()
-    if isinstance(block, StreamableStack):
-        for i in range(len(block.stack) - 1, -1, -1):
-            inner = mel_input(block.stack[i])
-            if inner is not None:
-                head = block.stack[:i] + ([] if isinstance(inner, _Passthrough) else [inner])
-                return StreamableStack(head) if head else _Passthrough()
+    vocoders = [node for node in walk(block) if isinstance(node.block, Vocoder)]
+    if not vocoders:
         return None
-    if isinstance(block, StreamablePipeline):
-        inner = mel_input(block.streamable_block)
-        return None if inner is None else StreamablePipeline(block.sequence_block, inner)
-    return None
+    before = cut(block, vocoders[-1].path)
+    return before if isinstance(before, StreamableBlock) else _Passthrough()
