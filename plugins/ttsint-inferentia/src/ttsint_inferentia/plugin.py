@@ -16,6 +16,7 @@ _BLOCKS = {
 _RUNTIMES = {
     "cpu-static": "ttsint_inferentia.runtimes:CpuStaticRuntime",
     "neuron": "ttsint_inferentia.runtimes:NeuronRuntime",
+    "onnx-static": "ttsint_inferentia.onnx_static:OnnxStaticRuntime",
 }
 
 

@@ -7,30 +7,20 @@ pad their inputs to a few fixed shapes (NeuronEncoders, NeuronDecoder).
 from __future__ import annotations
 
 import importlib
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from ttsint import Executable, Network, Runtime, artifact_digest, default_cache_dir, write_atomic
+from ttsint import Network, Runtime, artifact_digest, default_cache_dir, write_atomic
+
+from .shapes import PerShapeExecutable, Signature, format_signature, signature
 
 __all__ = ["StaticRuntime", "CpuStaticRuntime", "NeuronRuntime", "StaticExecutable", "Signature", "signature",
            "format_signature"]
 
-Signature = tuple[tuple[tuple[int, ...], str], ...]
-"""(shape, dtype) of each positional input a module was compiled for."""
 
-
-def signature(inputs: Sequence[torch.Tensor]) -> Signature:
-    return tuple((tuple(int(d) for d in t.shape), str(t.dtype).removeprefix("torch.")) for t in inputs)
-
-
-def format_signature(sig: Signature) -> str:
-    return ", ".join(f"{dtype}[{'x'.join(map(str, shape))}]" for shape, dtype in sig)
-
-
-class StaticExecutable(Executable):
+class StaticExecutable(PerShapeExecutable):
     """One network on a fixed-shape runtime: a module per input signature, from memory, disk, or compiled now.
 
     Artifacts are keyed by the network file's SHA-256, the input shapes and dtypes, the runtime and its
@@ -39,43 +29,11 @@ class StaticExecutable(Executable):
 
     runtime: StaticRuntime
 
-    def __init__(self, network: Network, runtime: StaticRuntime) -> None:
-        super().__init__(network, runtime)
-        self._modules: dict[Signature, Any] = {}
-        self._shape_locks: dict[Signature, threading.Lock] = {}
-        self._lock = threading.Lock()  # guards the two dicts above; never held while compiling
-
-    def execute(self, tensors: Mapping[str, torch.Tensor]) -> Sequence[torch.Tensor]:
+    def execute(self, tensors: Mapping[str, torch.Tensor]) -> Any:
         args = tuple(tensors[n] for n in self.network.inputs)
-        sig = signature(args)
-        module = self._modules.get(sig)  # a shape already compiled is a lookup without a lock
-        if module is None:
-            module = self._module(sig, args)
+        module = self.program(signature(args), lambda: self._load_or_compile(args))
         with torch.inference_mode():
             return module(*args)
-
-    def _module(self, sig: Signature, args: tuple[torch.Tensor, ...]) -> Any:
-        """The module for ``sig``, loaded or compiled once; a compile blocks only calls of its own shape."""
-        with self._lock:
-            shape_lock = self._shape_locks.setdefault(sig, threading.Lock())
-        with shape_lock:
-            module = self._modules.get(sig)
-            if module is None:
-                module = self._load_or_compile(args)
-                with self._lock:
-                    self._modules[sig] = module
-        return module
-
-    def close(self) -> None:
-        """Forget the modules held in memory; the on-disk cache stays for the next process."""
-        with self._lock:
-            self._modules.clear()
-            self._shape_locks.clear()
-
-    @property
-    def shapes(self) -> list[str]:
-        """The input signatures compiled or loaded so far, e.g. ``int64[1x32], float32[1x32]``."""
-        return [format_signature(s) for s in self._modules]
 
     def artifact_path(self, args: Sequence[torch.Tensor]) -> Path:
         """Where the compiled artifact for these inputs lives in the cache directory."""
@@ -86,20 +44,17 @@ class StaticExecutable(Executable):
         shape = "x".join(map(str, sig[0][0])) if sig else "none"
         return runtime.cache_dir / f"{self.network.path.stem}-{shape}-{runtime.name}-{digest}{runtime.suffix}"
 
-    def _load_or_compile(self, args: tuple[torch.Tensor, ...]) -> Any:
+    def _load_or_compile(self, args: tuple[torch.Tensor, ...]) -> tuple[Any, bool]:
+        """(module, compiled): read back from the cache directory, else compiled now and saved there."""
         path = self.artifact_path(args)
         if path.is_file():
             try:
-                module = self.runtime.load_artifact(path)
+                return self.runtime.load_artifact(path), False
             except Exception:
                 pass  # a truncated or foreign file: compile again and replace it
-            else:
-                self.stats.add(cache_hits=1)
-                return module
         compiled = self.runtime.compile(self.network, args)
-        self.stats.add(compiles=1)
         write_atomic(path, lambda tmp: self.runtime.save_artifact(compiled, tmp))
-        return self.runtime.runnable(compiled)
+        return self.runtime.runnable(compiled), True
 
 
 class StaticRuntime(Runtime):
