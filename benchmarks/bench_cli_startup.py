@@ -10,11 +10,12 @@ median wall time of each and its ratio to the baseline's median (issue 9's targe
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
-import time
+from functools import partial
 from pathlib import Path
+
+from ttsint_bench.figures import interleaved_seconds
 
 SCRIPT = str(Path(sys.executable).parent / "ttsint")
 COMMANDS = {
@@ -25,26 +26,18 @@ COMMANDS = {
 }
 
 
-def wall(argv: list[str]) -> float:
-    begin = time.perf_counter()
+def run(argv: list[str]) -> None:
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - begin
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
-    for argv in COMMANDS.values():  # warm the file cache once
-        wall(argv)
-    times: dict[str, list[float]] = {name: [] for name in COMMANDS}
-    for _ in range(args.rounds):
-        for name, argv in COMMANDS.items():
-            times[name].append(wall(argv))
-    baseline = statistics.median(times['python -c "import torch"'])
+    medians = interleaved_seconds({name: partial(run, argv) for name, argv in COMMANDS.items()}, args.rounds)
+    baseline = medians['python -c "import torch"']
     print(f"{'command':28} {'median ms':>10} {'ratio to import torch':>22}")
-    for name, samples in times.items():
-        median = statistics.median(samples)
+    for name, median in medians.items():
         print(f"{name:28} {1000 * median:10.1f} {median / baseline:22.3f}")
 
 

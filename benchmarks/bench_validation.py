@@ -11,9 +11,11 @@ each and its ratio to the baseline's, then what each library says about three ba
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
+from functools import partial
+
+from ttsint_bench.figures import interleaved_seconds
 
 TIMED = """
 import time
@@ -94,16 +96,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
-    for code in IMPORTS.values():  # warm the file cache once
-        timed(code)
-    times: dict[str, list[float]] = {name: [] for name in IMPORTS}
-    for _ in range(args.rounds):
-        for name, code in IMPORTS.items():
-            times[name].append(timed(code))
-    baseline = statistics.median(times["import ttsint (baseline)"])
+    jobs = {name: partial(timed, code) for name, code in IMPORTS.items()}
+    medians = interleaved_seconds(jobs, args.rounds, clock=None)  # each job returns its child's own time
+    baseline = medians["import ttsint (baseline)"]
     print(f"{'in a fresh process':42} {'median ms':>10} {'ratio to import ttsint':>23}")
-    for name, samples in times.items():
-        median = statistics.median(samples)
+    for name, median in medians.items():
         print(f"{name:42} {1000 * median:10.1f} {median / baseline:23.2f}")
     print()
     print(subprocess.run([sys.executable, "-c", ERRORS], check=True, capture_output=True, text=True).stdout)

@@ -194,3 +194,17 @@ def test_unknown_item_is_one_clear_error(tmp_path):
     assert done.returncode == 1
     assert "no bench item 'vocoders'" in done.stderr and "vocoder" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_interleaved_samples_take_each_functions_own_time_without_a_clock() -> None:
+    from ttsint_bench.figures import interleaved_samples, interleaved_seconds
+
+    calls: list[str] = []
+
+    def job(name: str, seconds: float):
+        return lambda: calls.append(name) or seconds
+
+    times = interleaved_samples({"a": job("a", 2.0), "b": job("b", 0.5)}, repeats=3, clock=None)
+    assert times == {"a": [2.0] * 3, "b": [0.5] * 3}
+    assert calls == ["a", "b"] * 4  # one warm-up round, then interleaved
+    assert interleaved_seconds({"a": job("a", 3.0)}, repeats=2, clock=None)["a"] == 3.0
