@@ -13,7 +13,8 @@ other operator are refused when loaded. Inputs longer than the largest bucket ar
 overlap by the network's declared ``receptive_field`` and stitched, which is exact by the same argument.
 
 It pads for its blocks, so any block may use it: switching a network to it is a config change only, e.g.
-``ttsint verify en_US-joe-medium --vs "stack.0.streamable_block.stack.1.runtime=onnx-static"``.
+``ttsint verify en_US-joe-medium --vs "stack.0.sequence_block.seed=1" --vs "stack.0.sequence_block.seed=1
+stack.0.streamable_block.stack.1.runtime=onnx-static"`` (the seed: both runs draw the same noise).
 """
 
 from __future__ import annotations
