@@ -301,3 +301,21 @@ def test_a_first_party_command_that_is_not_installed_says_what_to_install(
     code, _, err = _run(capsys, "serve")
     assert code == 2
     assert "No such command 'serve'. 'serve' is provided by ttsint-serve: pip install ttsint-serve" in err
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["synth", "hello", "--addon", "demo", "--max-chars", "0"],
+     "error: --max-chars: expected a positive number of characters, got 0"),
+    (["synth", "hello", "--addon", "demo", "--max-chars", "-5"],
+     "error: --max-chars: expected a positive number of characters, got -5"),
+    (["verify", "demo", "--vs", "runtime=torch", "--tolerance", "-1"],
+     "error: --tolerance: expected a finite number >= 0, got -1.0"),
+    (["verify", "demo", "--vs", "runtime=torch", "--tolerance", "nan"],
+     "error: --tolerance: expected a finite number >= 0, got nan"),
+    (["verify", "demo", "--vs", "runtime=torch", "--tolerance", "inf"],
+     "error: --tolerance: expected a finite number >= 0, got inf"),
+])
+def test_option_values_are_checked_before_any_work(capsys: pytest.CaptureFixture[str], args: list[str],
+                                                   message: str) -> None:
+    code, _, err = _run(capsys, *args)
+    assert code == 1 and err.strip() == message

@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import math
 import os
 import sys
 import time
@@ -56,6 +55,18 @@ def _runtime_value(text: str | None) -> Any:
         raise ConfigError("--runtime", f"neither a runtime name nor valid JSON: {exc}",
                           "e.g. --runtime onnxruntime, or --runtime '{\"type\": \"onnxruntime\", "
                           "\"threads\": 2}'") from exc
+
+
+def _check_option(option: str, value: Any, hint: type, **meta: Any) -> None:
+    """An option's value checked by ``validate`` (the one check, msgspec's), as ``hint`` within ``meta``'s
+    bounds: a ConfigError naming the option and saying what it takes (``meta["description"]``)."""
+    from typing import Annotated
+
+    from msgspec import Meta
+
+    from ._schema import validate
+
+    validate(value, Annotated[hint, Meta(**meta)], option)
 
 
 class _Group(click.Group):
@@ -323,8 +334,8 @@ def synth(text: str | None, text_file: str | None, addon_name: str | None, sets:
     if addon_name is not None and not addon_name.strip():
         raise ConfigError("--addon", "the addon name is empty",
                           "name an addon (`ttsint voices` lists them), or leave --addon out for the best one")
-    if max_chars is not None and max_chars < 1:
-        raise ConfigError("--max-chars", f"expected a positive number of characters, got {max_chars}")
+    if max_chars is not None:
+        _check_option("--max-chars", max_chars, int, ge=1, description="a positive number of characters")
     if text_file is not None:
         try:
             text = _read_text(Path(text_file).read_bytes(), f"--text-file {text_file}")
@@ -486,8 +497,8 @@ def verify(addon: str, configurations: Sequence[str], texts: str, tolerance: flo
     from ._verify import parse_configuration, read_texts, verify_addon
 
     _warn_failures()
-    if not (math.isfinite(tolerance) and tolerance >= 0):
-        raise ConfigError("--tolerance", f"expected a finite number >= 0, got {tolerance!r}")
+    _check_option("--tolerance", tolerance, float, ge=0, le=sys.float_info.max,
+                  description="a finite number >= 0")
     configs = [parse_configuration(c) for c in configurations]
     if len(configs) == 1:
         configs.insert(0, parse_configuration(""))
