@@ -234,8 +234,9 @@ def mask_beyond_length(model: onnx.ModelProto, bucket: int, name: str) -> dict[s
 
 
 class OnnxStaticRuntime(Runtime):
-    """ONNX networks on fixed shapes: a session per bucket (``buckets``, default 16 to 1,024, 1.5x apart),
-    inputs padded to it, convolutions masked, outputs cropped; ``threads`` as for ``onnxruntime``.
+    """ONNX networks as one fixed-shape session per bucket; it pads, masks and crops for any block.
+
+    ``buckets`` default to 16 to 1,024 positions, 1.5x apart; ``threads`` as for ``onnxruntime``.
 
     Sessions are built on first use of a bucket and held in memory (built again by each process); the
     report counts them (``compiles``, ``compile_ms``, ``shapes``) and the padding (``padding_waste``).
