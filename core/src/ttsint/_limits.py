@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import ConfigError, StreamError
+from ._errors import StreamError
 
 __all__ = ["Limits", "read_limits", "check_symbol_frames", "MAX_NESTING"]
 
@@ -28,21 +28,12 @@ class Limits:
     source: str = "default"
 
 
-_LIMIT_KEYS = ("max_frames_per_symbol", "max_frames_per_utterance", "max_text_chars")
-
-
 def read_limits(config: Mapping[str, Any], source: str | None = None) -> Limits:
     """The addon's ``[limits]`` table with defaults; each value a positive integer, else a ConfigError."""
+    from ._schema import LimitsSpec, validate  # msgspec loads with the first config read, not before
+
     table = config.get("limits", {})
-    if not isinstance(table, dict):
-        raise ConfigError("limits", f"expected a table, got {table!r}", source=source)
-    unknown = sorted(set(table) - set(_LIMIT_KEYS))
-    if unknown:
-        raise ConfigError(f"limits.{unknown[0]}", "unknown key", f"accepted: {', '.join(_LIMIT_KEYS)}",
-                          source=source)
-    for key, value in table.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"limits.{key}", f"expected a positive integer, got {value!r}", source=source)
+    validate(table, LimitsSpec, "limits", source=source)
     return Limits(**table, source=f"{source}: limits" if table and source else "default")
 
 

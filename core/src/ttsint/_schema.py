@@ -29,7 +29,7 @@ import msgspec
 from ._errors import ConfigError, InvalidValue
 
 __all__ = ["Range", "validate", "words", "checked_type", "show", "AddonMeta", "NetworkSpec",
-           "FrontendSpec"]
+           "FrontendSpec", "LimitsSpec"]
 
 _FINITE = msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)  # NaN and ±inf fail both bounds
 _FLOAT = object()  # a float whose bounds are already set
@@ -308,6 +308,7 @@ def _optional(hint: Any, expected: str, what_to_do: str | None = None) -> Any:
 
 _NONEMPTY = msgspec.Meta(min_length=1)
 _POSITIVE = Annotated[int, msgspec.Meta(ge=1, description="a positive integer")]
+_LIMIT = Annotated[_POSITIVE | msgspec.UnsetType, msgspec.Meta(description="a positive integer")]
 _DIGEST = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{64}$")]  # a SHA-256, either case
 _NAMES = Annotated[list[str], msgspec.Meta(min_length=1, description="a non-empty list of tensor names")]
 
@@ -316,6 +317,14 @@ class FrontendSpec(msgspec.Struct, frozen=True):
     """``[frontend]``: ``type`` names the text front end; the other keys are its parameters."""
 
     type: str
+
+
+class LimitsSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[limits]``: each key a positive integer; a key left out keeps ``Limits``' default."""
+
+    max_frames_per_symbol: _LIMIT = msgspec.UNSET
+    max_frames_per_utterance: _LIMIT = msgspec.UNSET
+    max_text_chars: _LIMIT = msgspec.UNSET
 
 
 class AddonMeta(msgspec.Struct, frozen=True):
