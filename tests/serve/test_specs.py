@@ -36,3 +36,17 @@ def test_the_label_is_the_name_override_else_the_source() -> None:
 def test_bad_specs_name_the_option(text: str) -> None:
     with pytest.raises(ttsint.ConfigError, match="^--addon: "):
         parse_voice_spec(text)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (":name=x", "':name=x': source: expected an addon name or directory, got ''"),
+    ("  :stack.1.n_iter=8", "'  :stack.1.n_iter=8': source: expected an addon name or directory, got '  '"),
+    ("demo:name=", "'demo:name=': name: expected a non-empty voice name, got ''"),
+    ("demo:name= ", "'demo:name= ': name: expected a non-empty voice name, got ' '"),
+    ("demo:name=3", "'demo:name=3': name: expected a non-empty voice name, got 3"),
+])
+def test_a_bad_spec_says_which_part_and_what_it_takes(text: str, message: str) -> None:
+    with pytest.raises(ttsint.ConfigError) as info:
+        parse_voice_spec(text)
+    assert (info.value.path, info.value.message) == ("--addon", message)
+    assert (info.value.hint is not None) == message.startswith(repr(text) + ": source")

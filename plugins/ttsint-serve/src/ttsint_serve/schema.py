@@ -21,6 +21,7 @@ from .errors import APIError
 from .formats import FORMATS, AudioFormat
 
 __all__ = ["SpeechBody", "SpeechRequest", "parse_speech_request", "check_wyoming_event", "RayAppArgs",
+           "VoiceSpecParts",
            "MIN_SPEED", "MAX_SPEED", "MIN_RATE", "MAX_RATE", "MAX_INSTRUCTIONS", "WAV_LENGTHS"]
 
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
@@ -186,6 +187,22 @@ def check_wyoming_event(event_type: str, data: Any) -> str | None:
     except ttsint.InvalidValue as exc:
         return f"the {event_type!r} event's {str(exc)}".replace("'s : ", ": ")
     return None
+
+
+# -- the --addon spec (specs.parse_voice_spec) ----------------------------------------------------------
+
+_SPEC_FORM = ("write NAME or PATH, then optionally :KEY=VALUE,..., e.g. "
+              "--addon demo:name=demo-slow,stack.0.streamable_block.stack.0.pace=0.8")
+
+
+class VoiceSpecParts(msgspec.Struct, forbid_unknown_fields=True):
+    """``--addon NAME|PATH[:KEY=VALUE,...]`` once split: the addon, and the override serve reads itself
+    (``name``); the other overrides are the addon's config keys, checked when it loads."""
+
+    source: Annotated[str, Meta(pattern=_SOMETHING, description="an addon name or directory",
+                                extra={"hint": _SPEC_FORM})]
+    name: Annotated[Annotated[str, Meta(pattern=_SOMETHING)] | None,
+                    Meta(description="a non-empty voice name")] = None
 
 
 # -- serve run's application builder (rayserve.build_app) ---------------------------------------------

@@ -37,11 +37,12 @@ def parse_voice_spec(text: str) -> VoiceSpec:
     """Parse ``NAME|PATH[:KEY=VALUE,...]``; values are read as JSON when they parse, like ``--set``."""
     match = _OVERRIDES_START.search(text)
     source, rest = (text[:match.start()], text[match.end():]) if match else (text, "")
-    if not source.strip():
-        raise ttsint.ConfigError("--addon", f"{text!r} names no addon",
-                                 "write NAME or PATH, then optionally :KEY=VALUE,..., e.g. "
-                                 "--addon demo:name=demo-slow,stack.0.streamable_block.stack.0.pace=0.8")
     overrides = dict(ttsint.parse_override(item) for item in _NEXT_OVERRIDE.split(rest)) if rest else {}
-    if "name" in overrides and not (isinstance(overrides["name"], str) and overrides["name"].strip()):
-        raise ttsint.ConfigError("--addon", f"{text!r}: name= must be a non-empty voice name")
+    from .schema import VoiceSpecParts  # msgspec, only once a spec is read (not when the command registers)
+
+    try:
+        ttsint.validate({"source": source, "name": overrides.get("name")}, VoiceSpecParts,
+                        error=ttsint.InvalidValue)
+    except ttsint.InvalidValue as exc:
+        raise ttsint.ConfigError("--addon", f"{text!r}: {exc.path}: {exc.message}", exc.hint) from None
     return VoiceSpec(source.strip(), overrides, text)
