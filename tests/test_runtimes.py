@@ -164,3 +164,24 @@ def test_cuda_runs_the_same_mel_as_the_cpu() -> None:
     cpu, cuda = ttsint.Voice.load("demo"), ttsint.Voice.load("demo", device="cuda")
     assert {b.executable.runtime.device_name for b in cuda.bindings} == {"cuda"}
     assert float((cpu.synthesize(text) - cuda.synthesize(text)).abs().max()) <= 1e-4
+
+
+@pytest.mark.parametrize(("value", "parsed"), [
+    ("onnxruntime", ("onnxruntime", {})),
+    ({"type": "onnxruntime", "threads": 2}, ("onnxruntime", {"threads": 2})),
+])
+def test_a_runtime_setting_is_a_name_or_a_table_with_a_type(value: object, parsed: tuple) -> None:
+    from ttsint._runtimes import parse_runtime
+
+    assert parse_runtime(value, "runtime") == parsed
+
+
+@pytest.mark.parametrize("value", ["", {"type": 3}, {"type": ""}, {"threads": 2}, 5, None, ["torch"]])
+def test_a_malformed_runtime_setting_is_named_at_its_path_as_a_whole(value: object) -> None:
+    from ttsint._runtimes import parse_runtime
+
+    with pytest.raises(ttsint.ConfigError) as info:
+        parse_runtime(value, "networks.decoder.runtime")
+    assert info.value.path == "networks.decoder.runtime"
+    assert info.value.message == f"expected a runtime name or a table with a 'type' key, got {value!r}"
+    assert info.value.hint.startswith('e.g. runtime = "onnxruntime"')

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ._arrays import cpu_device
-from ._errors import AddonError, ConfigError, PluginError, TTSIntError
+from ._errors import AddonError, ConfigError, InvalidValue, PluginError, TTSIntError
 from ._stats import RunStats
 
 if TYPE_CHECKING:
@@ -205,13 +205,15 @@ def _absent_reason(dev: torch.device) -> str:
 
 def parse_runtime(value: Any, path: str) -> tuple[str, dict[str, Any]]:
     """A ``runtime`` setting, a name or a table ``{type = NAME, option = value}``, as (name, options)."""
-    if isinstance(value, str) and value:
+    from ._schema import RUNTIME, RUNTIME_HINT, show, validate, words  # msgspec: once a runtime is named
+
+    try:
+        validate(value, RUNTIME, error=InvalidValue)
+    except InvalidValue:  # said of the whole setting: a table's only fault can be its type
+        raise ConfigError(path, f"expected {words(RUNTIME)}, got {show(value)}", RUNTIME_HINT) from None
+    if isinstance(value, str):
         return value, {}
-    if isinstance(value, Mapping) and isinstance(value.get("type"), str) and value["type"]:
-        return value["type"], {k: v for k, v in value.items() if k != "type"}
-    raise ConfigError(path, f"expected a runtime name or a table with a 'type' key, got {value!r}",
-                      'e.g. runtime = "onnxruntime" or runtime = { type = "onnxruntime", threads = 2 }; '
-                      "`ttsint runtimes` lists the names")
+    return value["type"], {k: v for k, v in value.items() if k != "type"}
 
 
 @dataclass(frozen=True)

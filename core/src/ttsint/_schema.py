@@ -29,7 +29,8 @@ import msgspec
 from ._errors import ConfigError, InvalidValue
 
 __all__ = ["Range", "validate", "words", "checked_type", "show", "AddonMeta", "NetworkSpec",
-           "FrontendSpec", "LimitsSpec"]
+           "FrontendSpec", "LimitsSpec", "RuntimeTable", "RUNTIME",
+           "RUNTIME_HINT"]
 
 _FINITE = msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)  # NaN and ±inf fail both bounds
 _FLOAT = object()  # a float whose bounds are already set
@@ -317,6 +318,19 @@ class FrontendSpec(msgspec.Struct, frozen=True):
     """``[frontend]``: ``type`` names the text front end; the other keys are its parameters."""
 
     type: str
+
+
+class RuntimeTable(msgspec.Struct, frozen=True):
+    """A ``runtime`` given as a table: ``type`` names the runtime; its other keys are its options."""
+
+    type: Annotated[str, _NONEMPTY]
+
+
+RUNTIME_HINT = ('e.g. runtime = "onnxruntime" or runtime = { type = "onnxruntime", threads = 2 }; '
+                "`ttsint runtimes` lists the names")
+RUNTIME = Annotated[Annotated[str, _NONEMPTY] | RuntimeTable, msgspec.Meta(
+    description="a runtime name or a table with a 'type' key", extra={"hint": RUNTIME_HINT})]
+"""A ``runtime`` setting, at any level (network, block, voice, ``--runtime``)."""
 
 
 class LimitsSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
