@@ -109,10 +109,10 @@ def test_onnx_inspection_refuses_external_data_and_custom_operators() -> None:
 
 @pytest.mark.slow
 def test_a_cold_synth_never_imports_the_pt2_deserializer(tmp_path: Path) -> None:
-    probe = ("import runpy, sys\n"
-             "sys.argv = ['ttsint', 'synth', 'Hello world.', '-o', sys.argv[1], '--stats']\n"
-             "try:\n    runpy.run_module('ttsint', run_name='__main__')\n"
-             "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+    # run(), not main(): main ends the process itself, before a probe after it could look
+    probe = ("import sys\nfrom ttsint.cli import run\n"
+             "code = run(['synth', 'Hello world.', '-o', sys.argv[1], '--stats'])\n"
+             "assert not code, code\n"
              "print('SERDE', 'torch._export.serde.serialize' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "hello.wav")], capture_output=True,
                           text=True, timeout=300)
@@ -120,3 +120,80 @@ def test_a_cold_synth_never_imports_the_pt2_deserializer(tmp_path: Path) -> None
     assert "SERDE False" in done.stdout, done.stdout
     assert "load " in done.stdout and "(addon, networks, stack), then synthesis:" in done.stdout
     assert (tmp_path / "hello.wav").stat().st_size > 20_000
+
+
+# -- what inspection found, remembered by digest (_cache.remembered_inspection) ---------------------
+
+@pytest.fixture
+def counted_inspections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A fresh cache directory, and the labels of the files check_archive inspects from now on."""
+    import ttsint._network as network
+
+    monkeypatch.setenv("TTSINT_CACHE_DIR", str(tmp_path / "cache"))
+    seen: list[str] = []
+    real = network.check_archive
+
+    def counting(data: bytes, suffix: str, label: str) -> object:
+        seen.append(label.rsplit(": ", 1)[-1])
+        return real(data, suffix, label)
+
+    monkeypatch.setattr(network, "check_archive", counting)
+    return seen
+
+
+def _records(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "cache" / "inspected").glob("*.json"))
+
+
+def test_a_second_load_reads_what_inspection_found_instead_of_inspecting_again(
+        tmp_path: Path, counted_inspections: list[str]) -> None:
+    first = ttsint.load_addon("en-rms")
+    assert sorted(counted_inspections) == ["decoder.pt2", "decoder_step.pt2", "duration_predictor.pt2",
+                                           "text_encoder.pt2"]
+    assert len(_records(tmp_path)) == 4
+    counted_inspections.clear()
+    second = ttsint.load_addon("en-rms")
+    assert counted_inspections == []
+    for name, net in first.networks.items():
+        assert second.networks[name].signature == net.signature
+        assert second.networks[name].specs == net.specs
+    assert second.networks["decoder_step"].input_specs()["state"] == ((1, 193, 124), torch.float32)
+    with ttsint.Voice.load(second) as voice:  # the shipped ONNX forms: inspected once, then remembered
+        voice.synthesize("Hi.")
+    assert sorted(counted_inspections) == ["decoder.onnx", "duration_predictor.onnx", "text_encoder.onnx"]
+
+
+def test_a_record_anyone_else_could_have_written_is_not_believed(
+        tmp_path: Path, counted_inspections: list[str]) -> None:
+    ttsint.load_addon("en-rms")
+    records = _records(tmp_path)
+    records[0].chmod(0o666)  # writable by others
+    other = records[2].read_text(encoding="utf-8")
+    records[1].write_text(other, encoding="utf-8")  # another file's findings under this file's digest
+    counted_inspections.clear()
+    ttsint.load_addon("en-rms")
+    assert len(counted_inspections) == 2
+
+
+def test_changed_inspecting_code_inspects_again(tmp_path: Path, counted_inspections: list[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import ttsint._network as network
+
+    ttsint.load_addon("en-rms")
+    counted_inspections.clear()
+    monkeypatch.setattr(network, "_inspector", lambda: "a stricter inspection")
+    ttsint.load_addon("en-rms")
+    assert len(counted_inspections) == 4
+
+
+def test_a_refused_file_is_never_remembered(tmp_path: Path, counted_inspections: list[str]) -> None:
+    addon = _copy_en_rms(tmp_path)
+    evil = helper.make_node("Evil", ["x", "w"], ["y"], domain="com.evil")
+    (addon / "decoder.onnx").write_bytes(_model(evil, domain="com.evil"))
+    ttsint.stamp_digests(addon / "addon.toml")  # the digests match: inspection is the defence here
+    for _ in range(2):
+        with pytest.raises(ttsint.ArchiveError, match="needs a custom operator library"):
+            ttsint.Voice.load(addon)
+    assert counted_inspections.count("decoder.onnx") == 2
+    digest = ttsint.sha256_hex((addon / "decoder.onnx").read_bytes())
+    assert not [r for r in _records(tmp_path) if r.name.startswith(digest)]

@@ -1,7 +1,8 @@
 """On-disk cache of files made from networks (compiled or converted): keyed by content, written atomically.
 
 Runtimes that turn an exported network into something else (a fixed-shape compile, an ONNX graph) share
-it, so another process with the same cache directory reuses the work instead of repeating it.
+it, so another process with the same cache directory reuses the work instead of repeating it. Loading an
+addon keeps here what inspecting each network file found (``remembered_inspection``), by the file's digest.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["default_cache_dir", "file_sha256", "artifact_digest", "write_atomic"]
+__all__ = ["default_cache_dir", "file_sha256", "artifact_digest", "write_atomic", "remembered_inspection"]
 
 _hashes: dict[tuple[str, int, int], str] = {}
 _lock = threading.Lock()
@@ -66,3 +68,53 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+_RECORD_BYTES = 1 << 20
+
+
+def remembered_inspection(digest: str, suffix: str, inspector: str, inspect: Callable[[], Any],
+                          decode: Callable[[Any], Any]) -> Any:
+    """``decode`` of what ``inspect()`` found in the file whose SHA-256 is ``digest``: a JSON-able record that
+    a later process with the same bytes and the same inspecting code (``inspector``, a digest of that code)
+    reads from the cache instead of inspecting again. ``inspect`` raises for a refused file, so only files
+    that passed are remembered; the caller has checked ``digest`` against the bytes it holds.
+
+    A record counts only if it is a regular file, owned by this user and writable by nobody else, and names
+    this digest, suffix and inspector; anything else (unreadable, foreign, malformed) means inspecting again.
+    An unwritable cache costs the next process the same inspection, nothing more.
+    """
+    path = default_cache_dir() / "inspected" / f"{digest}{suffix}.json"
+    record = _read_record(path)
+    if (isinstance(record, dict) and record.get("sha256") == digest and record.get("suffix") == suffix
+            and record.get("inspector") == inspector):
+        try:
+            return decode(record["found"])
+        except (KeyError, IndexError, TypeError, ValueError):
+            pass
+    found = inspect()
+    value = decode(found)
+    text = json.dumps({"sha256": digest, "suffix": suffix, "inspector": inspector, "found": found})
+    try:
+        write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    return value
+
+
+def _read_record(path: Path) -> Any:
+    """The JSON in ``path`` if only this user could have written it (``remembered_inspection``), else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except (OSError, ValueError):
+        return None
+    with os.fdopen(fd, "rb") as f:
+        try:
+            info = os.fstat(f.fileno())
+            owner = os.getuid() if hasattr(os, "getuid") else info.st_uid
+            if (not stat.S_ISREG(info.st_mode) or info.st_uid != owner or info.st_mode & 0o022
+                    or info.st_size > _RECORD_BYTES):
+                return None
+            return json.loads(f.read())
+        except (OSError, ValueError, RecursionError):
+            return None

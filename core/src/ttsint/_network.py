@@ -10,6 +10,9 @@ those directly. Loading an addon imports no torch.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import functools
+import hashlib
 import io
 import threading
 from collections.abc import Mapping, Sequence
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._arrays import batch, dtype_name, is_torch, unbatch
+from ._cache import remembered_inspection
 from ._errors import AddonError, ConfigError
 from ._integrity import (
     GraphSignature,
@@ -39,6 +43,9 @@ __all__ = ["Network", "network_levels", "load_network", "NETWORK_FORMATS"]
 
 NETWORK_FORMATS = (".pt2", ".pt", ".onnx")
 _LAZY = ("module", "program")
+# torch.export.load keeps its deserializer in a global ("_CURRENT_DESERIALIZER is already set" when two
+# threads load at once, as a server loading its voices in parallel does): programs deserialize one at a time.
+_DESERIALIZE = threading.Lock()
 
 
 def _ones_mask(net: Network, tensors: Mapping[str, Any], batched: bool) -> Any:
@@ -86,7 +93,7 @@ class _TorchProgram:
                     # Weights loaded in a caller's inference mode would be inference tensors, which no
                     # runtime can re-export or trace later, in any thread; an addon's networks are the
                     # same whoever loads them.
-                    with torch.inference_mode(False):
+                    with _DESERIALIZE, torch.inference_mode(False):
                         program = torch.export.load(io.BytesIO(data))
                         self._loaded = (program, program.module())
                 except Exception as exc:
@@ -111,11 +118,12 @@ class OnnxForm:
         """The file's bytes, checked against the digest, inspected, and its inputs and outputs compared with
         the config: what is handed to ONNX Runtime."""
         data = _read(self.file, self.at, self.source)
-        check_digest(self.sha256, data, self.file.name, self.at.replace("file", "sha256"), self.source)
-        graph = check_archive(data, ".onnx", f"{self.source}: {self.at}: {self.file.name}")
+        digest = check_digest(self.sha256, data, self.file.name, self.at.replace("file", "sha256"),
+                              self.source)
+        signature, _ = inspected(data, digest, ".onnx", f"{self.source}: {self.at}: {self.file.name}")
         network_at = self.at.rsplit(".", 1)[0]
-        check_signature(onnx_signature(graph), list(self.inputs), list(self.outputs), self.file.name,
-                        network_at, self.source)
+        check_signature(signature, list(self.inputs), list(self.outputs), self.file.name, network_at,
+                        self.source)
         return data
 
 
@@ -324,21 +332,21 @@ def load_network(name: str, spec: dict[str, Any], directory: Path, source: str) 
     data = _read(file, f"{at}.file", source)
     digest = check_digest(spec.get("sha256"), data, file.name, f"{at}.sha256", source)
     label = f"{source}: {at}.file: {file.name}"
-    inspected = check_archive(data, file.suffix, label)
     if file.suffix == ".onnx":
-        signature = onnx_signature(inspected)
+        signature, _ = inspected(data, digest, file.suffix, label)
         check_signature(signature, spec["inputs"], spec["outputs"], file.name, at, source)
         form = OnnxForm(file, digest, f"{at}.file", source, tuple(spec["inputs"]), tuple(spec["outputs"]))
         return Network(**common, signature=signature, onnx=form)
     if file.suffix == ".pt2":
-        signature = program_signature(inspected)
+        signature, specs = inspected(data, digest, file.suffix, label)
         check_signature(signature, spec["inputs"], spec["outputs"], file.name, at, source)
-        return Network(**common, signature=signature, onnx=onnx, specs=program_input_specs(inspected),
+        return Network(**common, signature=signature, onnx=onnx, specs=specs,
                        loader=_TorchProgram(file, digest, label))
+    check_archive(data, file.suffix, label)
     import torch
 
     try:
-        with torch.inference_mode(False):
+        with _DESERIALIZE, torch.inference_mode(False):
             module = torch.jit.load(io.BytesIO(data), map_location="cpu")
     except Exception as exc:
         raise AddonError(f"{label}: cannot load {file.name}: {type(exc).__name__}: {exc}") from exc
@@ -346,3 +354,48 @@ def load_network(name: str, spec: dict[str, Any], directory: Path, source: str) 
     if signature is not None:
         check_signature(signature, spec["inputs"], spec["outputs"], file.name, at, source)
     return Network(**common, module=module, program=None, signature=signature, onnx=onnx)
+
+
+def inspected(data: bytes, digest: str, suffix: str, label: str) -> tuple[GraphSignature, dict | None]:
+    """The signature (and a ``.pt2``'s input specs) of a network file's bytes, whose ``digest`` the caller
+    checked: ``check_archive`` inspects them, unless this very inspecting code passed the same bytes in an
+    earlier process, whose findings are then read back (``remembered_inspection``; the JSON walk of a
+    ``.pt2``'s program took ~40 ms of a cold en-rms start)."""
+    def inspect() -> dict[str, Any]:
+        found = check_archive(data, suffix, label)
+        if suffix == ".onnx":
+            return {"signature": dataclasses.astuple(onnx_signature(found))}
+        return {"signature": dataclasses.astuple(program_signature(found)),
+                "specs": program_input_specs(found)}
+
+    inspector = _inspector()
+    if inspector is None:
+        return _found(inspect())
+    return remembered_inspection(digest, suffix, inspector, inspect, _found)
+
+
+def _found(found: dict[str, Any]) -> tuple[GraphSignature, dict | None]:
+    """``inspected``'s result from its JSON-able record."""
+    inputs, input_dtypes, output_dtypes = found["signature"]
+    signature = GraphSignature(tuple(inputs), tuple(input_dtypes), tuple(output_dtypes))
+    specs = found.get("specs")
+    if specs is None:
+        return signature, None
+    return signature, {name: (tuple(shape), dtype, tuple(tuple(b) for b in bounds))
+                       for name, (shape, dtype, bounds) in specs.items()}
+
+
+@functools.cache
+def _inspector() -> str | None:
+    """A digest of the code that inspects network files and reads their signatures, so that a remembered
+    inspection counts only for the code that made it (a stricter check after an upgrade runs again);
+    None when that code cannot be read (nothing is remembered then)."""
+    from . import _integrity, _safety
+
+    digest = hashlib.sha256()
+    try:
+        for file in (_safety.__file__, _integrity.__file__, __file__):
+            digest.update(Path(file).read_bytes())
+    except (OSError, TypeError):
+        return None
+    return digest.hexdigest()
