@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -319,3 +322,36 @@ def test_option_values_are_checked_before_any_work(capsys: pytest.CaptureFixture
                                                    message: str) -> None:
     code, _, err = _run(capsys, *args)
     assert code == 1 and err.strip() == message
+
+
+_EXIT_PROBE = """\
+import atexit, os, sys, threading
+atexit.register(lambda: print("atexit", os.environ.get("OPENBLAS_NUM_THREADS"), file=sys.stderr, flush=True))
+if sys.argv[1] == "thread":  # a thread that still runs: Python must exit as usual, after it
+    threading.Thread(target=lambda: (threading.Event().wait(0.5), print("thread done", flush=True))).start()
+sys.argv[1:] = sys.argv[2:]
+from ttsint.cli import main
+main()
+print("not reached")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["done", "thread", "error", "blas-set"])
+def test_main_ends_the_process_after_atexit_with_the_commands_code(tmp_path: Path, case: str) -> None:
+    """main() skips the interpreter's teardown (~0.1 s of a cold synth) but not atexit, nor the code;
+    it runs NumPy's OpenBLAS on one thread unless the user chose a count."""
+    args = ["synth", "Hello.", "--addon", "no-such-voice"] if case == "error" else ["--version"]
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if case == "blas-set":
+        env["OPENBLAS_NUM_THREADS"] = "2"
+    done = subprocess.run([sys.executable, "-c", _EXIT_PROBE, case, *args], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert done.returncode == (1 if case == "error" else 0), done.stderr
+    assert "not reached" not in done.stdout
+    assert f"atexit {'2' if case == 'blas-set' else '1'}" in done.stderr
+    assert ("thread done" in done.stdout) == (case == "thread")
+    if case == "error":
+        assert "no addon directory or registered addon named 'no-such-voice'" in done.stderr
+    else:
+        assert done.stdout.startswith("ttsint, version")

@@ -7,12 +7,14 @@ block modules load inside the commands that need them, so ``ttsint --help`` star
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import json
 import logging
 import os
 import sys
+import threading
 import time
 import traceback
 import unicodedata
@@ -564,4 +566,27 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 def main() -> None:
-    sys.exit(run())
+    """The ``ttsint`` command (console script and ``python -m ttsint``): ``run``, then exit with its code."""
+    # NumPy's OpenBLAS runs a thread per core and spins each one ~0.1 s after every product; the CLI's
+    # products are small (PGHI's mel inverse), and the spinning cost a cold `ttsint synth` ~150 ms of CPU
+    # (benchmarks/RESULTS.md, "Cold start, session 7"). One thread, unless the user chose otherwise.
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    _exit(run())
+
+
+def _exit(code: int) -> None:
+    """End the process with ``code``: once only the main thread is left, after the atexit handlers and a
+    flush of standard output, without tearing the interpreter down (freeing every module and running the
+    garbage collector over them took ~0.1 s of a cold `ttsint synth`, and writes nothing). Every file the
+    commands write is closed by then; while another thread still runs, Python exits as usual."""
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
+        sys.exit(code)
+    atexit._run_exitfuncs()  # what the interpreter would run first (logging's flush, coverage's save)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):
+        sys.exit(code)  # e.g. a closed pipe: Python's own exit reports it as usual
+    os._exit(code)
