@@ -90,6 +90,15 @@ def test_missing_flite_says_what_to_install(monkeypatch):
         FliteLibrary()
 
 
+def test_flite_opens_by_its_soname_without_asking_ldconfig(monkeypatch):
+    """ctypes.util.find_library runs `ldconfig -p` in a subprocess, ~15 ms of a cold start."""
+    def find_library(name):
+        raise AssertionError(f"find_library({name!r}) was called although lib{name}.so.1 loads")
+
+    monkeypatch.setattr(flite_frontend.ctypes.util, "find_library", find_library)
+    assert FliteLibrary().segments("Hello.")
+
+
 def test_broken_flite_is_one_clear_paragraph(tmp_path):
     """A libflite.so.1 that is not a library, found first by the dynamic loader, through the real CLI."""
     (tmp_path / "libflite.so.1").write_text("not a shared library\n")

@@ -41,12 +41,17 @@ def clean_text(text: str) -> str:
 def _open_library(name: str) -> ctypes.CDLL:
     """``lib<name>`` by Debian's soname, else wherever the dynamic loader finds it; OSError says why not."""
     errors = []
-    for candidate in (LIBRARY_FILE.format(name), ctypes.util.find_library(name)):
-        if candidate:
-            try:
-                return ctypes.CDLL(candidate)
-            except OSError as exc:
-                errors.append(str(exc))
+    try:
+        return ctypes.CDLL(LIBRARY_FILE.format(name))
+    except OSError as exc:
+        errors.append(str(exc))
+    # find_library runs `ldconfig -p` in a subprocess (~15 ms of a cold start): asked only when that fails
+    found = ctypes.util.find_library(name)
+    if found:
+        try:
+            return ctypes.CDLL(found)
+        except OSError as exc:
+            errors.append(str(exc))
     raise OSError("; ".join(dict.fromkeys(errors)) or f"lib{name} was not found")
 
 
