@@ -144,3 +144,31 @@ def test_synth_with_the_default_voice_on_onnxruntime(onnx_cache: Path, tmp_path:
     encoders, decoder = "stack[0].sequence_block", "stack[0].streamable_block.stack[1]"
     for name, block in (("text_encoder", encoders), ("duration_predictor", encoders), ("decoder", decoder)):
         assert f"network {name} ({block}): runtime=onnxruntime, device=cpu, calls=" in done.stdout
+
+
+def test_a_voice_opens_its_sessions_at_once_and_is_built_only_when_they_are_open(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    all_opening = threading.Barrier(3, timeout=60)  # en-rms's three ONNX forms; broken if opened one by one
+    real = OnnxRuntime._session
+
+    def session(runtime: OnnxRuntime, model: bytes) -> object:
+        all_opening.wait()
+        return real(runtime, model)
+
+    monkeypatch.setattr(OnnxRuntime, "_session", session)
+    with ttsint.Voice.load("en-rms") as voice:
+        assert len(voice.bindings) == 3
+        assert all(b.executable.session is not None for b in voice.bindings)  # type: ignore[attr-defined]
+        assert voice.synthesize("Hi.").shape[0] > 1000
+
+
+def test_a_session_that_fails_in_the_background_fails_the_voice_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    def session(runtime: OnnxRuntime, model: bytes) -> object:
+        raise RuntimeError("[ONNXRuntimeError] : 10 : INVALID_GRAPH")
+
+    monkeypatch.setattr(OnnxRuntime, "_session", session)
+    with pytest.raises(ttsint.PluginError, match=r"runtime 'onnxruntime' cannot load network '\w+' "
+                                                 r"\(\w+\.pt2\): RuntimeError: \[ONNXRuntimeError\]"):
+        ttsint.Voice.load("en-rms")

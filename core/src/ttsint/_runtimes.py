@@ -99,6 +99,11 @@ class Executable:
                              f"{len(outputs)} outputs {outputs} (runtime {self.runtime.name!r})")
         return dict(zip(outputs, out, strict=True))
 
+    def wait(self) -> None:
+        """Return once this network can run, raising what preparing it raised. A runtime may prepare its
+        networks in the background (ONNX Runtime opens its sessions on threads, several at once);
+        ``RuntimePool.wait`` joins them all. Ready at once by default."""
+
     def close(self) -> None:
         """Release what this network holds on its runtime (compiled programs, sessions); none by default."""
 
@@ -203,6 +208,11 @@ def _absent_reason(dev: torch.device) -> str:
     return f"torch cannot place tensors on {dev.type!r} here"
 
 
+def _load_error(runtime: str, network: ExportedNetwork, exc: Exception) -> PluginError:
+    return PluginError(f"runtime {runtime!r} cannot load network {network.name!r} ({network.path.name}): "
+                       f"{type(exc).__name__}: {exc}")
+
+
 def parse_runtime(value: Any, path: str) -> tuple[str, dict[str, Any]]:
     """A ``runtime`` setting, a name or a table ``{type = NAME, option = value}``, as (name, options)."""
     from ._schema import RUNTIME, RUNTIME_HINT, show, validate, words  # msgspec: once a runtime is named
@@ -290,12 +300,24 @@ class RuntimePool:
             except TTSIntError:
                 raise
             except Exception as exc:
-                raise PluginError(f"runtime {name!r} cannot load network {network.name!r} "
-                                  f"({network.path.name}): {type(exc).__name__}: {exc}") from exc
+                raise _load_error(name, network, exc) from exc
             with self._lock:
                 found = self._executables.setdefault(key, found)
         self.bindings.append(Binding(block_path, network, found))
         return found
+
+    def wait(self) -> None:
+        """Return once every network loaded here can run (``Executable.wait``); raise the first error, as
+        ``executable`` raises it. A Voice is built only when its networks are ready."""
+        with self._lock:
+            executables = list(self._executables.values())
+        for executable in executables:
+            try:
+                executable.wait()
+            except TTSIntError:
+                raise
+            except Exception as exc:
+                raise _load_error(executable.runtime.name, executable.network, exc) from exc
 
     def _runtime_class(self, name: str, setting: RuntimeSetting | None) -> type[Runtime]:
         where = setting or RuntimeSetting()

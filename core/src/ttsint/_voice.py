@@ -40,6 +40,7 @@ class Voice:
         try:
             block = build_stack(spec, addon, runtime=runtime, device=device, registry=self.runtimes.registry,
                                 pool=self.runtimes)
+            self.runtimes.wait()  # networks load in the background while the rest of the stack builds
         except ConfigError as exc:
             if stack is None and exc.source is None:
                 raise ConfigError(exc.path, exc.message, exc.hint, source=str(addon.path)) from exc

@@ -8,7 +8,7 @@ takes seconds per network), which is what makes a cold ``ttsint synth`` fast.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +29,36 @@ _CONVERT_LOCK = threading.Lock()  # the exporter is not re-entrant; conversions 
 class OnnxExecutable(Executable):
     """One ONNX Runtime session; tensors cross as NumPy arrays in host memory."""
 
-    def __init__(self, network: Network, runtime: OnnxRuntime, session: ort.InferenceSession) -> None:
+    def __init__(self, network: Network, runtime: OnnxRuntime, session: ort.InferenceSession | None) -> None:
         super().__init__(network, runtime)
         self.session = session
+        self._opening: threading.Thread | None = None
+        self._error: Exception | None = None
+
+    @classmethod
+    def opening(cls, network: Network, runtime: OnnxRuntime,
+                open_session: Callable[[], ort.InferenceSession]) -> OnnxExecutable:
+        """An executable whose session ``open_session`` makes on a thread of its own: ONNX Runtime builds
+        sessions without holding the GIL, so a voice's networks open at once while its other blocks build
+        (``wait``, and the first call, wait for it; a failure is raised there)."""
+        executable = cls(network, runtime, None)
+
+        def open_now() -> None:
+            try:
+                executable.session = open_session()
+            except Exception as exc:
+                executable._error = exc
+
+        thread = threading.Thread(target=open_now, name=f"ttsint-onnx-{network.name}", daemon=True)
+        executable._opening = thread
+        thread.start()
+        return executable
+
+    def wait(self) -> None:
+        if self._opening is not None:
+            self._opening.join()
+        if self._error is not None:
+            raise self._error
 
     @property
     def tensor_device(self) -> torch.device:
@@ -40,6 +67,8 @@ class OnnxExecutable(Executable):
 
     def execute(self, tensors: Mapping[str, Any]) -> Sequence[Any]:
         """NumPy arrays in, NumPy arrays out; torch tensors in, torch tensors out (sharing memory)."""
+        if self.session is None:
+            self.wait()
         feed, as_torch = {}, False
         for n in self.network.inputs:
             t = tensors[n]
@@ -113,7 +142,7 @@ class OnnxRuntime(Runtime):
         (a shipped form against the addon's ``onnx_sha256``) and inspected before ONNX Runtime reads it."""
         shipped = getattr(network, "onnx", None)
         if shipped is not None:
-            executable = OnnxExecutable(network, self, self._session(shipped.read()))
+            executable = OnnxExecutable.opening(network, self, lambda: self._session(shipped.read()))
             executable.stats.add(shipped=1)
             return executable
         path = onnx_path(network, self.cache_dir)
