@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
-from ttsint_serve.pool import PaceUnsupported, VoicePool
+from ttsint_serve.pool import PaceUnsupported, ServedVoice, VoicePool
 from ttsint_serve.specs import parse_voice_spec
 
 from .conftest import DEMO
@@ -32,6 +34,25 @@ def test_voices_load_in_order_and_failures_are_kept(pool: VoicePool) -> None:
     assert pool.ready_names() == ["a", "b"]
     assert pool.find("b") is pool.entries[4] and pool.find("a") is pool.entries[0]
     assert pool.find("zzz") is None
+
+
+def test_voices_load_at_once_and_are_settled_in_the_order_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    pool = VoicePool([parse_voice_spec(t) for t in (f"{DEMO},name=a", f"{DEMO},name=a")])
+    both_loading = threading.Barrier(2, timeout=20)  # broken (an error on each) if they load one by one
+    second_done = threading.Event()
+    real = ServedVoice.load
+
+    def load(entry: ServedVoice, registry: object) -> None:
+        both_loading.wait()
+        if entry is pool.entries[0]:
+            assert second_done.wait(60)  # the first --addon finishes last
+        real(entry, registry)  # type: ignore[arg-type]
+        second_done.set()
+
+    monkeypatch.setattr(ServedVoice, "load", load)
+    pool.load(threads=2)
+    assert [(e.name, e.status) for e in pool] == [("a", "ready"), ("a", "failed")]
+    assert "already served" in (pool.entries[1].error or "")
 
 
 def test_speed_is_a_request_parameter_and_a_paced_copy_only_for_stacks_that_do_not_read_it(

@@ -1,7 +1,7 @@
 """The voice pool: every voice a service hosts, each an addon with its own overrides and built stack.
 
-Voices build one after another on a background thread, so the service can answer liveness probes
-while they load; a voice that fails is kept with its error (for ``/readyz``) and the others serve.
+Voices build on background threads, several at once, so the service can answer liveness probes while
+they load; a voice that fails is kept with its error (for ``/readyz``) and the others serve.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import inspect
 import logging
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -184,35 +185,68 @@ class VoicePool:
             self._thread = threading.Thread(target=self.load, name="ttsint-voice-loader", daemon=True)
             self._thread.start()
 
-    def load(self) -> None:
-        """Load every voice in order; failures are recorded on the entry and logged, never raised."""
+    def load(self, threads: int | None = None) -> None:
+        """Load every voice, up to ``threads`` at once (default: one per core); failures are recorded on the
+        entry and logged, never raised.
+
+        ONNX Runtime builds its sessions without holding the GIL, so two voices load in about the time of
+        the slower one rather than the sum (benchmarks/RESULTS.md, "Cold start, session 7"). Each voice is
+        settled in the order given, once it and every voice before it have loaded: a name given twice is
+        always refused on the later ``--addon``.
+        """
         try:
-            for entry in self.entries:
-                if entry.status != PENDING:
-                    continue
+            pending = [e for e in self.entries if e.status == PENDING]
+            for entry in pending:
                 entry.status = LOADING
-                try:
-                    entry.load(self.registry)
-                    taken = next((e for e in self.entries if e is not entry and e.status == READY
-                                  and e.name == entry.name), None)
-                    if taken is not None:
-                        raise ttsint.ConfigError("name", f"voice name {entry.name!r} is already served by "
-                                                 f"--addon {taken.spec.text!r}",
-                                                 f"rename this one: --addon {entry.spec.text}"
-                                                 f"{',' if entry.spec.overrides else ':'}name=NEW-NAME")
-                except ttsint.TTSIntError as exc:
-                    self._fail(entry, str(exc), skip=entry.audio_only and entry.voice is not None)
-                except Exception as exc:  # a plugin's bug must not stop the other voices
-                    log.debug("voice %s failed to load", entry.spec.text, exc_info=True)
-                    self._fail(entry, f"{type(exc).__name__}: {exc}")
-                else:
-                    entry.status = READY
-                    log.info("voice %r ready (--addon %s, %d Hz)", entry.name, entry.spec.text,
-                             entry.sample_rate)
+            errors: list[BaseException | None] = [None] * len(pending)
+            done = [threading.Event() for _ in pending]
+            queue = iter(range(len(pending)))
+            queue_lock = threading.Lock()
+
+            def work() -> None:
+                while True:
+                    with queue_lock:
+                        i = next(queue, None)
+                    if i is None:
+                        return
+                    try:
+                        pending[i].load(self.registry)
+                    except Exception as exc:
+                        errors[i] = exc
+                    finally:
+                        done[i].set()
+
+            count = min(len(pending), threads or os.cpu_count() or 1)
+            for n in range(count):
+                threading.Thread(target=work, name=f"ttsint-voice-loader-{n}", daemon=True).start()
+            for i, entry in enumerate(pending):
+                done[i].wait()
+                self._settle(entry, errors[i])
             if not any(e.status == READY for e in self.entries):
                 log.error("no voice could be loaded; /readyz stays 503 (see the errors above)")
         finally:
             self.loaded.set()
+
+    def _settle(self, entry: ServedVoice, error: BaseException | None) -> None:
+        """Mark a loaded entry ready, or failed with ``error`` (or with a name an earlier voice has)."""
+        try:
+            if error is not None:
+                raise error
+            taken = next((e for e in self.entries if e is not entry and e.status == READY
+                          and e.name == entry.name), None)
+            if taken is not None:
+                raise ttsint.ConfigError("name", f"voice name {entry.name!r} is already served by "
+                                         f"--addon {taken.spec.text!r}",
+                                         f"rename this one: --addon {entry.spec.text}"
+                                         f"{',' if entry.spec.overrides else ':'}name=NEW-NAME")
+        except ttsint.TTSIntError as exc:
+            self._fail(entry, str(exc), skip=entry.audio_only and entry.voice is not None)
+        except Exception as exc:  # a plugin's bug must not stop the other voices
+            log.debug("voice %s failed to load", entry.spec.text, exc_info=exc)
+            self._fail(entry, f"{type(exc).__name__}: {exc}")
+        else:
+            entry.status = READY
+            log.info("voice %r ready (--addon %s, %d Hz)", entry.name, entry.spec.text, entry.sample_rate)
 
     def _fail(self, entry: ServedVoice, message: str, *, skip: bool = False) -> None:
         entry.error = message
