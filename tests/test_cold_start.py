@@ -113,11 +113,13 @@ def test_a_cold_synth_never_imports_the_pt2_deserializer(tmp_path: Path) -> None
     probe = ("import sys\nfrom ttsint.cli import run\n"
              "code = run(['synth', 'Hello world.', '-o', sys.argv[1], '--stats'])\n"
              "assert not code, code\n"
-             "print('SERDE', 'torch._export.serde.serialize' in sys.modules)\n")
+             "print('SERDE', 'torch._export.serde.serialize' in sys.modules)\n"
+             "print('SSML', 'ttsint._ssml' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "hello.wav")], capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "SERDE False" in done.stdout, done.stdout
+    assert "SSML False" in done.stdout  # plain text: the SSML parser (and xml.etree) stays unloaded
     assert "load " in done.stdout and "(addon, networks, stack), then synthesis:" in done.stdout
     assert (tmp_path / "hello.wav").stat().st_size > 20_000
 

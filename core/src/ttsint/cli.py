@@ -351,14 +351,15 @@ def synth(text: str | None, text_file: str | None, addon_name: str | None, sets:
     if max_chars is not None and len(text) > max_chars:
         raise ConfigError("--max-chars", f"the text has {len(text):,} characters, more than --max-chars "
                           f"{max_chars:,}", "shorten it, split it over several calls, or raise --max-chars")
-    from ._ssml import is_ssml, parse_ssml
-
     # Text that opens as XML (a declaration or a DOCTYPE) is meant as SSML too: spoken as plain text, a
-    # refused DTD would be read aloud instead of refused.
-    if ssml or is_ssml(text) or text.lstrip().startswith(("<?xml", "<!DOCTYPE", "<!doctype")):
-        parse_ssml(text)  # DTDs, entities, malformed XML and oversize documents fail here, before any voice
-        _speak_document(text, addon_name, output, timestamps, sample_rate, as_json, quiet)
-        return
+    # refused DTD would be read aloud instead of refused. Plain text does not import the SSML module.
+    if ssml or text.lstrip().startswith("<"):
+        from ._ssml import is_ssml, parse_ssml
+
+        if ssml or is_ssml(text) or text.lstrip().startswith(("<?xml", "<!DOCTYPE", "<!doctype")):
+            parse_ssml(text)  # DTDs, entities, malformed XML, oversize documents fail here, before any voice
+            _speak_document(text, addon_name, output, timestamps, sample_rate, as_json, quiet)
+            return
     from ._addon import default_addon, load_addon
 
     begin = time.perf_counter()
