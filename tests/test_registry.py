@@ -390,6 +390,40 @@ def test_two_distributions_with_one_entry_point_name_both_load(
     assert [p.distribution for p in registry.plugins if p.name == "same"] == ["dist-one"]
 
 
+def test_installed_plugins_are_read_back_until_a_distribution_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """importlib.metadata is asked once; later processes read its answer while sys.path holds the same
+    distributions, and a distribution installed or edited since is found."""
+    import os
+
+    import ttsint._registry as module
+
+    monkeypatch.setenv("TTSINT_CACHE_DIR", str(tmp_path / "cache"))
+    asked: list[int] = []
+    real = module._from_metadata
+    monkeypatch.setattr(module, "_from_metadata", lambda: asked.append(1) or real())
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+
+    def plugins_of_a_new_process() -> list[str]:
+        monkeypatch.setattr(module, "_found", None)
+        return sorted(p.key for p in Registry().plugins)
+
+    first = plugins_of_a_new_process()
+    assert plugins_of_a_new_process() == first and len(asked) == 1
+    assert Registry().plugins[0].version == metadata.version("ttsint") and len(asked) == 1
+    _install_by_hand(site, "dist-late", "1.0", "late", "late_plugin", "")
+    assert "dist-late:late" in plugins_of_a_new_process() and len(asked) == 2
+    listed = next(site.glob("*.dist-info")) / "entry_points.txt"
+    listed.write_text("[ttsint]\nrenamed = late_plugin\n", encoding="utf-8")
+    later = listed.stat().st_mtime_ns + 2_000_000_000  # an edit in place, on a coarse clock too
+    os.utime(listed, ns=(later, later))
+    found = plugins_of_a_new_process()
+    assert "dist-late:renamed" in found and "dist-late:late" not in found and len(asked) == 3
+
+
 def test_get_registry_is_created_once_and_reset_replaces_it() -> None:
     try:
         custom = Registry(load_entry_points=False)

@@ -85,7 +85,7 @@ def remembered_inspection(digest: str, suffix: str, inspector: str, inspect: Cal
     An unwritable cache costs the next process the same inspection, nothing more.
     """
     path = default_cache_dir() / "inspected" / f"{digest}{suffix}.json"
-    record = _read_record(path)
+    record = read_record(path)
     if (isinstance(record, dict) and record.get("sha256") == digest and record.get("suffix") == suffix
             and record.get("inspector") == inspector):
         try:
@@ -102,8 +102,9 @@ def remembered_inspection(digest: str, suffix: str, inspector: str, inspect: Cal
     return value
 
 
-def _read_record(path: Path) -> Any:
-    """The JSON in ``path`` if only this user could have written it (``remembered_inspection``), else None."""
+def read_record(path: Path) -> Any:
+    """The JSON in ``path`` if only this user could have written it (a regular file of this user's, writable
+    by nobody else, under 1 MiB), else None: how cached records are read (``remembered_inspection``)."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except (OSError, ValueError):

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
+import json
 import os
 import re
+import stat
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pluggy
 
 from . import hookspecs
+from ._cache import default_cache_dir, read_record, write_atomic
 from ._errors import ConfigError, PluginError, TTSIntError
 
 __all__ = [
@@ -111,6 +115,7 @@ class Registry:
         """CLI commands added by plugins, filled when ``add_commands`` builds the click group."""
         self._pm = pluggy.PluginManager(hookspecs.PROJECT)
         self._pm.add_hookspecs(hookspecs)
+        self._installed = _installed()
         self._add_core()
         for name, plugin in (plugins or {}).items():
             self._pm.register(plugin, name=name)
@@ -124,7 +129,7 @@ class Registry:
     def _add_core(self) -> None:
         from . import _core_plugin
 
-        version = _version("ttsint")
+        version = self._installed.version
         self._pm.register(_core_plugin, name="ttsint")
         self.plugins.append(PluginInfo("ttsint", "ttsint", version))
 
@@ -136,10 +141,8 @@ class Registry:
         even in strict mode; ``check_strict`` makes it an error where a stack is built.
         """
         disabled = {p.strip() for p in os.environ.get("TTSINT_DISABLE_PLUGINS", "").split(",") if p.strip()}
-        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            dist = ep.dist.name if ep.dist is not None else None
-            version = ep.dist.version if ep.dist is not None else None
-            info = PluginInfo(ep.name, dist, version, from_entry_point=True)
+        for ep in sorted(self._installed.entry_points, key=lambda e: e.name):
+            info = PluginInfo(ep.name, ep.distribution, ep.version, from_entry_point=True)
             if ep.name == "ttsint" or disabled & {ep.name, info.key} or self._pm.has_plugin(info.key):
                 continue  # core itself, a disabled one, or one distribution found twice on the path
             try:
@@ -278,7 +281,7 @@ class Registry:
         the plugin is reported as failed, naming both distributions: never a silent replacement.
         """
         self.commands.clear()
-        owners = {name: f"the built-in command of ttsint {_version('ttsint') or ''}".rstrip()
+        owners = {name: f"the built-in command of ttsint {self._installed.version or ''}".rstrip()
                   for name in cli.commands}
         before: dict[str, Any] = {}
 
@@ -355,11 +358,106 @@ def _close_matches(name: str, options: Iterable[str]) -> list[str]:
     return [lowered[f] for f in found]
 
 
-def _version(dist: str) -> str | None:
+@dataclass(frozen=True)
+class _EntryPoint:
+    """A ``ttsint`` entry point: its name, ``module:attr`` value, and the distribution that declares it."""
+
+    name: str
+    value: str
+    distribution: str | None
+    version: str | None
+
+    def load(self) -> Any:
+        """Import the module and return the attribute, as importlib.metadata's EntryPoint.load does."""
+        match = _ENTRY_VALUE.fullmatch(self.value)
+        if match is None:
+            raise ValueError(f"entry point {self.name!r} = {self.value!r} is not 'module:attribute'")
+        found: Any = importlib.import_module(match["module"])
+        for part in match["attr"].split(".") if match["attr"] else []:
+            found = getattr(found, part)
+        return found
+
+
+_ENTRY_VALUE = re.compile(r"\s*(?P<module>[\w.]+)\s*(?::\s*(?P<attr>[\w.]+)\s*)?(?:\[[^\]]*\]\s*)?")
+
+
+@dataclass(frozen=True)
+class _Installed:
+    entry_points: tuple[_EntryPoint, ...]
+    version: str | None
+    """ttsint's own version."""
+
+
+_found: tuple[str, _Installed] | None = None
+
+
+def _installed() -> _Installed:
+    """The ``ttsint`` entry points on ``sys.path`` and ttsint's version, once per process.
+
+    importlib.metadata reads every installed distribution to answer (~25 ms of a cold ``ttsint synth``
+    with its import), so the answer is kept in the cache and read back by a later process while
+    ``sys.path`` holds the same distributions: its folders and every ``entry_points.txt`` in them have the
+    modification times they had when it was recorded (installing, removing or upgrading one changes them).
+    """
+    global _found
+    fingerprint = _path_fingerprint()
+    if _found is not None and _found[0] == fingerprint:
+        return _found[1]
+    key = hashlib.sha256(json.dumps([sys.executable, sys.path]).encode()).hexdigest()[:20]
+    path = default_cache_dir() / "plugins" / f"{key}.json"
+    record = read_record(path)
     try:
-        return metadata.version(dist)
+        if not isinstance(record, dict) or record.get("fingerprint") != fingerprint:
+            raise ValueError("no record for this sys.path as it is")
+        found = _Installed(tuple(_EntryPoint(*ep) for ep in record["entry_points"]), record["version"])
+    except (KeyError, TypeError, ValueError):
+        found = _from_metadata()
+        text = json.dumps({"fingerprint": fingerprint, "version": found.version,
+                           "entry_points": [[ep.name, ep.value, ep.distribution, ep.version]
+                                            for ep in found.entry_points]})
+        try:
+            write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        except (OSError, ValueError):
+            pass  # an unwritable cache: the next process asks importlib.metadata again
+    _found = (fingerprint, found)
+    return found
+
+
+def _from_metadata() -> _Installed:
+    from importlib import metadata
+
+    found = tuple(_EntryPoint(ep.name, ep.value, ep.dist.name if ep.dist is not None else None,
+                              ep.dist.version if ep.dist is not None else None)
+                  for ep in metadata.entry_points(group=ENTRY_POINT_GROUP))
+    try:
+        version: str | None = metadata.version("ttsint")
     except metadata.PackageNotFoundError:
-        return None
+        version = None
+    return _Installed(found, version)
+
+
+def _path_fingerprint() -> str:
+    """A digest of what importlib.metadata would read: each ``sys.path`` entry's modification time, and
+    the modification time of each distribution's ``entry_points.txt`` in it."""
+    parts: list[Any] = []
+    for entry in sys.path:
+        try:
+            info = os.stat(entry or ".")
+            parts.append([entry, info.st_mtime_ns])
+            if not stat.S_ISDIR(info.st_mode):
+                continue
+            with os.scandir(entry or ".") as listing:
+                names = sorted(e.name for e in listing if e.name.endswith((".dist-info", ".egg-info")))
+        except OSError:
+            parts.append([entry, None])
+            continue
+        for name in names:
+            try:
+                listed = os.stat(os.path.join(entry or ".", name, "entry_points.txt"))
+                parts.append([name, listed.st_mtime_ns])
+            except OSError:
+                parts.append([name, None])
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 _registry: Registry | None = None

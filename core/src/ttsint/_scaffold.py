@@ -7,11 +7,13 @@ import string
 import subprocess
 import sys
 from dataclasses import dataclass
-from importlib import metadata, resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._errors import TTSIntError
+
+if TYPE_CHECKING:  # the CLI imports this module for KINDS: importlib's metadata and resources load on use
+    from importlib.resources.abc import Traversable
 
 __all__ = ["KINDS", "PluginNames", "plugin_names", "new_plugin"]
 
@@ -98,6 +100,8 @@ def new_plugin(name: str, directory: str | Path = ".", kind: str = "effect", *, 
               "ttsint_version": _minor_version()}
     values["usage"] = string.Template(_USAGE[kind]).substitute(values)
     values["layout"] = string.Template(_LAYOUT[kind]).substitute(values)
+    from importlib import resources
+
     templates = resources.files("ttsint") / "templates"
     for source in (templates / "common", templates / kind):
         _copy_tree(source, target, values)
@@ -112,6 +116,8 @@ def new_plugin(name: str, directory: str | Path = ".", kind: str = "effect", *, 
 
 def _minor_version() -> str:
     """This ttsint's "major.minor", the lowest version a new plugin asks for."""
+    from importlib import metadata
+
     try:
         return ".".join(metadata.version("ttsint").split(".")[:2])
     except metadata.PackageNotFoundError:
