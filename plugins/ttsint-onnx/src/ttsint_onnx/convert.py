@@ -6,7 +6,6 @@ import contextlib
 import logging
 import warnings
 from collections.abc import Iterator
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from ttsint import AddonError, Network, artifact_digest
@@ -55,6 +54,8 @@ def dynamic_inputs(path: Path) -> dict[str, list[int | str]]:
 
 
 def _version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version  # when asked, not at every start-up
+
     try:
         return version(distribution)
     except PackageNotFoundError:
