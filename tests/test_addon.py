@@ -375,3 +375,29 @@ def test_a_bad_value_from_set_names_set(tiny_addon: Path, toy_registry: Registry
         load_addon(tiny_addon, {"networks.decoder.receptive_field": "wide"}, registry=toy_registry)
     assert str(info.value) == ("--set: networks.decoder.receptive_field: expected a non-negative integer, "
                                "got 'wide'\n  omit it for networks without a finite receptive field")
+
+
+def test_the_default_addon_has_the_highest_priority_and_unchanged_configs_are_not_parsed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    from types import SimpleNamespace
+
+    import ttsint._addon as module
+
+    monkeypatch.setenv("TTSINT_CACHE_DIR", str(tmp_path / "cache"))
+    folders = {name: write_addon(tmp_path / name, {**TINY_CONFIG, "priority": p})
+               for name, p in (("low", 1), ("high", 2), ("broken", 9))}
+    (folders["broken"] / "addon.json").write_text("{", encoding="utf-8")
+    registry = SimpleNamespace(addons={name: [SimpleNamespace(load=lambda f=f: str(f))]
+                                       for name, f in folders.items()})
+    parsed: list[Path] = []
+    real = module._read_config
+    monkeypatch.setattr(module, "_read_config", lambda d: parsed.append(d) or real(d))
+    assert module.default_addon(registry) == "high" and len(parsed) == 3  # type: ignore[arg-type]
+    assert module.default_addon(registry) == "high" and len(parsed) == 4  # only the broken one again
+    config = folders["low"] / "addon.json"
+    write_addon(folders["low"], {**TINY_CONFIG, "priority": 5})
+    later = config.stat().st_mtime_ns + 2_000_000_000
+    os.utime(config, ns=(later, later))
+    assert module.default_addon(registry) == "low" and len(parsed) == 6  # type: ignore[arg-type]
