@@ -43,8 +43,9 @@ def ref_voice() -> ttsint.Voice:
 
 @pytest.fixture(scope="session")
 def neuron_voice(cache_dir: Path) -> ttsint.Voice:
-    """Default buckets [32, 64, 128, 256]."""
-    return ttsint.Voice.load("demo", overrides=neuron_overrides(cache_dir))
+    """Buckets [32, 64, 128, 256] (fewer compiles than the default's seven)."""
+    return ttsint.Voice.load("demo", overrides=neuron_overrides(
+        cache_dir, **{"stack.0.sequence_block.buckets": [32, 64, 128, 256]}))
 
 
 @pytest.fixture(scope="session")
