@@ -1,10 +1,13 @@
 """Soak of `ttsint serve`: minutes of mixed load at a set share of measured capacity, checked for errors.
 
-    python benchmarks/bench_soak.py [--minutes 10] [--streams 26] [--addon en-rms ...] [--port 8795]
+    python benchmarks/bench_soak.py [--minutes 10] [--load 0.8 | --streams N] [--addon en-rms ...]
+                                    [--port 8795] [--log soak-server.log]
 
 Starts a real server on 127.0.0.1 (every installed voice unless --addon is given) and keeps STREAMS
-clients busy (80 % of the capacity bench_capacity.py measured: 26 of en-rms's 32), each sending
-one request after another, drawn at random:
+clients busy, each sending one request after another, drawn at random. STREAMS defaults to ``--load``
+(80 %) of the capacity measured at the start: cores ÷ the served voices' mean CPU-seconds per audio
+second, each from a single warm stream (en-rms alone: about 0.04, so 40 clients; with Piper's and
+Kokoro's voices, a few). The requests:
 
 - short texts (one sentence) and 2,000-word texts, read as fast as the client can;
 - clients that disconnect after some of the audio;
@@ -12,10 +15,14 @@ one request after another, drawn at random:
 - every response format the server lists, and every voice it serves.
 
 It reports errors other than the intended ones (target 0): a 5xx, a connection error or a stream cut
-off, a 4xx answering a good request, or a bad request not answered 4xx. 429 is intended (admission
-refuses instead of letting streams stutter). It reports the server's RSS growth from minute 2 to the
-end (target at most 5 %), and the share of admitted wav and pcm streams, read to their end, that
-stayed real-time (never more than 0.25 s short of audio after their first; target 100 %).
+off, a 4xx answering a good request, a bad request not answered 4xx, or a request that does not end
+within the time a real-time listener needs for its audio (plus a minute). 429 is intended (admission
+refuses instead of letting streams stutter), and so is the end of a stream this bench hangs up on.
+It reports the server's RSS growth from minute 2 to the end (target at most 5 %), and the share of
+admitted wav and pcm streams that stayed real-time (never more than 0.25 s short of audio after their
+first; target 100 %), per voice too. Streams still running when the soak ends are given up: counted
+in that share by their lateness so far, never as errors. The server's log goes to ``--log``; its
+ERROR lines are counted.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import subprocess
 import sys
@@ -36,6 +44,9 @@ SLACK = 0.25
 SHORT = ["The quick brown fox jumps over the lazy dog.", "Please call me back this afternoon.",
          "A large crowd gathered at the station to watch the first train arrive.", "Yes. No. Maybe later!"]
 RAW = {"wav": 44, "pcm": 0}  # formats whose bytes after a header are 16-bit mono samples
+WORDS_PER_SECOND = 2.0
+"""Slower than any voice here speaks at speed 1 (en-rms reads about 2.6 words a second): a request's
+deadline is its words at this rate plus a minute, the most a stream kept in real time can need."""
 
 
 def long_text(words: int) -> str:
@@ -53,31 +64,38 @@ def long_text(words: int) -> str:
 @dataclass
 class Outcome:
     kind: str
+    voice: str = ""
     status: int = 0
     error: str = ""
     late: float | None = None
     bytes: int = 0
+    done: bool = False
+    first: float | None = None  # when a raw stream's first audio arrived
+    audio: float = 0.0  # seconds of a raw stream's audio received
     extra: dict = field(default_factory=dict)
 
 
 async def fetch(host: str, port: int, body: bytes, *, stop_after: int | None = None,
-                raw_header: int | None = None, timeout: float = 300.0) -> Outcome:
-    """``_fetch`` with a deadline: a request that neither ends nor fails in ``timeout`` s is an error."""
+                raw_header: int | None = None, timeout: float = 300.0, out: Outcome | None = None) -> Outcome:
+    """``_fetch`` with a deadline: a request that neither ends nor fails in ``timeout`` s is an error.
+    ``out`` is filled as the request goes, so a request given up at the end still shows how far it got."""
+    out = out if out is not None else Outcome("")
     try:
-        return await asyncio.wait_for(_fetch(host, port, body, stop_after=stop_after, raw_header=raw_header),
-                                      timeout)
+        await asyncio.wait_for(_fetch(host, port, body, out, stop_after=stop_after, raw_header=raw_header),
+                               timeout)
     except TimeoutError:
-        return Outcome("", error=f"no end within {timeout:.0f} s")
+        out.error = f"no end within {timeout:.0f} s ({out.bytes} bytes read)"
+    out.done = True
+    return out
 
 
-async def _fetch(host: str, port: int, body: bytes, *, stop_after: int | None = None,
+async def _fetch(host: str, port: int, body: bytes, out: Outcome, *, stop_after: int | None = None,
                  raw_header: int | None = None) -> Outcome:
     """POST a speech request; read its chunked body (up to ``stop_after`` bytes, then hang up).
 
     For raw formats (``raw_header`` bytes before 16-bit mono samples), the lateness of the stream as
-    a listener would hear it, from the X-Sample-Rate header.
+    a listener would hear it, from the X-Sample-Rate header: ``out.late`` is kept up to date.
     """
-    out = Outcome("")
     try:
         reader, writer = await asyncio.open_connection(host, port)
     except OSError as exc:
@@ -102,7 +120,8 @@ async def _fetch(host: str, port: int, body: bytes, *, stop_after: int | None = 
         if out.status != 200 or not chunked:
             out.extra["body"] = (await reader.read())[:300].decode("utf-8", "replace")
             return out
-        first, late = None, 0.0
+        if raw_header is not None and rate:
+            out.late = 0.0
         while True:
             size_line = await reader.readline()
             if not size_line:
@@ -114,16 +133,14 @@ async def _fetch(host: str, port: int, body: bytes, *, stop_after: int | None = 
             await reader.readexactly(size + 2)
             now = time.perf_counter()
             if raw_header is not None and rate:
-                audio = max(0, out.bytes - raw_header) / (2 * rate)
-                if first is None:
-                    first = now
-                else:
-                    late = max(late, now - first - audio)
+                if out.first is None:
+                    out.first = now
+                else:  # the audio received before this chunk had to last until now
+                    out.late = max(out.late or 0.0, now - out.first - out.audio)
+                out.audio = max(0, out.bytes + size - raw_header) / (2 * rate)
             out.bytes += size
             if stop_after is not None and out.bytes >= stop_after:
                 return out  # hang up mid-stream
-        if raw_header is not None:
-            out.late = late
         return out
     except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
         out.error = f"{type(exc).__name__}: {exc}"
@@ -148,24 +165,28 @@ async def client(host: str, port: int, voices: list[str], formats: list[str], un
         voice, fmt = rng.choice(voices), rng.choice(formats)
         if roll < 0.1:
             body, what = rng.choice(BAD)
-            out = await fetch(host, port, body.replace(b"VOICE", voice.encode()), timeout=30)
-            out.kind = f"bad:{what}"
+            out = Outcome(f"bad:{what}", voice)
+            outcomes.append(out)
+            await fetch(host, port, body.replace(b"VOICE", voice.encode()), timeout=30, out=out)
         else:
             text = long if roll > 0.95 else rng.choice(SHORT)
             body = json.dumps({"voice": voice, "input": text, "response_format": fmt}).encode()
             hang_up = roll < 0.25
-            out = await fetch(host, port, body, stop_after=rng.randint(1, 40_000) if hang_up else None,
-                              raw_header=RAW.get(fmt), timeout=300 if text is long else 60)
-            out.kind = ("disconnect" if hang_up else "long" if text is long else "short") + f":{fmt}"
+            kind = "disconnect" if hang_up else "long" if text is long else "short"
+            out = Outcome(f"{kind}:{fmt}", voice)
+            outcomes.append(out)
+            await fetch(host, port, body, stop_after=rng.randint(1, 40_000) if hang_up else None,
+                        raw_header=RAW.get(fmt), timeout=60 + len(text.split()) / WORDS_PER_SECOND, out=out)
             if out.error:
                 out.kind += f":{body[:80]!r}"
-        outcomes.append(out)
         if out.status == 429:
             await asyncio.sleep(rng.uniform(0.2, 1.0))  # a refused client comes back a little later
 
 
 def unintended(out: Outcome) -> str | None:
-    """Why an outcome is an error the server should not have made, or None."""
+    """Why an outcome is an error the server should not have made, or None (also for one given up)."""
+    if not out.done:
+        return None
     if out.error:
         return out.error
     if out.kind.startswith("bad:"):
@@ -209,35 +230,73 @@ async def soak(host: str, port: int, pid: int, seconds: float, streams: int, see
     sampler = asyncio.create_task(sample_rss())
     clients = [asyncio.create_task(client(host, port, voices, formats, until, rngs[i], outcomes, long))
                for i in range(streams)]
-    # At the end, requests still running are given up (their clients hang up): not counted either way.
+    # At the end, requests still running are given up (their clients hang up): never errors, and a raw
+    # stream's lateness counts as far as it got, including a wait for its next chunk.
     await asyncio.wait(clients, timeout=seconds + grace)
+    ended = time.perf_counter()
+    for out in outcomes:
+        if not out.done and out.first is not None and out.late is not None:
+            out.late = max(out.late, ended - out.first - out.audio)
     for task in clients:
         task.cancel()
     await asyncio.gather(sampler, *clients, return_exceptions=True)
     at_mark = next((r for t, r in samples if t >= mark), samples[0][1])
     end = samples[-1][1]
-    errors = [(o.kind, why) for o in outcomes if (why := unintended(o))]
+    errors = [(o.voice, o.kind, why) for o in outcomes if (why := unintended(o))]
     timed = [o for o in outcomes if o.late is not None and o.status == 200]
+
+    def share(streams: list[Outcome]) -> str:
+        return f"{sum(o.late <= SLACK for o in streams)}/{len(streams)}"
+
     return {
         "seconds": round(time.perf_counter() - began, 1), "voices": voices, "formats": formats,
-        "requests": len(outcomes), "by_status": dict(Counter(o.status for o in outcomes)),
+        "requests": len(outcomes), "given_up": sum(not o.done for o in outcomes),
+        "by_status": dict(Counter(o.status for o in outcomes)),
         "by_kind": dict(Counter(o.kind.split(":")[0] for o in outcomes)),
         "unintended_errors": len(errors), "error_examples": errors[:5],
+        "errors_by_cause": dict(Counter((v, k.split(":")[0], why[:120]) for v, k, why in errors)),
+        "real_time_by_voice": {v: share([o for o in timed if o.voice == v]) for v in voices},
         "rss_mark_mb": round(at_mark / 2**20, 1), "rss_end_mb": round(end / 2**20, 1),
         "rss_growth": round(end / at_mark - 1, 4),
         "timed_streams": len(timed), "real_time_share": (sum(o.late <= SLACK for o in timed) / len(timed)
                                                          if timed else float("nan")),
         "worst_lateness": max((o.late for o in timed), default=0.0),
+        "late_streams": [(o.voice, o.kind.split(":")[0], round(o.late, 2), round(o.audio, 1),
+                          "finished" if o.done else "given up")
+                         for o in sorted(timed, key=lambda o: -o.late) if o.late > SLACK][:8],
     }
+
+
+def calibrate(host: str, port: int, pid: int, load: float) -> tuple[int, dict[str, float]]:
+    """Clients for ``load`` of the capacity: each ready voice's server CPU-seconds per audio second, from a
+    single warm stream of bench_capacity's text, and ``load`` × cores ÷ their mean (voices are drawn at
+    random), at least 1."""
+    import httpx
+    from bench_capacity import process_cpu, run_round
+
+    costs: dict[str, float] = {}
+    for info in httpx.get(f"http://{host}:{port}/v1/voices", timeout=60).json()["data"]:
+        if info.get("status") != "ready":
+            continue
+        name, rate = info["name"], int(info.get("sample_rate") or info.get("native_sample_rate"))
+        asyncio.run(run_round(host, port, name, 1, "burst", 1.0, rate, 0))  # warm-up
+        before = process_cpu(pid)
+        (done,) = asyncio.run(run_round(host, port, name, 1, "burst", 1.0, rate, 0))
+        costs[name] = round((process_cpu(pid) - before) / max(done.audio, 1e-9), 4)
+    mean = sum(costs.values()) / max(1, len(costs))
+    return max(1, round(load * (os.cpu_count() or 1) / max(mean, 1e-9))), costs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--streams", type=int, default=26, help="busy clients (80%% of measured capacity)")
+    parser.add_argument("--streams", type=int, help="busy clients (default: --load of the capacity measured "
+                        "at the start: cores / the voices' mean CPU-seconds per audio second)")
+    parser.add_argument("--load", type=float, default=0.8, help="share of the capacity (default 0.8)")
     parser.add_argument("--addon", action="append", help="voices to serve (default: every installed one)")
     parser.add_argument("--port", type=int, default=8795)
     parser.add_argument("--server-args", default="")
+    parser.add_argument("--log", type=Path, default=Path("soak-server.log"), help="the server's output")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
     from bench_capacity import wait_ready
@@ -245,13 +304,25 @@ def main() -> None:
     cmd = [sys.executable, "-m", "ttsint", "serve", "--port", str(args.port), "--max-streams", "64",
            "--log-level", "warning", *[a for addon in args.addon or [] for a in ("--addon", addon)],
            *args.server_args.split()]
-    server = subprocess.Popen(cmd)
+    with args.log.open("wb") as log:
+        server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_ready(server, "127.0.0.1", args.port)
-        result = asyncio.run(soak("127.0.0.1", args.port, server.pid, 60 * args.minutes, args.streams))
+        streams = args.streams
+        if streams is None:
+            streams, costs = calibrate("127.0.0.1", args.port, server.pid, args.load)
+            print(f"CPU-s per audio second, single streams: {costs}; {args.load:.0%} of the capacity of "
+                  f"{os.cpu_count()} cores for these voices drawn at random: {streams} streams", flush=True)
+        result = asyncio.run(soak("127.0.0.1", args.port, server.pid, 60 * args.minutes, streams))
+        result["streams"] = streams
     finally:
         server.terminate()
         server.wait(120)
+    lines = args.log.read_text(errors="replace").splitlines()
+    logged = [line for line in lines if line.startswith(("ERROR", "Traceback"))]
+    result["server_log_errors"] = len(logged)
+    result["server_log_warnings"] = sum(line.startswith("WARNING") for line in lines)
+    result["server_log_examples"] = (logged + [line for line in lines if line.startswith("WARNING")])[:5]
     for key, value in result.items():
         print(f"{key:18} {value}")
     print(f"unintended errors {result['unintended_errors']} (target 0); "
