@@ -205,3 +205,29 @@ def test_a_refused_file_is_never_remembered(tmp_path: Path, counted_inspections:
     assert counted_inspections.count("decoder.onnx") == 2
     digest = ttsint.sha256_hex((addon / "decoder.onnx").read_bytes())
     assert not [r for r in _records(tmp_path) if r.name.startswith(digest)]
+
+
+def test_an_onnx_only_network_hands_the_bytes_its_load_checked_to_its_first_session(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ttsint._network as network
+
+    addon_dir = _copy_en_rms(tmp_path)
+    config = addon_dir / "addon.toml"
+    text = config.read_text(encoding="utf-8")
+    onnx_digest = ttsint.sha256_hex((addon_dir / "text_encoder.onnx").read_bytes())
+    pt2_digest = ttsint.sha256_hex((addon_dir / "text_encoder.pt2").read_bytes())
+    pt2 = f'file = "text_encoder.pt2"\nsha256 = "{pt2_digest}"\n'
+    text = text.replace(pt2 + 'onnx_file = "text_encoder.onnx"\n',
+                        f'file = "text_encoder.onnx"\nsha256 = "{onnx_digest}"\n')
+    text = text.replace(f'onnx_sha256 = "{onnx_digest}"\n', "", 1)
+    config.write_text(text, encoding="utf-8")
+    reads: list[str] = []
+    real = network._read
+    monkeypatch.setattr(network, "_read", lambda f, at, src: reads.append(f.name) or real(f, at, src))
+    form = ttsint.load_addon(addon_dir).networks["text_encoder"].onnx
+    assert form is not None and reads.count("text_encoder.onnx") == 1
+    assert form.read() == (addon_dir / "text_encoder.onnx").read_bytes()
+    assert reads.count("text_encoder.onnx") == 1  # the checked bytes, not a second read and hash
+    (addon_dir / "text_encoder.onnx").write_bytes(b"changed after the load")
+    with pytest.raises(ttsint.ConfigError, match="text_encoder.onnx has SHA-256"):
+        form.read()  # later reads check the file again
