@@ -230,7 +230,10 @@ def create_app(pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pool.start()
         scheduler.start()
-        threading.Thread(target=warm, name="ttsint-warm-encoders", daemon=True).start()
+        # The encoders (PyAV, soxr: ~0.16 s of imports holding the GIL) warm up once the voices are loaded,
+        # not while they load: on two cores they slowed the voices' readiness.
+        threading.Thread(target=lambda: (pool.loaded.wait(), warm()), name="ttsint-warm-encoders",
+                         daemon=True).start()
         announce = asyncio.create_task(announce_ready()) if url else None
         try:
             yield
