@@ -119,3 +119,16 @@ def test_replace_names_a_container_whose_labels_are_not_its_attributes() -> None
 
     with pytest.raises(TypeError, match="Odd keeps its children elsewhere than in 'part'"):
         replace(Odd(Makes("mel")), "part[0]", Makes("mel"))
+
+
+def test_a_rebuilt_container_derives_again_what_its_constructor_derives_from_its_children() -> None:
+    class Counted(StreamableStack):
+        def __init__(self, stack: list[StreamableBlock]) -> None:
+            super().__init__(stack)
+            self.count = len(self.stack)
+
+    root = Counted([Makes("mel"), Makes("waveform")])
+    root.config_path = "stack"
+    longer = replace(root, "stack[0]", Makes("frames"), Makes("mel"))
+    assert (longer.count, root.count, longer.config_path) == (3, 2, "stack")
+    assert cut(root, "stack[1]").count == 1
