@@ -15,9 +15,10 @@ Figures (each a ratio ttsint / kokoro-onnx unless said; names for --only):
            the graph after the durations; each makes every output sample depend on the whole sentence
 - options: ONNX Runtime session settings (optimization level, spinning, threads) on ttsint's network
            call, each / the setting ttsint uses (all optimizations, no spinning), interleaved
-- forms:   the float32 form (int8 weights dequantised, no activation quantisation) against the int8
-           export: network time float32 / int8 and kokoro-onnx / int8 on the same tokens, interleaved;
-           durations that agree; log-mel difference (dB) over the tokens whose durations agree
+- forms:   the model's forms on the same tokens, interleaved, each / kokoro-onnx's call: int8 (the export
+           as published), gemm (its convolutions as im2col + uint8 x int8 MatMulInteger: the same
+           integers; whether its audio is identical; what ttsint runs for int8 on a VNNI CPU), float32
+           (int8 weights dequantised: durations that agree, log-mel difference in dB)
 
 --precision float32 runs ttsint's voice on the float32 form for ids/diff/rtf/first (diff then measures
 how far the float32 form is from kokoro-onnx's int8 audio, not equality).
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -44,7 +46,9 @@ from ttsint_kokoro.compare import compare_forms
 from ttsint_kokoro.model import (
     SessionSettings,
     assemble_parts,
+    exact_signed_gemm,
     float_model,
+    gemm_model,
     get_session,
     part_files,
     timed_model,
@@ -150,8 +154,8 @@ def main() -> None:
         np.savez(Path(tmp) / "voices.npz", **{args.voice: pack})
         ref = Kokoro.from_session(session(raw, args.threads), str(Path(tmp) / "voices.npz"))
         style = ref.get_voice_style(args.voice)
-        print(f"kokoro-{args.voice}, {args.threads} threads, ttsint on the {args.precision} graph; "
-              "ratios are ttsint / kokoro-onnx 0.6.1")
+        print(f"kokoro-{args.voice}, {args.threads} threads, ttsint's {network.describe()}; "
+              f"ratios are ttsint / kokoro-onnx 0.6.1; load average {os.getloadavg()[0]:.1f}")
 
         if "ids" in args.only:
             lines = corpus()
@@ -250,8 +254,10 @@ def main() -> None:
         if "forms" in args.only:
             settings = SessionSettings(threads=args.threads)
             int8 = get_session(timed_model("parts"), settings)
-            float32 = get_session(float_model(int8.path), settings)
-            times = {"int8": 0.0, "float32": 0.0, "kokoro-onnx": 0.0}
+            forms = {"int8": int8, "gemm": get_session(gemm_model(int8.path), settings),
+                     "float32": get_session(float_model(int8.path), settings)}
+            times = dict.fromkeys([*forms, "kokoro-onnx"], 0.0)
+            audio: dict[str, list[np.ndarray]] = {name: [] for name in forms}
             for _ in range(args.repeats):
                 for text in texts:
                     ids = frontend(text)["symbols"]
@@ -261,15 +267,20 @@ def main() -> None:
                         if name == "kokoro-onnx":
                             ref._infer(ids[1:-1].tolist(), row[None], 1.0)
                         else:
-                            (int8 if name == "int8" else float32).run(ids, row)
+                            audio[name].append(forms[name].run(ids, row)[0])
                         times[name] += time.perf_counter() - start
-            rows = compare_forms(int8, float32, frontend, pack, texts)
+            rows = compare_forms(int8, forms["float32"], frontend, pack, texts)
             agree = sum(r.same_durations for r in rows) / sum(r.tokens + 2 for r in rows)
             mel = statistics.mean(r.mel_db for r in rows if r.mel_db == r.mel_db)
-            print(f"forms    network time float32 / int8 {times['float32'] / times['int8']:.3f}, float32 / "
-                  f"kokoro-onnx {times['float32'] / times['kokoro-onnx']:.3f}, int8 / kokoro-onnx "
-                  f"{times['int8'] / times['kokoro-onnx']:.3f}; durations agree on {agree:.1%} of tokens; "
-                  f"log-mel difference {mel:.2f} dB over the tokens that agree")
+            same = all(np.array_equal(a, b) for a, b in zip(audio["int8"], audio["gemm"], strict=True))
+            base = times["kokoro-onnx"]
+            print("forms    network time / kokoro-onnx's on the same tokens: "
+                  + ", ".join(f"{name} {times[name] / base:.3f}" for name in forms)
+                  + f"; float32 / int8 {times['float32'] / times['int8']:.3f}, gemm / int8 "
+                  f"{times['gemm'] / times['int8']:.3f}")
+            print(f"forms    gemm audio {'identical to' if same else 'DIFFERENT from'} int8's "
+                  f"(exact uint8 x int8 GEMM on this CPU: {exact_signed_gemm()}); float32: durations agree "
+                  f"on {agree:.1%} of tokens, log-mel difference {mel:.2f} dB over the tokens that agree")
     voice.close()
 
 

@@ -27,7 +27,17 @@ from ttsint import (
     Utterance,
 )
 
-from .model import HOP, MAX_TOKENS, KokoroSession, SessionSettings, float_model, get_session, timed_model
+from .model import (
+    HOP,
+    MAX_TOKENS,
+    KokoroSession,
+    SessionSettings,
+    exact_signed_gemm,
+    float_model,
+    gemm_model,
+    get_session,
+    timed_model,
+)
 from .voices import load_pack, mix_packs, style_for
 
 __all__ = ["KokoroNetwork", "KokoroAudio", "addon_voice", "addon_model"]
@@ -117,12 +127,16 @@ class KokoroNetwork(SequenceBlock):
         model = addon_model(ctx.addon)
         if params.get("precision", "int8") == "float32":
             model = float_model(model)
+        elif exact_signed_gemm():  # the export's integers through ONNX Runtime's faster GEMM: same audio
+            model = gemm_model(model)
         session = get_session(model, settings)
         return cls(session=session, pack=pack, **params)
 
     def describe(self) -> str:
         s = self.session.settings
-        precision = "float32" if self.session.path.name.endswith(".float32.onnx") else "int8"
+        name = self.session.path.name
+        precision = ("float32" if name.endswith(".float32.onnx") else
+                     "int8 as GEMMs" if name.endswith(".gemm.onnx") else "int8")
         return (f"KokoroNetwork(threads={s.threads}, optimization={s.optimization}, spinning={s.spinning}, "
                 f"precision={precision}, speed={self.speed:g})")
 

@@ -14,15 +14,16 @@ import importlib.util
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-from ttsint import AddonError, default_cache_dir, file_sha256
+from ttsint import AddonError, default_cache_dir, file_sha256, write_atomic
 
 __all__ = ["MODEL_SHA256", "PART_PACKAGES", "SAMPLE_RATE", "HOP", "MAX_TOKENS", "PRECISIONS", "KokoroSession",
-           "SessionSettings", "float_model",
+           "SessionSettings", "float_model", "gemm_model", "exact_signed_gemm",
            "part_files", "assemble_parts", "timed_model", "get_session", "clear_sessions"]
 
 MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
@@ -160,13 +161,131 @@ def _add_durations(src: Path, dest: Path) -> None:
 
 def float_model(timed: Path) -> Path:
     """The float32 form of the timed int8 model ``timed`` (made once, cached beside it by its digest)."""
-    from ttsint import file_sha256
+    return _derived(timed, "float32", _dequantize)
 
+
+def gemm_model(timed: Path) -> Path:
+    """The timed int8 model with each convolution as im2col and a uint8 x int8 GEMM: the same integers.
+
+    The export's ConvInteger has uint8 weights with a zero point (about 60), so ONNX Runtime runs a
+    uint8 x uint8 GEMM with the weights as its first operand; ``w - zero`` fits int8 in every layer, and
+    ONNX Runtime's fastest integer GEMM takes uint8 activations first and int8 weights second. So each
+    1-D ConvInteger becomes: its input as [T, C], padded with its zero point, k shifted slices side by
+    side ([T, k C]), MatMulInteger with the weights as int8 [k C, O], then back to [1, O, T]. The int32
+    sums are those of the export (the audio is identical where the GEMM is exact: ``exact_signed_gemm``)
+    and about 1.5 x faster (benchmarks/RESULTS.md). Made once, cached beside ``timed`` by its digest.
+    """
+    return _derived(timed, "gemm", _convs_as_gemm)
+
+
+def exact_signed_gemm() -> bool:
+    """Whether this CPU computes ONNX Runtime's uint8 x int8 GEMM exactly (x86 with VNNI).
+
+    Without VNNI, x86 uses ``vpmaddubsw``, whose int16 pair sums can saturate, so ``gemm_model`` could
+    differ from the export; there the export runs as published.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_vnni" in flags or "avx_vnni" in flags
+
+
+def _derived(src: Path, form: str, build: Callable[[Path, Path], None]) -> Path:
+    """``src``'s cached ``form`` made by ``build(src, dest)``, checked against the digest written with it.
+
+    The form's own sha256 is kept beside it (``.sha256``); a form whose bytes no longer match it
+    (damaged or changed in the cache) is refused with the command that rebuilds it, not loaded.
+    """
     with _import_lock:
-        done = timed.with_name(f"kokoro-{file_sha256(timed)[:16]}.float32.onnx")
-        if not done.is_file():
-            _dequantize(timed, done)
+        done = src.with_name(f"kokoro-{file_sha256(src)[:16]}.{form}.onnx")
+        record = done.with_name(done.name + ".sha256")
+        if not done.is_file() or not record.is_file():  # absent, or made before digests were recorded
+            build(src, done)
+            write_atomic(record, lambda tmp: tmp.write_text(file_sha256(done) + "\n", encoding="utf-8"))
+        expected = record.read_text(encoding="utf-8").strip()
+        actual = file_sha256(done)
+        if actual != expected:
+            raise AddonError(f"the cached {form} form of the Kokoro model, {done}, has sha256 {actual}, not "
+                             f"the {expected} it was written with: it was damaged or changed in the cache; "
+                             f"delete it (rm {done}) and load the voice again to rebuild it")
         return done
+
+
+def _convs_as_gemm(src: Path, dest: Path) -> None:
+    """Write ``src`` with each 1-D ConvInteger (group 1, stride 1, uint8 weights, one zero point that
+    leaves ``w - zero`` within int8) as im2col + MatMulInteger (``gemm_model``); others stay."""
+    import onnx
+    from onnx import helper, numpy_helper
+    from ttsint_onnx import GraphLimits, load_checked, save_model
+
+    model = load_checked(src, GraphLimits(allowed_domains=_IMPORTED_DOMAINS))
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    added: dict[str, onnx.TensorProto] = {}
+
+    def const(name: str, values: list[int]) -> str:
+        added.setdefault(name, numpy_helper.from_array(np.asarray(values, np.int64), name))
+        return name
+
+    nodes = []
+    for index, node in enumerate(graph.node):
+        x, weight, x_zero, w_zero = (list(node.input) + ["", "", "", ""])[:4]
+        constant = weight in inits and (not w_zero or w_zero in inits)
+        if node.op_type != "ConvInteger" or not constant or not x_zero:
+            nodes.append(node)
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        w = numpy_helper.to_array(inits[weight]).astype(np.int16)
+        values = w - (numpy_helper.to_array(inits[w_zero]).astype(np.int16) if w_zero else 0)
+        if (inits[weight].data_type != onnx.TensorProto.UINT8 or w.ndim != 3 or values.ndim != 3
+                or attrs.get("group", 1) != 1 or list(attrs.get("strides", [1])) != [1]
+                or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET")
+                or values.min() < -128 or values.max() > 127):
+            nodes.append(node)  # strided (F0_conv, N_conv, noise_convs.0) or unusual: left as exported
+            continue
+        out, cin, k = values.shape
+        dilation = list(attrs.get("dilations", [1]))[0]
+        before, after = list(attrs.get("pads", [0, 0]))
+        name = f"ttsint_gemm{index}_"
+        columns = f"{weight}_ttsint_gemm"  # [k C, O], row j C + c holding w[o, c, j] - zero
+        if columns not in added:
+            added[columns] = numpy_helper.from_array(
+                values.astype(np.int8).transpose(2, 1, 0).reshape(k * cin, out).copy(), columns)
+        steps = [helper.make_node("Reshape", [x, const(f"{name}ct", [cin, -1])], [f"{name}x"]),
+                 helper.make_node("Transpose", [f"{name}x"], [f"{name}tc"], perm=[1, 0])]
+        source = f"{name}tc"
+        if before or after:
+            pads = const(f"{name}pads", [before, 0, after, 0])
+            steps.append(helper.make_node("Pad", [source, pads, x_zero], [f"{name}padded"]))
+            source = f"{name}padded"
+        if k > 1:  # tap j reads rows j d ... j d + T_out - 1 of the padded input
+            taps = []
+            for j in range(k):
+                end = j * dilation - dilation * (k - 1)
+                steps.append(helper.make_node(
+                    "Slice", [source, const(f"{name}b{j}", [j * dilation]),
+                              const(f"{name}e{j}", [end if end < 0 else np.iinfo(np.int64).max]),
+                              const("ttsint_axis0", [0])], [f"{name}tap{j}"]))
+                taps.append(f"{name}tap{j}")
+            steps.append(helper.make_node("Concat", taps, [f"{name}columns"], axis=1))
+            source = f"{name}columns"
+        steps += [helper.make_node("MatMulInteger", [source, columns, x_zero], [f"{name}to"],
+                                   name=f"{node.name}_gemm"),
+                  helper.make_node("Transpose", [f"{name}to"], [f"{name}ot"], perm=[1, 0]),
+                  helper.make_node("Unsqueeze", [f"{name}ot", const("ttsint_axis0", [0])], [node.output[0]])]
+        nodes += steps
+    if not any(n.op_type == "MatMulInteger" and n.name.endswith("_gemm") for n in nodes):
+        raise AddonError(f"{src}: no ConvInteger could be rewritten as a GEMM; this is not the kokoro-v1.0 "
+                         "int8 export")
+    del graph.node[:]
+    graph.node.extend(nodes)
+    used = {i for n in graph.node for i in n.input}
+    kept = [i for i in graph.initializer if i.name in used] + [t for n, t in added.items() if n in used]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    write_atomic(dest, lambda tmp: save_model(model, tmp))
 
 
 def _dequantize(src: Path, dest: Path) -> None:
@@ -307,7 +426,12 @@ class KokoroSession:
             options.profile_file_prefix = profile
         self.path = path
         self.settings = settings
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ONNX Runtime's own classes (InvalidProtobuf, Fail, ...) share no base
+            reason = str(exc).strip()[:300]
+            raise AddonError(f"ONNX Runtime cannot load the Kokoro model {path}: {reason}; if it is a "
+                             "cached form, delete it and load the voice again to rebuild it") from None
 
     def run(self, tokens: np.ndarray, style: np.ndarray, speed: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """Audio (float32 [samples]) and frames per token (int64 [tokens]) for padded ``tokens`` [N]."""
