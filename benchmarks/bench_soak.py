@@ -6,8 +6,8 @@
 Starts a real server on 127.0.0.1 (every installed voice unless --addon is given) and keeps STREAMS
 clients busy, each sending one request after another, drawn at random. STREAMS defaults to ``--load``
 (80 %) of the capacity measured at the start: cores ÷ the served voices' mean CPU-seconds per audio
-second, each from a single warm stream (en-rms alone: about 0.04, so 40 clients; with Piper's and
-Kokoro's voices, a few). The requests:
+second, each from one warm request in each response format (en-rms alone: a few tens of clients; with
+Piper's and Kokoro's voices, a few). The requests:
 
 - short texts (one sentence) and 2,000-word texts, read as fast as the client can;
 - clients that disconnect after some of the audio;
@@ -44,6 +44,7 @@ SLACK = 0.25
 SHORT = ["The quick brown fox jumps over the lazy dog.", "Please call me back this afternoon.",
          "A large crowd gathered at the station to watch the first train arrive.", "Yes. No. Maybe later!"]
 RAW = {"wav": 44, "pcm": 0}  # formats whose bytes after a header are 16-bit mono samples
+MAX_STREAMS = 64
 WORDS_PER_SECOND = 2.0
 """Slower than any voice here speaks at speed 1 (en-rms reads about 2.6 words a second): a request's
 deadline is its words at this rate plus a minute, the most a stream kept in real time can need."""
@@ -267,24 +268,30 @@ async def soak(host: str, port: int, pid: int, seconds: float, streams: int, see
     }
 
 
-def calibrate(host: str, port: int, pid: int, load: float) -> tuple[int, dict[str, float]]:
-    """Clients for ``load`` of the capacity: each ready voice's server CPU-seconds per audio second, from a
-    single warm stream of bench_capacity's text, and ``load`` × cores ÷ their mean (voices are drawn at
-    random), at least 1."""
+def calibrate(host: str, port: int, pid: int, load: float, max_streams: int) -> tuple[int, dict[str, float]]:
+    """Clients for ``load`` of the capacity: each ready voice's server CPU-seconds per audio second, from one
+    warm request of bench_capacity's text in each response format (encoding is part of the cost: raw PCM
+    alone made en-rms look three times cheaper), and ``load`` × cores ÷ their mean (voices are drawn at
+    random), at least 1 and at most the server's ``max_streams``."""
     import httpx
-    from bench_capacity import process_cpu, run_round
+    from bench_capacity import TEXT, process_cpu, run_round
+    from ttsint_serve.formats import FORMATS
 
     costs: dict[str, float] = {}
     for info in httpx.get(f"http://{host}:{port}/v1/voices", timeout=60).json()["data"]:
         if info.get("status") != "ready":
             continue
         name, rate = info["name"], int(info.get("sample_rate") or info.get("native_sample_rate"))
-        asyncio.run(run_round(host, port, name, 1, "burst", 1.0, rate, 0))  # warm-up
-        before = process_cpu(pid)
-        (done,) = asyncio.run(run_round(host, port, name, 1, "burst", 1.0, rate, 0))
-        costs[name] = round((process_cpu(pid) - before) / max(done.audio, 1e-9), 4)
+        (done,) = asyncio.run(run_round(host, port, name, 1, "burst", 1.0, rate, 0))  # warm-up; the audio
+        cpu = 0.0
+        for fmt in FORMATS:
+            body = json.dumps({"voice": name, "input": TEXT, "response_format": fmt}).encode()
+            before = process_cpu(pid)
+            asyncio.run(fetch(host, port, body, timeout=600))
+            cpu += process_cpu(pid) - before
+        costs[name] = round(cpu / len(FORMATS) / max(done.audio, 1e-9), 4)
     mean = sum(costs.values()) / max(1, len(costs))
-    return max(1, round(load * (os.cpu_count() or 1) / max(mean, 1e-9))), costs
+    return min(max_streams, max(1, round(load * (os.cpu_count() or 1) / max(mean, 1e-9)))), costs
 
 
 def main() -> None:
@@ -301,8 +308,9 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
     from bench_capacity import wait_ready
 
-    cmd = [sys.executable, "-m", "ttsint", "serve", "--port", str(args.port), "--max-streams", "64",
-           "--log-level", "warning", *[a for addon in args.addon or [] for a in ("--addon", addon)],
+    cmd = [sys.executable, "-m", "ttsint", "serve", "--port", str(args.port),
+           "--max-streams", str(MAX_STREAMS), "--log-level", "warning",
+           *[a for addon in args.addon or [] for a in ("--addon", addon)],
            *args.server_args.split()]
     with args.log.open("wb") as log:
         server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -310,9 +318,9 @@ def main() -> None:
         wait_ready(server, "127.0.0.1", args.port)
         streams = args.streams
         if streams is None:
-            streams, costs = calibrate("127.0.0.1", args.port, server.pid, args.load)
-            print(f"CPU-s per audio second, single streams: {costs}; {args.load:.0%} of the capacity of "
-                  f"{os.cpu_count()} cores for these voices drawn at random: {streams} streams", flush=True)
+            streams, costs = calibrate("127.0.0.1", args.port, server.pid, args.load, MAX_STREAMS)
+            print(f"CPU-s per audio second, one request per format: {costs}; {args.load:.0%} of the capacity "
+                  f"of {os.cpu_count()} cores, voices drawn at random: {streams} streams", flush=True)
         result = asyncio.run(soak("127.0.0.1", args.port, server.pid, 60 * args.minutes, streams))
         result["streams"] = streams
     finally:
