@@ -97,8 +97,8 @@ class KokoroNetwork(SequenceBlock):
 
     The style row is chosen by the sentence's token count, as Kokoro's reference does. One ONNX Runtime
     session serves every voice and stream in the process, warmed up when the first voice loads.
-    ``precision`` chooses the int8 export as published (the default: identical to kokoro-onnx; the
-    float32 form was not measurably faster, benchmarks/RESULTS.md) or its float32 form.
+    ``precision`` chooses the int8 export (the default: kokoro-onnx's audio; on a VNNI CPU run as its
+    GEMM form, ``gemm_model``: the same integers, faster) or its float32 form (not faster).
     """
 
     arrays = "numpy"
