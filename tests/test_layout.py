@@ -136,7 +136,7 @@ def test_every_public_name_lives_in_a_private_module() -> None:
 
 LAYERS = {
     0: "_errors _data _lazy _catalog _arrays _cache _stats _progress hookspecs",
-    1: "_blocks _chunking _limits _params _overrides _segments _safety _integrity _audio",
+    1: "_batching _blocks _chunking _limits _params _overrides _segments _safety _integrity _audio",
     2: "_registry _core_plugin _instantiate _frontends _ssml _runtimes _torch_runtime _network "
        "_guard _tap _speech",
     3: "_addon _stack _windowed",

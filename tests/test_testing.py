@@ -191,9 +191,9 @@ def test_parametrize_with_checks_names_cases_and_flags_blocks_without_a_sample()
     assert mark.args[0] == "sample, check"
     ids = [p.id for p in mark.args[1]]
     assert ids == ["Gain-contiguous_chunks", "Gain-chunk_invariance", "Gain-interleaved_streams",
-                   "Gain-early_close", "Gain-bounded_lookahead", "Gain-plugin_entry_module",
-                   "Pace-fresh_output", "Pace-keeps_input_keys", "Pace-plugin_entry_module",
-                   "Smooth-has_sample"]
+                   "Gain-batched_streams", "Gain-early_close", "Gain-bounded_lookahead",
+                   "Gain-plugin_entry_module", "Pace-fresh_output", "Pace-keeps_input_keys",
+                   "Pace-plugin_entry_module", "Smooth-has_sample"]
     sample, check = mark.args[1][-1].values
     with pytest.raises(AssertionError, match="'Smooth' is registered but has no BlockSample"):
         check(sample)

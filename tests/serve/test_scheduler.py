@@ -276,3 +276,102 @@ def test_lead_paces_a_stream_read_as_fast_as_it_comes() -> None:
         scheduler.close()
 
     asyncio.run(main())
+
+
+async def queued_together(scheduler: Scheduler, open_streams: object) -> list[SynthesisStream]:
+    """The streams ``open_streams()`` opens while the only worker is held inside another stream's step, so
+    they are all queued when the worker next takes one up."""
+    gate = Gate()
+    gate.closed.set()
+
+    def held() -> Iterator[ttsint.Chunk]:
+        gate.passing()
+        yield ttsint.Chunk(frames=torch.zeros(10, 1), start=0)
+
+    blocker = scheduler.open(held, "other")
+    await until(gate.holding.is_set)
+    streams = open_streams()  # type: ignore[operator]
+    gate.opened.set()
+    assert await drain(blocker) == 1
+    return streams
+
+
+def test_streams_of_one_voice_step_together_with_their_network_calls_batched() -> None:
+    """With batch=4, four new streams of one voice queued together take their steps as one group: each
+    network call serves all four, and each stream gets what it gets alone (batch=1)."""
+    from pathlib import Path
+
+    import numpy as np
+
+    class Affine(ttsint.Executable):
+        def __init__(self, network: ttsint.Network) -> None:
+            super().__init__(network, None)  # type: ignore[arg-type]
+            self.batches: list[int] = []
+
+        def execute(self, tensors):  # type: ignore[no-untyped-def]
+            self.batches.append(int(tensors["x"].shape[0]))
+            return [2 * tensors["x"] + 1]
+
+    net = ttsint.Network(name="affine", role="decoder", inputs=["x"], outputs=["y"], path=Path("a.onnx"),
+                         batch=True)
+    net.executable = executable = Affine(net)
+
+    def voice(seed: int) -> Iterator[ttsint.Chunk]:
+        frames = np.random.default_rng(seed).normal(size=(30, 1)).astype(np.float32)
+        for start in range(0, 30, 10):
+            yield ttsint.Chunk(frames=net.run({"x": frames[start:start + 10]})["y"], start=start)
+
+    async def run(batch: int) -> list[np.ndarray]:
+        scheduler = Scheduler(workers=1, max_streams=8, batch=batch)
+        streams = await queued_together(scheduler, lambda: [scheduler.open(lambda n=n: voice(n), "voice")
+                                                            for n in range(4)])
+        got = []
+        for stream in streams:
+            got.append(np.concatenate([c.frames async for c in stream]))
+        scheduler.close()
+        return got
+
+    alone = asyncio.run(run(1))
+    assert executable.batches == [1] * 12
+    executable.batches.clear()
+    together = asyncio.run(run(4))
+    assert executable.batches[0] == 4, executable.batches  # the first steps, at least, as one call each
+    for a, b in zip(alone, together, strict=True):
+        np.testing.assert_allclose(b, a, atol=1e-5)
+
+
+def test_en_rms_streams_stepped_together_equal_each_alone() -> None:
+    """en-rms on the scheduler with batch=4: four streams of different texts queued at once step together,
+    their decoder windows of one shape made as one call (batch = true in its networks table), and each
+    stream's mel equals the same stream made with batch=1 within 1e-5.
+
+    The mel, not the audio: PGHI integrates phase along a heap ordered by magnitude, so the decoder's
+    batched mel (within 6e-6) can reorder it and move samples by up to 0.1 (benchmarks/RESULTS.md)."""
+    import numpy as np
+
+    texts = ["The train leaves at noon.", "Call me back when you can.", "See you soon, my friend.",
+             "Bring the blue umbrella today."]
+    addon = ttsint.load_addon("en-rms")
+    assert addon.networks["decoder"].batch, "en-rms's decoder is not declared batch = true"
+    voice = ttsint.Voice(addon, [addon.stack[0]])  # the acoustic model: text to mel
+    rate = addon.sample_rate / addon.hop_length
+
+    async def run(batch: int) -> tuple[list[np.ndarray], tuple[int, int]]:
+        scheduler = Scheduler(workers=1, max_streams=8, batch=batch)
+        streams = await queued_together(scheduler, lambda: [
+            scheduler.open(lambda t=t: voice.stream(t, lookahead=False), "en-rms", frame_rate=rate)
+            for t in texts])
+        got = []
+        for stream in streams:
+            got.append(np.concatenate([ttsint.to_numpy(c.frames) async for c in stream]))
+        scheduler.close()
+        return got, scheduler.batched_calls
+
+    alone, (calls, batched) = asyncio.run(run(1))
+    assert (calls, batched) == (0, 0)
+    together, (calls, batched) = asyncio.run(run(4))
+    assert batched > 0, f"{calls} network calls for the streams stepped together, none batched"
+    for text, a, b in zip(texts, alone, together, strict=True):
+        assert a.shape == b.shape, text
+        np.testing.assert_allclose(b, a, atol=1e-5, err_msg=text)
+    voice.close()

@@ -27,6 +27,7 @@ __getattr__, _lazy_names = lazy_exports(__name__, {
     "_addon": ("Addon", "default_addon", "load_addon"),
     "_arrays": ("cpu_device", "is_torch", "to_numpy", "to_torch"),
     "_audio": ("NpyWriter", "read_wav", "to_pcm16", "WavWriter", "write_wav"),
+    "_batching": ("BatchGroup",),
     "_blocks": ("announce", "Block", "chunks_to", "cut", "find", "Flow", "flows", "last_of_kind",
                 "last_streamable", "merge_outputs", "Node", "replace", "SequenceBlock",
                 "SequenceBlockContainer", "StreamableBlock", "StreamablePipeline", "StreamableStack", "timed",

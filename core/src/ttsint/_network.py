@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._arrays import batch, dtype_name, is_torch, unbatch
+from ._batching import call_batched, current_group
 from ._cache import remembered_inspection
 from ._errors import AddonError, ConfigError
 from ._integrity import (
@@ -161,6 +162,9 @@ class Network:
     specs: dict[str, tuple] | None = field(default=None, repr=False, compare=False)
     """Per input: shape (None where dynamic), dtype name and per-dimension bounds, from the export."""
     loader: _TorchProgram | None = field(default=None, repr=False, compare=False)
+    batch: bool = False
+    """Whether concurrent streams' calls may be stacked on the batch dimension and run as one call
+    (``batch = true`` in the networks table, where measured to pay: benchmarks/RESULTS.md, "Batching")."""
 
     def __post_init__(self) -> None:
         onnx_only = self.onnx is not None and self.onnx.file == self.path
@@ -194,6 +198,21 @@ class Network:
         device. NumPy inputs (for a block that declares ``arrays = "numpy"``) go to the runtime as they
         are: onnxruntime returns NumPy for them, without torch; the torch runtime converts them.
         """
+        executable, args = self._feed(tensors, batched)
+        barrier = current_group() if self.batch else None
+        out = executable(args) if barrier is None else barrier.call(executable, args, self.name)
+        return out if batched else {n: unbatch(t) for n, t in out.items()}
+
+    def run_batch(self, feeds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """``run`` on each of ``feeds`` (unbatched inputs, all of one shape) as one call of the network over
+        them stacked on the batch dimension. The batch contract: for a network declared ``batch = true``,
+        each result equals its own ``run`` within 1e-5 (``ttsint.testing.check_batching``)."""
+        prepared = [self._feed(feed, False) for feed in feeds]
+        outs = call_batched(prepared[0][0], [args for _, args in prepared], self.name)
+        return [{n: unbatch(t) for n, t in out.items()} for out in outs]
+
+    def _feed(self, tensors: Mapping[str, Any], batched: bool) -> tuple[Executable, dict[str, Any]]:
+        """The executable and the batched, checked arguments ``run`` hands it."""
         # Runs once per chunk for decoders and vocoders, so it does each input's work in one pass.
         inputs = self.inputs
         missing = [n for n in inputs if n not in tensors and n != "mask"]
@@ -220,8 +239,7 @@ class Network:
                 if t.device != device:
                     t = t.to(device)
             args[n] = t
-        out = executable(args)
-        return out if batched else {n: unbatch(t) for n, t in out.items()}
+        return executable, args
 
     def _want_dtypes(self) -> tuple[str | None, ...]:
         """The element types the signature names ("int64", "float32"; torch prints them "torch.int64")."""
@@ -322,7 +340,8 @@ def load_network(name: str, spec: dict[str, Any], directory: Path, source: str) 
                           "export with torch.export (.pt2) or TorchScript (.pt), "
                           "or ship an ONNX file (.onnx)", source=source)
     common = dict(name=name, role=spec["role"], inputs=list(spec["inputs"]), outputs=list(spec["outputs"]),
-                  path=file, receptive_field=spec.get("receptive_field"), config=dict(spec))
+                  path=file, receptive_field=spec.get("receptive_field"), config=dict(spec),
+                  batch=bool(spec.get("batch", False)))
     onnx = None
     if spec.get("onnx_file") is not None:
         if file.suffix == ".onnx":

@@ -377,3 +377,5 @@ class NetworkSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     device: _optional(str, "a device name such as \"cpu\" or \"cuda:0\"") = None
     receptive_field: _optional(Annotated[int, msgspec.Meta(ge=0)], "a non-negative integer",
                                "omit it for networks without a finite receptive field") = None
+    batch: _optional(bool, "true or false", "true lets concurrent streams' calls run as one batched call") \
+        = None

@@ -5,7 +5,8 @@ addon. Every check hands a block its inputs in the kind it declares (``Block.arr
 ``parametrize_with_checks`` turns (block sample, check) pairs into pytest cases, as scikit-learn's
 does for estimators: each check asserts one contract every block must keep.
 ``check_sequence_block`` and ``check_streamable_block`` run all checks on one built block;
-``check_runtime`` checks a network runtime against torch.
+``check_runtime`` checks a network runtime against torch; ``check_batching`` a batchable network against
+itself unbatched.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -30,7 +32,8 @@ import numpy as np
 
 from ._addon import Addon, load_addon
 from ._arrays import concat, is_torch, to_numpy
-from ._blocks import Block, SequenceBlock, StreamableBlock, chunks_for, utterance_for
+from ._batching import BatchGroup
+from ._blocks import Block, SequenceBlock, StreamableBlock, chunks_for, utterance_for, walk
 from ._chunking import concat_chunks
 from ._data import Chunk, Utterance
 from ._errors import TTSIntError
@@ -46,6 +49,8 @@ __all__ = [
     "ArrayStream",
     "BlockSample",
     "CountingStream",
+    "check_batched_streams",
+    "check_batching",
     "check_bounded_lookahead",
     "check_chunk_invariance",
     "check_contiguous_chunks",
@@ -276,6 +281,52 @@ def check_interleaved_streams(sample: BlockSample) -> None:
         assert set(vars(block)) == set(state_before), "streaming added or removed attributes of the block"
 
 
+def _networks(block: Block) -> list[Network]:
+    """The networks the blocks of ``block``'s tree hold."""
+    return [v for node in walk(block) for v in vars(node.block).values() if isinstance(v, Network)]
+
+
+def check_batched_streams(sample: BlockSample) -> None:
+    """Three streams stepped together (``BatchGroup``: each on a thread, calls of a ``batch = true`` network
+    stacked into one) each equal the same stream run alone; a block holding such a network batches a call."""
+    block = sample.build()
+    size = sample.chunkings[-1]
+    kinds = (False, True, True)  # one upstream and two of the flipped: a slice given to a wrong stream shows
+    solo = {other: concat_chunks(sample.streams(block, size, other)) for other in set(kinds)}
+    streams = [sample.streams(block, size, other) for other in kinds]
+    got: list[list[Any]] = [[] for _ in kinds]
+    with ThreadPoolExecutor(len(kinds) - 1, thread_name_prefix="ttsint-check") as pool:
+        group = BatchGroup(pool, patience=1.0)  # generous: this checks equality, not speed
+        live = list(range(len(kinds)))
+        while live:
+            chunks = group.run([functools.partial(next, streams[i], None) for i in live])
+            for i, chunk in zip(list(live), chunks, strict=True):
+                if chunk is None:
+                    live.remove(i)
+                else:
+                    got[i].append(chunk.frames)
+    for i, other in enumerate(kinds):
+        _assert_same(concat(got[i]), solo[other], sample.atol, f"stream {i} of {len(kinds)} stepped together")
+    batchable = sorted({n.name for n in _networks(block) if n.batch})
+    assert not batchable or group.batched > 0, (
+        f"{sample.name} holds network(s) {batchable} declared batch = true, yet three streams of equal shape "
+        "stepped together made no batched call; run them through Network.run")
+
+
+def check_batching(network: Network, feeds: Sequence[Mapping[str, Any]], atol: float = 1e-5) -> None:
+    """The batch contract: ``network.run_batch(feeds)`` (one call over inputs of one shape) gives each feed
+    what ``network.run`` gives it alone, within ``atol``."""
+    assert len(feeds) > 1, "give at least two feeds of one shape"
+    together = network.run_batch(feeds)
+    assert len(together) == len(feeds), f"run_batch gave {len(together)} results for {len(feeds)} feeds"
+    for i, feed in enumerate(feeds):
+        alone = network.run(feed)
+        assert set(together[i]) == set(alone), f"feed {i}: outputs {sorted(together[i])} vs {sorted(alone)}"
+        for name in alone:
+            _assert_same(together[i][name], alone[name], atol,
+                         f"network {network.name!r}, output {name!r}, feed {i} of a batch of {len(feeds)}")
+
+
 def check_early_close(sample: BlockSample) -> None:
     """A consumer may stop after the first chunk; closing the stream must be clean."""
     early = sample.streams(sample.build(), sample.chunkings[-1])
@@ -400,6 +451,7 @@ def yield_checks(sample: BlockSample) -> Iterator[Check]:
         if sample.chunk_invariant and sample.upstream is not None:
             yield check_chunk_invariance
         yield check_interleaved_streams
+        yield check_batched_streams
         yield check_early_close
         if sample.lookahead is not None and sample.upstream is not None:
             yield check_bounded_lookahead
@@ -469,7 +521,8 @@ def check_streamable_block(
 ) -> Any:
     """Run every StreamableBlock check on ``block``; ``upstream`` is a [T, C] array fed through ArrayStream.
 
-    Checks: contiguous 2-D chunks; interleaved streams equal solo ones; a clean early close; with
+    Checks: contiguous 2-D chunks; interleaved streams, and streams stepped together with their network calls
+    batched, equal solo ones; a clean early close; with
     ``chunk_invariant``, output independent of upstream chunking; with ``lookahead``, bounded reads.
     Returns the output of one full stream.
     """

@@ -6,6 +6,6 @@ import ttsint
 __getattr__, __all__ = ttsint.lazy_exports(__name__, {
     "convert": ["convert", "onnx_path"],
     "graph": ["GraphLimits", "NoiseInput", "check_model", "decoder_cut", "extract", "load_checked",
-              "model_digest", "replace_noise", "save_model", "split_model", "tensor_of_op"],
+              "model_digest", "replace_noise", "save_model", "split_model", "symbolic_batch", "tensor_of_op"],
     "runtime": ["OnnxExecutable", "OnnxRuntime"],
 })

@@ -29,6 +29,7 @@ __all__ = [
     "extract",
     "model_digest",
     "save_model",
+    "symbolic_batch",
 ]
 
 RANDOM_OPS = ("RandomNormalLike", "RandomUniformLike")
@@ -355,3 +356,19 @@ def save_model(model: ModelProto, path: str | Path) -> str:
     data = model.SerializeToString()
     Path(path).write_bytes(data)
     return hashlib.sha256(data).hexdigest()
+
+
+def symbolic_batch(model: ModelProto, name: str = "batch") -> bool:
+    """Make dimension 0 of the graph's inputs and outputs symbolic where the export fixed it at 1, so a
+    session takes a batch of streams (``batch = true`` in a networks table); the inner shapes recorded by
+    the export are dropped for ONNX Runtime to infer again. Returns whether anything changed. Whether the
+    graph computes each row on its own (no op mixing the batch) is for ``ttsint.testing.check_batching``."""
+    changed = False
+    for value in [*model.graph.input, *model.graph.output]:
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) > 1 and dims[0].HasField("dim_value") and dims[0].dim_value == 1:
+            dims[0].dim_param = name
+            changed = True
+    if changed:
+        del model.graph.value_info[:]
+    return changed

@@ -33,6 +33,10 @@ __all__ = ["serve"]
               help="Longest input accepted; longer gets 413.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Synthesis threads that interleave the streams chunk by chunk (default: one per core).")
+@click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Streams of one voice a worker steps together, their calls of networks declared batchable "
+                   "(en-rms's decoder) made as one call; 1: each stream steps alone. Off by default: on a "
+                   "loaded machine a group can stall (benchmarks/RESULTS.md, \"Batching\").")
 @click.option("--shutdown-timeout", default=30, show_default=True, type=click.IntRange(min=0),
               help="Seconds that running streams get to finish after SIGTERM.")
 @click.option("--wyoming", metavar="tcp://HOST:PORT", default=None,
@@ -57,7 +61,7 @@ __all__ = ["serve"]
 def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_chars: int, workers: int | None,
           shutdown_timeout: int, log_level: str, use_ray: bool = False, ray_address: str | None = None,
           replicas: int = 1, voice_cpus: float = 1.0, wyoming: str | None = None, http: bool = True,
-          voice_aliases: Sequence[str] = (), headroom: float = 0.8) -> None:
+          voice_aliases: Sequence[str] = (), headroom: float = 0.8, batch: int = 1) -> None:
     """Serve voices over HTTP: POST /v1/audio/speech (OpenAI's shape), /v1/voices, /metrics, a page at /;
     with --wyoming, over the Wyoming protocol too (Home Assistant).
 
@@ -86,6 +90,9 @@ def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_cha
             raise ttsint.ConfigError("--wyoming" if wyoming is not None else "--no-http",
                                      "applies to the in-process server, not to --ray",
                                      "run a second `ttsint serve --wyoming ...` beside the Ray one")
+        if batch != 1:
+            raise ttsint.ConfigError("--batch", "applies to the in-process server, not to --ray",
+                                     "leave --batch out with --ray")
         return _serve_on_ray(specs, host, port, max_streams, max_chars, workers, use_ray, ray_address,
                              replicas, voice_cpus, level, aliases)
     import uvicorn
@@ -105,7 +112,7 @@ def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_cha
         os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     logging.basicConfig(level=level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
     pool = VoicePool(specs)
-    scheduler = Scheduler(workers=workers, max_streams=max_streams, headroom=headroom or None)
+    scheduler = Scheduler(workers=workers, max_streams=max_streams, headroom=headroom or None, batch=batch)
     sockets = [listen(host, port)] if http else []
     config, metrics = None, None
     if http:

@@ -17,11 +17,20 @@ first chunk (nothing has been sent to its client yet). A burst opens all its str
 milliseconds, on costs measured before it; by the time a worker reaches a stream of the burst, the
 burst's own steps have been measured and any listener it made run dry is known, so a stream the
 workers cannot keep in real time fails with CapacityError (a 429) instead of making everyone stutter.
+
+Batching across streams (``batch`` > 1): a worker that takes a stream also takes up to ``batch - 1`` more
+queued streams of the same voice at the same stage (all at their first chunk, or all past it), most
+urgent first, and steps them together (``ttsint.BatchGroup``): each on a thread of its own, their calls
+of networks declared ``batch = true`` made as one call per shape. Each stream's chunk is delivered as
+soon as its own step ends; the workers' time the group took is shared among its streams' costs. A voice
+and stage whose groups made no batched call (no batchable network, or windows of different shapes) stops
+forming groups after a few tries, and tries again every ``_RETRY``-th time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import logging
@@ -31,15 +40,17 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ttsint import Chunk
+from ttsint import BatchGroup, Chunk
 
 __all__ = ["CapacityError", "Scheduler", "StreamRecord", "SynthesisStream"]
 
 log = logging.getLogger("ttsint.serve")
 
 _QUEUED, _RUNNING, _PARKED, _RESTING, _FINISHED = "queued", "running", "parked", "resting", "finished"
+_RETRY = 32  # a voice and stage whose groups did not batch is grouped again every _RETRY-th step
 
 
 class CapacityError(Exception):
@@ -160,15 +171,17 @@ class Scheduler:
     (None: no limit) paces each stream: one with more than ``lead`` seconds of audio beyond real time
     (since its first chunk) rests until it is back within it, so a consumer that takes chunks as fast as
     they come (Ray Serve's streaming handle, which has no flow control) holds at most about ``lead``
-    seconds more than its listener has played.
+    seconds more than its listener has played. ``batch`` is the most streams of one voice a worker steps
+    together, their batchable network calls made as one (1: each stream steps alone).
     """
 
     def __init__(self, workers: int | None = None, max_streams: int = 16, buffer_chunks: int = 4,
                  on_chunk: Callable[[SynthesisStream, Chunk], None] | None = None, *,
-                 headroom: float | None = 0.8, reserve: float = 1.0, lead: float | None = None) -> None:
+                 headroom: float | None = 0.8, reserve: float = 1.0, lead: float | None = None,
+                 batch: int = 1) -> None:
         """``on_chunk(stream, chunk)`` is called on the worker as each chunk is made (e.g. to count it)."""
-        if max_streams < 1 or buffer_chunks < 1:
-            raise ValueError("max_streams and buffer_chunks must be >= 1")
+        if max_streams < 1 or buffer_chunks < 1 or batch < 1:
+            raise ValueError("max_streams, buffer_chunks and batch must be >= 1")
         if headroom is not None and not 0 < headroom:
             raise ValueError("headroom must be > 0")
         self.workers = workers or os.cpu_count() or 1
@@ -178,6 +191,9 @@ class Scheduler:
         self.headroom = headroom
         self.reserve = reserve
         self.lead = lead
+        self.batch = batch
+        self._group: BatchGroup | None = None  # made with its threads when the workers start
+        self._grouping: dict[tuple[str, bool], list[int]] = {}  # (label, first) -> [groups, batched, skipped]
         self._resting: list[tuple[float, int, SynthesisStream]] = []
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
@@ -215,6 +231,9 @@ class Scheduler:
         with self._lock:
             if self._threads or self._stopping:
                 return
+            if self.batch > 1:  # every worker may step a group at once: batch - 1 threads each beside it
+                pool = ThreadPoolExecutor(self.workers * (self.batch - 1), thread_name_prefix="ttsint-batch")
+                self._group = BatchGroup(pool)
             for i in range(self.workers):
                 thread = threading.Thread(target=self._work, name=f"ttsint-synth-{i}", daemon=True)
                 thread.start()
@@ -256,6 +275,14 @@ class Scheduler:
             self._ready.notify_all()
         for thread in self._threads:
             thread.join(timeout)
+        if self._group is not None:
+            self._group.executor.shutdown(wait=False)
+
+    @property
+    def batched_calls(self) -> tuple[int, int]:
+        """Network calls made for streams stepped together, and how many of them served several streams."""
+        group = self._group
+        return (group.calls, group.batched) if group is not None else (0, 0)
 
     # -- inside the lock ------------------------------------------------------------------
     def _push(self, stream: SynthesisStream, key: float | None = None) -> None:
@@ -351,12 +378,44 @@ class Scheduler:
                     continue  # a second entry, pushed when the stream was cancelled while queued
                 stream._state = _RUNNING
                 cancelled = stream.cancelled
+                stage = (stream.label, stream._gen is None)
+                together = self._companions(stream) if not cancelled and self._group is not None else []
             if cancelled:
                 self._finish(stream)
+            elif together:
+                gang = [stream, *together]
+                assert self._group is not None
+                counts: list[int] = []
+                self._group.run([functools.partial(self._step, s, 1 / len(gang)) for s in gang], counts)
+                with self._lock:
+                    grouping = self._grouping[stage]
+                    grouping[0] += 1
+                    grouping[1] += bool(counts and counts[1])
             else:
                 self._step(stream)
 
-    def _step(self, stream: SynthesisStream) -> None:
+    def _companions(self, stream: SynthesisStream) -> list[SynthesisStream]:
+        """Up to ``batch - 1`` queued streams to step with ``stream`` (inside the lock): of its voice, at its
+        stage (first chunk or not), most urgent first; taken off the queue and marked running."""
+        first = stream._gen is None
+        grouping = self._grouping.setdefault((stream.label, first), [0, 0, 0])
+        if grouping[0] >= 3 and 2 * grouping[1] < grouping[0]:  # most of its groups batched no call
+            grouping[2] += 1
+            if grouping[2] % _RETRY:
+                return []
+        fits = [e for e in self._queue if e[2] is not stream and e[2]._state == _QUEUED and not e[2].cancelled
+                and e[2].label == stream.label and (e[2]._gen is None) == first]
+        if not fits:
+            return []
+        taken = [e[2] for e in heapq.nsmallest(self.batch - 1, fits)]
+        for s in taken:
+            s._state = _RUNNING
+        self._queue = [e for e in self._queue if e[2]._state == _QUEUED]
+        heapq.heapify(self._queue)
+        return taken
+
+    def _step(self, stream: SynthesisStream, share: float = 1.0) -> None:
+        """One chunk of ``stream``; ``share``: its part of the worker's time (1 / streams stepped at once)."""
         if stream._gen is None and stream.first_chunk_at is None:  # admitted again, by what is known now
             try:
                 with self._lock:
@@ -385,9 +444,9 @@ class Scheduler:
             stream.samples_made += len(chunk)
             if not started:
                 stream.first_chunk_at = now
-            stream._compute += now - began
+            stream._compute += (now - began) * share
             if started and stream.frame_rate:  # a first step also runs the front end: not a steady cost
-                self._measure(stream.label, now - began, len(chunk) / stream.frame_rate)
+                self._measure(stream.label, (now - began) * share, len(chunk) / stream.frame_rate)
             cancelled = stream.cancelled
             if not cancelled:
                 stream._buffer.append(chunk)
