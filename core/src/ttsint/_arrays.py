@@ -22,7 +22,8 @@ ARRAY_KINDS = ("torch", "numpy", "any")
 
 def is_torch(x: Any) -> bool:
     """Whether ``x`` is a torch tensor, decided without importing torch."""
-    return type(x).__module__.startswith("torch")
+    kind = type(x)
+    return kind is not np.ndarray and kind.__module__.startswith("torch")  # runs several times a chunk
 
 
 def kind_of(x: Any) -> str:
@@ -50,6 +51,8 @@ def to_torch(x: Any, device: Any = None) -> Any:
             array = array.copy()
         x = torch.from_numpy(array)
     if device is not None:
+        if getattr(device, "type", None) == "cpu" and getattr(device, "index", None) is None and x.is_cpu:
+            return x  # already there: no device made or compared (this runs for each network input)
         device = device if isinstance(device, torch.device) else torch.device(str(device))
         if x.device != device:
             x = x.to(device)
@@ -105,6 +108,8 @@ def dtype_name(x: Any) -> str:
 
 def is_floating(x: Any) -> bool:
     """Whether ``x`` holds floating-point values."""
+    if isinstance(x, np.ndarray):  # runs on every chunk (the output guard): the dtype's kind is enough
+        return x.dtype.kind == "f"
     if is_torch(x):
         return bool(x.is_floating_point())
     return np.issubdtype(np.asarray(x).dtype, np.floating)
@@ -121,10 +126,16 @@ def all_finite(x: Any) -> bool:
         import torch
 
         return bool(torch.isfinite(x).all())
+    if np.size(x) <= _DIRECT_CHECK:  # a chunk of mel: the direct check costs less than entering errstate
+        return bool(np.isfinite(x).all())
     with np.errstate(over="ignore", invalid="ignore"):
         if np.isfinite(x.sum()):
             return True
     return bool(np.isfinite(x).all())
+
+
+_DIRECT_CHECK = 16384
+"""Arrays of at most this many values are checked value by value (no sum first): faster at that size."""
 
 
 def first_nonfinite_row(x: Any) -> int:
@@ -141,14 +152,16 @@ def numel(x: Any) -> int:
 
 def batch(x: Any) -> Any:
     """``x`` with a leading batch dimension of one."""
+    if isinstance(x, np.ndarray):
+        return x[None]  # the same view as numpy.expand_dims(x, 0), without its axis bookkeeping
     return x.unsqueeze(0) if is_torch(x) else np.expand_dims(x, 0)
 
 
 def unbatch(x: Any) -> Any:
     """``x`` without its leading batch dimension when that is one (as ``torch.squeeze(0)``)."""
-    if is_torch(x):
-        return x.squeeze(0)
-    return x[0] if x.ndim and x.shape[0] == 1 else x
+    if isinstance(x, np.ndarray) or not is_torch(x):
+        return x[0] if x.ndim and x.shape[0] == 1 else x
+    return x.squeeze(0)
 
 
 def convert_mapping(values: Mapping[str, Any], kind: str | None, device: Any = None) -> Any:

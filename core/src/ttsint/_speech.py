@@ -314,7 +314,7 @@ def _run(block: StreamableBlock, first: list[Any], ahead: _Lookahead, progress: 
             for chunk in itertools.chain([item.first] if item.first is not None else [], item.chunks):
                 progress.current = info.index
                 last = chunk
-                yield Chunk(chunk.frames, info.start + chunk.start)
+                yield chunk if info.start == 0 else Chunk(chunk.frames, info.start + chunk.start)
             offset = info.start + (last.end if last is not None else 0)
             info.end = offset
             info.symbol_frames = _symbol_frames(item.timing)
