@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-import torch
+import numpy as np
 from ttsint import (
     BuildContext,
     Chunk,
@@ -16,6 +16,9 @@ from ttsint import (
     StreamableBlock,
     StreamError,
     Utterance,
+    is_torch,
+    to_numpy,
+    to_torch,
 )
 
 
@@ -26,11 +29,15 @@ class StatefulDecoder(StreamableBlock):
     ``lag`` (its receptive field) frames, so the first step takes ``first_chunk_frames + lag`` frames,
     the first ``lag`` outputs are dropped, and zero frames with mask 0 flush the last ones. The output
     equals whole-utterance decoding.
+
+    It computes in NumPy and returns frames of the kind it is given (``arrays = "any"``): with the step
+    network on ONNX Runtime, en-rms streams without torch; torch frames in give torch frames out.
     """
 
     produces = "mel"
     network_role = "decoder_step"
     context_params = ("network",)
+    arrays = "any"
 
     def __init__(self, network: Network, chunk_frames: Annotated[int, Range(1)] = 4096,
                  first_chunk_frames: Annotated[int, Range(1)] = 16, chunk_growth: float | None = 16) -> None:
@@ -51,8 +58,9 @@ class StatefulDecoder(StreamableBlock):
             raise ParameterError("network", f"network {network.name!r} declares no receptive_field, so how "
                                  "many frames its output lags is unknown",
                                  "declare receptive_field (the lag) in the addon's networks table")
-        specs = network.input_specs()
-        if specs is None or any(d is None for d in specs["state"][0]):
+        # The shapes torch.export recorded, read from the archive without torch (an ONNX form runs it).
+        specs = network.specs if network.specs is not None else network.input_specs()
+        if specs is None or "state" not in specs or any(d is None for d in specs["state"][0]):
             raise ParameterError("network", f"network {network.name!r} must be a torch.export graph with a "
                                  "fixed state shape, so each utterance can start from a zero state")
         self.network = network
@@ -79,19 +87,20 @@ class StatefulDecoder(StreamableBlock):
             size = self.chunk_frames if growth is None else min(self.chunk_frames,
                                                                max(size + 1, math.ceil(size * growth)))
 
-    def run_step(self, frames: torch.Tensor, mask: torch.Tensor,
-                 state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step of the network: the (lagged) mel for ``frames`` and the state after them."""
+    def run_step(self, frames: np.ndarray, mask: np.ndarray,
+                 state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One step of the network on NumPy arrays: the (lagged) mel for ``frames`` and the state after."""
         out = self.network.run({"frames": frames, "mask": mask, "state": state})
-        return out[self.mel_name], out[self.state_name]
+        return to_numpy(out[self.mel_name]), to_numpy(out[self.state_name])
 
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         if upstream is None:
             raise StreamError(f"{self.where}: {self.type_name} decodes upstream frames; put a block that "
                               "makes them (such as Upsampler) before it")
         source = iter(upstream)
-        state = torch.zeros(self.state_shape)
-        pieces: list[torch.Tensor] = []
+        state = np.zeros(self.state_shape, dtype=np.float32)
+        pieces: list[np.ndarray] = []
+        as_torch = False  # whether upstream gave torch frames: the output is then torch too
         held = pulled = emitted = 0
         warmup = self.lag  # outputs still to drop: they belong before the utterance's first frame
         exhausted = False
@@ -106,34 +115,42 @@ class StatefulDecoder(StreamableBlock):
                     raise StreamError(f"upstream chunk starts at frame {chunk.start}, expected {pulled}: "
                                       "chunks must be contiguous")
                 if len(chunk):
-                    pieces.append(chunk.frames)
+                    if is_torch(chunk.frames):
+                        as_torch = True
+                    pieces.append(to_numpy(chunk.frames))
                     held += len(chunk)
                     pulled = chunk.end
             if pulled == 0:
                 return
-            empty = torch.zeros(0, self.hidden)
-            buffer = pieces[0] if len(pieces) == 1 else torch.cat(pieces) if pieces else empty
+            if len(pieces) == 1:
+                buffer = pieces[0]
+            else:
+                buffer = np.concatenate(pieces) if pieces else np.zeros((0, self.hidden), np.float32)
             take = len(buffer) if exhausted else size
             frames, rest = buffer[:take], buffer[take:]
             pieces, held = ([rest] if len(rest) else []), len(rest)
-            mask = torch.ones(len(frames), dtype=torch.float32)
+            mask = np.ones(len(frames), dtype=np.float32)
             if exhausted:  # the zero padding right of the utterance, which releases the last lag outputs
-                frames = torch.cat([frames, frames.new_zeros(self.lag, frames.shape[1])])
-                mask = torch.cat([mask, torch.zeros(self.lag)])
+                frames = np.concatenate([frames, np.zeros((self.lag, frames.shape[1]), frames.dtype)])
+                mask = np.concatenate([mask, np.zeros(self.lag, np.float32)])
             mel, state = self.run_step(frames, mask, state)
             drop = min(warmup, len(mel))
             warmup -= drop
             if len(mel) > drop:
-                yield Chunk(frames=mel[drop:], start=emitted)
+                out = mel[drop:]
+                yield Chunk(frames=to_torch(out) if as_torch else out, start=emitted)
                 emitted += len(mel) - drop
             if exhausted:
                 return
 
-    def decode_all(self, frames: torch.Tensor) -> torch.Tensor:
-        """Decode a whole utterance in one step plus the flush: the same as streaming, in one call."""
-        mask = torch.cat([torch.ones(len(frames)), torch.zeros(self.lag)])
-        padded = torch.cat([frames, frames.new_zeros(self.lag, frames.shape[1])])
-        return self.run_step(padded, mask, torch.zeros(self.state_shape))[0][self.lag:]
+    def decode_all(self, frames: Any) -> Any:
+        """Decode a whole utterance in one step plus the flush: the same as streaming, in one call (of the
+        kind of ``frames``)."""
+        array = to_numpy(frames)
+        mask = np.concatenate([np.ones(len(array), np.float32), np.zeros(self.lag, np.float32)])
+        padded = np.concatenate([array, np.zeros((self.lag, array.shape[1]), array.dtype)])
+        mel = self.run_step(padded, mask, np.zeros(self.state_shape, np.float32))[0][self.lag:]
+        return to_torch(mel) if is_torch(frames) else mel
 
     def describe(self) -> str:
         growth = "" if self.chunk_growth is None else f", chunk_growth={self.chunk_growth:g}"
