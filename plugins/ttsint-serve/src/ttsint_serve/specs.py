@@ -44,5 +44,6 @@ def parse_voice_spec(text: str) -> VoiceSpec:
         ttsint.validate({"source": source, "name": overrides.get("name")}, VoiceSpecParts,
                         error=ttsint.InvalidValue)
     except ttsint.InvalidValue as exc:
-        raise ttsint.ConfigError("--addon", f"{text!r}: {exc.path}: {exc.message}", exc.hint) from None
+        said = " names no addon" if exc.path == "source" else f": {exc.path}: {exc.message}"
+        raise ttsint.ConfigError("--addon", f"{text!r}{said}", exc.hint) from None
     return VoiceSpec(source.strip(), overrides, text)
