@@ -367,7 +367,7 @@ def test_unknown_network_key_suggests_the_closest(tmp_path: Path, tiny_addon: Pa
         load_addon(directory, registry=toy_registry)
     assert info.value.path == "networks.decoder.sha265" and info.value.source == str(directory / "addon.json")
     assert info.value.message == "unknown key 'sha265'"
-    assert str(info.value.hint).startswith("did you mean 'sha256'? accepted: device")
+    assert str(info.value.hint).startswith("did you mean 'sha256'? accepted: batch, device")
 
 
 def test_a_bad_value_from_set_names_set(tiny_addon: Path, toy_registry: Registry) -> None:
