@@ -13,7 +13,7 @@ import pytest
 import ttsint
 from commands import ttsint_command
 from ttsint_kokoro.blocks import addon_voice
-from ttsint_kokoro.model import get_session, timed_model
+from ttsint_kokoro.model import get_session, int8_form, timed_model
 from ttsint_kokoro.voices import style_for
 
 pytestmark = pytest.mark.slow  # each test runs the 82M-parameter network
@@ -41,7 +41,7 @@ def test_every_voice_shares_one_warmed_up_session(library: Path) -> None:
     with ttsint.Voice.load("kokoro-af_heart", registry=registry) as a, \
             ttsint.Voice.load("kokoro-am_michael", registry=registry) as b:
         assert a.block.sequence_block.session is b.block.sequence_block.session
-    assert get_session(timed_model("parts")) is a.block.sequence_block.session
+    assert get_session(int8_form(timed_model("parts"))) is a.block.sequence_block.session
 
 
 def test_a_mix_name_is_an_addon_whose_voice_is_the_weighted_sum(library: Path, packs) -> None:

@@ -32,10 +32,9 @@ from .model import (
     MAX_TOKENS,
     KokoroSession,
     SessionSettings,
-    exact_signed_gemm,
     float_model,
-    gemm_model,
     get_session,
+    int8_form,
     timed_model,
 )
 from .voices import load_pack, mix_packs, style_for
@@ -125,10 +124,7 @@ class KokoroNetwork(SequenceBlock):
                                    params.get("spinning", False))
         pack = addon_voice(ctx.addon)
         model = addon_model(ctx.addon)
-        if params.get("precision", "int8") == "float32":
-            model = float_model(model)
-        elif exact_signed_gemm():  # the export's integers through ONNX Runtime's faster GEMM: same audio
-            model = gemm_model(model)
+        model = float_model(model) if params.get("precision", "int8") == "float32" else int8_form(model)
         session = get_session(model, settings)
         return cls(session=session, pack=pack, **params)
 

@@ -195,13 +195,11 @@ def _packs_from(source: Path) -> dict[str, Any]:
 
 def _model_from(source: str, out: Path) -> tuple[str, str | None]:
     """Check the model and return (the addon's ``model`` value, its sha256) for voices written to ``out``."""
-    from .model import MODEL_SHA256, assemble_parts, exact_signed_gemm, gemm_model, part_files, timed_model
+    from .model import MODEL_SHA256, assemble_parts, int8_form, part_files, timed_model
 
     if source == "parts":
         part_files()  # a missing part is reported now, not at the first sentence
-        timed = timed_model("parts")
-        if exact_signed_gemm():  # the form int8 runs here, made now rather than at the first load
-            gemm_model(timed)
+        int8_form(timed_model("parts"))  # the form int8 runs here, made now rather than at the first load
         return "parts", None
     path = Path(source)
     target = out / "kokoro-model.onnx"
@@ -223,9 +221,7 @@ def _model_from(source: str, out: Path) -> tuple[str, str | None]:
     from ttsint import file_sha256
 
     sha = file_sha256(target)
-    timed = timed_model(target, sha)  # checks the graph and caches the timed copy
-    if exact_signed_gemm():
-        gemm_model(timed)
+    int8_form(timed_model(target, sha))  # checks the graph; caches the timed copy and the form int8 runs
     return "../kokoro-model.onnx", sha
 
 

@@ -23,7 +23,7 @@ import onnxruntime as ort
 from ttsint import AddonError, default_cache_dir, file_sha256, write_atomic
 
 __all__ = ["MODEL_SHA256", "PART_PACKAGES", "SAMPLE_RATE", "HOP", "MAX_TOKENS", "PRECISIONS", "KokoroSession",
-           "SessionSettings", "float_model", "gemm_model", "exact_signed_gemm",
+           "SessionSettings", "float_model", "gemm_model", "int8_form", "exact_signed_gemm",
            "part_files", "assemble_parts", "timed_model", "get_session", "clear_sessions"]
 
 MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
@@ -176,6 +176,12 @@ def gemm_model(timed: Path) -> Path:
     and about 1.5 x faster (benchmarks/RESULTS.md). Made once, cached beside ``timed`` by its digest.
     """
     return _derived(timed, "gemm", _convs_as_gemm)
+
+
+def int8_form(timed: Path) -> Path:
+    """The form ``precision = "int8"`` runs: the GEMM form where this CPU computes it exactly, else
+    the timed export itself; either gives the export's audio."""
+    return gemm_model(timed) if exact_signed_gemm() else timed
 
 
 def exact_signed_gemm() -> bool:
