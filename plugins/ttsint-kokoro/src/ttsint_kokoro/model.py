@@ -173,7 +173,7 @@ def gemm_model(timed: Path) -> Path:
     1-D ConvInteger becomes: its input as [T, C], padded with its zero point, k shifted slices side by
     side ([T, k C]), MatMulInteger with the weights as int8 [k C, O], then back to [1, O, T]. The int32
     sums are those of the export (the audio is identical where the GEMM is exact: ``exact_signed_gemm``)
-    and about 1.5 x faster (benchmarks/RESULTS.md). Made once, cached beside ``timed`` by its digest.
+    and takes 0.59-0.78 x the time (benchmarks/RESULTS.md). Made once, cached beside ``timed`` by its digest.
     """
     return _derived(timed, "gemm", _convs_as_gemm)
 
