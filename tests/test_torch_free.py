@@ -329,3 +329,27 @@ def test_a_cold_synth_with_an_installed_onnx_voice_imports_no_torch(voice: str, 
     assert _torch_modules(done.stderr) == [], f"{voice}: a cold synth imported torch"
     with wave.open(str(out)) as wav:
         assert wav.getnframes() > wav.getframerate() // 2  # at least half a second of "Hello world."
+
+
+def test_cpu_device_does_not_touch_a_torch_another_thread_is_importing(monkeypatch) -> None:
+    """A server loads voices on parallel threads: one may be importing torch while another asks for
+    the CPU device. torch.device on the half-imported module waited for that import while the import
+    waited for it (every_voice_server never became ready); cpu_device must answer without it."""
+    import importlib.machinery
+    import types
+
+    import ttsint
+
+    half = types.ModuleType("torch")
+    half.__spec__ = importlib.machinery.ModuleSpec("torch", None)
+    half.__spec__._initializing = True
+
+    def device(name: str) -> None:
+        raise AssertionError("torch.device called on a torch still being imported")
+
+    half.device = device
+    monkeypatch.setitem(sys.modules, "torch", half)
+    assert str(ttsint.cpu_device()) == "cpu"
+    half.__spec__._initializing = False
+    with pytest.raises(AssertionError, match="still being imported"):
+        ttsint.cpu_device()

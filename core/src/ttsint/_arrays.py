@@ -207,6 +207,13 @@ class Device:
 def cpu_device() -> Any:
     """The CPU as a torch.device when torch is loaded, else as a ``Device`` (so naming it loads nothing)."""
     torch = sys.modules.get("torch")
-    if torch is not None and hasattr(torch, "device"):
+    # A torch another thread is still importing (a server loads voices in parallel) must not be
+    # used: torch.device on a half-imported torch waits for that import, which may wait for us.
+    if torch is not None and hasattr(torch, "device") and not _importing(torch):
         return torch.device("cpu")
     return Device("cpu")
+
+
+def _importing(module: Any) -> bool:
+    """Is ``module`` still being imported (by this thread or another)?"""
+    return bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
