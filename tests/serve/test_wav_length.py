@@ -37,9 +37,14 @@ def header_lengths(path: Path) -> dict[str, float]:
         out["soxi"] = float(subprocess.run(["soxi", "-D", str(path)], capture_output=True, text=True,
                                            check=True).stdout)
     if shutil.which("ffprobe"):
-        out["ffprobe"] = float(subprocess.run(
+        out["ffmpeg"] = float(subprocess.run(
             ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
             capture_output=True, text=True, check=True).stdout)
+    else:  # FFmpeg's own demuxer through PyAV (a serve dependency): the duration ffprobe prints
+        import av
+
+        with av.open(str(path)) as container:
+            out["ffmpeg"] = container.duration / av.time_base
     return out
 
 
@@ -69,10 +74,9 @@ def assert_true_length(path: Path) -> None:
     lengths = header_lengths(path)
     wrong = {name: got for name, got in lengths.items() if abs(got - seconds) > 1.5 / rate}
     assert not wrong, f"true length {seconds:.4f} s; the readers said {lengths}"
-    missing = {"soxi", "ffprobe"} - set(lengths)
-    if missing:
-        pytest.skip(f"{', '.join(sorted(missing))} not installed (setup.sh installs sox and ffmpeg); "
-                    "the other readers read the true length")
+    if "soxi" not in lengths:
+        pytest.skip("soxi not installed (setup.sh --test installs sox); the other readers read the true "
+                    "length")
 
 
 @pytest.mark.parametrize("rates", [(16000, 24000), (22050, 24000), (24000, 16000), (22050, 48000)])
