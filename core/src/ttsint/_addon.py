@@ -174,7 +174,7 @@ def default_addon(registry: Registry | None = None) -> str:
     Each config's priority is remembered in the cache by its file's size and modification time, so a
     later process parses only the configs that changed (44 TOML files took ~15 ms of a cold synth).
     """
-    from ._cache import default_cache_dir, read_record, write_atomic
+    from ._cache import default_cache_dir, read_record, write_record
 
     registry = registry or get_registry()
     record = default_cache_dir() / "priorities.json"
@@ -192,10 +192,7 @@ def default_addon(registry: Registry | None = None) -> str:
             if best is None or priority > best[0]:
                 best = (priority, qualified)
     if seen != known:
-        try:
-            write_atomic(record, lambda tmp: tmp.write_text(json.dumps(seen), encoding="utf-8"))
-        except (OSError, ValueError):
-            pass
+        write_record(record, seen)
     if best is None:
         raise AddonError("no addon is installed; pass --addon PATH, or pip install ttsint-encoders "
                          "for the demo voice")

@@ -94,12 +94,18 @@ def remembered_inspection(digest: str, suffix: str, inspector: str, inspect: Cal
             pass
     found = inspect()
     value = decode(found)
-    text = json.dumps({"sha256": digest, "suffix": suffix, "inspector": inspector, "found": found})
+    write_record(path, {"sha256": digest, "suffix": suffix, "inspector": inspector, "found": found})
+    return value
+
+
+def write_record(path: Path, value: Any) -> None:
+    """Write ``value`` as JSON to ``path`` atomically, for ``read_record``; an unwritable cache is no error
+    (the next process does the work again)."""
+    text = json.dumps(value)
     try:
         write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     except (OSError, ValueError):
         pass
-    return value
 
 
 def read_record(path: Path) -> Any:

@@ -20,7 +20,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from ._cache import default_cache_dir, read_record, write_atomic
+from ._cache import default_cache_dir, read_record, write_record
 from ._errors import ConfigError, PluginError, TTSIntError
 
 __all__ = [
@@ -412,13 +412,9 @@ def _installed() -> _Installed:
         found = _Installed(tuple(_EntryPoint(*ep) for ep in record["entry_points"]), record["version"])
     except (KeyError, TypeError, ValueError):
         found = _from_metadata()
-        text = json.dumps({"fingerprint": fingerprint, "version": found.version,
-                           "entry_points": [[ep.name, ep.value, ep.distribution, ep.version]
-                                            for ep in found.entry_points]})
-        try:
-            write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-        except (OSError, ValueError):
-            pass  # an unwritable cache: the next process asks importlib.metadata again
+        write_record(path, {"fingerprint": fingerprint, "version": found.version,
+                            "entry_points": [[ep.name, ep.value, ep.distribution, ep.version]
+                                             for ep in found.entry_points]})
     _found = (fingerprint, found)
     return found
 
