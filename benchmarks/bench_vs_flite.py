@@ -6,18 +6,22 @@ ttsint: one loaded ``Voice``, the text streamed to its last chunk (front end, se
 PGHI, look-ahead thread as shipped), after a warm-up. Flite: the ``flite`` program writing a WAV, as a
 user runs it (process start included; the binary and its voice stay in the page cache, so it is warm
 too). Each variant given by ``--vs`` (overrides separated by ``;``) runs as a
-second ttsint voice in the same rounds. Rounds are interleaved; the medians and their ratios print.
+second ttsint voice in the same rounds; ``--before DIR`` adds the voice with its vocoder taken from the
+ttsint-dsp sources of another checkout (e.g. ``git worktree add /tmp/base HEAD``), for a before/after
+in one run. Rounds are interleaved; the medians and their ratios print.
 The target: ttsint's real-time factor at most half of Flite's (ratio <= 0.5).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import resource
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,6 +49,23 @@ def flite_run(text: str, out: Path) -> tuple[float, float, float]:
     return wall, cpu, len(samples) / rate
 
 
+def before_voice(addon: str, checkout: Path) -> ttsint.Voice:
+    """The addon's voice with its last block (the vocoder) rebuilt from ``checkout``'s ttsint-dsp sources."""
+    package = checkout / "plugins" / "ttsint-dsp" / "src" / "ttsint_dsp"
+    spec = importlib.util.spec_from_file_location("ttsint_dsp_before", package / "__init__.py",
+                                                  submodule_search_locations=[str(package)])
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"no ttsint-dsp sources in {checkout}")
+    module = sys.modules["ttsint_dsp_before"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    voice = ttsint.Voice.load(addon)
+    now = voice.block.stack[-1]
+    params = {k: getattr(now.spec, k) for k in ("sample_rate", "hop_length", "n_mels", "n_fft", "win_length",
+                                                "fmin", "fmax", "log_floor")}
+    voice.block.stack[-1] = getattr(module, type(now).__name__)(**params, chunk_frames=now.chunk_frames)
+    return voice
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--addon", default="en-rms")
@@ -52,6 +73,8 @@ def main() -> None:
     parser.add_argument("--text", choices=["1 sentence", "1 paragraph"], default="1 paragraph")
     parser.add_argument("--vs", action="append", default=[],
                         help="a variant: overrides separated by ; (repeatable)")
+    parser.add_argument("--before", type=Path, metavar="DIR",
+                        help="also run the vocoder of the checkout DIR (a PGHI voice's before/after)")
     args = parser.parse_args()
     if shutil.which("flite") is None:
         raise SystemExit("flite is not installed (apt-get install flite)")
@@ -60,6 +83,8 @@ def main() -> None:
     for spec in args.vs:
         overrides = dict(ttsint.parse_override(o) for o in spec.split(";") if o)
         voices[spec] = ttsint.Voice.load(args.addon, overrides)
+    if args.before is not None:
+        voices[f"vocoder of {args.before}"] = before_voice(args.addon, args.before)
     results: dict[str, list[tuple[float, float, int]]] = {name: [] for name in [*voices, "flite"]}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp, "flite.wav")

@@ -36,23 +36,40 @@ HANN_LAMBDA = 0.25645
 
 
 def _peak_roots(s: np.ndarray) -> np.ndarray:
-    """For each frame's bins [T, F], the local maximum reached by always stepping to the louder neighbour."""
+    """For each frame's bins [T, F], the local maximum reached by always stepping to the louder neighbour.
+
+    The maxima are flat indices into ``s``.
+    """
     below = np.full_like(s, -np.inf)
     above = np.full_like(s, -np.inf)
     below[:, 1:] = s[:, :-1]
     above[:, :-1] = s[:, 1:]
     # Uphill to the louder side; across a plateau, leftwards, so a flat stretch is one region, not many peaks.
-    step = np.where(
-        (above > s) & (above >= below), 1, np.where((below > s) | ((below == s) & (above <= s)), -1, 0)
-    )
-    root = (np.arange(s.size).reshape(s.shape) + step).ravel()  # flat indices stay inside their frame
-    # Pointer jumping: after j rounds each bin points 2**j steps up its hill; stop once all reach a top.
-    while True:
-        jumped = root[root]
-        if np.array_equal(jumped, root):
-            break
-        root = jumped
-    return root.reshape(s.shape) % s.shape[1]
+    up = (above > s) & (above >= below)
+    down = ~up & ((below > s) | ((below == s) & (above <= s)))
+    # A bin stepping right is never followed by one stepping left (nor the reverse), so every climb is a run
+    # of equal steps ending at a peak: the first peak at or after a bin stepping right, else the last peak at
+    # or before it. No frame's first bin steps left nor its last one right, so the runs stay in their frames.
+    peak = ~(up | down).ravel()
+    tops = np.flatnonzero(peak)
+    count = np.cumsum(peak, dtype=np.intp)  # peaks at or before each bin
+    count += up.ravel()
+    count -= 1
+    return tops[count].reshape(s.shape)
+
+
+def _centred_difference(x: np.ndarray, axis: int) -> np.ndarray:
+    """``numpy.gradient`` at unit spacing (centred inside, one-sided at the ends), without its overhead."""
+    x = np.moveaxis(x, axis, 0)
+    out = np.empty_like(x)
+    if x.shape[0] < 2:
+        out[...] = 0
+    else:
+        np.subtract(x[2:], x[:-2], out=out[1:-1])
+        out[1:-1] *= 0.5
+        out[0] = x[1] - x[0]
+        out[-1] = x[-1] - x[-2]
+    return np.moveaxis(out, 0, axis)
 
 
 def _integrate(
@@ -61,7 +78,7 @@ def _integrate(
     previous: tuple[np.ndarray, np.ndarray] | None,
     following: np.ndarray | None,
 ) -> np.ndarray:
-    """Phases [T, F] (centred-window convention, not wrapped) for log-magnitudes ``s`` [T, F].
+    """Phases [T, F] (float64, centred-window convention, not wrapped) for log-magnitudes ``s`` [T, F].
 
     ``previous`` is (log-magnitude, phase) of the frame before, ``following`` the log-magnitude of the
     frame after; where they are None the utterance starts or ends there.
@@ -71,31 +88,43 @@ def _integrate(
     parts = (
         ([previous[0][None]] if previous else []) + [s] + ([following[None]] if following is not None else [])
     )
-    s_ext = np.concatenate(parts) if len(parts) > 1 else s
-    # d(phase)/d(sample) = 2 pi k / N + (N / lam) d(logmag)/dk; centred differences, one-sided at the edges.
-    ds_dk = np.gradient(s_ext, axis=1) if n_freq > 1 else np.zeros_like(s_ext)
-    omega = 2 * math.pi * np.arange(n_freq) / spec.n_fft + (spec.n_fft / lam) * ds_dk
-    # d(phase)/d(bin) = -(lam / (hop N)) d(logmag)/dframe.
-    ds_dm = np.gradient(s_ext, axis=0) if s_ext.shape[0] > 1 else np.zeros_like(s_ext)
-    dphi_dk = -(lam / (spec.hop_length * spec.n_fft)) * ds_dm
+    s_ext = np.concatenate(parts, dtype=np.float64) if len(parts) > 1 else s.astype(np.float64)
     first = 1 if previous else 0
-    dphi_dk = dphi_dk[first : first + n_frames]
-    # Advance of each bin's phase from the frame before (trapezoidal along time); none before the first frame.
-    advance = 0.5 * spec.hop_length * (omega[1 : first + n_frames] + omega[: first + n_frames - 1])
+    # d(phase)/d(sample) = 2 pi k / N + (N / lam) d(logmag)/dk. The advance of each bin's phase from the frame
+    # before is hop times that (trapezoidal along time); 2 pi k hop / N is taken modulo 2 pi, so the phases
+    # within a chunk stay small and their rounding does not depend on where the chunks start.
+    ds_dk = _centred_difference(s_ext[: first + n_frames], axis=1)
+    advance = np.empty((n_frames, n_freq))
+    if previous:
+        np.add(ds_dk[1:], ds_dk[:-1], out=advance)
+    else:
+        np.add(ds_dk[1:], ds_dk[:-1], out=advance[1:])
+    advance *= 0.5 * spec.hop_length * spec.n_fft / lam
+    advance += 2 * math.pi / spec.n_fft * (np.arange(n_freq) * spec.hop_length % spec.n_fft)
     if not previous:
-        advance = np.concatenate([np.zeros((1, n_freq)), advance])
-    # Phase of bin k relative to bin 0 within each frame (trapezoidal along frequency).
-    along = np.zeros_like(dphi_dk)
-    along[:, 1:] = np.cumsum(0.5 * (dphi_dk[:, 1:] + dphi_dk[:, :-1]), axis=1)
+        advance[0] = 0.0  # none before the first frame
+    # d(phase)/d(bin) = -(lam / (hop N)) d(logmag)/dframe, and the phase of bin k relative to bin 0 within
+    # each frame (trapezoidal along frequency).
+    ds_dm = _centred_difference(s_ext, axis=0)[first : first + n_frames]
+    along = np.zeros((n_frames, n_freq))
+    np.cumsum(ds_dm[:, 1:] + ds_dm[:, :-1], axis=1, out=along[:, 1:])
+    along *= -0.5 * lam / (spec.hop_length * spec.n_fft)
     root = _peak_roots(s)
     # phase[m, k] = phase[m - 1, root] + advance[m, root] + along[m, k] - along[m, root]
-    offset = (advance - along)[np.arange(n_frames)[:, None], root] + along
-    phase = np.empty_like(s)
-    last = previous[1] if previous else np.zeros(n_freq)
-    for m in range(n_frames):
-        last = last[root[m]] + offset[m]
-        phase[m] = last
-    return phase
+    advance -= along
+    phase = np.empty((n_frames + 1, n_freq))  # row 0: the frame before
+    np.take(advance, root, out=phase[1:])
+    phase[1:] += along
+    phase[0] = previous[1] if previous else 0.0
+    flat = phase.reshape(-1)  # frame m is row m + 1, so root[m] indexes the frame before's row
+    for m in range(n_frames):  # each frame continues the one before: sequential
+        phase[m + 1] += flat[root[m]]
+    return phase[1:]
+
+
+def _wrapped(phase: np.ndarray) -> np.ndarray:
+    """``phase`` shifted by whole turns into [-pi, pi]."""
+    return phase - (2 * math.pi) * np.rint(phase * (0.5 / math.pi))
 
 
 def pghi_phase(
@@ -165,7 +194,8 @@ class PGHI(Vocoder):
         win = self.spec.win_length  # periodic Hann, centred in n_fft
         self.window = np.zeros(n_fft, np.float32)
         self.window[pad : pad + win] = 0.5 - 0.5 * np.cos(2 * math.pi * np.arange(win) / win)
-        self.shift = math.pi * np.arange(n_fft // 2 + 1)
+        # torch.stft's phase origin is n_fft / 2 before the window's centre: pi k, modulo 2 pi.
+        self.shift = (math.pi * (np.arange(n_fft // 2 + 1) % 2)).astype(np.float32)
         self._weights: dict[int, np.ndarray] = {}  # the window-square sum of n frames, by n
 
     @property
@@ -174,14 +204,19 @@ class PGHI(Vocoder):
         return 1 + math.ceil(self.spec.n_fft / 2 / self.spec.hop_length)
 
     def _synthesize(self, mag: np.ndarray, phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Windowed inverse FFTs of frames [F, T] (phases [T, F]) overlap-added, and the window-square sum."""
-        n, s = mag.shape[1], self.spec
-        angle = phase + self.shift
-        magnitude = mag.T.astype(np.float64)
-        spec = np.empty(angle.shape, np.complex128)
-        np.multiply(magnitude, np.cos(angle), out=spec.real)
-        np.multiply(magnitude, np.sin(angle), out=spec.imag)
-        frames = np.fft.irfft(spec, n=s.n_fft).astype(np.float32) * self.window  # [T, n_fft]
+        """Windowed inverse FFTs of frames [T, F] (float64 phases) overlap-added, and the window-square sum.
+
+        In float32 from the wrapped phases on: float32 sines and FFTs cost a fraction of float64's, and the
+        samples move by about 1e-7 (benchmarks/RESULTS.md, session 8).
+        """
+        n, s = mag.shape[0], self.spec
+        angle = _wrapped(phase).astype(np.float32)
+        angle += self.shift
+        spec = np.empty(angle.shape, np.complex64)
+        np.multiply(mag, np.cos(angle), out=spec.real)
+        np.multiply(mag, np.sin(angle), out=spec.imag)
+        frames = np.fft.irfft(spec, n=s.n_fft)  # [T, n_fft], float32
+        frames *= self.window
         weight = self._weights.get(n)
         if weight is None:
             squares = np.broadcast_to(self.window**2, (n, s.n_fft))
@@ -191,7 +226,7 @@ class PGHI(Vocoder):
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         s = self.spec
         hop, half = s.hop_length, s.n_fft // 2
-        pending = np.zeros((s.n_fft // 2 + 1, 0), np.float32)  # magnitudes of frames not phased yet
+        pending = np.zeros((0, s.n_fft // 2 + 1), np.float32)  # magnitudes [T, F] of frames not phased yet
         # log-magnitude and phase of the last phased frame
         previous: tuple[np.ndarray, np.ndarray] | None = None
         phased = received = emitted = 0
@@ -202,21 +237,21 @@ class PGHI(Vocoder):
 
         def advance(final: bool) -> np.ndarray | None:
             nonlocal pending, previous, phased, acc, norm, acc_start, emitted
-            n = min(self.chunk_frames, pending.shape[1] if final else pending.shape[1] - 1)
-            final = final and n == pending.shape[1]
+            n = min(self.chunk_frames, len(pending) if final else len(pending) - 1)
+            final = final and n == len(pending)
             if n > 0:
-                logmag = np.log(np.maximum(pending[:, : n + 1], np.float32(s.log_floor))).astype(np.float64).T
+                logmag = np.log(np.maximum(pending[: n + 1], np.float32(s.log_floor)))
                 following = None if final else logmag[n]
                 phase = _integrate(logmag[:n], s, previous, following)
                 previous = (logmag[n - 1], np.mod(phase[n - 1], 2 * math.pi))
-                summed, weight = self._synthesize(pending[:, :n], phase)
+                summed, weight = self._synthesize(pending[:n], phase)
                 offset = phased * hop - half - acc_start
                 grow = offset + summed.shape[0] - acc.shape[0]
                 acc = np.concatenate([acc, np.zeros(grow, np.float32)])
                 norm = np.concatenate([norm, np.zeros(grow, np.float32)])
                 acc[offset:] += summed
                 norm[offset:] += weight
-                pending = pending[:, n:]
+                pending = pending[n:]
                 phased += n
             # Samples before the next frame's window are final; at the end, all up to frames x hop.
             done = received * hop if final else phased * hop - half
@@ -231,14 +266,14 @@ class PGHI(Vocoder):
             if len(chunk) == 0:
                 continue
             as_torch = is_torch(chunk.frames)
-            pending = np.concatenate([pending, self.inverse(to_numpy(chunk.frames))], axis=1)
+            pending = np.concatenate([pending, self.inverse(to_numpy(chunk.frames)).T])
             received += len(chunk)
-            while pending.shape[1] > 1:
+            while len(pending) > 1:
                 start = emitted
                 out = advance(final=False)
                 if out is not None:
                     yield Chunk(frames=to_torch(out) if as_torch else out, start=start)
-        while pending.shape[1] or emitted < received * hop:
+        while len(pending) or emitted < received * hop:
             start = emitted
             out = advance(final=True)
             if out is not None:
