@@ -184,3 +184,83 @@ def test_en_rms_decoder_keeps_the_batch_contract() -> None:
     check_batching(block.network, feeds)
     frames = (0.5 * rng.normal(size=(150, 256))).astype(np.float32)
     check_batched_streams(BlockSample(block=block, upstream=frames, atol=1e-5))
+
+
+class Slotted:
+    """A callable that cannot be weakly referenced and refuses a batch (a third-party runner)."""
+
+    __slots__ = ("batches",)
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def __call__(self, tensors: Mapping[str, Any]) -> dict[str, Any]:
+        x = tensors["x"]
+        self.batches.append(int(x.shape[0]))
+        if x.shape[0] > 1:
+            raise RuntimeError("a batch of one only")
+        return {"y": 2 * x + 1}
+
+
+def test_a_call_whose_batch_fails_strands_no_step() -> None:
+    """A batch that fails in an unusual way (here its runner cannot be weakly referenced, so it cannot be
+    remembered as refusing batches) still answers every step: before, the step running the batch raised
+    TypeError and the others waited for their calls forever, a whole group stalled."""
+    run = Slotted()
+
+    def step(i: int) -> Any:
+        barrier = ttsint._batching.current_group()
+        assert barrier is not None
+        return barrier.call(run, {"x": np.full((1, 3), i, np.float32)}, "slotted")["y"]
+
+    outcome: list[Any] = []
+    steps = [lambda i=i: step(i) for i in range(3)]
+    runner = threading.Thread(target=lambda: outcome.append(run_together(steps)), daemon=True)
+    runner.start()
+    runner.join(30)
+    assert outcome, "the group stalled: a step waited for a call that never ran"
+    results, _ = outcome[0]
+    for i, y in enumerate(results):
+        np.testing.assert_array_equal(y, np.full((1, 3), 2 * i + 1, np.float32))
+    assert run.batches == [3, 1, 1, 1]
+
+
+def test_steps_without_a_thread_run_on_the_callers() -> None:
+    """An executor that takes no more work (a server stopping) does not lose steps: they run on the thread
+    that runs the group, in order."""
+    pool = ThreadPoolExecutor(2)
+    pool.shutdown()
+    assert ttsint.BatchGroup(pool).run([lambda i=i: i * i for i in range(4)]) == [0, 1, 4, 9]
+
+
+def test_a_step_that_ends_early_takes_up_more_work_in_the_group() -> None:
+    """The batch-group stall: a group used to hold its worker until its slowest step ended, so a stream whose
+    step ended early waited, unstepped, while its listener ran dry (0 of 16 real-time in a --batch 8 burst,
+    benchmarks/RESULTS.md). With ``more`` the thread of a step that ended takes up the next step at once, in
+    the same group, its network calls batched with the others'."""
+    net, ex = network()
+    slow_may_end = threading.Event()
+    order: list[str] = []
+    extra = [lambda i=i: order.append(f"more {i}") or net.run({"x": np.full(3, i, np.float32)})
+             for i in range(3)]
+
+    def slow() -> str:
+        assert slow_may_end.wait(30), "the early step's thread never took up the next steps"
+        order.append("slow")
+        return "slow"
+
+    def fast() -> str:
+        net.run({"x": np.zeros(3, np.float32)})
+        order.append("fast")
+        return "fast"
+
+    def more() -> Any:
+        if extra:
+            return extra.pop(0)
+        slow_may_end.set()
+        return None
+
+    with ThreadPoolExecutor(1) as pool:
+        assert ttsint.BatchGroup(pool, patience=0.01).run([slow, fast], more=more) == ["slow", "fast"]
+    assert order == ["fast", "more 0", "more 1", "more 2", "slow"]
+    assert ex.batches == [1, 1, 1, 1]

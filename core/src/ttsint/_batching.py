@@ -136,13 +136,20 @@ class _Barrier:
         return []
 
     def _execute(self, calls: list[_Call]) -> None:
-        """Run the gathered calls, those of one network and shape as one call, and wake their steps."""
+        """Run the gathered calls, those of one network and shape as one call, and wake their steps. Every
+        call is marked done whatever happens: its step waits for that without a timeout."""
         groups: dict[tuple[int, Any], list[_Call]] = {}
         for i, call in enumerate(calls):
             key = (id(call.run), call.key if call.key is not None else ("alone", i))
             groups.setdefault(key, []).append(call)
         for group in groups.values():
-            made = _run_group(group)
+            made = 0
+            try:
+                made = _run_group(group)
+            except BaseException as exc:  # each step raises it, as it would alone
+                for c in group:
+                    if c.out is None and c.error is None:
+                        c.error = exc
             with self.cond:
                 self.calls += made
                 self.batched += made == 1 and len(group) > 1
@@ -164,7 +171,10 @@ def _run_group(group: list[_Call]) -> int:
         try:
             outs = call_batched(run, [c.tensors for c in group], name)
         except Exception as exc:
-            _REFUSED.add(run)
+            try:
+                _REFUSED.add(run)
+            except TypeError:  # not weakly referable: it is tried again next time
+                pass
             log.warning("network %r is declared batchable (batch = true), but a batch of %d failed, so its "
                         "calls run one by one: %s: %s", name, len(group), type(exc).__name__, exc)
         else:
@@ -205,30 +215,40 @@ class BatchGroup:
         """Of those, the calls that served more than one step."""
         self._lock = threading.Lock()
 
-    def run(self, steps: Sequence[Callable[[], Any]], counts: list[int] | None = None) -> list[Any]:
-        """Each step's result, in order, once all have ended; the first step's exception is raised after all
-        have ended. ``counts``, when given, is set to this run's [network calls, batched calls]."""
+    def run(self, steps: Sequence[Callable[[], Any]], counts: list[int] | None = None,
+            more: Callable[[], Callable[[], Any] | None] | None = None) -> list[Any]:
+        """Each step's result, in order, once all have ended; the first exception is raised after all have
+        ended. ``counts``, when given, is set to this run's [network calls, batched calls].
+
+        ``more``, when given, is called on a step's thread as its step ends: another step to run there, in
+        this group, or None. A step that ends early then takes up the next work instead of waiting for the
+        group's slowest (a stream whose chunk is made would otherwise wait, unstepped, while its listener
+        plays it out). Only ``steps``' own results are returned.
+        """
         barrier = _Barrier(len(steps), self.patience)
 
         def within(step: Callable[[], Any]) -> Any:
             _local.barrier = barrier
             try:
-                return step()
+                result = step()
+                while more is not None and (step := more()) is not None:
+                    step()
+                return result
             finally:
                 _local.barrier = None
                 barrier.leave()
 
-        futures: list[Future[Any]] = [self.executor.submit(within, step) for step in steps[1:]]
+        pending: list[Future[Any] | Callable[[], Any]] = []
+        for step in steps[1:]:
+            try:
+                pending.append(self.executor.submit(within, step))
+            except RuntimeError:  # the executor is shut down (a server stopping): run it on this thread
+                pending.append(step)
         results: list[Any] = []
         error: BaseException | None = None
-        try:
-            results.append(within(steps[0]))
-        except BaseException as exc:
-            error = exc
-            results.append(None)
-        for future in futures:
+        for entry in [steps[0], *pending]:
             try:
-                results.append(future.result())
+                results.append(entry.result() if isinstance(entry, Future) else within(entry))
             except BaseException as exc:
                 error = error or exc
                 results.append(None)
