@@ -375,3 +375,114 @@ def test_en_rms_streams_stepped_together_equal_each_alone() -> None:
         assert a.shape == b.shape, text
         np.testing.assert_allclose(b, a, atol=1e-5, err_msg=text)
     voice.close()
+
+
+def test_a_first_chunk_small_beside_its_work_is_held_until_more_audio_is_made() -> None:
+    """A stream whose first chunks are short beside the work they took (Piper's first window is 23 ms of
+    audio) reaches its listener only once four chunks are made; one whose first chunk covers its work many
+    times over (en-rms's fifth of a second) is sent at once."""
+    async def main() -> None:
+        scheduler = Scheduler(workers=1, max_streams=4, buffer_chunks=100)
+
+        def small() -> Iterator[ttsint.Chunk]:
+            for i in range(10):
+                time.sleep(0.002)  # 2 ms of work for 1 ms of audio
+                yield ttsint.Chunk(frames=torch.zeros(1, 1), start=i)
+
+        held = scheduler.open(small, "small", frame_rate=1000)
+        assert await held.next() is not None
+        assert held.chunks_made >= 4  # the first audio left with the fourth chunk, not before
+        assert await drain(held) == 9
+        assert scheduler.longest_step("small") > 0 and scheduler.longest_step("unknown") == 0
+
+        gate = Gate()
+        gate.closed.set()
+
+        def large() -> Iterator[ttsint.Chunk]:
+            yield ttsint.Chunk(frames=torch.zeros(10, 1), start=0)  # a second of audio, at once
+            gate.passing()
+            yield ttsint.Chunk(frames=torch.zeros(10, 1), start=10)
+
+        sent = scheduler.open(large, "large", frame_rate=10)
+        assert await sent.next() is not None
+        await until(gate.holding.is_set)
+        assert sent.chunks_made == 1  # the worker is inside the second step: the first went on its own
+        gate.opened.set()
+        assert await drain(sent) == 1
+        scheduler.close()
+
+    asyncio.run(main())
+
+
+def test_a_held_stream_that_ends_or_fails_still_delivers_its_chunks() -> None:
+    async def main() -> None:
+        scheduler = Scheduler(workers=1, max_streams=4, headroom=None)  # too slow to admit twice otherwise
+
+        def short(fail: bool) -> Iterator[ttsint.Chunk]:
+            time.sleep(0.01)  # 10 ms of work for 1 ms of audio: held
+            yield ttsint.Chunk(frames=torch.zeros(1, 1), start=0)
+            if fail:
+                raise ValueError("broke after one chunk")
+
+        ended = scheduler.open(lambda: short(False), "v", frame_rate=1000)
+        assert await drain(ended) == 1 and ended.first_chunk_at is not None
+        failed = scheduler.open(lambda: short(True), "v", frame_rate=1000)
+        assert await failed.next() is not None
+        with pytest.raises(ValueError, match="broke after one chunk"):
+            await failed.next()
+        scheduler.close()
+
+    asyncio.run(main())
+
+
+def test_a_voice_slower_than_real_time_alone_is_refused_until_its_measure_is_stale(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One stream's steps run one at a time: a voice needing more than ``headroom`` of a worker per audio
+    second is refused even with nothing else open, and tried again once its measure is old."""
+    from ttsint_serve import scheduler as module
+
+    async def main() -> None:
+        scheduler = Scheduler(workers=2, max_streams=8, headroom=0.8)
+
+        def slow(count: int) -> Iterator[ttsint.Chunk]:
+            for chunk in chunks("slow", [], count=count):
+                time.sleep(0.01)  # 10 ms of work per 1 ms of audio
+                yield chunk
+
+        assert await drain(scheduler.open(lambda: slow(8), "slow", frame_rate=10_000)) == 8
+        cost = scheduler.cost("slow")
+        assert cost is not None and cost > 1, cost
+        with pytest.raises(CapacityError, match="slower than real time") as refused:
+            scheduler.open(lambda: slow(8), "slow", frame_rate=10_000)
+        assert 1 <= refused.value.retry_after <= 30
+        other = scheduler.open(lambda: chunks("fast", [], count=2), "fast", frame_rate=10)
+        assert await drain(other) == 2  # other voices go on
+        monkeypatch.setattr(module, "_STALE", 0.0)
+        probe = scheduler.open(lambda: slow(2), "slow", frame_rate=10_000)  # measured again
+        assert scheduler.cost("slow") is None
+        assert await drain(probe) == 2
+        scheduler.close()
+        unlimited = Scheduler(workers=1, headroom=None)  # headroom None admits whatever the costs
+        unlimited._costs["slow"] = [10.0, 1.0]
+        unlimited.open(lambda: slow(1), "slow", frame_rate=10_000).cancel()
+        unlimited.close()
+
+    asyncio.run(main())
+
+
+def test_a_running_stream_of_a_voice_with_long_steps_comes_due_earlier() -> None:
+    """Two running streams with the same audio in hand: the one whose voice's longest step (a sentence's
+    readying) is longer is queued that much earlier, so that step starts before its listener runs dry."""
+    async def main() -> None:
+        scheduler = Scheduler(workers=1, max_streams=8, reserve=1.0)  # not started: nothing takes the queue
+        loop = asyncio.get_running_loop()
+        with scheduler._lock:
+            scheduler._longest.update(quick=0.01, slow=0.5)
+            for label in ("quick", "slow"):
+                stream = SynthesisStream(scheduler, lambda: iter(()), label, loop, frame_rate=10)
+                stream.first_chunk_at, stream.samples_made = 100.0, 10  # 1 s of audio from t = 100
+                scheduler._push(stream)
+            keys = {entry[2].label: entry[0] for entry in scheduler._queue}
+        assert keys == {"quick": pytest.approx(101 - 1.0 - 0.01), "slow": pytest.approx(101 - 1.0 - 0.5)}
+
+    asyncio.run(main())

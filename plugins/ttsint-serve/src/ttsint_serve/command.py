@@ -26,7 +26,7 @@ __all__ = ["serve"]
               help="Port to listen on.")
 @click.option("--max-streams", default=16, show_default=True, type=click.IntRange(min=1),
               help="Streams made at once, a hard cap; more get 429 with Retry-After.")
-@click.option("--headroom", default=0.8, show_default=True, type=click.FloatRange(min=0),
+@click.option("--headroom", default=0.9, show_default=True, type=click.FloatRange(min=0),
               help="Admit a stream only while the open streams' measured need stays under this share of "
                    "the workers, and no stream is behind its listener; 0 admits up to --max-streams.")
 @click.option("--max-chars", default=50_000, show_default=True, type=click.IntRange(min=1),
@@ -61,7 +61,7 @@ __all__ = ["serve"]
 def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_chars: int, workers: int | None,
           shutdown_timeout: int, log_level: str, use_ray: bool = False, ray_address: str | None = None,
           replicas: int = 1, voice_cpus: float = 1.0, wyoming: str | None = None, http: bool = True,
-          voice_aliases: Sequence[str] = (), headroom: float = 0.8, batch: int = 1) -> None:
+          voice_aliases: Sequence[str] = (), headroom: float = 0.9, batch: int = 1) -> None:
     """Serve voices over HTTP: POST /v1/audio/speech (OpenAI's shape), /v1/voices, /metrics, a page at /;
     with --wyoming, over the Wyoming protocol too (Home Assistant).
 

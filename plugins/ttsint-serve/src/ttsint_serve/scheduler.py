@@ -9,9 +9,22 @@ cannot starve the running ones into stalling. A stream
 whose client is slow parks once ``buffer_chunks`` chunks are waiting, and its generator is closed on
 the worker that holds it when its client goes away.
 
-Admission is by cost: each voice's measured worker-seconds per audio second tell how much of the
-workers the open streams need to stay real-time; a stream that would push that past
-``headroom`` of the workers is refused with a ``Retry-After`` derived from how long streams last.
+A step cannot be interrupted, and some are long: the one that readies a sentence runs its encoders (a
+Kokoro voice: its whole network), while the chunks within a sentence are cheap. Each voice's longest step
+is measured (a decaying maximum), and a running stream comes due that much earlier, so the step that
+readies its next sentence starts before its listener runs dry. A new stream's first audio is held back
+until it covers twice that longest step (and twice the stream's own work so far), or until four chunks
+are made: a voice whose first chunks are small beside their cost (Piper's first window is 23 ms of audio)
+would otherwise leave its listener waiting on the second; a voice whose first chunk is large (en-rms, a
+fifth of a second) sends it at once.
+
+Admission is by cost: each voice's measured worker-seconds per audio second (every step counted: the
+front end and a sentence's encoders are work a stream needs as much as its decoder windows) tell how much
+of the workers the open streams need to stay real-time; a stream that would push that past ``headroom``
+of the workers is refused with a ``Retry-After`` derived from how long streams last. A stream's steps
+run one after another, on one worker at a time, so a voice that needs more than ``headroom`` of one
+worker per audio second cannot be real-time even alone: it is refused until its measure is ``_STALE``
+seconds old, when one stream is admitted to measure it again (the machine may be less loaded by then).
 Admission is checked twice: when a stream is opened, and again when a worker takes it up for its
 first chunk (nothing has been sent to its client yet). A burst opens all its streams within
 milliseconds, on costs measured before it; by the time a worker reaches a stream of the burst, the
@@ -51,6 +64,9 @@ log = logging.getLogger("ttsint.serve")
 
 _QUEUED, _RUNNING, _PARKED, _RESTING, _FINISHED = "queued", "running", "parked", "resting", "finished"
 _RETRY = 32  # a voice and stage whose groups did not batch is grouped again every _RETRY-th step
+_HOLD = 2.0  # a new stream's first audio waits until it covers this many of its voice's longest steps
+_HOLD_CHUNKS = 4  # ... or until this many chunks are made (a voice slower than real time cannot wait forever)
+_STALE = 30.0  # seconds after its last measured step that a voice refused as too slow is tried again
 
 
 class CapacityError(Exception):
@@ -129,7 +145,7 @@ class SynthesisStream(StreamRecord):
         """The next chunk, or None after the last; raises what the stack raised."""
         while True:
             with self._scheduler._lock:
-                if self._buffer:
+                if self._buffer and (self.first_chunk_at is not None or self._state == _FINISHED):
                     chunk = self._buffer.popleft()
                     self._scheduler._unpark(self)
                     return chunk
@@ -165,9 +181,11 @@ class Scheduler:
 
     ``headroom`` is the share of the workers' time that admitted streams may need by measured cost
     (None: admit up to ``max_streams`` whatever the load). ``reserve`` is the audio, in seconds, that
-    a running stream keeps in hand before a new stream's first chunk goes ahead of it; while a running
-    stream has less than a quarter of it in hand (past its first ``reserve`` seconds), or has run dry,
-    new streams are refused. ``lead``
+    a running stream keeps in hand, beyond its voice's longest step, before a new stream's first chunk
+    goes ahead of it; while a running stream has less than a quarter of it in hand (past its first
+    ``reserve`` seconds), or one has run dry in the last ``reserve`` seconds, new streams are refused.
+    The default ``headroom`` 0.9 keeps a voice's real-time streams at 0.8 of its compute bound or more
+    (admission counts whole streams). ``lead``
     (None: no limit) paces each stream: one with more than ``lead`` seconds of audio beyond real time
     (since its first chunk) rests until it is back within it, so a consumer that takes chunks as fast as
     they come (Ray Serve's streaming handle, which has no flow control) holds at most about ``lead``
@@ -177,7 +195,7 @@ class Scheduler:
 
     def __init__(self, workers: int | None = None, max_streams: int = 16, buffer_chunks: int = 4,
                  on_chunk: Callable[[SynthesisStream, Chunk], None] | None = None, *,
-                 headroom: float | None = 0.8, reserve: float = 1.0, lead: float | None = None,
+                 headroom: float | None = 0.9, reserve: float = 1.0, lead: float | None = None,
                  batch: int = 1) -> None:
         """``on_chunk(stream, chunk)`` is called on the worker as each chunk is made (e.g. to count it)."""
         if max_streams < 1 or buffer_chunks < 1 or batch < 1:
@@ -203,11 +221,19 @@ class Scheduler:
         self._threads: list[threading.Thread] = []
         self._stopping = False
         self._costs: dict[str, list[float]] = {}  # label -> [worker-seconds, audio seconds], decaying
+        self._longest: dict[str, float] = {}  # label -> its longest step lately, in seconds (decaying)
+        self._measured_at: dict[str, float] = {}  # label -> when a step of it was last measured
+        self._ran_dry_at = -math.inf  # when a step last ended after its stream's listener had run dry
         self._lifetime = 0.0  # seconds a finished stream lasted, averaged
         self.refused = 0
         """Streams refused when opened (CapacityError from ``open``)."""
         self.refused_late = 0
         """Streams refused at their first step (admitted when opened, then found to be beyond capacity)."""
+
+    def longest_step(self, label: str) -> float:
+        """Seconds of ``label``'s longest step lately (a sentence's readying, usually; 0 before any)."""
+        with self._lock:
+            return self._longest.get(label, 0.0)
 
     def cost(self, label: str) -> float | None:
         """Measured worker-seconds per audio second of ``label``'s streams (None before any was measured)."""
@@ -287,8 +313,9 @@ class Scheduler:
     # -- inside the lock ------------------------------------------------------------------
     def _push(self, stream: SynthesisStream, key: float | None = None) -> None:
         stream._state = _QUEUED
-        if key is None:
-            key = stream.deadline - (self.reserve if stream.first_chunk_at is not None else 0.0)
+        if key is None:  # a running stream comes due reserve + its voice's longest step before it runs dry
+            key = stream.deadline - (self.reserve + self._longest.get(stream.label, 0.0)
+                                     if stream.first_chunk_at is not None else 0.0)
         heapq.heappush(self._queue, (key, next(self._seq), stream))
         self._ready.notify()
 
@@ -316,7 +343,10 @@ class Scheduler:
         workers, by the costs measured so far (a voice not yet measured is admitted). ``stream``: the
         stream being re-checked at its first step (already counted among the open ones)."""
         others = self._active - {stream} if stream is not None else self._active
-        if self.headroom is None or not others:
+        if self.headroom is None:
+            return
+        self._too_slow(label, others)
+        if not others:
             return
         now = time.perf_counter()
         # A stream is behind once its listener has run dry, or has less than reserve/4 in hand after its
@@ -327,6 +357,10 @@ class Scheduler:
             raise CapacityError(self.max_streams, self._retry_after(len(behind)),
                                 f"the server is behind: {len(behind)} of its {len(others)} open "
                                 "streams are not keeping up with their listeners")
+        if now - self._ran_dry_at < self.reserve:  # caught up since, but the workers did fall behind
+            ago = now - self._ran_dry_at
+            raise CapacityError(self.max_streams, self._retry_after(1),
+                                f"the server is behind: a listener ran dry {ago:.1f} s ago")
         cost = self._cost_of(label)
         room = self.headroom * self.workers
         if stream is None:  # on arrival: every open stream, started or not
@@ -342,6 +376,23 @@ class Scheduler:
                             f"the server is at its measured capacity: {len(self._active)} open streams need "
                             f"{load / self.workers:.0%} of its {self.workers} synthesis workers to stay "
                             f"real-time, and one more of {label!r} would pass {self.headroom:.0%}")
+
+    def _too_slow(self, label: str, others: set[SynthesisStream]) -> None:
+        """Raise CapacityError when one stream of ``label`` alone needs more than ``headroom`` of a worker per
+        audio second (its steps run one at a time); a measure ``_STALE`` seconds old with no stream of the
+        voice open is forgotten instead, so the next stream measures the voice again."""
+        cost = self._cost_of(label)
+        if cost is None or cost <= self.headroom:  # type: ignore[operator]
+            return
+        since = time.perf_counter() - self._measured_at.get(label, 0.0)
+        if since >= _STALE and not any(s.label == label for s in others):
+            del self._costs[label]
+            self._longest.pop(label, None)
+            return
+        raise CapacityError(self.max_streams, int(min(60, max(1, math.ceil(_STALE - since)))),
+                            f"voice {label!r} is slower than real time on this machine now: one stream of it "
+                            f"takes {cost:.2f} s of a synthesis worker per second of audio (at most "
+                            f"{self.headroom:.2f} keeps a listener in real time)")
 
     def _retry_after(self, needed: int) -> int:
         """Whole seconds until about ``needed`` of the open streams have ended, from how long streams last."""
@@ -440,17 +491,21 @@ class Scheduler:
             self.on_chunk(stream, chunk)
         with self._lock:
             started = stream.first_chunk_at is not None
+            if started and stream.frame_rate and now > stream.deadline:  # its listener ran dry meanwhile
+                self._ran_dry_at = now
             stream.chunks_made += 1
             stream.samples_made += len(chunk)
-            if not started:
-                stream.first_chunk_at = now
             stream._compute += (now - began) * share
-            if started and stream.frame_rate:  # a first step also runs the front end: not a steady cost
-                self._measure(stream.label, (now - began) * share, len(chunk) / stream.frame_rate)
+            if stream.frame_rate:  # every step counts: a first sentence is work as real as the others
+                self._measure(stream.label, (now - began) * share, len(chunk) / stream.frame_rate, started)
             cancelled = stream.cancelled
             if not cancelled:
                 stream._buffer.append(chunk)
-                if len(stream._buffer) >= self.buffer_chunks:
+                if not started and self._playable(stream):
+                    stream.first_chunk_at = now
+                if stream.first_chunk_at is None:
+                    self._push(stream)  # held back: still a new stream, due since it opened
+                elif len(stream._buffer) >= self.buffer_chunks:
                     stream._state = _PARKED
                 elif self.lead is not None and stream.frame_rate and stream.deadline - now > self.lead:
                     stream._state = _RESTING  # far enough ahead of its listener: back when within lead
@@ -460,15 +515,26 @@ class Scheduler:
                     self._push(stream)
         if cancelled:
             self._finish(stream)
-        else:
+        elif stream.first_chunk_at is not None:
             stream._notify()
 
-    def _measure(self, label: str, seconds: float, audio: float) -> None:
+    def _playable(self, stream: SynthesisStream) -> bool:
+        """Whether a new stream's chunks made so far may go to its listener (inside the lock): they cover
+        ``_HOLD`` times its voice's longest step and its own work so far, or ``_HOLD_CHUNKS`` are made."""
+        if not stream.frame_rate or len(stream._buffer) >= min(self.buffer_chunks, _HOLD_CHUNKS):
+            return True
+        return stream.audio_made >= _HOLD * max(stream._compute, self._longest.get(stream.label, 0.0))
+
+    def _measure(self, label: str, seconds: float, audio: float, running: bool) -> None:
         """Add a step to ``label``'s cost, older steps weighing less (about the last 100 count: a burst's own
-        steps soon outweigh what was measured before it, when the machine's load may have differed)."""
+        steps soon outweigh what was measured before it, when the machine's load may have differed), and a
+        running stream's step to its longest step (a new stream's first steps are ordered as new)."""
         sums = self._costs.setdefault(label, [0.0, 0.0])
         sums[0] = sums[0] * 0.99 + seconds
         sums[1] = sums[1] * 0.99 + audio
+        if running:
+            self._longest[label] = max(seconds, self._longest.get(label, 0.0) * 0.95)
+        self._measured_at[label] = time.perf_counter()
 
     def _finish(self, stream: SynthesisStream, error: BaseException | None = None) -> None:
         gen, stream._gen = stream._gen, None
@@ -480,6 +546,8 @@ class Scheduler:
         with self._lock:
             stream.error = error
             stream.finished_at = time.perf_counter()
+            if stream.first_chunk_at is None and stream._buffer:  # ended while its first audio was held
+                stream.first_chunk_at = stream.finished_at
             callbacks, stream._on_finish = stream._on_finish, []
         # The callbacks run before the stream is seen to end, so a client that has read the whole
         # stream finds what they record (its real-time factor) already in /metrics.
