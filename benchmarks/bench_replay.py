@@ -109,8 +109,8 @@ async def read(stream, capacity_error: type) -> dict:  # type: ignore[no-untyped
 
 
 async def round_of(module: ModuleType, profiles: dict, voice: str, n: int, workers: int,
-                   headroom: float = 0.8) -> dict:
-    scheduler = module.Scheduler(workers=workers, max_streams=64, headroom=headroom)
+                   headroom: float = 0.9, reserve: float = 1.0) -> dict:
+    scheduler = module.Scheduler(workers=workers, max_streams=64, headroom=headroom, reserve=reserve)
     profile = profiles[voice]
     for _ in range(2):  # solo streams first, as bench_capacity's: the voice's cost is measured
         await read(scheduler.open(lambda: replay(profile), voice, frame_rate=RATE), module.CapacityError)
@@ -142,7 +142,8 @@ def main() -> None:
                         help="rescale VOICE's profile to C worker-seconds per audio second")
     parser.add_argument("--streams", default="1,2,4,8,16,32")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--headroom", type=float, default=0.8, help="the schedulers' headroom (--headroom)")
+    parser.add_argument("--headroom", type=float, default=0.9, help="the schedulers' headroom (--headroom)")
+    parser.add_argument("--reserve", type=float, default=1.0, help="the schedulers' reserve")
     parser.add_argument("--baseline", type=Path, default=None,
                         help="a directory holding another ttsint_serve package, replayed beside this tree's")
     args = parser.parse_args()
@@ -169,7 +170,8 @@ def main() -> None:
               f"{'worst late':>10} {'refused at open / first step':>27} {'measured cost':>13}", flush=True)
         for n in (int(s) for s in args.streams.split(",")):
             for name, module in servers:
-                row = asyncio.run(round_of(module, profiles, voice, n, args.workers, args.headroom))
+                row = asyncio.run(round_of(module, profiles, voice, n, args.workers, args.headroom,
+                                           args.reserve))
                 print(f"{name:9} {n:3d} {row['admitted']:8d} {row['real_time']:9d} {row['ttfa_p50']:8.3f}s "
                       f"{row['ttfa_p99']:8.3f}s {row['worst_late']:9.2f}s {row['refused']:13d} / "
                       f"{row['refused_late']:<11d} "

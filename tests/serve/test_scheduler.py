@@ -486,3 +486,30 @@ def test_a_running_stream_of_a_voice_with_long_steps_comes_due_earlier() -> None
         assert keys == {"quick": pytest.approx(101 - 1.0 - 0.01), "slow": pytest.approx(101 - 1.0 - 0.5)}
 
     asyncio.run(main())
+
+
+def test_a_streams_start_is_spread_over_its_usual_length_in_its_voices_cost() -> None:
+    """The steps before a stream's first audio (front end, first sentence's encoders) count in its voice's
+    cost once per stream, spread over a stream's usual length, not as steps among the running ones: a
+    burst's starts, all at once, would otherwise make the voice seem many times dearer."""
+    async def main() -> None:
+        scheduler = Scheduler(workers=1, max_streams=4)
+
+        def voice() -> Iterator[ttsint.Chunk]:
+            time.sleep(0.05)  # the start: 50 ms of work for half a second of audio
+            for i in range(10):
+                yield ttsint.Chunk(frames=torch.zeros(5, 1), start=5 * i)  # then 9 steps of no work
+
+        assert await drain(scheduler.open(voice, "v", frame_rate=10)) == 10
+        cost, (start, start_audio) = scheduler.cost("v"), scheduler._starts["v"]
+        assert start >= 0.05 and start_audio < 5.0
+        assert cost is not None and start / 5 <= cost < start / 5 + 0.01, cost  # spread over 5 s
+        with scheduler._lock:
+            scheduler._starts["w"], scheduler._costs["w"] = [1.0, 2.0], [1.0, 10.0]
+            scheduler._lengths["w"] = 12.0
+            assert scheduler._cost_of("w") == pytest.approx((1.0 + 0.1 * 10.0) / 12.0)
+            del scheduler._lengths["w"]  # no stream of it ended yet: its start is all that is known
+            assert scheduler._cost_of("w") == pytest.approx(0.5)
+        scheduler.close()
+
+    asyncio.run(main())

@@ -29,6 +29,10 @@ __all__ = ["serve"]
 @click.option("--headroom", default=0.9, show_default=True, type=click.FloatRange(min=0),
               help="Admit a stream only while the open streams' measured need stays under this share of "
                    "the workers, and no stream is behind its listener; 0 admits up to --max-streams.")
+@click.option("--reserve", default=1.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds of audio (beyond its voice's longest step) a playing stream keeps in hand before "
+                   "a new stream's first chunk goes ahead of it; lower: sooner first audio in a burst, less "
+                   "margin against a loaded machine.")
 @click.option("--max-chars", default=50_000, show_default=True, type=click.IntRange(min=1),
               help="Longest input accepted; longer gets 413.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
@@ -61,7 +65,8 @@ __all__ = ["serve"]
 def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_chars: int, workers: int | None,
           shutdown_timeout: int, log_level: str, use_ray: bool = False, ray_address: str | None = None,
           replicas: int = 1, voice_cpus: float = 1.0, wyoming: str | None = None, http: bool = True,
-          voice_aliases: Sequence[str] = (), headroom: float = 0.9, batch: int = 1) -> None:
+          voice_aliases: Sequence[str] = (), headroom: float = 0.9, batch: int = 1,
+          reserve: float = 1.0) -> None:
     """Serve voices over HTTP: POST /v1/audio/speech (OpenAI's shape), /v1/voices, /metrics, a page at /;
     with --wyoming, over the Wyoming protocol too (Home Assistant).
 
@@ -112,7 +117,8 @@ def serve(addons: Sequence[str], host: str, port: int, max_streams: int, max_cha
         os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     logging.basicConfig(level=level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
     pool = VoicePool(specs)
-    scheduler = Scheduler(workers=workers, max_streams=max_streams, headroom=headroom or None, batch=batch)
+    scheduler = Scheduler(workers=workers, max_streams=max_streams, headroom=headroom or None, batch=batch,
+                          reserve=reserve)
     sockets = [listen(host, port)] if http else []
     config, metrics = None, None
     if http:

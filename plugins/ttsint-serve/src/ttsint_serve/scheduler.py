@@ -18,13 +18,14 @@ are made: a voice whose first chunks are small beside their cost (Piper's first 
 would otherwise leave its listener waiting on the second; a voice whose first chunk is large (en-rms, a
 fifth of a second) sends it at once.
 
-Admission is by cost: each voice's measured worker-seconds per audio second (every step counted: the
-front end and a sentence's encoders are work a stream needs as much as its decoder windows) tell how much
-of the workers the open streams need to stay real-time; a stream that would push that past ``headroom``
-of the workers is refused with a ``Retry-After`` derived from how long streams last. A stream's steps
-run one after another, on one worker at a time, so a voice that needs more than ``headroom`` of one
-worker per audio second cannot be real-time even alone: it is refused until its measure is ``_STALE``
-seconds old, when one stream is admitted to measure it again (the machine may be less loaded by then).
+Admission is by cost: each voice's measured worker-seconds per audio second (a stream's start, the front
+end and first sentence's encoders, spread over a stream's usual length, plus its running steps, the next
+sentences' encoders among them) tell how much of the workers the open streams need to stay real-time; a
+stream that would push that past ``headroom`` of the workers is refused with a ``Retry-After`` derived
+from how long streams last. A stream's steps run one after another, on one worker at a time, so a voice
+that needs more than ``headroom`` of one worker per audio second cannot be real-time even alone: it is
+refused until its measure is ``_STALE`` seconds old, when one stream is admitted to measure it again
+(the machine may be less loaded by then).
 Admission is checked twice: when a stream is opened, and again when a worker takes it up for its
 first chunk (nothing has been sent to its client yet). A burst opens all its streams within
 milliseconds, on costs measured before it; by the time a worker reaches a stream of the burst, the
@@ -183,7 +184,8 @@ class Scheduler:
     (None: admit up to ``max_streams`` whatever the load). ``reserve`` is the audio, in seconds, that
     a running stream keeps in hand, beyond its voice's longest step, before a new stream's first chunk
     goes ahead of it; while a running stream has less than a quarter of it in hand (past its first
-    ``reserve`` seconds), or one has run dry in the last ``reserve`` seconds, new streams are refused.
+    ``reserve`` seconds), or one ran dry by more than that quarter in the last ``reserve`` seconds,
+    new streams are refused.
     The default ``headroom`` 0.9 keeps a voice's real-time streams at 0.8 of its compute bound or more
     (admission counts whole streams). ``lead``
     (None: no limit) paces each stream: one with more than ``lead`` seconds of audio beyond real time
@@ -221,6 +223,8 @@ class Scheduler:
         self._threads: list[threading.Thread] = []
         self._stopping = False
         self._costs: dict[str, list[float]] = {}  # label -> [worker-seconds, audio seconds], decaying
+        self._starts: dict[str, list[float]] = {}  # label -> a start's [worker-seconds, audio seconds]
+        self._lengths: dict[str, float] = {}  # label -> seconds of audio in one of its streams, averaged
         self._longest: dict[str, float] = {}  # label -> its longest step lately, in seconds (decaying)
         self._measured_at: dict[str, float] = {}  # label -> when a step of it was last measured
         self._ran_dry_at = -math.inf  # when a step last ended after its stream's listener had run dry
@@ -331,8 +335,17 @@ class Scheduler:
             self._push(stream)
 
     def _cost_of(self, label: str) -> float | None:
-        sums = self._costs.get(label)
-        return sums[0] / sums[1] if sums and sums[1] > 0 else None
+        """Worker-seconds per audio second of a whole stream of ``label``: its start (the steps before its
+        first audio, front end and first sentence's encoders included) spread over a stream's usual length,
+        plus its running steps. The two are kept apart because a burst's starts all come at once: counted
+        as steps among the others, they would make the voice seem many times dearer until they had passed."""
+        sums, start, length = self._costs.get(label), self._starts.get(label), self._lengths.get(label)
+        running = sums[0] / sums[1] if sums and sums[1] > 0 else None
+        if start is None:
+            return running
+        if running is None or length is None or length <= start[1]:
+            return start[0] / start[1] if start[1] > 0 else running
+        return (start[0] + running * (length - start[1])) / length
 
     def _load(self) -> float:
         """Worker-seconds per second the open streams need, each at its voice's measured cost."""
@@ -386,8 +399,8 @@ class Scheduler:
             return
         since = time.perf_counter() - self._measured_at.get(label, 0.0)
         if since >= _STALE and not any(s.label == label for s in others):
-            del self._costs[label]
-            self._longest.pop(label, None)
+            for measures in (self._costs, self._starts, self._longest):
+                measures.pop(label, None)
             return
         raise CapacityError(self.max_streams, int(min(60, max(1, math.ceil(_STALE - since)))),
                             f"voice {label!r} is slower than real time on this machine now: one stream of it "
@@ -491,18 +504,20 @@ class Scheduler:
             self.on_chunk(stream, chunk)
         with self._lock:
             started = stream.first_chunk_at is not None
-            if started and stream.frame_rate and now > stream.deadline:  # its listener ran dry meanwhile
-                self._ran_dry_at = now
+            if started and stream.frame_rate and now > stream.deadline + self.reserve / 4:
+                self._ran_dry_at = now  # its listener ran dry meanwhile, by more than a quarter of reserve
             stream.chunks_made += 1
             stream.samples_made += len(chunk)
             stream._compute += (now - began) * share
-            if stream.frame_rate:  # every step counts: a first sentence is work as real as the others
-                self._measure(stream.label, (now - began) * share, len(chunk) / stream.frame_rate, started)
+            if started and stream.frame_rate:
+                self._measure(stream.label, (now - began) * share, len(chunk) / stream.frame_rate)
             cancelled = stream.cancelled
             if not cancelled:
                 stream._buffer.append(chunk)
                 if not started and self._playable(stream):
                     stream.first_chunk_at = now
+                    if stream.frame_rate:
+                        self._measure_start(stream)
                 if stream.first_chunk_at is None:
                     self._push(stream)  # held back: still a new stream, due since it opened
                 elif len(stream._buffer) >= self.buffer_chunks:
@@ -525,16 +540,22 @@ class Scheduler:
             return True
         return stream.audio_made >= _HOLD * max(stream._compute, self._longest.get(stream.label, 0.0))
 
-    def _measure(self, label: str, seconds: float, audio: float, running: bool) -> None:
-        """Add a step to ``label``'s cost, older steps weighing less (about the last 100 count: a burst's own
-        steps soon outweigh what was measured before it, when the machine's load may have differed), and a
-        running stream's step to its longest step (a new stream's first steps are ordered as new)."""
+    def _measure(self, label: str, seconds: float, audio: float) -> None:
+        """Add a running stream's step to ``label``'s cost, older steps weighing less (about the last 100
+        count: a burst's own steps soon outweigh what was measured before it, when the machine's load may
+        have differed), and to its longest step."""
         sums = self._costs.setdefault(label, [0.0, 0.0])
         sums[0] = sums[0] * 0.99 + seconds
         sums[1] = sums[1] * 0.99 + audio
-        if running:
-            self._longest[label] = max(seconds, self._longest.get(label, 0.0) * 0.95)
+        self._longest[label] = max(seconds, self._longest.get(label, 0.0) * 0.95)
         self._measured_at[label] = time.perf_counter()
+
+    def _measure_start(self, stream: SynthesisStream) -> None:
+        """Add a stream's start (its steps before its first audio) to its voice's; the last ten count."""
+        start = self._starts.setdefault(stream.label, [0.0, 0.0])
+        start[0] = start[0] * 0.9 + stream._compute * 0.1 if start[1] else stream._compute
+        start[1] = start[1] * 0.9 + stream.audio_made * 0.1 if start[1] else stream.audio_made
+        self._measured_at[stream.label] = time.perf_counter()
 
     def _finish(self, stream: SynthesisStream, error: BaseException | None = None) -> None:
         gen, stream._gen = stream._gen, None
@@ -560,6 +581,9 @@ class Scheduler:
             stream._state = _FINISHED
             self._active.discard(stream)
             if error is None and not stream.cancelled:
+                if stream.frame_rate:
+                    made, known = stream.audio_made, self._lengths.get(stream.label)
+                    self._lengths[stream.label] = made if known is None else 0.8 * known + 0.2 * made
                 lasted = stream.finished_at - stream.opened_at
                 self._lifetime = lasted if self._lifetime <= 0 else 0.8 * self._lifetime + 0.2 * lasted
             if self._stopping and not self._active:
