@@ -45,6 +45,7 @@ SHORT = ["The quick brown fox jumps over the lazy dog.", "Please call me back th
          "A large crowd gathered at the station to watch the first train arrive.", "Yes. No. Maybe later!"]
 RAW = {"wav": 44, "pcm": 0}  # formats whose bytes after a header are 16-bit mono samples
 MAX_STREAMS = 64
+_CALIBRATION_TRIES = 24  # 5 s apart: longer than the scheduler keeps refusing a voice measured too slow
 WORDS_PER_SECOND = 2.0
 """Slower than any voice here speaks at speed 1 (en-rms reads about 2.6 words a second): a request's
 deadline is its words at this rate plus a minute, the most a stream kept in real time can need."""
@@ -133,12 +134,15 @@ async def _fetch(host: str, port: int, body: bytes, out: Outcome, *, stop_after:
                 break
             await reader.readexactly(size + 2)
             now = time.perf_counter()
-            if raw_header is not None and rate:
+            timed = raw_header is not None and rate
+            audio = max(0, out.bytes + size - (raw_header or 0)) / (2 * rate) if timed else 0.0
+            if audio:  # timed from the first audio: a header sent ahead of it is nothing to hear
                 if out.first is None:
                     out.first = now
-                else:  # the audio received before this chunk had to last until now
-                    out.late = max(out.late or 0.0, now - out.first - out.audio)
-                out.audio = max(0, out.bytes + size - raw_header) / (2 * rate)
+                elif now - out.first - out.audio > (out.late or 0.0):  # the audio before had to last till now
+                    out.late = now - out.first - out.audio
+                    out.extra["late_at"] = (now, out.audio)  # when, and how far into the stream
+                out.audio = audio
             out.bytes += size
             if stop_after is not None and out.bytes >= stop_after:
                 return out  # hang up mid-stream
@@ -237,7 +241,9 @@ async def soak(host: str, port: int, pid: int, seconds: float, streams: int, see
     ended = time.perf_counter()
     for out in outcomes:
         if not out.done and out.first is not None and out.late is not None:
-            out.late = max(out.late, ended - out.first - out.audio)
+            if ended - out.first - out.audio > out.late:  # its worst wait is the one the end cut short
+                out.late = ended - out.first - out.audio
+                out.extra.pop("late_at", None)
     for task in clients:
         task.cancel()
     await asyncio.gather(sampler, *clients, return_exceptions=True)
@@ -262,34 +268,53 @@ async def soak(host: str, port: int, pid: int, seconds: float, streams: int, see
         "timed_streams": len(timed), "real_time_share": (sum(o.late <= SLACK for o in timed) / len(timed)
                                                          if timed else float("nan")),
         "worst_lateness": max((o.late for o in timed), default=0.0),
-        "late_streams": [(o.voice, o.kind.split(":")[0], round(o.late, 2), round(o.audio, 1),
-                          "finished" if o.done else "given up")
+        "late_streams": [(o.voice, ":".join(o.kind.split(":")[:2]), round(o.late, 2), round(o.audio, 1),
+                          "finished" if o.done else "given up", *_late_at(o, began))
                          for o in sorted(timed, key=lambda o: -o.late) if o.late > SLACK][:8],
     }
+
+
+def _late_at(out: Outcome, began: float) -> tuple[str, ...]:
+    """Where a late stream's worst wait ended: seconds into the soak, and its audio received by then (nothing
+    when that was the wait for a next chunk that had not come when the soak ended)."""
+    if "late_at" not in out.extra:
+        return ()
+    at, audio = out.extra["late_at"]
+    return (f"worst wait ended {at - began:.1f} s into the soak, after {audio:.1f} s of its audio",)
 
 
 def calibrate(host: str, port: int, pid: int, load: float, max_streams: int) -> tuple[int, dict[str, float]]:
     """Clients for ``load`` of the capacity: each ready voice's server CPU-seconds per audio second, from one
     warm request of bench_capacity's text in each response format (encoding is part of the cost: raw PCM
     alone made en-rms look three times cheaper), and ``load`` × cores ÷ their mean (voices are drawn at
-    random), at least 1 and at most the server's ``max_streams``."""
+    random), at least 1 and at most the server's ``max_streams``. A request refused (429) is sent again: a
+    voice whose cold first request measured it slower than real time is refused for a while, and a refused
+    request costs nothing, which once made Kokoro look free (0.0)."""
     import httpx
-    from bench_capacity import TEXT, process_cpu, run_round
+    from bench_capacity import TEXT, process_cpu
     from ttsint_serve.formats import FORMATS
+
+    def served(name: str, fmt: str) -> tuple[float, Outcome]:
+        """The server's CPU-seconds for one request of TEXT that it served, and its outcome."""
+        body = json.dumps({"voice": name, "input": TEXT, "response_format": fmt}).encode()
+        for _ in range(_CALIBRATION_TRIES):
+            before = process_cpu(pid)
+            out = asyncio.run(fetch(host, port, body, raw_header=RAW.get(fmt), timeout=600))
+            if out.status != 429:
+                if out.status != 200 or out.error:
+                    raise SystemExit(f"calibration: {name} {fmt} answered {out.status} {out.error}")
+                return process_cpu(pid) - before, out
+            time.sleep(5.0)
+        raise SystemExit(f"calibration: {name} refused {_CALIBRATION_TRIES} times in a row (429)")
 
     costs: dict[str, float] = {}
     for info in httpx.get(f"http://{host}:{port}/v1/voices", timeout=60).json()["data"]:
         if info.get("status") != "ready":
             continue
-        name, rate = info["name"], int(info.get("sample_rate") or info.get("native_sample_rate"))
-        (done,) = asyncio.run(run_round(host, port, name, 1, "burst", 1.0, rate, 0))  # warm-up; the audio
-        cpu = 0.0
-        for fmt in FORMATS:
-            body = json.dumps({"voice": name, "input": TEXT, "response_format": fmt}).encode()
-            before = process_cpu(pid)
-            asyncio.run(fetch(host, port, body, timeout=600))
-            cpu += process_cpu(pid) - before
-        costs[name] = round(cpu / len(FORMATS) / max(done.audio, 1e-9), 4)
+        name = info["name"]
+        _, warm = served(name, "pcm")  # warm-up, and the text's length in this voice
+        cpu = sum(served(name, fmt)[0] for fmt in FORMATS)
+        costs[name] = round(cpu / len(FORMATS) / max(warm.audio, 1e-9), 4)
     mean = sum(costs.values()) / max(1, len(costs))
     return min(max_streams, max(1, round(load * (os.cpu_count() or 1) / max(mean, 1e-9)))), costs
 
