@@ -513,3 +513,38 @@ def test_a_streams_start_is_spread_over_its_usual_length_in_its_voices_cost() ->
         scheduler.close()
 
     asyncio.run(main())
+
+
+def test_a_stream_still_in_its_first_step_counts_when_the_next_is_taken_up() -> None:
+    """At a stream's first step, admission counts every stream a worker took up before it, those still
+    making their first chunk among them (a Kokoro first step is a whole sentence): not only those whose
+    audio has begun."""
+    async def main() -> None:
+        scheduler = Scheduler(workers=2, max_streams=8, buffer_chunks=2, headroom=0.8)  # room: 1.6 workers
+        playing = scheduler.open(lambda: chunks("playing", []), "v", frame_rate=10)  # 1 s of audio a chunk
+        await until(lambda: playing._state == "parked")
+        starting, blocker = Gate(), Gate()
+        starting.closed.set()
+        blocker.closed.set()
+
+        def held(gate: Gate) -> Iterator[ttsint.Chunk]:
+            gate.passing()
+            yield ttsint.Chunk(frames=torch.zeros(10, 1), start=0)
+
+        first = scheduler.open(lambda: held(starting), "v", frame_rate=10)
+        await until(starting.holding.is_set)  # one worker inside first's first step
+        other = scheduler.open(lambda: held(blocker), "other")
+        await until(blocker.holding.is_set)  # the other worker held too
+        late = scheduler.open(lambda: chunks("late", [], count=2), "v", frame_rate=10)  # fits by costs so far
+        with scheduler._lock:  # the voice turns out to cost 0.6 of a worker per audio second
+            scheduler._costs["v"], scheduler._starts["v"] = [0.6, 1.0], [0.6, 1.0]
+        blocker.opened.set()
+        with pytest.raises(CapacityError, match="measured capacity"):  # playing + first + late: 1.8 > 1.6
+            await late.next()
+        assert late.chunks_made == 0 and scheduler.refused_late == 1 and first.first_chunk_at is None
+        starting.opened.set()
+        assert await drain(first) == 1 and await drain(other) == 1
+        playing.cancel()
+        scheduler.close()
+
+    asyncio.run(main())

@@ -115,6 +115,7 @@ class SynthesisStream(StreamRecord):
         self._state = _QUEUED
         self._compute = 0.0
         self._cost = 0.0
+        self._taken = False  # a worker has taken it up (admitted again at its first step)
 
     @property
     def audio_made(self) -> float:
@@ -378,8 +379,9 @@ class Scheduler:
         room = self.headroom * self.workers
         if stream is None:  # on arrival: every open stream, started or not
             load = self._load()
-        else:  # at the first chunk: the streams already started (those queued behind it are checked later)
-            load = sum(self._cost_of(s.label) or s._cost for s in others if s.first_chunk_at is not None)
+        else:  # at the first chunk: the streams taken up before it, started or still in their first steps
+            # (those queued behind it are checked in their turn)
+            load = sum(self._cost_of(s.label) or s._cost for s in others if s._taken)
         if cost is None or load + cost <= room:
             return
         # The streams holding the excess must end first: a share of the open ones, at their usual length.
@@ -484,6 +486,7 @@ class Scheduler:
             try:
                 with self._lock:
                     self._admit(stream.label, stream)
+                    stream._taken = True
             except CapacityError as exc:
                 self.refused_late += 1
                 self._finish(stream, exc)
