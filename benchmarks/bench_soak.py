@@ -280,7 +280,8 @@ def _late_at(out: Outcome, began: float) -> tuple[str, ...]:
     if "late_at" not in out.extra:
         return ()
     at, audio = out.extra["late_at"]
-    return (f"worst wait ended {at - began:.1f} s into the soak, after {audio:.1f} s of its audio",)
+    return (f"worst wait ended {at - began:.1f} s into the soak (monotonic clock {at:.1f}), "
+            f"after {audio:.1f} s of its audio",)
 
 
 def calibrate(host: str, port: int, pid: int, load: float, max_streams: int) -> tuple[int, dict[str, float]]:
