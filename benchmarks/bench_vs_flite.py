@@ -5,17 +5,16 @@
 ttsint: one loaded ``Voice``, the text streamed to its last chunk (front end, sequence blocks, decoder,
 PGHI, look-ahead thread as shipped), after a warm-up. Flite: the ``flite`` program writing a WAV, as a
 user runs it (process start included; the binary and its voice stay in the page cache, so it is warm
-too). Each variant given by ``--vs`` (overrides separated by ``;``) runs as a
-second ttsint voice in the same rounds; ``--before DIR`` adds the voice with its vocoder taken from the
-ttsint-dsp sources of another checkout (e.g. ``git worktree add /tmp/base HEAD``), for a before/after
-in one run. Rounds are interleaved; the medians and their ratios print.
+too). Each variant given by ``--vs`` (overrides separated by ``;``) runs as a second ttsint voice in
+the same rounds; ``--before DIR`` adds the voice run from the sources of another checkout (e.g.
+``git worktree add /tmp/base HEAD``) in a child process, for a before/after in one run. Rounds are
+interleaved; the medians and their ratios print.
 The target: ttsint's real-time factor at most half of Flite's (ratio <= 0.5).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import resource
 import shutil
@@ -49,21 +48,36 @@ def flite_run(text: str, out: Path) -> tuple[float, float, float]:
     return wall, cpu, len(samples) / rate
 
 
-def before_voice(addon: str, checkout: Path) -> ttsint.Voice:
-    """The addon's voice with its last block (the vocoder) rebuilt from ``checkout``'s ttsint-dsp sources."""
-    package = checkout / "plugins" / "ttsint-dsp" / "src" / "ttsint_dsp"
-    spec = importlib.util.spec_from_file_location("ttsint_dsp_before", package / "__init__.py",
-                                                  submodule_search_locations=[str(package)])
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"no ttsint-dsp sources in {checkout}")
-    module = sys.modules["ttsint_dsp_before"] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+class Before:
+    """The voice run from the sources of another checkout, in a child process that times one round per
+    line it reads: the code of ``--before DIR`` timed in the same rounds."""
+
+    def __init__(self, checkout: Path, addon: str, text: str) -> None:
+        sources = [checkout / "core" / "src", *sorted(checkout.glob("plugins/*/src"))]
+        if not sources[0].is_dir():
+            raise SystemExit(f"{checkout} is not a ttsint checkout (no core/src)")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, sources))}
+        self.child = subprocess.Popen([sys.executable, __file__, "--child", "--addon", addon, "--text", text],
+                                      env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def run(self) -> tuple[float, float, float]:
+        assert self.child.stdin is not None and self.child.stdout is not None
+        self.child.stdin.write("go\n")
+        self.child.stdin.flush()
+        wall, cpu, audio = map(float, self.child.stdout.readline().split())
+        return wall, cpu, audio
+
+    def close(self) -> None:
+        assert self.child.stdin is not None
+        self.child.stdin.close()
+        self.child.wait()
+
+
+def child(addon: str, text: str) -> None:
+    """The ``--before`` side: load the voice, then one timed round per line read."""
     voice = ttsint.Voice.load(addon)
-    now = voice.block.stack[-1]
-    params = {k: getattr(now.spec, k) for k in ("sample_rate", "hop_length", "n_mels", "n_fft", "win_length",
-                                                "fmin", "fmax", "log_floor")}
-    voice.block.stack[-1] = getattr(module, type(now).__name__)(**params, chunk_frames=now.chunk_frames)
-    return voice
+    for _ in sys.stdin:
+        print(*ttsint_run(voice, text), flush=True)
 
 
 def main() -> None:
@@ -74,29 +88,38 @@ def main() -> None:
     parser.add_argument("--vs", action="append", default=[],
                         help="a variant: overrides separated by ; (repeatable)")
     parser.add_argument("--before", type=Path, metavar="DIR",
-                        help="also run the vocoder of the checkout DIR (a PGHI voice's before/after)")
+                        help="also run the voice from the sources of the checkout DIR, in a child process")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    text = texts_by_length(quick=True)[args.text]
+    if args.child:
+        return child(args.addon, text)
     if shutil.which("flite") is None:
         raise SystemExit("flite is not installed (apt-get install flite)")
-    text = texts_by_length(quick=True)[args.text]
-    voices = {"ttsint": ttsint.Voice.load(args.addon)}
+    voices: dict[str, ttsint.Voice | Before] = {"ttsint": ttsint.Voice.load(args.addon)}
     for spec in args.vs:
         overrides = dict(ttsint.parse_override(o) for o in spec.split(";") if o)
         voices[spec] = ttsint.Voice.load(args.addon, overrides)
     if args.before is not None:
-        voices[f"vocoder of {args.before}"] = before_voice(args.addon, args.before)
+        voices[f"ttsint at {args.before}"] = Before(args.before, args.addon, args.text)
     results: dict[str, list[tuple[float, float, int]]] = {name: [] for name in [*voices, "flite"]}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp, "flite.wav")
+        def run(voice: ttsint.Voice | Before) -> tuple[float, float, float]:
+            return voice.run() if isinstance(voice, Before) else ttsint_run(voice, text)
+
         for voice in voices.values():  # warm-up: sessions' first calls, caches
-            ttsint_run(voice, text)
+            run(voice)
         flite_run(text, out)
         load = os.getloadavg()[0]
         for _ in range(args.repeats):
             for name, voice in voices.items():
-                results[name].append(ttsint_run(voice, text))
+                results[name].append(run(voice))
             results["flite"].append(flite_run(text, out))
         load = (load + os.getloadavg()[0]) / 2
+        for voice in voices.values():
+            if isinstance(voice, Before):
+                voice.close()
     print(f"{args.text}: {len(text)} characters; {args.repeats} interleaved rounds; load average ~{load:.1f}")
     print("| engine | wall (median) | CPU (median) | audio | RTF wall | RTF CPU | RTF wall ÷ flite's | "
           "RTF CPU ÷ flite's |")

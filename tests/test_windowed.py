@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import ttsint
 from ttsint import Network, ParameterError, WindowedNetworkBlock
+from ttsint._data import SEGMENT_KEY
 from ttsint.testing import check_streamable_block
 from ttsint_dsp import NetworkVocoder
 from ttsint_encoders import Decoder
@@ -116,6 +118,34 @@ def test_growing_windows_stream_exactly_and_say_so(cls: type, net) -> None:
     assert [len(c) // block.output_rate for c in chunks] == [2, 4, 8, 8, 8, 1]
     streamed = check_streamable_block(block, {}, frames, atol=1e-5)
     assert torch.allclose(streamed, block.run_all(frames), atol=1e-5)
+
+
+@pytest.mark.parametrize("cls", [Decoder, NetworkVocoder], ids=lambda c: c.__name__)
+def test_a_later_segment_starts_at_the_second_window_and_streams_exactly(cls: type, net) -> None:
+    """Readied while earlier segments play, a later one spares the small first window and its context."""
+    block = build(cls, net(2), chunk_frames=8, first_chunk_frames=2, chunk_growth=2)
+    frames = torch.randn(31, 4)
+    later = {SEGMENT_KEY: np.array(1)}
+    chunks = list(block.stream(later, iter([ttsint.Chunk(frames, 0)])))
+    assert [len(c) // block.output_rate for c in chunks] == [4, 8, 8, 8, 3]
+    first = list(block.stream({SEGMENT_KEY: np.array(0)}, iter([ttsint.Chunk(frames, 0)])))
+    assert [len(c) // block.output_rate for c in first] == [2, 4, 8, 8, 8, 1]
+    streamed = check_streamable_block(block, later, frames, atol=1e-5)
+    assert torch.allclose(streamed, block.run_all(frames), atol=1e-5)
+
+
+def test_voice_stream_numbers_its_segments(net) -> None:
+    seen: list[int] = []
+    voice = ttsint.Voice.load("demo")
+    real = voice.block.stream
+
+    def stream(utt, upstream):
+        seen.append(int(utt[SEGMENT_KEY]))
+        return real(utt, upstream)
+
+    voice.block.stream = stream
+    list(voice.stream("One. Two. Three.", lookahead=False))
+    assert seen == [0, 1, 2]
 
 
 def test_chunk_growth_is_checked(net) -> None:

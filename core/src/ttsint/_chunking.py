@@ -39,6 +39,11 @@ class Window:
         return output[self.left * rate:(self.left + self.length) * rate]
 
 
+def next_window(size: int, chunk_frames: int, growth: float | None) -> int:
+    """The size of the window after one of ``size`` frames: grown by ``growth``, at most ``chunk_frames``."""
+    return chunk_frames if growth is None else min(chunk_frames, max(size + 1, math.ceil(size * growth)))
+
+
 def context_windows(
     upstream: Iterable[Chunk],
     chunk_frames: int,
@@ -95,7 +100,7 @@ def context_windows(
         lo, n = start - left - held_start, left + length + right
         yield Window(held if lo == 0 and n == held.shape[0] else held[lo:lo + n], start, left, length, right)
         start += length
-        size = chunk_frames if growth is None else min(chunk_frames, max(size + 1, math.ceil(size * growth)))
+        size = next_window(size, chunk_frames, growth)
         keep_from = max(start - left_ctx, held_start)
 
 

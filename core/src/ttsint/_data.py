@@ -8,11 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Utterance", "Chunk", "BuildContext"]
+__all__ = ["Utterance", "Chunk", "BuildContext", "SEGMENT_KEY"]
 
 Utterance = dict[str, Any]
 """Named arrays of one utterance, without a batch dimension (``symbols`` int64 [N], ...): torch tensors
 or NumPy arrays, as the block that receives them declares in ``Block.arrays``."""
+
+SEGMENT_KEY = "segment"
+"""The utterance's place among the segments of its text (a 0-d int64 array, 0 for the first), put there
+by ``Voice.stream``. A later segment is readied while earlier ones play: no listener waits on its first
+chunk."""
 
 @dataclass(frozen=True, eq=False)
 class Chunk:

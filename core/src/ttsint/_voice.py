@@ -6,11 +6,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ._addon import Addon, load_addon
 from ._arrays import cpu_device
 from ._blocks import StreamableBlock, chunks_to, walk
 from ._chunking import concat_chunks
-from ._data import Chunk, Utterance
+from ._data import SEGMENT_KEY, Chunk, Utterance
 from ._errors import ConfigError, FrontendError, ParameterError
 from ._guard import OutputGuard
 from ._registry import Registry, get_registry
@@ -131,17 +133,14 @@ class Voice:
         sentence's utterance; one the stack does not read is a ParameterError.
         """
         pause = round(self.segment_settings.pause / self.frame_seconds)
-        segments = self.segments(text)
         extra = self._request_values(params)
-        if extra:
-            segments = ((t, {**u, **extra}) for t, u in segments)
+        segments = ((t, {**u, **extra, SEGMENT_KEY: np.array(i)})
+                    for i, (t, u) in enumerate(self.segments(text)))
         return SpeechStream(self.guarded, segments, pause_frames=pause, lookahead=lookahead)
 
     def _request_values(self, params: Mapping[str, float] | None) -> dict[str, Any]:
         if not params:
             return {}
-        import numpy as np
-
         honoured = self.request_params
         out = {}
         for name, value in params.items():
