@@ -116,6 +116,17 @@ def test_threads_set_the_session_and_bad_values_name_the_setting(onnx_cache: Pat
         pool().executable(network, [typo], block_path="test")
 
 
+def test_idle_threads_do_not_spin_unless_asked(onnx_cache: Path) -> None:
+    network = ttsint.load_addon("demo").networks["duration_predictor"]
+    quiet = pool().executable(network, [onnx_setting(onnx_cache, threads=2)], block_path="test")
+    asked = onnx_setting(onnx_cache, threads=2, spinning=True)
+    spinning = pool().executable(network, [asked], block_path="test")
+    key = "session.intra_op.allow_spinning"
+    assert quiet.session.get_session_options().get_session_config_entry(key) == "0"
+    assert spinning.session.get_session_options().get_session_config_entry(key) == "1"
+    assert spinning.runtime.describe() == "onnxruntime on cpu, threads=2, spinning=True"
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is here; this is the refusal where there is none")
 def test_cuda_where_there_is_none_is_refused_at_the_device_setting(onnx_cache: Path) -> None:
     network = ttsint.load_addon("demo").networks["decoder"]

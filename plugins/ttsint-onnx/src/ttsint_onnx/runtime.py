@@ -87,19 +87,24 @@ class OnnxRuntime(Runtime):
     """ONNX Runtime's CPU provider, or its CUDA provider for ``device = "cuda[:n]"`` (onnxruntime-gpu).
 
     ``threads`` sets the threads one network call may use (ONNX Runtime's default: one per core);
-    ``cache_dir`` holds the converted graphs (default ``$TTSINT_CACHE_DIR``, else
-    ``~/.cache/ttsint/compiled``).
+    ``spinning`` lets a call's idle threads spin waiting for work (ONNX Runtime's default, off here: a
+    voice runs its look-ahead beside the stream it plays, and spinning threads take the cores both need;
+    benchmarks/RESULTS.md, Piper throughput); ``cache_dir`` holds the converted graphs (default
+    ``$TTSINT_CACHE_DIR``, else ``~/.cache/ttsint/compiled``).
     """
 
     name = "onnxruntime"
     device_types = ("cpu", "cuda")
 
     def __init__(self, device: str | torch.device = "cpu", threads: int | None = None,
-                 cache_dir: str | Path | None = None) -> None:
+                 cache_dir: str | Path | None = None, spinning: bool = False) -> None:
         super().__init__(device)
         if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
             raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        if not isinstance(spinning, bool):
+            raise ValueError(f"spinning must be true or false, got {spinning!r}")
         self.threads = threads
+        self.spinning = spinning
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
 
     @classmethod
@@ -119,7 +124,8 @@ class OnnxRuntime(Runtime):
         return dev
 
     def options(self) -> dict[str, Any]:
-        return {"threads": self.threads} if self.threads is not None else {}
+        options: dict[str, Any] = {"threads": self.threads} if self.threads is not None else {}
+        return {**options, "spinning": True} if self.spinning else options
 
     def session_options(self) -> ort.SessionOptions:
         options = ort.SessionOptions()
@@ -128,6 +134,7 @@ class OnnxRuntime(Runtime):
         options.inter_op_num_threads = 1
         if self.threads is not None:
             options.intra_op_num_threads = self.threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spinning else "0")
         options.log_severity_level = 3  # errors only: ORT warns about every node it leaves on the CPU
         return options
 
