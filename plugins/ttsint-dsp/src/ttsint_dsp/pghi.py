@@ -59,17 +59,17 @@ def _peak_roots(s: np.ndarray) -> np.ndarray:
 
 
 def _centred_difference(x: np.ndarray, axis: int) -> np.ndarray:
-    """``numpy.gradient`` at unit spacing (centred inside, one-sided at the ends), without its overhead."""
-    x = np.moveaxis(x, axis, 0)
+    """``numpy.gradient`` of a 2-D array at unit spacing (centred inside, one-sided at the ends), cheaper."""
     out = np.empty_like(x)
-    if x.shape[0] < 2:
-        out[...] = 0
+    a, d = (x, out) if axis == 0 else (x.T, out.T)  # differences along the first axis of a and d
+    if a.shape[0] < 2:
+        d[...] = 0
     else:
-        np.subtract(x[2:], x[:-2], out=out[1:-1])
-        out[1:-1] *= 0.5
-        out[0] = x[1] - x[0]
-        out[-1] = x[-1] - x[-2]
-    return np.moveaxis(out, 0, axis)
+        np.subtract(a[2:], a[:-2], out=d[1:-1])
+        d[1:-1] *= 0.5
+        np.subtract(a[1], a[0], out=d[0])
+        np.subtract(a[-1], a[-2], out=d[-1])
+    return out
 
 
 def _integrate(
