@@ -223,9 +223,10 @@ class Server:
             env["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [env.get("PYTHONPATH")])])
         self.process = subprocess.Popen(cmd, env=env)
 
-    def solo_cost(self, voice: str, rate: int, runs: int) -> tuple[float, float, float]:
+    def solo_cost(self, voice: str, rate: int, runs: int) -> tuple[float, float, float] | None:
         """Server CPU-seconds per audio second of single streams, one text's audio seconds, and the
-        median time to first audio of a single stream (the idle figure)."""
+        median time to first audio of a single stream (the idle figure); None when the server refused
+        every single stream (a voice slower than real time on this machine now)."""
         asyncio.run(run_round("127.0.0.1", self.port, voice, 1, "burst", 1.0, rate, 0))  # warm-up
         cpu, audio, ttfa = 0.0, 0.0, []
         for _ in range(runs):
@@ -235,7 +236,9 @@ class Server:
             audio += r.audio
             if r.ttfa is not None:
                 ttfa.append(r.ttfa)
-        return cpu / max(audio, 1e-9), audio / runs, statistics.median(ttfa) if ttfa else float("nan")
+        if audio <= 0:
+            return None
+        return cpu / audio, audio / runs, statistics.median(ttfa) if ttfa else float("nan")
 
     def stop(self) -> None:
         self.process.terminate()
@@ -256,7 +259,12 @@ def measure_voice(servers: list[Server], info: dict, args: argparse.Namespace) -
     """Every (mode, N) round on one voice; with --baseline, each round on the baseline server first."""
     voice, rate = info["name"], int(info.get("sample_rate") or info.get("native_sample_rate"))
     cores = os.cpu_count() or 1
-    cost, seconds, idle = servers[-1].solo_cost(voice, rate, args.solo)
+    solo = servers[-1].solo_cost(voice, rate, args.solo)
+    if solo is None:
+        print(f"\n{voice}: not measured, every single stream was refused (429): the server finds it slower "
+              "than real time on this machine now", flush=True)
+        return {"voice": voice, "sample_rate": rate, "rows": []}
+    cost, seconds, idle = solo
     bound = cores / cost
     print(f"\n{voice} ({rate} Hz): one text = {seconds:.2f} s of audio, idle time to first audio "
           f"{idle:.3f} s; one stream costs {cost:.4f} CPU-s per audio second -> compute bound {bound:.1f} "
@@ -309,9 +317,9 @@ def plot(voices: list[dict], path: Path) -> None:
     fig = Figure(figsize=(10, 4.2))
     FigureCanvasAgg(fig)
     ax1, ax2 = fig.subplots(1, 2)
-    most = max(r["n"] for v in voices for r in v["rows"])
+    most = max((r["n"] for v in voices for r in v["rows"]), default=1)
     colors = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
-    for i, v in enumerate(voices):
+    for i, v in enumerate(v for v in voices if v["rows"]):
         color = colors[i % len(colors)]
         for server in ("baseline", "now"):
             for mode, marker in (("burst", "o"), ("poisson", "s")):

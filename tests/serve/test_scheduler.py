@@ -449,7 +449,8 @@ def test_a_voice_slower_than_real_time_alone_is_refused_until_its_measure_is_sta
                 time.sleep(0.01)  # 10 ms of work per 1 ms of audio
                 yield chunk
 
-        assert await drain(scheduler.open(lambda: slow(8), "slow", frame_rate=10_000)) == 8
+        for _ in range(2):  # the first stream after start-up may run cold: two streams' evidence is needed
+            assert await drain(scheduler.open(lambda: slow(8), "slow", frame_rate=10_000)) == 8
         cost = scheduler.cost("slow")
         assert cost is not None and cost > 1, cost
         with pytest.raises(CapacityError, match="slower than real time") as refused:
@@ -459,7 +460,7 @@ def test_a_voice_slower_than_real_time_alone_is_refused_until_its_measure_is_sta
         assert await drain(other) == 2  # other voices go on
         monkeypatch.setattr(module, "_STALE", 0.0)
         probe = scheduler.open(lambda: slow(2), "slow", frame_rate=10_000)  # measured again
-        assert scheduler.cost("slow") is None
+        assert scheduler.cost("slow") is None and "slow" not in scheduler._started
         assert await drain(probe) == 2
         scheduler.close()
         unlimited = Scheduler(workers=1, headroom=None)  # headroom None admits whatever the costs
@@ -496,7 +497,9 @@ def test_a_streams_start_is_spread_over_its_usual_length_in_its_voices_cost() ->
         scheduler = Scheduler(workers=1, max_streams=4)
 
         def voice() -> Iterator[ttsint.Chunk]:
-            time.sleep(0.05)  # the start: 50 ms of work for half a second of audio
+            began = time.thread_time()
+            while time.thread_time() - began < 0.05:  # the start: 50 ms of CPU for half a second of audio
+                pass
             for i in range(10):
                 yield ttsint.Chunk(frames=torch.zeros(5, 1), start=5 * i)  # then 9 steps of no work
 

@@ -10,13 +10,13 @@ whose client is slow parks once ``buffer_chunks`` chunks are waiting, and its ge
 the worker that holds it when its client goes away.
 
 A step cannot be interrupted, and some are long: the one that readies a sentence runs its encoders (a
-Kokoro voice: its whole network), while the chunks within a sentence are cheap. Each voice's longest step
-is measured (a decaying maximum), and a running stream comes due that much earlier, so the step that
-readies its next sentence starts before its listener runs dry. A new stream's first audio is held back
-until it covers twice that longest step (and twice the stream's own work so far), or until four chunks
-are made: a voice whose first chunks are small beside their cost (Piper's first window is 23 ms of audio)
-would otherwise leave its listener waiting on the second; a voice whose first chunk is large (en-rms, a
-fifth of a second) sends it at once.
+Kokoro voice: its whole network), while the chunks within a sentence are cheap. Each voice's longest
+step is measured (a decaying maximum), and a running stream comes due that much earlier, so the step
+that readies its next sentence starts before its listener runs dry. A new stream's first audio is held
+back until it covers twice the stream's own work so far, or until four chunks are made: a voice whose
+first chunks are small beside their cost (Piper's first window is 23 ms of audio) would otherwise leave
+its listener waiting on the second; a voice whose first chunk is large (en-rms, a fifth of a second)
+sends it at once.
 
 Admission is by cost: each voice's measured worker-seconds per audio second (a stream's start, the front
 end and first sentence's encoders, spread over a stream's usual length, plus its running steps, the next
@@ -65,7 +65,7 @@ log = logging.getLogger("ttsint.serve")
 
 _QUEUED, _RUNNING, _PARKED, _RESTING, _FINISHED = "queued", "running", "parked", "resting", "finished"
 _RETRY = 32  # a voice and stage whose groups did not batch is grouped again every _RETRY-th step
-_HOLD = 2.0  # a new stream's first audio waits until it covers this many of its voice's longest steps
+_HOLD = 2.0  # a new stream's first audio waits until it covers this many times its work so far
 _HOLD_CHUNKS = 4  # ... or until this many chunks are made (a voice slower than real time cannot wait forever)
 _STALE = 30.0  # seconds after its last measured step that a voice refused as too slow is tried again
 
@@ -116,6 +116,7 @@ class SynthesisStream(StreamRecord):
         self._compute = 0.0
         self._cost = 0.0
         self._taken = False  # a worker has taken it up (admitted again at its first step)
+        self._start_cpu = 0.0  # CPU seconds of its steps before its first audio
 
     @property
     def audio_made(self) -> float:
@@ -185,8 +186,8 @@ class Scheduler:
     (None: admit up to ``max_streams`` whatever the load). ``reserve`` is the audio, in seconds, that
     a running stream keeps in hand, beyond its voice's longest step, before a new stream's first chunk
     goes ahead of it; while a running stream has less than a quarter of it in hand (past its first
-    ``reserve`` seconds), or one ran dry by more than that quarter in the last ``reserve`` seconds,
-    new streams are refused.
+    ``reserve`` seconds), or one ran dry by more than that quarter within the last quarter of ``reserve``
+    seconds, new streams are refused.
     The default ``headroom`` 0.9 keeps a voice's real-time streams at 0.8 of its compute bound or more
     (admission counts whole streams). ``lead``
     (None: no limit) paces each stream: one with more than ``lead`` seconds of audio beyond real time
@@ -226,6 +227,7 @@ class Scheduler:
         self._costs: dict[str, list[float]] = {}  # label -> [worker-seconds, audio seconds], decaying
         self._starts: dict[str, list[float]] = {}  # label -> a start's [worker-seconds, audio seconds]
         self._lengths: dict[str, float] = {}  # label -> seconds of audio in one of its streams, averaged
+        self._started: dict[str, int] = {}  # label -> streams whose start was measured
         self._longest: dict[str, float] = {}  # label -> its longest step lately, in seconds (decaying)
         self._measured_at: dict[str, float] = {}  # label -> when a step of it was last measured
         self._ran_dry_at = -math.inf  # when a step last ended after its stream's listener had run dry
@@ -371,7 +373,7 @@ class Scheduler:
             raise CapacityError(self.max_streams, self._retry_after(len(behind)),
                                 f"the server is behind: {len(behind)} of its {len(others)} open "
                                 "streams are not keeping up with their listeners")
-        if now - self._ran_dry_at < self.reserve:  # caught up since, but the workers did fall behind
+        if now - self._ran_dry_at < self.reserve / 4:  # caught up since, but the workers just fell behind
             ago = now - self._ran_dry_at
             raise CapacityError(self.max_streams, self._retry_after(1),
                                 f"the server is behind: a listener ran dry {ago:.1f} s ago")
@@ -397,12 +399,12 @@ class Scheduler:
         audio second (its steps run one at a time); a measure ``_STALE`` seconds old with no stream of the
         voice open is forgotten instead, so the next stream measures the voice again."""
         cost = self._cost_of(label)
-        if cost is None or cost <= self.headroom:  # type: ignore[operator]
-            return
+        if cost is None or cost <= self.headroom or self._started.get(label, 0) < 2:  # type: ignore[operator]
+            return  # the first stream after start-up runs cold: one is not enough to refuse a voice
         since = time.perf_counter() - self._measured_at.get(label, 0.0)
         if since >= _STALE and not any(s.label == label for s in others):
-            for measures in (self._costs, self._starts, self._longest):
-                measures.pop(label, None)
+            for measures in (self._costs, self._starts, self._longest, self._started):
+                measures.pop(label, None)  # type: ignore[attr-defined]
             return
         raise CapacityError(self.max_streams, int(min(60, max(1, math.ceil(_STALE - since)))),
                             f"voice {label!r} is slower than real time on this machine now: one stream of it "
@@ -491,7 +493,7 @@ class Scheduler:
                 self.refused_late += 1
                 self._finish(stream, exc)
                 return
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.thread_time()
         try:
             if stream._gen is None:
                 stream._gen = stream._start()
@@ -512,6 +514,8 @@ class Scheduler:
             stream.chunks_made += 1
             stream.samples_made += len(chunk)
             stream._compute += (now - began) * share
+            if not started:
+                stream._start_cpu += (time.thread_time() - cpu) * share
             if started and stream.frame_rate:
                 self._measure(stream.label, (now - began) * share, len(chunk) / stream.frame_rate)
             cancelled = stream.cancelled
@@ -538,10 +542,10 @@ class Scheduler:
 
     def _playable(self, stream: SynthesisStream) -> bool:
         """Whether a new stream's chunks made so far may go to its listener (inside the lock): they cover
-        ``_HOLD`` times its voice's longest step and its own work so far, or ``_HOLD_CHUNKS`` are made."""
+        ``_HOLD`` times its own work so far, or ``_HOLD_CHUNKS`` are made."""
         if not stream.frame_rate or len(stream._buffer) >= min(self.buffer_chunks, _HOLD_CHUNKS):
             return True
-        return stream.audio_made >= _HOLD * max(stream._compute, self._longest.get(stream.label, 0.0))
+        return stream.audio_made >= _HOLD * stream._compute
 
     def _measure(self, label: str, seconds: float, audio: float) -> None:
         """Add a running stream's step to ``label``'s cost, older steps weighing less (about the last 100
@@ -554,9 +558,14 @@ class Scheduler:
         self._measured_at[label] = time.perf_counter()
 
     def _measure_start(self, stream: SynthesisStream) -> None:
-        """Add a stream's start (its steps before its first audio) to its voice's; the last ten count."""
+        """Add a stream's start (its steps before its first audio) to its voice's; the last ten count.
+
+        A start is counted in CPU time, not wall time: a burst's starts come all at once and wait on each
+        other (and on its requests' parsing) for the interpreter's lock, and their wall time would count
+        that wait once per stream: a 64-burst of en-rms seemed to need 9x its quiet cost."""
+        self._started[stream.label] = self._started.get(stream.label, 0) + 1
         start = self._starts.setdefault(stream.label, [0.0, 0.0])
-        start[0] = start[0] * 0.9 + stream._compute * 0.1 if start[1] else stream._compute
+        start[0] = start[0] * 0.9 + stream._start_cpu * 0.1 if start[1] else stream._start_cpu
         start[1] = start[1] * 0.9 + stream.audio_made * 0.1 if start[1] else stream.audio_made
         self._measured_at[stream.label] = time.perf_counter()
 
