@@ -42,7 +42,7 @@ def main() -> None:
     for sentence in sentences:
         ref = words(sentence)
         start = time.perf_counter()
-        audio = voice.synthesize(sentence).numpy()
+        audio = ttsint.to_numpy(voice.synthesize(sentence))
         synth_seconds += time.perf_counter() - start
         audio_seconds += audio.shape[0] / rate
         hyp_voice = asr(audio, rate)
