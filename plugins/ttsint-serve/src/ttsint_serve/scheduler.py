@@ -116,7 +116,6 @@ class SynthesisStream(StreamRecord):
         self._compute = 0.0
         self._cost = 0.0
         self._taken = False  # a worker has taken it up (admitted again at its first step)
-        self._start_cpu = 0.0  # CPU seconds of its steps before its first audio
 
     @property
     def audio_made(self) -> float:
@@ -493,7 +492,7 @@ class Scheduler:
                 self.refused_late += 1
                 self._finish(stream, exc)
                 return
-        began, cpu = time.perf_counter(), time.thread_time()
+        began = time.perf_counter()
         try:
             if stream._gen is None:
                 stream._gen = stream._start()
@@ -514,8 +513,6 @@ class Scheduler:
             stream.chunks_made += 1
             stream.samples_made += len(chunk)
             stream._compute += (now - began) * share
-            if not started:
-                stream._start_cpu += (time.thread_time() - cpu) * share
             if started and stream.frame_rate:
                 self._measure(stream.label, (now - began) * share, len(chunk) / stream.frame_rate)
             cancelled = stream.cancelled
@@ -558,14 +555,10 @@ class Scheduler:
         self._measured_at[label] = time.perf_counter()
 
     def _measure_start(self, stream: SynthesisStream) -> None:
-        """Add a stream's start (its steps before its first audio) to its voice's; the last ten count.
-
-        A start is counted in CPU time, not wall time: a burst's starts come all at once and wait on each
-        other (and on its requests' parsing) for the interpreter's lock, and their wall time would count
-        that wait once per stream: a 64-burst of en-rms seemed to need 9x its quiet cost."""
+        """Add a stream's start (its steps before its first audio) to its voice's; the last ten count."""
         self._started[stream.label] = self._started.get(stream.label, 0) + 1
         start = self._starts.setdefault(stream.label, [0.0, 0.0])
-        start[0] = start[0] * 0.9 + stream._start_cpu * 0.1 if start[1] else stream._start_cpu
+        start[0] = start[0] * 0.9 + stream._compute * 0.1 if start[1] else stream._compute
         start[1] = start[1] * 0.9 + stream.audio_made * 0.1 if start[1] else stream.audio_made
         self._measured_at[stream.label] = time.perf_counter()
 
