@@ -9,7 +9,9 @@ clients busy, each sending one request after another, drawn at random. STREAMS d
 second, each from one warm request in each response format (en-rms alone: a few tens of clients; with
 Piper's and Kokoro's voices, a few). The requests:
 
-- short texts (one sentence) and 2,000-word texts, read as fast as the client can;
+- short texts (one sentence) and 2,000-word texts, read as fast as the client can (a quarter of the
+  clients at most in a long text at once: each lasts minutes, and uncapped, the 10-minute soak of session 8
+  ended with all its clients in one);
 - clients that disconnect after some of the audio;
 - bad requests (broken JSON, an unknown voice, an unsupported format, a speed out of range);
 - every response format the server lists, and every voice it serves.
@@ -164,7 +166,9 @@ BAD = [
 
 
 async def client(host: str, port: int, voices: list[str], formats: list[str], until: float,
-                 rng: random.Random, outcomes: list[Outcome], long: str) -> None:
+                 rng: random.Random, outcomes: list[Outcome], long: str, longs: dict[str, int]) -> None:
+    """One client's requests until ``until``; ``longs``: how many clients read the long text now, and the
+    most that may (a long text lasts minutes, so uncapped, every client of a long soak ends up in one)."""
     while time.perf_counter() < until:
         roll = rng.random()
         voice, fmt = rng.choice(voices), rng.choice(formats)
@@ -174,14 +178,19 @@ async def client(host: str, port: int, voices: list[str], formats: list[str], un
             outcomes.append(out)
             await fetch(host, port, body.replace(b"VOICE", voice.encode()), timeout=30, out=out)
         else:
-            text = long if roll > 0.95 else rng.choice(SHORT)
+            text = long if roll > 0.95 and longs["now"] < longs["most"] else rng.choice(SHORT)
             body = json.dumps({"voice": voice, "input": text, "response_format": fmt}).encode()
             hang_up = roll < 0.25
             kind = "disconnect" if hang_up else "long" if text is long else "short"
             out = Outcome(f"{kind}:{fmt}", voice)
             outcomes.append(out)
-            await fetch(host, port, body, stop_after=rng.randint(1, 40_000) if hang_up else None,
-                        raw_header=RAW.get(fmt), timeout=60 + len(text.split()) / WORDS_PER_SECOND, out=out)
+            longs["now"] += text is long
+            try:
+                await fetch(host, port, body, stop_after=rng.randint(1, 40_000) if hang_up else None,
+                            raw_header=RAW.get(fmt), out=out,
+                            timeout=60 + len(text.split()) / WORDS_PER_SECOND)
+            finally:
+                longs["now"] -= text is long
             if out.error:
                 out.kind += f":{body[:80]!r}"
         if out.status == 429:
@@ -233,7 +242,8 @@ async def soak(host: str, port: int, pid: int, seconds: float, streams: int, see
     long = long_text(long_words)
     rngs = [random.Random(seed * 1000 + i) for i in range(streams)]
     sampler = asyncio.create_task(sample_rss())
-    clients = [asyncio.create_task(client(host, port, voices, formats, until, rngs[i], outcomes, long))
+    longs = {"now": 0, "most": max(1, streams // 4)}
+    clients = [asyncio.create_task(client(host, port, voices, formats, until, rngs[i], outcomes, long, longs))
                for i in range(streams)]
     # At the end, requests still running are given up (their clients hang up): never errors, and a raw
     # stream's lateness counts as far as it got, including a wait for its next chunk.
