@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ._arrays import batch, dtype_name, is_torch, unbatch
 from ._batching import call_batched, current_group
 from ._cache import remembered_inspection
@@ -49,20 +51,13 @@ _LAZY = ("module", "program")
 _DESERIALIZE = threading.Lock()
 
 
-def _ones_mask(net: Network, tensors: Mapping[str, Any], batched: bool) -> Any:
+def _ones_mask(net: Network, tensors: Mapping[str, Any], batched: bool, executable: Executable) -> Any:
     """All-ones float mask over the positions of the first other input, batched ([1, T] when it is not),
-    of that input's kind (a torch tensor on its device, or a NumPy array)."""
+    as ``executable`` makes it (by default of that input's kind: a tensor on its device, or NumPy)."""
     first = next((tensors[n] for n in net.inputs if n != "mask" and n in tensors), None)
     if first is None:
         raise AddonError(f"network {net.name!r} needs a 'mask' but has no other input to size it from")
-    shape = first.shape[:2] if batched else (1, first.shape[0])
-    if not is_torch(first):
-        import numpy as np
-
-        return np.ones(tuple(shape), dtype=np.float32)
-    import torch
-
-    return torch.ones(shape, dtype=torch.float32, device=first.device)
+    return executable.ones_mask(tuple(first.shape[:2]) if batched else (1, first.shape[0]), first)
 
 
 def _read(file: Path, at: str, source: str | None) -> bytes:
@@ -214,32 +209,39 @@ class Network:
     def _feed(self, tensors: Mapping[str, Any], batched: bool) -> tuple[Executable, dict[str, Any]]:
         """The executable and the batched, checked arguments ``run`` hands it."""
         # Runs once per chunk for decoders and vocoders, so it does each input's work in one pass.
-        inputs = self.inputs
-        missing = [n for n in inputs if n not in tensors and n != "mask"]
-        if missing:
-            if "mask" in inputs and "mask" not in tensors:
-                _ones_mask(self, tensors, batched)  # its error first, as when the mask was made up front
-            raise AddonError(f"network {self.name!r} needs input(s) {missing}; available: {sorted(tensors)}")
         executable = self.executable or self._default_executable()
-        device = None
         wants = self._dtypes if self._dtypes is not None else self._want_dtypes()
+        device = None
         args: dict[str, Any] = {}
-        for n, want in zip(inputs, wants, strict=True):
+        for n, want in zip(self.inputs, wants, strict=True):
             t = tensors.get(n)
-            if t is None:  # the mask nobody gave: all ones, made with its batch dimension
-                t = _ones_mask(self, tensors, batched)
-            elif not batched:
+            if t is None:
+                if n != "mask":
+                    raise self._missing(tensors, batched, executable)
+                # The mask nobody gave: all ones, batched, float32 and where the executable wants it.
+                args[n] = _ones_mask(self, tensors, batched, executable)
+                continue
+            if not batched:
                 t = batch(t)
             if want is not None and dtype_name(t) != want:
+                if any(m not in tensors and m != "mask" for m in self.inputs):
+                    raise self._missing(tensors, batched, executable)  # a missing input is told first
                 raise AddonError(f"network {self.name!r} takes {n!r} as {'torch.' if is_torch(t) else ''}"
                                  f"{want}, but was given {t.dtype}")
-            if is_torch(t):
+            if type(t) is not np.ndarray and is_torch(t):
                 if device is None:
                     device = executable.tensor_device
                 if t.device != device:
                     t = t.to(device)
             args[n] = t
         return executable, args
+
+    def _missing(self, tensors: Mapping[str, Any], batched: bool, executable: Executable) -> AddonError:
+        """The error for inputs not given (after the mask's, when there is nothing to size a mask from)."""
+        if "mask" in self.inputs and "mask" not in tensors:
+            _ones_mask(self, tensors, batched, executable)
+        missing = [n for n in self.inputs if n not in tensors and n != "mask"]
+        return AddonError(f"network {self.name!r} needs input(s) {missing}; available: {sorted(tensors)}")
 
     def _want_dtypes(self) -> tuple[str | None, ...]:
         """The element types the signature names ("int64", "float32"; torch prints them "torch.int64")."""

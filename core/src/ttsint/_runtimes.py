@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from ._arrays import cpu_device
+import numpy as np
+
+from ._arrays import cpu_device, is_torch
 from ._errors import AddonError, ConfigError, InvalidValue, PluginError, TTSIntError
 from ._stats import RunStats
 
@@ -98,6 +100,16 @@ class Executable:
             raise AddonError(f"network {self.network.name!r} returned {len(out)} tensors, config declares "
                              f"{len(outputs)} outputs {outputs} (runtime {self.runtime.name!r})")
         return dict(zip(outputs, out, strict=True))
+
+    def ones_mask(self, shape: tuple[int, ...], like: Any) -> Any:
+        """The all-ones float32 ``mask`` of ``shape`` for a call that gives none, ``like`` its other inputs:
+        of their kind (NumPy, or a tensor where this network takes tensors). A runtime may answer with one
+        it keeps per shape; what it answers is handed on unchecked."""
+        if is_torch(like):
+            import torch
+
+            return torch.ones(shape, dtype=torch.float32, device=self.tensor_device)
+        return np.ones(shape, dtype=np.float32)
 
     def wait(self) -> None:
         """Return once this network can run, raising what preparing it raised. A runtime may prepare its
