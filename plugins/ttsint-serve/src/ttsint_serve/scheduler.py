@@ -13,7 +13,7 @@ A step cannot be interrupted, and some are long: the one that readies a sentence
 Kokoro voice: its whole network), while the chunks within a sentence are cheap. Each voice's longest
 step is measured (a decaying maximum), and a running stream comes due that much earlier, so the step
 that readies its next sentence starts before its listener runs dry. A new stream's first audio is held
-back until it covers twice the stream's own work so far, or until four chunks are made: a voice whose
+back until it covers twice the stream's longest step so far, or until four chunks are made: a voice whose
 first chunks are small beside their cost (Piper's first window is 23 ms of audio) would otherwise leave
 its listener waiting on the second; a voice whose first chunk is large (en-rms, a fifth of a second)
 sends it at once.
@@ -65,7 +65,7 @@ log = logging.getLogger("ttsint.serve")
 
 _QUEUED, _RUNNING, _PARKED, _RESTING, _FINISHED = "queued", "running", "parked", "resting", "finished"
 _RETRY = 32  # a voice and stage whose groups did not batch is grouped again every _RETRY-th step
-_HOLD = 2.0  # a new stream's first audio waits until it covers this many times its work so far
+_HOLD = 2.0  # a new stream's first audio waits until it covers this many times its longest step so far
 _HOLD_CHUNKS = 4  # ... or until this many chunks are made (a voice slower than real time cannot wait forever)
 _STALE = 30.0  # seconds after its last measured step that a voice refused as too slow is tried again
 
@@ -116,6 +116,7 @@ class SynthesisStream(StreamRecord):
         self._compute = 0.0
         self._cost = 0.0
         self._taken = False  # a worker has taken it up (admitted again at its first step)
+        self._longest = 0.0  # its longest step before its first audio, in seconds
 
     @property
     def audio_made(self) -> float:
@@ -513,6 +514,8 @@ class Scheduler:
             stream.chunks_made += 1
             stream.samples_made += len(chunk)
             stream._compute += (now - began) * share
+            if not started:
+                stream._longest = max(stream._longest, now - began)
             if started and stream.frame_rate:
                 self._measure(stream.label, (now - began) * share, len(chunk) / stream.frame_rate)
             cancelled = stream.cancelled
@@ -539,10 +542,10 @@ class Scheduler:
 
     def _playable(self, stream: SynthesisStream) -> bool:
         """Whether a new stream's chunks made so far may go to its listener (inside the lock): they cover
-        ``_HOLD`` times its own work so far, or ``_HOLD_CHUNKS`` are made."""
+        ``_HOLD`` times its longest step so far (its next is likely as long), or ``_HOLD_CHUNKS`` are made."""
         if not stream.frame_rate or len(stream._buffer) >= min(self.buffer_chunks, _HOLD_CHUNKS):
             return True
-        return stream.audio_made >= _HOLD * stream._compute
+        return stream.audio_made >= _HOLD * stream._longest
 
     def _measure(self, label: str, seconds: float, audio: float) -> None:
         """Add a running stream's step to ``label``'s cost, older steps weighing less (about the last 100
