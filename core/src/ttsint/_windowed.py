@@ -137,16 +137,20 @@ class WindowedNetworkBlock(StreamableBlock):
         """A window's output as time-first [T * output_rate, C] frames (a waveform becomes [samples, 1])."""
         return output
 
-    def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
-        rate = self.output_rate
+    def first_window(self, utt: Utterance) -> int | None:
+        """The frames of this utterance's first window (None: ``chunk_frames``); a subclass may size it."""
         first = self.first_chunk_frames
         if first is not None and int(utt.get(SEGMENT_KEY, 0)):
             # A later segment is readied while earlier ones play: it starts at the second window's size,
             # sparing a small first window and the context recomputed after it (en-rms: 124 of ~300
             # positions a sentence).
             first = next_window(first, self.chunk_frames, self.chunk_growth)
+        return first
+
+    def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
+        rate = self.output_rate
         windows = context_windows(self.upstream_frames(upstream), self.chunk_frames, self.context_frames,
-                                  first, self.chunk_growth)
+                                  self.first_window(utt), self.chunk_growth)
         for window in windows:
             out = self.to_frames(self.run_window(window))
             yield Chunk(frames=window.trim(out, rate), start=window.start * rate)

@@ -11,6 +11,7 @@ config's choice (``--runtime``, ``runtime = {...}``) as for any addon.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -19,6 +20,7 @@ import numpy as np
 import tomllib
 import ttsint
 from ttsint import (
+    SEGMENT_KEY,
     AddonError,
     BuildContext,
     Chunk,
@@ -218,18 +220,38 @@ class _WindowedPiece(WindowedNetworkBlock):
     """One piece run on windows of frames: from the utterance's ``source_key``, or from upstream.
 
     The ONNX pieces take channels-first ``[1, 192, frames]``; the blocks' frames are time-first NumPy.
+    The first sentence of a text starts with a window of ``first_chunk_frames``, for early first audio.
+    A later sentence is readied while the ones before it play (no listener waits on its first chunk),
+    so its first window covers ``ahead_share`` of its frames: the look-ahead thread computes that much
+    beside the playing sentence's rest, and the windows after it grow from there, so a sentence pays
+    its context once or twice instead of at every small window (benchmarks/RESULTS.md, Piper
+    throughput).
     """
 
     arrays = "numpy"
 
     piece: ClassVar[str] = ""
     source_key: ClassVar[str] = ""
+    ahead_share: float = 1.0
+
+    def set_ahead_share(self, share: float) -> None:
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
+            raise ParameterError("ahead_share", f"expected a number above 0 and at most 1, got {share!r}")
+        self.ahead_share = float(share)
 
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> _WindowedPiece:
         folder, params = _imported_params(dict(params), cls.type_name)
         network = _network(_source(folder, ctx), cls.piece, ctx)
         return cls(network=network, **params)
+
+    def first_window(self, utt: Utterance) -> int | None:
+        """``first_chunk_frames`` in a text's first sentence; ``ahead_share`` of a later one's frames."""
+        first = self.first_chunk_frames
+        durations = utt.get("durations")
+        if first is None or durations is None or not int(utt.get(SEGMENT_KEY, 0)):
+            return first
+        return max(first, math.ceil(self.ahead_share * int(np.sum(durations))))
 
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         if upstream is None:
@@ -274,9 +296,11 @@ class PiperFlow(_WindowedPiece):
         context_frames: Annotated[int, Range(0)] | None = None,
         exact: bool = True,
         chunk_growth: float | None = 4,
+        ahead_share: Annotated[float, Range(0.01, 1)] = 1.0,
         installed: str | None = None,
     ) -> None:
         super().__init__(network, chunk_frames, first_chunk_frames, context_frames, exact, chunk_growth)
+        self.set_ahead_share(ahead_share)
 
     def to_frames(self, output: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(output[0].T)
@@ -297,9 +321,11 @@ class PiperDecoder(_WindowedPiece):
         context_frames: Annotated[int, Range(0)] | None = None,
         exact: bool = True,
         chunk_growth: float | None = 4,
+        ahead_share: Annotated[float, Range(0.01, 1)] = 0.3,
         installed: str | None = None,
     ) -> None:
         super().__init__(network, chunk_frames, first_chunk_frames, context_frames, exact, chunk_growth)
+        self.set_ahead_share(ahead_share)
         self.output_rate = hop_length or self.measured_hop()
 
     def measured_hop(self) -> int:

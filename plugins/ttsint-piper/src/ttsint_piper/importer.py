@@ -369,7 +369,9 @@ sequence_block = {{ type = "PiperEncoder", config = "voice.onnx.json", crossing 
 noise = [{noise_rows}] }}
 # The flow and the decoder run on windows of frames with their measured receptive fields ({flow_rf} and
 # {rf} frames each side) as context, so streamed audio equals whole-sentence audio (tests/piper). The
-# first windows are small (2 decoder frames need 2 + {rf} latent frames), then they grow by 4.
+# first windows are small (2 decoder frames need 2 + {rf} latent frames), then they grow by 4. A later
+# sentence, readied while the ones before it play, starts with ahead_share of its frames (the flow's
+# 1.0: one call; the decoder's 0.3: the look-ahead computes that much beside the playing sentence's rest).
 [stack.streamable_block]
 type = "StreamableStack"
 stack = [
