@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 import torch
 import ttsint
@@ -112,3 +113,26 @@ def test_durations_beyond_the_limits_stop_the_stream_before_any_frame() -> None:
     with pytest.raises(StreamError):
         list(guard.stream({"symbols": torch.arange(5)}, None))
     assert made == []
+
+
+def guarded_numpy(frames: np.ndarray) -> np.ndarray:
+    guard = OutputGuard(Given(frames), n_mels=frames.shape[1], hop_length=4)  # type: ignore[arg-type]
+    return np.concatenate([c.frames for c in guard.stream({}, None)])
+
+
+@pytest.mark.parametrize("order", ["C", "F"], ids=["contiguous", "strided"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numpy_chunks_are_checked_as_tensors_are(order: str, dtype: type) -> None:
+    """Small NumPy chunks are summed in Python floats (strided ones from a copy): the same verdicts."""
+    big = np.full((10, 8), np.finfo(dtype).max / 2, dtype=dtype, order=order)  # finite; sums overflow
+    assert np.array_equal(guarded_numpy(big), big)
+    for bad in (np.nan, np.inf, -np.inf):
+        frames = np.zeros((10, 8), dtype=dtype, order=order)
+        frames[6, 3] = bad
+        assert frames.flags.c_contiguous == (order == "C")
+        with pytest.raises(StreamError, match=r"NaN or infinite values in frames 4-8 \(first at frame 6\)"):
+            guarded_numpy(frames)
+    frames = np.zeros((8, 8), dtype=dtype, order=order)
+    frames[1, 0], frames[2, 0] = np.inf, -np.inf
+    with pytest.raises(StreamError, match="first at frame 1"):
+        guarded_numpy(frames)

@@ -185,3 +185,19 @@ def test_a_malformed_runtime_setting_is_named_at_its_path_as_a_whole(value: obje
     assert info.value.path == "networks.decoder.runtime"
     assert info.value.message == f"expected a runtime name or a table with a 'type' key, got {value!r}"
     assert info.value.hint.startswith('e.g. runtime = "onnxruntime"')
+
+
+def test_the_torch_runtime_makes_a_missing_mask_once_per_shape() -> None:
+    voice = ttsint.Voice.load("demo")
+    decoder = voice.block.streamable_block.stack[1]
+    network, executable = decoder.network, decoder.network.executable
+    like = torch.zeros(5, 3)
+    mask = executable.ones_mask((1, 5), like)
+    assert mask is executable.ones_mask((1, 5), like) and torch.equal(mask, torch.ones(1, 5))
+    assert executable.ones_mask((1, 6), like).shape == (1, 6)
+    width = network.input_specs()[decoder.input_name][0][-1]
+    frames = torch.randn(7, width)
+    given = network.run({decoder.input_name: frames, "mask": torch.ones(7)})["mel"]
+    assert torch.equal(network.run({decoder.input_name: frames})["mel"], given)
+    numpy = network.run({decoder.input_name: frames.numpy()})["mel"]  # NumPy in, NumPy out
+    assert type(numpy).__module__ == "numpy" and torch.equal(torch.from_numpy(numpy), given)

@@ -121,11 +121,13 @@ def all_finite(x: Any) -> bool:
     finite values overflow it, and only then the full check)."""
     if type(x) is np.ndarray:
         size = x.size
-        if 0 < size <= _SUMMED_IN_PYTHON and x.dtype.char in "fd" and x.flags.c_contiguous:
+        if 0 < size <= _SUMMED_IN_PYTHON and x.dtype.char in "fd":
             # A few frames of mel, checked on every chunk: summed as Python floats (no overflow from float32,
-            # no warnings). Cheaper than NumPy's ufunc machinery once a real network's call has pushed it
-            # out of the CPU's caches (~25 us against ~60 us a chunk; benchmarks/RESULTS.md, session 8).
-            if math.isfinite(sum(x.data.cast("B").cast(x.dtype.char))):
+            # no warnings), from a C-ordered copy if it is strided. Cheaper than NumPy's ufunc machinery once
+            # a real network's call has pushed it out of the CPU's caches (~25 us, or ~40 us with the copy,
+            # against ~60 us; benchmarks/RESULTS.md, "Per-chunk overhead, session 8").
+            flat = x if x.flags.c_contiguous else x.copy()
+            if math.isfinite(sum(flat.data.cast("B").cast(x.dtype.char))):
                 return True
             return bool(np.isfinite(x).all())
         if size <= _DIRECT_CHECK:  # the direct check costs less than entering errstate
