@@ -90,7 +90,7 @@ def test_streamed_audio_equals_the_whole_sentence(tiny_addon: Path, schedule: di
 
 def test_a_sentence_readied_ahead_starts_with_a_large_window(tiny_addon: Path) -> None:
     """A later sentence of a text (segment > 0: readied while earlier ones play) starts with ahead_share
-    of its frames, the flow's whole (one call, no context recomputed) and 0.3 of the decoder's; the
+    of its frames (up to chunk_frames), the flow's whole and 0.3 of the decoder's; the
     first sentence keeps its small first windows; the audio is the same either way."""
     voice = ttsint.Voice.load(tiny_addon, {"stack.0.sequence_block.seed": 5})
     text = "A short sentence for the decoder windows, with some more words to make it longer."
@@ -98,7 +98,9 @@ def test_a_sentence_readied_ahead_starts_with_a_large_window(tiny_addon: Path) -
     utt = encoder(voice.encode(text))
     frames = int(utt["prior"].shape[0])
     assert frames > 40 and (flow.ahead_share, decoder.ahead_share) == (1.0, 0.3)
-    assert len(list(flow.stream({**utt, ttsint.SEGMENT_KEY: np.array(1)}, None))) == 1
+    # the whole sentence in windows of chunk_frames (512): one call per 512 frames, not 13, 52, 208, ...
+    windows = -(-frames // flow.chunk_frames)
+    assert len(list(flow.stream({**utt, ttsint.SEGMENT_KEY: np.array(1)}, None))) == windows
     assert len(list(flow.stream({**utt, ttsint.SEGMENT_KEY: np.array(0)}, None))) > 1
     first = list(voice.stream_utterance(voice.encode(text)))
     later = list(voice.stream_utterance({**voice.encode(text), ttsint.SEGMENT_KEY: np.array(1)}))
@@ -107,6 +109,10 @@ def test_a_sentence_readied_ahead_starts_with_a_large_window(tiny_addon: Path) -
     assert len(later) < len(first)
     assert float(np.abs(np.concatenate([c.frames for c in first])
                         - np.concatenate([c.frames for c in later])).max()) <= 1e-5
+    capped = ttsint.Voice.load(tiny_addon, {"stack.0.sequence_block.seed": 5,
+                                            "stack.0.streamable_block.stack.1.chunk_frames": 7})
+    chunks = list(capped.stream_utterance({**voice.encode(text), ttsint.SEGMENT_KEY: np.array(1)}))
+    assert len(chunks[0].frames) == 7 * TINY_HOP  # never more than chunk_frames
     with pytest.raises(ttsint.ConfigError, match="ahead_share"):
         ttsint.Voice.load(tiny_addon, {"stack.0.streamable_block.stack.1.ahead_share": 0})
 

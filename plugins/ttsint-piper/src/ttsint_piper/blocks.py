@@ -246,12 +246,13 @@ class _WindowedPiece(WindowedNetworkBlock):
         return cls(network=network, **params)
 
     def first_window(self, utt: Utterance) -> int | None:
-        """``first_chunk_frames`` in a text's first sentence; ``ahead_share`` of a later one's frames."""
+        """``first_chunk_frames`` in a text's first sentence; ``ahead_share`` of a later one's frames, up
+        to ``chunk_frames`` (the most a window holds)."""
         first = self.first_chunk_frames
         durations = utt.get("durations")
         if first is None or durations is None or not int(utt.get(SEGMENT_KEY, 0)):
             return first
-        return max(first, math.ceil(self.ahead_share * int(np.sum(durations))))
+        return max(first, min(self.chunk_frames, math.ceil(self.ahead_share * int(np.sum(durations)))))
 
     def stream(self, utt: Utterance, upstream: Iterator[Chunk] | None) -> Iterator[Chunk]:
         if upstream is None:
