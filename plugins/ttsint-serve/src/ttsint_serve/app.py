@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ctypes
+import gc
 import json
 import logging
 import threading
@@ -45,6 +47,37 @@ log = logging.getLogger("ttsint.serve")
 WAV_PLAN_BUDGET = 0.5
 """Seconds a streamed WAV may spend, by default, readying sentences after the first to learn the length
 for its header before the first byte (``wav_length: "auto"``); past it the header says "unknown"."""
+
+
+#: Seconds between two reclaims of a finished stream's memory (see ``reclaim_memory``).
+RECLAIM_EVERY = 10.0
+
+
+def reclaim_memory(loaded: threading.Event, stop: threading.Event, every: float = RECLAIM_EVERY) -> None:
+    """Give the memory of finished streams back, every ``every`` seconds, until ``stop`` is set.
+
+    A finished stream's objects (its speech stream, audio stream and FFmpeg encoder) sit in reference
+    cycles, so only the cyclic collector frees them, and its full passes are rare; glibc then keeps the
+    freed native buffers. A soak of mp3 requests grew the server by ~100 KB a request (1,800 requests:
+    +230 MB); with this pass RSS stays flat. What is alive once the voices have loaded (modules, networks:
+    ~340,000 objects with torch, a 150 ms full pass holding the GIL) is frozen out of the collector first,
+    so a pass scans only what was made since.
+    """
+    loaded.wait()
+    gc.freeze()
+    trim = _malloc_trim()
+    while not stop.wait(every):
+        gc.collect()
+        if trim is not None:
+            trim(0)
+
+
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim`` (returns freed heap memory to the system), or None where there is none."""
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 def create_app(pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000,
@@ -234,12 +267,16 @@ def create_app(pool: VoicePool, scheduler: Scheduler, *, max_chars: int = 50_000
         # not while they load: on two cores they slowed the voices' readiness.
         threading.Thread(target=lambda: (pool.loaded.wait(), warm()), name="ttsint-warm-encoders",
                          daemon=True).start()
+        stop_reclaim = threading.Event()
+        threading.Thread(target=reclaim_memory, args=(pool.loaded, stop_reclaim), name="ttsint-reclaim",
+                         daemon=True).start()
         announce = asyncio.create_task(announce_ready()) if url else None
         try:
             yield
         finally:
             if announce is not None:
                 announce.cancel()
+            stop_reclaim.set()
             await asyncio.to_thread(scheduler.close)
             pool.close()
 
