@@ -234,11 +234,6 @@ class _WindowedPiece(WindowedNetworkBlock):
     source_key: ClassVar[str] = ""
     ahead_share: float = 1.0
 
-    def set_ahead_share(self, share: float) -> None:
-        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
-            raise ParameterError("ahead_share", f"expected a number above 0 and at most 1, got {share!r}")
-        self.ahead_share = float(share)
-
     @classmethod
     def from_config(cls, params: dict[str, Any], ctx: BuildContext) -> _WindowedPiece:
         folder, params = _imported_params(dict(params), cls.type_name)
@@ -301,7 +296,7 @@ class PiperFlow(_WindowedPiece):
         installed: str | None = None,
     ) -> None:
         super().__init__(network, chunk_frames, first_chunk_frames, context_frames, exact, chunk_growth)
-        self.set_ahead_share(ahead_share)
+        self.ahead_share = float(ahead_share)
 
     def to_frames(self, output: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(output[0].T)
@@ -326,7 +321,7 @@ class PiperDecoder(_WindowedPiece):
         installed: str | None = None,
     ) -> None:
         super().__init__(network, chunk_frames, first_chunk_frames, context_frames, exact, chunk_growth)
-        self.set_ahead_share(ahead_share)
+        self.ahead_share = float(ahead_share)
         self.output_rate = hop_length or self.measured_hop()
 
     def measured_hop(self) -> int:
